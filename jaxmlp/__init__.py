@@ -1,0 +1,31 @@
+"""jaxmlp: multilayer perceptrons as pure JAX functions, with the backpropagation
+gradients of "Introduction to Multilayer Perceptron" derived by hand and checked
+against autodiff."""
+
+from jaxmlp import activations, datasets
+from jaxmlp.activations import Activation
+from jaxmlp.backprop import manual_grads
+from jaxmlp.losses import loss
+from jaxmlp.mlp import Dense, Params, forward, forward_with_intermediates, init_mlp
+from jaxmlp.mlp import predict, predict_proba
+from jaxmlp.training import TrainResult, make_step, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "Dense",
+    "Params",
+    "TrainResult",
+    "activations",
+    "datasets",
+    "forward",
+    "forward_with_intermediates",
+    "init_mlp",
+    "loss",
+    "make_step",
+    "manual_grads",
+    "predict",
+    "predict_proba",
+    "train",
+]
