@@ -1,0 +1,43 @@
+"""Sessions: tests, lint, typecheck (default); figures, sweep, bench (on demand)."""
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Runs the test suite (pass -- -k EXPR etc. through)."""
+    session.install("-e", ".[test,sklearn]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON, name="tests-x64", default=False)
+def tests_x64(session: nox.Session) -> None:
+    """Runs the test suite with 64-bit floats enabled."""
+    session.install("-e", ".[test,sklearn]")
+    session.run("pytest", *session.posargs, env={"JAX_ENABLE_X64": "1"})
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy over the library."""
+    session.install("-e", ".", "mypy")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON, default=False)
+def figures(session: nox.Session) -> None:
+    """Reproduces every figure of the post and the report (out/blog)."""
+    session.install("-e", ".")
+    session.run("python", "experiments/blog.py", *session.posargs)
