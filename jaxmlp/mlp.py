@@ -155,7 +155,7 @@ def forward_with_intermediates(
     h = X
     ss, hs = [], [X]
     for i, layer in enumerate(params):
-        s = h @ layer.W.T + layer.b
+        s = h @ layer.W.T + layer.b[None, :]
         ss.append(s)
         if i < len(params) - 1:
             h = act(s)

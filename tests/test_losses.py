@@ -1,0 +1,68 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jaxmlp
+from jaxmlp import losses
+
+logit_lists = st.lists(
+    st.floats(-1e4, 1e4, allow_nan=False, width=32), min_size=1, max_size=8
+)
+
+
+def test_bce_reference_values():
+    z = jnp.array([0.0, 2.0, -3.0])
+    y = jnp.array([1, 0, 0])
+    p = 1 / (1 + np.exp(-np.array([0.0, 2.0, -3.0])))
+    expected = [-np.log(p[0]), -np.log(1 - p[1]), -np.log(1 - p[2])]
+    np.testing.assert_allclose(losses.binary_cross_entropy(z, y), expected, rtol=1e-6)
+
+
+def test_softmax_ce_reference_values():
+    z = jnp.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    y = jnp.array([2, 0])
+    z_np = np.asarray(z)
+    expected = np.log(np.exp(z_np).sum(1)) - z_np[[0, 1], [2, 0]]
+    np.testing.assert_allclose(losses.softmax_cross_entropy(z, y), expected, rtol=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(logit_lists, st.data())
+def test_bce_properties(zs, data):
+    z = jnp.array(zs, jnp.float32)
+    y = jnp.array(data.draw(st.lists(st.integers(0, 1), min_size=len(zs), max_size=len(zs))))
+    value = losses.binary_cross_entropy(z, y)
+    assert bool(jnp.all(jnp.isfinite(value)))
+    assert bool(jnp.all(value >= 0))
+    np.testing.assert_allclose(value, losses.binary_cross_entropy(-z, 1 - y), rtol=1e-6)
+
+
+def test_loss_and_gradient_finite_for_huge_logits():
+    params = (jaxmlp.Dense(jnp.array([[1e4, -1e4]]), jnp.array([0.0])),)
+    X = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    y = jnp.array([0, 1, 1, 0])  # two examples maximally wrong: loss ~ 1e4 / 2
+    value = jaxmlp.loss(params, X, y)
+    np.testing.assert_allclose(value, 5e3, rtol=1e-6)
+    grads = jaxmlp.manual_grads(params, X, y)
+    auto = jax.grad(jaxmlp.loss)(params, X, y)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves((grads, auto)))
+    chex.assert_trees_all_close(grads, auto, rtol=1e-6)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_loss_with_and_without_jit(maybe_jit, k):
+    params = jaxmlp.init_mlp(jax.random.key(0), (2, 4, k))
+    X = jax.random.normal(jax.random.key(1), (6, 2))
+    y = jnp.array([0, 1, 1, 0, 1, 0]) if k == 1 else jnp.array([0, 1, 2, 2, 1, 0])
+    value = maybe_jit(lambda p: jaxmlp.loss(p, X, y, activation="relu"))(params)
+    logits = jax.vmap(lambda x: jaxmlp.forward(params, x, "relu"))(X)
+    if k == 1:
+        p = jax.nn.sigmoid(logits[:, 0])
+        expected = -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log(1 - p))
+    else:
+        expected = -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(6), y])
+    np.testing.assert_allclose(value, expected, rtol=1e-5)

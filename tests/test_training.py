@@ -1,0 +1,181 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jaxmlp
+
+SGD = optax.sgd(2.0)  # one object, so the compiled program is reused across tests
+
+
+@pytest.fixture(scope="module")
+def post_params():
+    return jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1), scheme="uniform01")
+
+
+@pytest.fixture(scope="module")
+def post_run(circles_data, post_params):
+    X, y = circles_data
+    return jaxmlp.train(post_params, X, y, activation="sigmoid", optimizer=SGD, steps=1000)
+
+
+def test_posts_experiment(circles_data, post_params, post_run):
+    """Circles, 2-3-1 sigmoid, U(0, 1) init, GD with lr 2.0 on the mean loss, 1000 steps."""
+    X, y = circles_data
+    assert post_run.loss.shape == (1000,)
+    assert post_run.diverged_at is None
+    np.testing.assert_allclose(post_run.loss[0], jaxmlp.loss(post_params, X, y), rtol=1e-6)
+    assert float(post_run.loss[-1]) < 0.02  # the notebook reports 0.0086
+    assert float(post_run.loss[-1]) < float(post_run.loss[300]) < float(post_run.loss[0])
+    assert float((jaxmlp.predict(post_run.params, X) == y).mean()) == 1.0
+
+
+def test_manual_and_autodiff_give_the_same_trajectory(circles_data, post_params, post_run):
+    X, y = circles_data
+    auto = jaxmlp.train(post_params, X, y, optimizer=SGD, steps=1000, grad="autodiff")
+    np.testing.assert_allclose(auto.loss, post_run.loss, rtol=1e-4, atol=1e-6)
+    chex.assert_trees_all_close(auto.params, post_run.params, rtol=1e-3, atol=1e-5)
+
+
+def test_loss_is_recorded_before_each_update(circles_data, post_params, post_run):
+    X, y = circles_data
+    step = jaxmlp.make_step(SGD, "sigmoid")
+    params, state = post_params, SGD.init(post_params)
+    for i in range(5):
+        params, state, value = step(params, state, X, y)
+        np.testing.assert_allclose(value, post_run.loss[i], rtol=1e-5)
+    short = jaxmlp.train(post_params, X, y, optimizer=SGD, steps=5)
+    chex.assert_trees_all_close(short.params, params, rtol=1e-5)
+
+
+@pytest.mark.parametrize("grad", ["manual", "autodiff"])
+def test_step_is_plain_gradient_descent(circles_data, post_params, grad, maybe_jit):
+    X, y = circles_data
+    opt = optax.sgd(0.5)
+    step = maybe_jit(jaxmlp.make_step(opt, activation="tanh", grad=grad))
+    new, _, value = step(post_params, opt.init(post_params), X, y)
+    grads = jax.grad(jaxmlp.loss)(post_params, X, y, "tanh")
+    expected = jax.tree.map(lambda p, g: p - 0.5 * g, post_params, grads)
+    chex.assert_trees_all_close(new, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(value, jaxmlp.loss(post_params, X, y, "tanh"), rtol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from(["sigmoid", "relu", "identity"]), st.integers(0, 100))
+def test_zero_learning_rate_leaves_params_unchanged(activation, seed):
+    X = jax.random.normal(jax.random.key(seed), (8, 2))
+    y = (X[:, 0] > 0).astype(jnp.int32)
+    params = jaxmlp.init_mlp(jax.random.key(seed + 1), (2, 3, 1))
+    result = jaxmlp.train(params, X, y, activation=activation, optimizer=ZERO, steps=3)
+    chex.assert_trees_all_equal(result.params, params)
+    np.testing.assert_allclose(result.loss, jaxmlp.loss(params, X, y, activation), rtol=1e-6)
+
+
+ZERO = optax.sgd(0.0)
+
+
+def test_minibatches(circles_data, post_params):
+    X, y = circles_data
+    opt = optax.adam(0.05)
+    run = lambda key: jaxmlp.train(  # noqa: E731
+        post_params, X, y, optimizer=opt, steps=600, batch_size=32, key=key
+    )
+    a, b, c = run(jax.random.key(0)), run(jax.random.key(0)), run(jax.random.key(1))
+    chex.assert_trees_all_equal(a.params, b.params)
+    assert not np.allclose(a.loss, c.loss)
+    assert float(jaxmlp.loss(a.params, X, y)) < 0.1
+
+
+def test_one_batch_of_everything_is_full_batch(circles_data, post_params, post_run):
+    X, y = circles_data
+    mini = jaxmlp.train(
+        post_params, X, y, optimizer=SGD, steps=50, batch_size=200, key=jax.random.key(0)
+    )
+    np.testing.assert_allclose(mini.loss, post_run.loss[:50], rtol=1e-4)
+
+
+def test_minibatches_visit_every_example_once_per_epoch():
+    # With lr 0, loss[i] is the mean loss of batch i: per epoch they average to the full loss.
+    X = jax.random.normal(jax.random.key(0), (12, 2))
+    y = (X[:, 1] > 0).astype(jnp.int32)
+    params = jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1))
+    result = jaxmlp.train(params, X, y, optimizer=ZERO, steps=8, batch_size=3, key=jax.random.key(2))
+    full = jaxmlp.loss(params, X, y)
+    np.testing.assert_allclose(result.loss[:4].mean(), full, rtol=1e-5)
+    np.testing.assert_allclose(result.loss[4:].mean(), full, rtol=1e-5)
+    assert not np.allclose(result.loss[:4], result.loss[4:])  # reshuffled
+
+
+def nan_at(count_at: int) -> optax.GradientTransformation:
+    """SGD that turns its update into NaN at one step."""
+
+    def init(params):
+        return jnp.zeros((), jnp.int32)
+
+    def update(grads, count, params=None):
+        scale = jnp.where(count == count_at, jnp.nan, -0.5)
+        return jax.tree.map(lambda g: scale * g, grads), count + 1
+
+    return optax.GradientTransformation(init, update)
+
+
+NAN_AT_5 = nan_at(5)
+
+
+def test_divergence_keeps_the_last_finite_params(circles_data, post_params):
+    X, y = circles_data
+    result = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=20)
+    assert result.diverged_at == 6  # loss of the params after update 5 is the first NaN
+    assert np.all(np.isfinite(result.loss[:6])) and np.all(np.isnan(result.loss[6:]))
+    assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(result.params))
+    five = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=5)
+    assert five.diverged_at is None
+    chex.assert_trees_all_close(result.params, five.params, rtol=1e-6)
+    assert np.isfinite(float(jaxmlp.loss(result.params, X, y)))
+
+
+def test_divergence_on_the_last_update_is_reported(circles_data, post_params):
+    X, y = circles_data
+    result = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=6)
+    assert result.diverged_at == 6
+    five = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=5)
+    chex.assert_trees_all_close(result.params, five.params, rtol=1e-6)
+
+
+def test_infinite_learning_rate_never_returns_nan(circles_data, post_params):
+    X, y = circles_data
+    result = jaxmlp.train(post_params, X, y, optimizer=optax.sgd(jnp.inf), steps=10)
+    assert result.diverged_at == 1
+    chex.assert_trees_all_equal(result.params, post_params)
+
+
+def test_snapshots_equal_shorter_runs(circles_data, post_params):
+    X, y = circles_data
+    result = jaxmlp.train(post_params, X, y, optimizer=SGD, steps=25, snapshot_every=10)
+    np.testing.assert_array_equal(result.snapshot_steps, [0, 10, 20])
+    chex.assert_tree_shape_prefix(result.snapshots, (3,))
+    for i, steps in enumerate(result.snapshot_steps):
+        expected = (
+            post_params
+            if steps == 0
+            else jaxmlp.train(post_params, X, y, optimizer=SGD, steps=int(steps)).params
+        )
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda s, i=i: s[i], result.snapshots), expected, rtol=1e-5
+        )
+    full = jaxmlp.train(post_params, X, y, optimizer=SGD, steps=25)
+    np.testing.assert_allclose(result.loss, full.loss, rtol=1e-6)
+
+
+def test_multiclass_training():
+    centers = jnp.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])
+    y = jnp.repeat(jnp.arange(3), 30)
+    X = centers[y] + 0.5 * jax.random.normal(jax.random.key(0), (90, 2))
+    params = jaxmlp.init_mlp(jax.random.key(1), (2, 8, 3))
+    result = jaxmlp.train(params, X, y, activation="relu", optimizer=optax.adam(0.05), steps=200)
+    assert float(result.loss[-1]) < 0.1 < float(result.loss[0])
+    assert float((jaxmlp.predict(result.params, X, "relu") == y).mean()) == 1.0
