@@ -6,8 +6,15 @@ from jaxmlp import activations, datasets
 from jaxmlp.activations import Activation
 from jaxmlp.backprop import manual_grads
 from jaxmlp.losses import loss
-from jaxmlp.mlp import Dense, Params, forward, forward_with_intermediates, init_mlp
-from jaxmlp.mlp import predict, predict_proba
+from jaxmlp.mlp import (
+    Dense,
+    Params,
+    forward,
+    forward_with_intermediates,
+    init_mlp,
+    predict,
+    predict_proba,
+)
 from jaxmlp.training import TrainResult, make_step, train
 
 __version__ = "0.1.0"

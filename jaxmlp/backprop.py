@@ -94,4 +94,3 @@ def manual_grads(
     act = _activations.get(activation)
     validation.check_data(params, X, y)
     return _manual_grads(params, X, y, act)
-

@@ -13,7 +13,6 @@ import jax
 import numpy as np
 
 
-
 def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
@@ -95,15 +94,18 @@ def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
         raise TypeError(f"{name} must be an array, got {type(y).__name__}")
     if y.ndim != 1 or y.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) to match X, got {tuple(y.shape)}")
-    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
-            or y.dtype == np.bool_):
+    if not (
+        np.issubdtype(y.dtype, np.integer)
+        or np.issubdtype(y.dtype, np.floating)
+        or y.dtype == np.bool_
+    ):
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if not _is_concrete(y):
         return
     values = np.asarray(y)
     n_classes = 2 if n_outputs == 1 else n_outputs
-    valid = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (
-        values < n_classes
+    valid = (
+        np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n_classes)
     )
     if not valid.all():
         bad = values[~valid][0]

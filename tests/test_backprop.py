@@ -13,7 +13,12 @@ from jaxmlp import activations, backprop
 
 
 def relative_error(a, b):
-    diff = jnp.sqrt(sum(jnp.sum((x - y) ** 2) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))))
+    diff = jnp.sqrt(
+        sum(
+            jnp.sum((x - y) ** 2)
+            for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+        )
+    )
     norm = jnp.sqrt(sum(jnp.sum(y**2) for y in jax.tree.leaves(b)))
     return float(diff / norm)
 

@@ -9,9 +9,7 @@ from hypothesis import strategies as st
 import jaxmlp
 from jaxmlp import losses
 
-logit_lists = st.lists(
-    st.floats(-1e4, 1e4, allow_nan=False, width=32), min_size=1, max_size=8
-)
+logit_lists = st.lists(st.floats(-1e4, 1e4, allow_nan=False, width=32), min_size=1, max_size=8)
 
 
 def test_bce_reference_values():

@@ -83,9 +83,7 @@ def test_vmapped_predict_proba_equals_matrix_form(activation, sizes):
         chex.assert_shape(proba, (9, sizes[-1]))
         np.testing.assert_allclose(proba, jax.nn.softmax(logits), rtol=1e-5)
         np.testing.assert_allclose(proba.sum(-1), 1.0, rtol=1e-6)
-        np.testing.assert_array_equal(
-            jaxmlp.predict(params, X, activation), jnp.argmax(logits, -1)
-        )
+        np.testing.assert_array_equal(jaxmlp.predict(params, X, activation), jnp.argmax(logits, -1))
 
 
 def test_intermediates_are_the_posts_named_values():

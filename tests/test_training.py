@@ -103,7 +103,9 @@ def test_minibatches_visit_every_example_once_per_epoch():
     X = jax.random.normal(jax.random.key(0), (12, 2))
     y = (X[:, 1] > 0).astype(jnp.int32)
     params = jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1))
-    result = jaxmlp.train(params, X, y, optimizer=ZERO, steps=8, batch_size=3, key=jax.random.key(2))
+    result = jaxmlp.train(
+        params, X, y, optimizer=ZERO, steps=8, batch_size=3, key=jax.random.key(2)
+    )
     full = jaxmlp.loss(params, X, y)
     np.testing.assert_allclose(result.loss[:4].mean(), full, rtol=1e-5)
     np.testing.assert_allclose(result.loss[4:].mean(), full, rtol=1e-5)

@@ -64,7 +64,9 @@ def test_bad_sizes(sizes, error, message):
 
 
 def test_bad_scheme():
-    with pytest.raises(ValueError, match="scheme must be one of glorot_uniform, he_normal, uniform01"):
+    with pytest.raises(
+        ValueError, match="scheme must be one of glorot_uniform, he_normal, uniform01"
+    ):
         jaxmlp.init_mlp(jax.random.key(0), (2, 1), scheme="zeros")
 
 
@@ -94,8 +96,11 @@ def test_bad_params():
         ({"steps": 0}, ValueError, "steps must be a positive int, got 0"),
         ({"steps": 2.0}, TypeError, "steps must be a positive int, got float"),
         ({"steps": 5, "batch_size": 2}, ValueError, "key must be given when batch_size is set"),
-        ({"steps": 5, "batch_size": 10, "key": jax.random.key(0)}, ValueError,
-         r"batch_size must be <= the number of examples \(4\), got 10"),
+        (
+            {"steps": 5, "batch_size": 10, "key": jax.random.key(0)},
+            ValueError,
+            r"batch_size must be <= the number of examples \(4\), got 10",
+        ),
         ({"steps": 5, "grad": "numeric"}, ValueError, "grad must be one of manual, autodiff"),
         ({"steps": 5, "activation": "gelu"}, ValueError, "activation must be one of"),
         ({"steps": 5, "snapshot_every": 6}, ValueError, r"snapshot_every must be <= steps"),
