@@ -1,0 +1,31 @@
+"""Fused Pallas kernels for the MLP, with the post's explicit gradients inside.
+
+- :func:`fused_forward`: logits, all layers fused per block of rows.
+- :func:`fused_loss_and_grads`: loss and the post's gradients in one kernel.
+- :func:`fused_loss`: the mean loss whose ``jax.grad`` runs that kernel (``custom_vjp``).
+- :func:`fused_train`: many small models, the whole gradient-descent loop in one kernel.
+- :func:`resolve_backend`: ``"auto"`` -> ``"pallas"`` on GPU/TPU, ``"xla"`` on CPU.
+
+On GPU the kernels compile with Pallas' Triton backend; on CPU they run in
+Pallas interpret mode, which is correct but slow and meant for tests.
+"""
+
+from jaxmlp.kernels.backends import BACKENDS, resolve_backend
+from jaxmlp.kernels.fused_mlp import (
+    fused_forward,
+    fused_loss,
+    fused_loss_and_grads,
+    loss_and_fused_grads,
+)
+from jaxmlp.kernels.fused_train import FusedTrainResult, fused_train
+
+__all__ = [
+    "BACKENDS",
+    "FusedTrainResult",
+    "fused_forward",
+    "fused_loss",
+    "fused_loss_and_grads",
+    "fused_train",
+    "loss_and_fused_grads",
+    "resolve_backend",
+]

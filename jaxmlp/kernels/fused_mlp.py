@@ -1,0 +1,396 @@
+"""Fused MLP kernels: every layer of a block of rows in one Pallas kernel.
+
+:func:`fused_forward` computes the logits of a block of rows with all layers'
+activations kept on chip. :func:`fused_loss_and_grads` does the forward pass,
+the loss, the output delta (P1) and the post's backward pass (P2-P4, see
+:mod:`jaxmlp.backprop`) for a block of rows in one kernel; each program
+instance loops over a few row blocks, accumulating its partial ``dW``, ``db``
+and loss sums, and a sum over programs finishes the reduction.
+:func:`fused_loss` is the mean loss whose ``jax.grad`` runs that kernel
+(``jax.custom_vjp``).
+
+On GPU the kernels compile with Pallas' Triton backend; on CPU they run in
+Pallas interpret mode (correct, slow: for tests only). ``interpret=None``
+picks interpret mode exactly when the default backend is the CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as pltriton
+
+from jaxmlp import activations as _activations
+from jaxmlp import losses, mlp, validation
+from jaxmlp.kernels import _layout
+
+Array = jax.Array
+
+PRECISIONS = {"highest": lax.Precision.HIGHEST, "default": lax.Precision.DEFAULT}
+FORWARD_BLOCK_ROWS = 128
+GRAD_BLOCK_ROWS = 128
+TARGET_PROGRAMS = 512  # programs of the gradient kernel for large n (a few per SM)
+MAX_BLOCKS_PER_PROGRAM = 32
+NUM_WARPS = 4
+_LANES = 16  # width of the per-program loss output row
+
+
+def resolve_interpret(interpret: bool | None) -> bool:
+    """``interpret`` as given, or True exactly when the default backend is the CPU."""
+    if interpret is None:
+        return jax.default_backend() == "cpu"
+    if not isinstance(interpret, bool):
+        raise TypeError(f"interpret must be a bool or None, got {type(interpret).__name__}")
+    return interpret
+
+
+def _check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision
+
+
+def _check_pow2(value, name: str, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+    if value < minimum or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two >= {minimum}, got {value}")
+    return value
+
+
+def _compiler_params(num_warps: int = NUM_WARPS):
+    """Triton compiler parameters; passing them also selects the Triton backend
+    (jax >= 0.10 otherwise defaults ``pallas_call`` on GPU to Mosaic GPU)."""
+    return pltriton.CompilerParams(num_warps=num_warps, num_stages=1)
+
+
+def _block_rows(n: int, cap: int) -> int:
+    return min(cap, max(_layout.MIN_DIM, _layout.next_pow2(n)))
+
+
+# ----------------------------------------------------------------------------- forward
+
+
+def _forward_kernel(x_ref, *refs, n_layers, act, precision):
+    w_refs, b_refs, out_ref = refs[:n_layers], refs[n_layers : 2 * n_layers], refs[-1]
+    weights = [r[...] for r in w_refs]
+    biases = [r[...] for r in b_refs]
+    ss, _ = _layout.forward_block(x_ref[...], weights, biases, act, precision)
+    out_ref[...] = ss[-1].astype(out_ref.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("act", "precision", "interpret", "block_rows"))
+def _fused_forward(params, X, *, act, precision, interpret, block_rows=None):
+    n, d = X.shape
+    k = params[-1].W.shape[0]
+    weights, biases = _layout.pad_params(params)
+    bn = block_rows or _block_rows(n, FORWARD_BLOCK_ROWS)
+    n_blocks = pl.cdiv(n, bn)
+    dp, kp = _layout.padded_dim(d), _layout.padded_dim(k)
+    Xp = _layout.pad_to(X.astype(jnp.float32), (n_blocks * bn, dp))
+    full = lambda a: pl.BlockSpec(a.shape, lambda i: (0,) * a.ndim)  # noqa: E731
+    kernel = functools.partial(
+        _forward_kernel, n_layers=len(params), act=act, precision=PRECISIONS[precision]
+    )
+    logits = pl.pallas_call(
+        kernel,
+        grid=(n_blocks,),
+        in_specs=[pl.BlockSpec((bn, dp), lambda i: (i, 0))]
+        + [full(w) for w in weights]
+        + [full(b) for b in biases],
+        out_specs=pl.BlockSpec((bn, kp), lambda i: (i, 0)),
+        out_shape=jax.ShapeDtypeStruct((n_blocks * bn, kp), jnp.float32),
+        compiler_params=_compiler_params(),
+        interpret=interpret,
+        name="jaxmlp_fused_forward",
+    )(Xp, *weights, *biases)
+    return logits[:n, :k].astype(X.dtype)
+
+
+def fused_forward(
+    params: mlp.Params,
+    X: Array,
+    activation: mlp.ActivationLike = "sigmoid",
+    *,
+    precision: str = "highest",
+    interpret: bool | None = None,
+    block_rows: int | None = None,
+) -> Array:
+    """Logits of a batch, all layers fused in one kernel per block of rows.
+
+    Equal (within float32 rounding) to ``jax.vmap(jaxmlp.forward, in_axes=(None, 0))``.
+
+    Args:
+      params: tuple of Dense layers.
+      X: (n, d) inputs.
+      activation: hidden-layer activation, a name or an Activation.
+      precision: ``"highest"`` (exact float32 products) or ``"default"``
+        (TF32 tensor cores on GPU).
+      interpret: run in Pallas interpret mode; None: only on CPU.
+      block_rows: rows per program (a power of two >= 16); None: up to 128.
+
+    Returns:
+      (n, k) logits.
+
+    >>> params = mlp.init_mlp(jax.random.key(0), (2, 3, 1))
+    >>> fused_forward(params, jnp.ones((5, 2))).shape
+    (5, 1)
+    """
+    act = _activations.get(activation)
+    sizes = validation.check_params(params)
+    validation.check_inputs(X, sizes[0])
+    return _fused_forward(
+        params,
+        X,
+        act=act,
+        precision=_check_precision(precision),
+        interpret=resolve_interpret(interpret),
+        block_rows=_check_pow2(block_rows, "block_rows", _layout.MIN_DIM),
+    )
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+def _grads_kernel(x_ref, y_ref, *refs, n_layers, act, k, n, bn, blocks, precision):
+    L = n_layers
+    w_refs, b_refs = refs[:L], refs[L : 2 * L]
+    loss_ref, dw_refs, db_refs = refs[2 * L], refs[2 * L + 1 : 3 * L + 1], refs[3 * L + 1 :]
+    weights = [r[...] for r in w_refs]
+    biases = [r[...] for r in b_refs]
+    first_row = pl.program_id(0) * (bn * blocks)
+
+    def body(r, carry):
+        loss_acc, dw_acc, db_acc = carry
+        start = pl.multiple_of(r * bn, bn)
+        x = x_ref[pl.ds(start, bn), :]
+        y = y_ref[pl.ds(start, bn)]
+        rows = first_row + start + lax.broadcasted_iota(jnp.int32, (bn,), 0)
+        loss_sum, dws, dbs = _layout.block_loss_and_grads(
+            x, y, rows < n, weights, biases, act, k, precision
+        )
+        return (
+            loss_acc + loss_sum,
+            tuple(a + g for a, g in zip(dw_acc, dws, strict=True)),
+            tuple(a + g for a, g in zip(db_acc, dbs, strict=True)),
+        )
+
+    init = (
+        jnp.zeros((), jnp.float32),
+        tuple(jnp.zeros(w.shape, jnp.float32) for w in weights),
+        tuple(jnp.zeros(b.shape, jnp.float32) for b in biases),
+    )
+    if blocks == 1:
+        loss_sum, dws, dbs = body(0, init)
+    else:
+        loss_sum, dws, dbs = lax.fori_loop(0, blocks, body, init)
+    loss_ref[...] = jnp.broadcast_to(loss_sum, loss_ref.shape)
+    for ref, value in zip(dw_refs, dws, strict=True):
+        ref[...] = value
+    for ref, value in zip(db_refs, dbs, strict=True):
+        ref[...] = value
+
+
+def _grid_layout(n: int, block_rows: int | None, blocks_per_program: int | None):
+    """``(rows per block, blocks per program, programs)`` for n rows."""
+    bn = block_rows or _block_rows(n, GRAD_BLOCK_ROWS)
+    n_blocks = pl.cdiv(n, bn)
+    blocks = blocks_per_program or min(
+        MAX_BLOCKS_PER_PROGRAM, _layout.next_pow2(pl.cdiv(n_blocks, TARGET_PROGRAMS))
+    )
+    return bn, blocks, pl.cdiv(n_blocks, blocks)
+
+
+def _loss_and_grads_impl(
+    params, X, y, act, precision, interpret, block_rows=None, blocks_per_program=None
+):
+    n, d = X.shape
+    k = params[-1].W.shape[0]
+    weights, biases = _layout.pad_params(params)
+    bn, blocks, programs = _grid_layout(n, block_rows, blocks_per_program)
+    rows = bn * blocks
+    dp = _layout.padded_dim(d)
+    Xp = _layout.pad_to(X.astype(jnp.float32), (programs * rows, dp))
+    yp = _layout.pad_to(y.astype(jnp.float32), (programs * rows,))
+    full = lambda a: pl.BlockSpec(a.shape, lambda i: (0,) * a.ndim)  # noqa: E731
+    partial_spec = lambda a: pl.BlockSpec((None, *a.shape), lambda i: (i,) + (0,) * a.ndim)  # noqa: E731
+    partial_shape = lambda a: jax.ShapeDtypeStruct((programs, *a.shape), jnp.float32)  # noqa: E731
+    loss_out = jax.ShapeDtypeStruct((programs, _LANES), jnp.float32)
+    kernel = functools.partial(
+        _grads_kernel,
+        n_layers=len(params),
+        act=act,
+        k=k,
+        n=n,
+        bn=bn,
+        blocks=blocks,
+        precision=PRECISIONS[precision],
+    )
+    loss_parts, *parts = pl.pallas_call(
+        kernel,
+        grid=(programs,),
+        in_specs=[pl.BlockSpec((rows, dp), lambda i: (i, 0)), pl.BlockSpec((rows,), lambda i: (i,))]
+        + [full(w) for w in weights]
+        + [full(b) for b in biases],
+        out_specs=[pl.BlockSpec((None, _LANES), lambda i: (i, 0))]
+        + [partial_spec(w) for w in weights]
+        + [partial_spec(b) for b in biases],
+        out_shape=[loss_out]
+        + [partial_shape(w) for w in weights]
+        + [partial_shape(b) for b in biases],
+        compiler_params=_compiler_params(),
+        interpret=interpret,
+        name="jaxmlp_fused_loss_and_grads",
+    )(Xp, yp, *weights, *biases)
+    L = len(params)
+    value = jnp.sum(loss_parts[:, 0]) / n
+    grads = tuple(
+        mlp.Dense(
+            W=(jnp.sum(dw, axis=0) / n)[:out, :fan_in].astype(layer.W.dtype),
+            b=(jnp.sum(db, axis=0) / n)[:out].astype(layer.b.dtype),
+        )
+        for layer, dw, db in zip(params, parts[:L], parts[L:], strict=True)
+        for out, fan_in in [layer.W.shape]
+    )
+    return value.astype(X.dtype), grads
+
+
+_fused_loss_and_grads = jax.jit(
+    _loss_and_grads_impl,
+    static_argnames=("act", "precision", "interpret", "block_rows", "blocks_per_program"),
+)
+
+
+def loss_and_fused_grads(
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: mlp.ActivationLike,
+    *,
+    precision: str = "highest",
+    interpret: bool | None = None,
+) -> tuple[Array, mlp.Params]:
+    """:func:`fused_loss_and_grads` without input checks: the training loop's building block.
+
+    Same signature as :func:`jaxmlp.backprop.loss_and_manual_grads`.
+    """
+    act = _activations.get(activation)
+    return _loss_and_grads_impl(params, X, y, act, precision, resolve_interpret(interpret))
+
+
+def fused_loss_and_grads(
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: mlp.ActivationLike = "sigmoid",
+    *,
+    precision: str = "highest",
+    interpret: bool | None = None,
+    block_rows: int | None = None,
+    blocks_per_program: int | None = None,
+) -> tuple[Array, mlp.Params]:
+    """Mean loss and the post's gradients, forward and backward fused per block of rows.
+
+    Equal (within float32 rounding) to ``(jaxmlp.loss, jaxmlp.manual_grads)``.
+
+    Args:
+      params: tuple of Dense layers.
+      X: (n, d) inputs.
+      y: (n,) labels: {0, 1} for one output, 0..k-1 for k outputs.
+      activation: hidden-layer activation.
+      precision: ``"highest"`` (exact float32 products) or ``"default"`` (TF32 on GPU).
+      interpret: run in Pallas interpret mode; None: only on CPU.
+      block_rows: rows per block (a power of two >= 16); None: up to 128.
+      blocks_per_program: row blocks each program instance loops over (a power
+        of two); None: enough to keep about 512 programs.
+
+    Returns:
+      ``(loss, grads)``: scalar mean cross-entropy and a pytree like ``params``.
+
+    >>> params = mlp.init_mlp(jax.random.key(0), (2, 3, 1))
+    >>> value, grads = fused_loss_and_grads(params, jnp.ones((4, 2)), jnp.array([0, 1, 1, 0]))
+    >>> grads[0].W.shape
+    (3, 2)
+    """
+    act = _activations.get(activation)
+    validation.check_data(params, X, y)
+    return _fused_loss_and_grads(
+        params,
+        X,
+        y,
+        act=act,
+        precision=_check_precision(precision),
+        interpret=resolve_interpret(interpret),
+        block_rows=_check_pow2(block_rows, "block_rows", _layout.MIN_DIM),
+        blocks_per_program=_check_pow2(blocks_per_program, "blocks_per_program", 1),
+    )
+
+
+# ----------------------------------------------------------------------------- custom_vjp
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _fused_loss(params, X, y, act, precision, interpret):
+    return _loss_and_grads_impl(params, X, y, act, precision, interpret)[0]
+
+
+def _fused_loss_fwd(params, X, y, act, precision, interpret):
+    value, grads = _loss_and_grads_impl(params, X, y, act, precision, interpret)
+    return value, (grads, params, X, y)
+
+
+def _fused_loss_bwd(act, precision, interpret, residuals, g):
+    grads, params, X, y = residuals
+    del precision, interpret
+
+    # The kernel does not compute dL/dX; the XLA pass does, and is dead code
+    # (removed under jit) whenever only the parameter gradient is used.
+    def loss_of_x(X_):
+        return losses.mean_cross_entropy(mlp.forward_with_intermediates(params, X_, act).s[-1], y)
+
+    (dX,) = jax.vjp(loss_of_x, X)[1](g)
+    return jax.tree.map(lambda t: (g * t).astype(t.dtype), grads), dX, None
+
+
+_fused_loss.defvjp(_fused_loss_fwd, _fused_loss_bwd)
+
+
+def fused_loss(
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: mlp.ActivationLike = "sigmoid",
+    *,
+    precision: str = "highest",
+    interpret: bool | None = None,
+) -> Array:
+    """Mean loss computed by the fused kernel; ``jax.grad`` of it runs the same kernel.
+
+    The forward pass of ``jax.grad``/``jax.value_and_grad`` already computes the
+    gradients (``jax.custom_vjp``), so differentiating costs one kernel launch.
+
+    Args:
+      params: tuple of Dense layers.
+      X: (n, d) inputs.
+      y: (n,) labels.
+      activation: hidden-layer activation.
+      precision: ``"highest"`` or ``"default"``.
+      interpret: run in Pallas interpret mode; None: only on CPU.
+
+    Returns:
+      Scalar mean cross-entropy.
+
+    >>> params = mlp.init_mlp(jax.random.key(0), (2, 3, 1))
+    >>> grads = jax.grad(fused_loss)(params, jnp.ones((4, 2)), jnp.array([0, 1, 1, 0]))
+    >>> grads[1].b.shape
+    (1,)
+    """
+    act = _activations.get(activation)
+    validation.check_data(params, X, y)
+    return _fused_loss(params, X, y, act, _check_precision(precision), resolve_interpret(interpret))
