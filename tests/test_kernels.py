@@ -223,3 +223,39 @@ def test_bad_input_is_rejected_before_compiling():
         kernels.fused_train(stacked, X, y, learning_rate=1.0, steps=0)
     with pytest.raises(ValueError, match="same leading model axis"):
         kernels.fused_train(params, X, y, learning_rate=1.0, steps=2)
+
+
+def test_kernels_lower_to_triton_for_gpu():
+    """Lowering to Triton IR (no GPU needed) catches ops or shapes Triton rejects."""
+    from jax import export
+
+    from jaxmlp.kernels import fused_mlp, fused_training
+
+    act = jaxmlp.activations.get("softplus")
+    params = _params(np.random.default_rng(0), (32, 64, 48, 64, 3))
+    X = jax.ShapeDtypeStruct((1 << 20, 32), jnp.float32)
+    y = jax.ShapeDtypeStruct((1 << 20,), jnp.int32)
+    stacked = _stacked((2, 17, 1), 4, seed=0)
+    Xs = jax.ShapeDtypeStruct((600, 2), jnp.float32)
+    ys = jax.ShapeDtypeStruct((600,), jnp.int32)
+    common = {"precision": "highest", "interpret": False}
+    checks = [
+        (functools.partial(fused_mlp._fused_forward, act=act, **common), (params, X)),
+        (functools.partial(fused_mlp._loss_and_grads_impl, act=act, **common), (params, X, y)),
+        (
+            functools.partial(
+                fused_training._fused_train,
+                act=act,
+                steps=300,
+                num_warps=4,
+                row_block=256,
+                loss_chunk=128,
+                **common,
+            ),
+            (stacked, Xs, ys, jnp.ones(4)),
+        ),
+    ]
+    triton = [export.DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")]
+    for fn, args in checks:
+        exported = export.export(jax.jit(fn), platforms=["cuda"], disabled_checks=triton)(*args)
+        assert "xla.gpu.triton" in exported.mlir_module()

@@ -17,7 +17,7 @@ from jaxmlp.kernels.fused_mlp import (
     fused_loss_and_grads,
     loss_and_fused_grads,
 )
-from jaxmlp.kernels.fused_train import FusedTrainResult, fused_train
+from jaxmlp.kernels.fused_training import FusedTrainResult, fused_train
 
 __all__ = [
     "BACKENDS",

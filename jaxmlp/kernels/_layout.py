@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.experimental import pallas as pl
 
 from jaxmlp import activations as _activations
 from jaxmlp import mlp
@@ -53,6 +54,23 @@ def pad_params(params: mlp.Params) -> tuple[tuple[Array, ...], tuple[Array, ...]
         weights.append(pad_to(layer.W.astype(jnp.float32), (out_p, in_p)))
         biases.append(pad_to(layer.b.astype(jnp.float32), (out_p,)))
     return tuple(weights), tuple(biases)
+
+
+def whole_spec(a) -> pl.BlockSpec:
+    """The whole array ``a`` as the block of every program (weights, shared data)."""
+    return pl.BlockSpec(a.shape, lambda *_: (0,) * a.ndim)
+
+
+def stacked_spec(a) -> pl.BlockSpec:
+    """Block ``i`` of the leading axis of ``a``, squeezed away, for program ``i``."""
+    return pl.BlockSpec((None, *a.shape[1:]), lambda i: (i,) + (0,) * (a.ndim - 1))
+
+
+def aligned(index, size: int):
+    """``index * size`` with an alignment hint for Triton when ``index`` is traced."""
+    if isinstance(index, int):
+        return index * size
+    return pl.multiple_of(index * size, size)
 
 
 def dot_nt(a: Array, b: Array, precision) -> Array:

@@ -94,7 +94,6 @@ def _fused_forward(params, X, *, act, precision, interpret, block_rows=None):
     n_blocks = pl.cdiv(n, bn)
     dp, kp = _layout.padded_dim(d), _layout.padded_dim(k)
     Xp = _layout.pad_to(X.astype(jnp.float32), (n_blocks * bn, dp))
-    full = lambda a: pl.BlockSpec(a.shape, lambda i: (0,) * a.ndim)  # noqa: E731
     kernel = functools.partial(
         _forward_kernel, n_layers=len(params), act=act, precision=PRECISIONS[precision]
     )
@@ -102,8 +101,8 @@ def _fused_forward(params, X, *, act, precision, interpret, block_rows=None):
         kernel,
         grid=(n_blocks,),
         in_specs=[pl.BlockSpec((bn, dp), lambda i: (i, 0))]
-        + [full(w) for w in weights]
-        + [full(b) for b in biases],
+        + [_layout.whole_spec(w) for w in weights]
+        + [_layout.whole_spec(b) for b in biases],
         out_specs=pl.BlockSpec((bn, kp), lambda i: (i, 0)),
         out_shape=jax.ShapeDtypeStruct((n_blocks * bn, kp), jnp.float32),
         compiler_params=_compiler_params(),
@@ -168,7 +167,7 @@ def _grads_kernel(x_ref, y_ref, *refs, n_layers, act, k, n, bn, blocks, precisio
 
     def body(r, carry):
         loss_acc, dw_acc, db_acc = carry
-        start = pl.multiple_of(r * bn, bn)
+        start = _layout.aligned(r, bn)
         x = x_ref[pl.ds(start, bn), :]
         y = y_ref[pl.ds(start, bn)]
         rows = first_row + start + lax.broadcasted_iota(jnp.int32, (bn,), 0)
@@ -218,9 +217,9 @@ def _loss_and_grads_impl(
     dp = _layout.padded_dim(d)
     Xp = _layout.pad_to(X.astype(jnp.float32), (programs * rows, dp))
     yp = _layout.pad_to(y.astype(jnp.float32), (programs * rows,))
-    full = lambda a: pl.BlockSpec(a.shape, lambda i: (0,) * a.ndim)  # noqa: E731
-    partial_spec = lambda a: pl.BlockSpec((None, *a.shape), lambda i: (i,) + (0,) * a.ndim)  # noqa: E731
-    partial_shape = lambda a: jax.ShapeDtypeStruct((programs, *a.shape), jnp.float32)  # noqa: E731
+    partial_shapes = [
+        jax.ShapeDtypeStruct((programs, *a.shape), jnp.float32) for a in weights + biases
+    ]
     loss_out = jax.ShapeDtypeStruct((programs, _LANES), jnp.float32)
     kernel = functools.partial(
         _grads_kernel,
@@ -236,14 +235,10 @@ def _loss_and_grads_impl(
         kernel,
         grid=(programs,),
         in_specs=[pl.BlockSpec((rows, dp), lambda i: (i, 0)), pl.BlockSpec((rows,), lambda i: (i,))]
-        + [full(w) for w in weights]
-        + [full(b) for b in biases],
-        out_specs=[pl.BlockSpec((None, _LANES), lambda i: (i, 0))]
-        + [partial_spec(w) for w in weights]
-        + [partial_spec(b) for b in biases],
-        out_shape=[loss_out]
-        + [partial_shape(w) for w in weights]
-        + [partial_shape(b) for b in biases],
+        + [_layout.whole_spec(w) for w in weights]
+        + [_layout.whole_spec(b) for b in biases],
+        out_specs=[_layout.stacked_spec(a) for a in [loss_out, *partial_shapes]],
+        out_shape=[loss_out, *partial_shapes],
         compiler_params=_compiler_params(),
         interpret=interpret,
         name="jaxmlp_fused_loss_and_grads",

@@ -59,7 +59,11 @@ class FusedTrainResult(NamedTuple):
 
 
 def _count_nonfinite(values) -> Array:
-    return sum(jnp.sum(jnp.where(jnp.isfinite(v), 0.0, 1.0)) for v in values)
+    total = jnp.zeros((), jnp.float32)
+    for v in values:
+        bad = jnp.where(jnp.isfinite(v), jnp.zeros_like(v), jnp.ones_like(v))
+        total = total + (bad if v.ndim == 0 else jnp.sum(bad))
+    return total
 
 
 def _train_kernel(
@@ -93,7 +97,7 @@ def _train_kernel(
             return _layout.block_loss_and_grads(x_all, y_all, valid_all, Ws, bs, act, k, precision)
 
         def body(r, acc):
-            start = pl.multiple_of(r * bn, bn)
+            start = _layout.aligned(r, bn)
             rows = start + lax.broadcasted_iota(jnp.int32, (bn,), 0)
             part = _layout.block_loss_and_grads(
                 x_ref[pl.ds(start, bn), :],
@@ -137,7 +141,7 @@ def _train_kernel(
         offset = c * chunk
         inner = (Ws, bs, last_Ws, last_bs, div, jnp.zeros((chunk,), jnp.float32), offset)
         Ws, bs, last_Ws, last_bs, div, hist, _ = lax.fori_loop(offset, offset + chunk, step, inner)
-        loss_ref[pl.ds(pl.multiple_of(offset, chunk), chunk)] = hist
+        loss_ref[pl.ds(_layout.aligned(c, chunk), chunk)] = hist
         return Ws, bs, last_Ws, last_bs, div
 
     Ws = tuple(r[...] for r in w_in)
@@ -196,12 +200,6 @@ def _fused_train(
     Xp = _layout.pad_to(X.astype(jnp.float32), (row_blocks * bn, dp))
     yp = _layout.pad_to(y.astype(jnp.float32), (row_blocks * bn,))
     lr = jnp.broadcast_to(jnp.asarray(learning_rate, jnp.float32).reshape(-1, 1), (M, _LANES))
-    per_model = (
-        lambda a: pl.BlockSpec(  # noqa: E731
-            (None, *a.shape[1:]), lambda m: (m,) + (0,) * (a.ndim - 1)
-        )
-    )
-    full = lambda a: pl.BlockSpec(a.shape, lambda m: (0,) * a.ndim)  # noqa: E731
     kernel = functools.partial(
         _train_kernel,
         n_layers=L,
@@ -220,12 +218,12 @@ def _fused_train(
     outs = pl.pallas_call(
         kernel,
         grid=(M,),
-        in_specs=[full(Xp), full(yp), per_model(lr)]
-        + [per_model(w) for w in weights]
-        + [per_model(b) for b in biases],
-        out_specs=[per_model(w) for w in weights]
-        + [per_model(b) for b in biases]
-        + [per_model(loss_shape), per_model(div_shape)],
+        in_specs=[_layout.whole_spec(Xp), _layout.whole_spec(yp), _layout.stacked_spec(lr)]
+        + [_layout.stacked_spec(w) for w in weights]
+        + [_layout.stacked_spec(b) for b in biases],
+        out_specs=[_layout.stacked_spec(w) for w in weights]
+        + [_layout.stacked_spec(b) for b in biases]
+        + [_layout.stacked_spec(loss_shape), _layout.stacked_spec(div_shape)],
         out_shape=[jax.ShapeDtypeStruct(w.shape, jnp.float32) for w in weights]
         + [jax.ShapeDtypeStruct(b.shape, jnp.float32) for b in biases]
         + [loss_shape, div_shape],
