@@ -1,9 +1,17 @@
-"""Toy data sets, deterministic from a PRNG key."""
+"""Toy two-class data sets in the plane, deterministic from a PRNG key.
+
+Every generator takes the key first, returns ``X (n, 2) float32`` and
+``y (n,) int32`` with ``n // 2`` examples of label 0 and the rest label 1,
+shuffled, and rejects bad arguments with a ``ValueError`` before drawing.
+"""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 
@@ -29,18 +37,224 @@ def circles(
     >>> X.shape, y.shape
     ((200, 2), (200,))
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2, got {n!r}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    _check_n(n)
+    _check_noise(noise)
     if len(radii) != 2 or min(radii) <= 0:
         raise ValueError(f"radii must be two positive numbers (outer, inner), got {radii}")
+    if len(center) != 2:
+        raise ValueError(f"center must be one (x1, x2) point, got {center}")
+    return _circles(key, int(n), _floats(radii), float(noise), _floats(center))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _circles(key, n, radii, noise, center):
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     n_outer = n // 2
     y = jnp.concatenate([jnp.zeros(n_outer, jnp.int32), jnp.ones(n - n_outer, jnp.int32)])
     radius = jnp.where(y == 0, radii[0], radii[1])
     angle = jax.random.uniform(angle_key, (n,), minval=0.0, maxval=2 * jnp.pi)
     X = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
-    X = X + jnp.asarray(center) + noise * jax.random.normal(noise_key, (n, 2))
+    X = X + jnp.asarray(center)[None, :] + noise * jax.random.normal(noise_key, (n, 2))
     perm = jax.random.permutation(perm_key, n)
+    return X[perm].astype(jnp.float32), y[perm]
+
+
+def blobs(
+    key: Array,
+    n: int = 200,
+    *,
+    centers: tuple[tuple[float, float], tuple[float, float]] = ((-2.0, -2.0), (2.0, 2.0)),
+    std: float = 1.0,
+) -> tuple[Array, Array]:
+    """Two Gaussian blobs: nearly linearly separable for the default centres and spread.
+
+    ``n // 2`` points around ``centers[0]`` (label 0) and ``n - n // 2`` around
+    ``centers[1]`` (label 1), isotropic Gaussian of std ``std``, shuffled.
+
+    Returns:
+      X (n, 2) float32 and y (n,) int32.
+
+    >>> X, y = blobs(jax.random.key(0), 10)
+    >>> X.shape, int(y.sum())
+    ((10, 2), 5)
+    """
+    _check_n(n)
+    _check_noise(std, "std")
+    shape = np.shape(centers)
+    if shape != (2, 2):
+        raise ValueError(f"centers must be two (x1, x2) points, shape (2, 2); got {shape}")
+    return _blobs(key, int(n), tuple(_floats(c) for c in centers), float(std))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _blobs(key, n, centers, std):
+    c = jnp.asarray(centers, jnp.float32)
+    noise_key, perm_key = jax.random.split(key)
+    y = _labels(n)
+    X = c[y] + std * jax.random.normal(noise_key, (n, 2))
+    return _shuffle(perm_key, X, y)
+
+
+def moons(key: Array, n: int = 200, *, noise: float = 0.1) -> tuple[Array, Array]:
+    """Two interleaving half circles (as scikit-learn's ``make_moons``).
+
+    Label 0: ``(cos t, sin t)``; label 1: ``(1 - cos t, 0.5 - sin t)``, with
+    ``t ~ U(0, pi)``, plus Gaussian noise of std ``noise``, shuffled.
+
+    Returns:
+      X (n, 2) float32 and y (n,) int32.
+
+    >>> X, y = moons(jax.random.key(0))
+    >>> X.shape, y.dtype
+    ((200, 2), dtype('int32'))
+    """
+    _check_n(n)
+    _check_noise(noise)
+    return _moons(key, int(n), float(noise))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _moons(key, n, noise):
+    angle_key, noise_key, perm_key = jax.random.split(key, 3)
+    y = _labels(n)
+    t = jax.random.uniform(angle_key, (n,), minval=0.0, maxval=jnp.pi)
+    upper = jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
+    lower = jnp.stack([1.0 - jnp.cos(t), 0.5 - jnp.sin(t)], axis=1)
+    X = jnp.where((y == 0)[:, None], upper, lower)
+    X = X + noise * jax.random.normal(noise_key, (n, 2))
+    return _shuffle(perm_key, X, y)
+
+
+def xor(key: Array, n: int = 200, *, noise: float = 0.2) -> tuple[Array, Array]:
+    """The XOR problem: four Gaussian clusters at ``(+-1, +-1)``.
+
+    Label 1 where the signs of the cluster centre's coordinates differ
+    (``(1, -1)`` and ``(-1, 1)``), label 0 on the diagonal ``(1, 1)``, ``(-1, -1)``.
+    Classes are balanced (``n // 2`` of label 0); noise std ``noise``; shuffled.
+
+    Returns:
+      X (n, 2) float32 and y (n,) int32.
+
+    >>> X, y = xor(jax.random.key(0), 8)
+    >>> X.shape, int(y.sum())
+    ((8, 2), 4)
+    """
+    _check_n(n)
+    _check_noise(noise)
+    return _xor(key, int(n), float(noise))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _xor(key, n, noise):
+    corner_key, noise_key, perm_key = jax.random.split(key, 3)
+    y = _labels(n)
+    # Within each class, which of its two corners: first coordinate's sign s1;
+    # the second coordinate's sign is s1 for label 0 and -s1 for label 1.
+    s1 = jnp.where(jax.random.bernoulli(corner_key, 0.5, (n,)), 1.0, -1.0)
+    s2 = jnp.where(y == 0, s1, -s1)
+    X = jnp.stack([s1, s2], axis=1) + noise * jax.random.normal(noise_key, (n, 2))
+    return _shuffle(perm_key, X, y)
+
+
+def spirals(
+    key: Array, n: int = 200, *, turns: float = 1.5, noise: float = 0.05
+) -> tuple[Array, Array]:
+    """Two interleaved Archimedean spirals, one per class.
+
+    A point at fraction ``t ~ U(0, 1)`` along its arm sits at radius
+    ``0.1 + 0.9 t`` and angle ``2 pi turns t`` (plus ``pi`` for label 1), plus
+    Gaussian noise of std ``noise``; shuffled.
+
+    Returns:
+      X (n, 2) float32 and y (n,) int32, inside roughly [-1, 1]^2.
+
+    >>> X, y = spirals(jax.random.key(0))
+    >>> X.shape
+    (200, 2)
+    """
+    _check_n(n)
+    _check_noise(noise)
+    if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns < np.inf:
+        raise ValueError(f"turns must be > 0 (and finite), got {turns!r}")
+    return _spirals(key, int(n), float(turns), float(noise))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _spirals(key, n, turns, noise):
+    t_key, noise_key, perm_key = jax.random.split(key, 3)
+    y = _labels(n)
+    t = jax.random.uniform(t_key, (n,))
+    radius = 0.1 + 0.9 * t
+    angle = 2 * jnp.pi * turns * t + jnp.pi * y
+    X = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+    X = X + noise * jax.random.normal(noise_key, (n, 2))
+    return _shuffle(perm_key, X, y)
+
+
+def train_test_split(
+    key: Array, X: Array, y: Array, *, test_fraction: float = 0.25
+) -> tuple[Array, Array, Array, Array]:
+    """Splits examples at random into a training and a held-out test set.
+
+    Args:
+      key: PRNG key for the permutation.
+      X: (n, d) inputs.
+      y: (n,) labels.
+      test_fraction: share of examples in the test set, in (0, 1); the test set
+        gets ``round(n * test_fraction)`` examples, at least one, and the
+        training set at least one.
+
+    Returns:
+      ``(X_train (n - m, d), X_test (m, d), y_train (n - m,), y_test (m,))``.
+
+    >>> X, y = circles(jax.random.key(0), 100)
+    >>> X_tr, X_te, y_tr, y_te = train_test_split(jax.random.key(1), X, y)
+    >>> X_tr.shape, X_te.shape
+    ((75, 2), (25, 2))
+    """
+    if not hasattr(X, "shape") or len(X.shape) != 2:
+        raise ValueError(f"X must be 2-D with shape (n, d), got shape {getattr(X, 'shape', X)}")
+    n = X.shape[0]
+    if not hasattr(y, "shape") or tuple(y.shape) != (n,):
+        raise ValueError(f"y must have shape ({n},) to match X, got {getattr(y, 'shape', y)}")
+    if n < 2:
+        raise ValueError(f"X must have at least 2 rows to split, got {n}")
+    if isinstance(test_fraction, bool) or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    n_test = min(max(round(n * test_fraction), 1), n - 1)
+    return _split(key, jnp.asarray(X), jnp.asarray(y), n_test)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _split(key, X, y, n_test):
+    perm = jax.random.permutation(key, X.shape[0])
+    test, train = perm[:n_test], perm[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+def _check_n(n) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
+
+
+def _check_noise(noise, name: str = "noise") -> None:
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.floating)):
+        raise TypeError(f"{name} must be a number >= 0, got {type(noise).__name__}")
+    if not noise >= 0 or not np.isfinite(noise):
+        raise ValueError(f"{name} must be a finite number >= 0, got {noise}")
+
+
+def _floats(values) -> tuple[float, ...]:
+    """A hashable tuple of Python floats (static arguments of the compiled generators)."""
+    return tuple(float(v) for v in values)
+
+
+def _labels(n: int) -> Array:
+    """``n // 2`` zeros then ``n - n // 2`` ones, int32."""
+    n0 = n // 2
+    return jnp.concatenate([jnp.zeros(n0, jnp.int32), jnp.ones(n - n0, jnp.int32)])
+
+
+def _shuffle(key: Array, X: Array, y: Array) -> tuple[Array, Array]:
+    perm = jax.random.permutation(key, X.shape[0])
     return X[perm].astype(jnp.float32), y[perm]
