@@ -67,6 +67,74 @@ def loss_and_manual_grads(
     return losses.mean_cross_entropy(logits, y), tuple(reversed(grads))
 
 
+def _small_matmul(W: Array, H: Array) -> Array:
+    """``W @ H`` for a tiny inner dimension, as broadcast products that fuse with neighbours."""
+    acc = W[:, 0:1] * H[0:1, :]
+    for j in range(1, W.shape[1]):
+        acc = acc + W[:, j : j + 1] * H[j : j + 1, :]
+    return acc
+
+
+def stacked_loss_and_grads(
+    params: mlp.Params,
+    XT: Array,
+    y: Array,
+    activation: mlp.ActivationLike,
+    *,
+    mean_weights: Array | None = None,
+) -> Array:
+    """The same formulas for tiny networks: per-example terms stacked as rows, one reduction.
+
+    Examples are columns here (``XT`` is (d, n)); for each example the loss, the
+    outer products of (P2/P4) and the deltas are rows of one (1 + P, n) array whose
+    row means are the loss and every gradient at once (one matrix-vector product
+    instead of a matmul per gradient; worthwhile only when every layer is a few
+    units wide, as in the post's 2-3-1 network). No input checks.
+
+    Args:
+      params: tuple of L Dense layers.
+      XT: (d, n) inputs, one example per column.
+      y: (n,) labels.
+      activation: hidden-layer activation.
+      mean_weights: (n,) all ``1 / n``; pass one made outside a loop so that it
+        is not rebuilt every iteration.
+
+    Returns:
+      (1 + P,) ``[loss, *ravel(grads)]``, grads raveled in
+      ``jax.flatten_util.ravel_pytree(params)`` order.
+    """
+    act = _activations.get(activation)
+    n = XT.shape[1]
+    h, hs, ss = XT, [XT], []
+    for i, layer in enumerate(params):
+        s = _small_matmul(layer.W, h) + layer.b[:, None]
+        ss.append(s)
+        if i < len(params) - 1:
+            h = act(s)
+            hs.append(h)
+    z = ss[-1]
+    if z.shape[0] == 1:
+        yf = y.astype(z.dtype)[None, :]
+        terms = jnp.maximum(z, 0) - yf * z + jnp.log1p(jnp.exp(-jnp.abs(z)))
+        delta = jax.nn.sigmoid(z) - yf  # (P1)
+    else:
+        one_hot = jax.nn.one_hot(y, z.shape[0], dtype=z.dtype).T
+        terms = jax.nn.logsumexp(z, axis=0, keepdims=True) - jnp.sum(
+            z * one_hot, axis=0, keepdims=True
+        )
+        delta = jax.nn.softmax(z, axis=0) - one_hot  # (P1)
+    rows = []
+    for l in reversed(range(len(params))):
+        outer = delta[:, None, :] * hs[l][None, :, :]  # (P2/P4), one outer product per column
+        rows.append((outer.reshape(-1, n), delta))
+        if l > 0:
+            delta = _small_matmul(params[l].W.T, delta) * act.derivative(ss[l - 1], hs[l])  # (P3)
+    stacked = jnp.concatenate([terms] + [r for pair in reversed(rows) for r in pair], axis=0)
+    if mean_weights is None:
+        mean_weights = jnp.full((n,), 1.0 / n, stacked.dtype)
+    return stacked @ mean_weights
+
+
 @functools.partial(jax.jit, static_argnames="activation")
 def _manual_grads(params, X, y, activation):
     return loss_and_manual_grads(params, X, y, activation)[1]

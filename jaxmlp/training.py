@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 from jaxmlp import activations as _activations
 from jaxmlp import backprop, losses, mlp, validation
@@ -114,32 +115,55 @@ class _Carry(NamedTuple):
     key: Array
 
 
+# Networks at most this wide (every layer) and with at most this many parameters
+# take the stacked-rows form of the manual gradients (backprop.stacked_loss_and_grads):
+# far fewer, fused operations per step than one matmul per gradient.
+STACKED_MAX_WIDTH = 8
+STACKED_MAX_PARAMS = 128
+# lax.scan unroll of the fast path. Measured in experiments/bench.py: unrolling
+# saves a little loop work per step on tiny problems but multiplies compile time.
+UNROLL = 1
+
+
+def _use_stacked(params: mlp.Params, grad: str) -> bool:
+    sizes = mlp.sizes_of(params)
+    dtypes = {leaf.dtype for leaf in jax.tree.leaves(params)}
+    n_params = sum(leaf.size for leaf in jax.tree.leaves(params))
+    return (
+        grad == "manual"
+        and max(sizes) <= STACKED_MAX_WIDTH
+        and n_params <= STACKED_MAX_PARAMS
+        and len(dtypes) == 1
+    )
+
+
+def _batch(step_index, perm, key, X, y, *, batch_size, axis):
+    """The examples of one update (all of them, or a mini-batch); examples on ``axis`` of X."""
+    if batch_size is None:
+        return X, y, perm, key
+    n = X.shape[axis]
+    batch = step_index % (n // batch_size)
+
+    def reshuffle(key):
+        key, sub = jax.random.split(key)
+        return jax.random.permutation(sub, n).astype(jnp.int32), key
+
+    perm, key = jax.lax.cond(batch == 0, reshuffle, lambda k: (perm, k), key)
+    idx = jax.lax.dynamic_slice_in_dim(perm, batch * batch_size, batch_size)
+    return jnp.take(X, idx, axis=axis), y[idx], perm, key
+
+
 def _update(
     carry: _Carry,
     step_index: Array,
-    X: Array,
-    y: Array,
     *,
-    act: _activations.Activation,
+    batch: Callable,
+    loss_and_grads: Callable,
     optimizer: optax.GradientTransformation,
-    loss_and_grads: LossAndGrads,
-    batch_size: int | None,
 ) -> tuple[_Carry, Array]:
-    perm, key = carry.perm, carry.key
-    if batch_size is None:
-        Xb, yb = X, y
-    else:
-        n_batches = X.shape[0] // batch_size
-        batch = step_index % n_batches
-
-        def reshuffle(key):
-            key, sub = jax.random.split(key)
-            return jax.random.permutation(sub, X.shape[0]), key
-
-        perm, key = jax.lax.cond(batch == 0, reshuffle, lambda k: (perm, k), key)
-        idx = jax.lax.dynamic_slice_in_dim(perm, batch * batch_size, batch_size)
-        Xb, yb = X[idx], y[idx]
-    value, grads = loss_and_grads(carry.params, Xb, yb, act)
+    """One update with the divergence guard (the slow, exact path)."""
+    Xb, yb, perm, key = batch(step_index, carry.perm, carry.key)
+    value, grads = loss_and_grads(carry.params, Xb, yb)
     updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
     new_params = optax.apply_updates(carry.params, updates)
     ok = jnp.isfinite(value) & _all_finite(grads) & (carry.diverged_at < 0)
@@ -155,41 +179,143 @@ def _update(
     return carry, value
 
 
+class _FastStep(NamedTuple):
+    """A training step without the guard; its state also tracks a finiteness check.
+
+    The check is the running sum of every step's loss and gradients: NaN/inf in
+    any of them makes it non-finite (a false alarm from overflow only costs a
+    guarded rerun).
+    """
+
+    to_state: Callable  # params -> state
+    from_state: Callable  # state -> params
+    finite: Callable  # state -> bool: were all losses and gradients finite so far?
+    step: Callable  # (state, opt_state, Xb, yb) -> (state, opt_state, loss)
+
+
+def _tree_fast_step(loss_and_grads, optimizer) -> _FastStep:
+    def step(state, opt_state, Xb, yb):
+        params, check = state
+        value, grads = loss_and_grads(params, Xb, yb)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        check = check + value + sum(jnp.sum(g) for g in jax.tree.leaves(grads))
+        return (optax.apply_updates(params, updates), check), opt_state, value
+
+    return _FastStep(
+        to_state=lambda p: (p, jnp.zeros((), jax.tree.leaves(p)[0].dtype)),
+        from_state=lambda state: state[0],
+        finite=lambda state: jnp.isfinite(state[1]),
+        step=step,
+    )
+
+
+def _stacked_fast_step(params, act, optimizer, mean_weights) -> _FastStep:
+    # State: one flat vector [theta (P), check (1 + P)] that one fused loop updates
+    # in place (apply_updates on the pytree would be one loop per leaf).
+    flat, unravel = ravel_pytree(params)
+    size = flat.size
+
+    def step(state, opt_state, XTb, yb):
+        pp = unravel(state[:size])
+        m = backprop.stacked_loss_and_grads(pp, XTb, yb, act, mean_weights=mean_weights)
+        updates, opt_state = optimizer.update(unravel(m[1:]), opt_state, pp)
+        step_vector = jnp.concatenate([ravel_pytree(updates)[0], m]).astype(state.dtype)
+        return state + step_vector, opt_state, m[0]
+
+    def to_state(p):
+        theta = ravel_pytree(p)[0]
+        return jnp.concatenate([theta, jnp.zeros(size + 1, theta.dtype)])
+
+    return _FastStep(
+        to_state=to_state,
+        from_state=lambda state: unravel(state[:size]),
+        finite=lambda state: jnp.isfinite(jnp.sum(state[size:])),
+        step=step,
+    )
+
+
 @functools.partial(
     jax.jit,
     static_argnames=(
-        "activation", "optimizer", "steps", "batch_size", "grad", "snapshot_every",
+        "activation",
+        "optimizer",
+        "steps",
+        "batch_size",
+        "grad",
+        "snapshot_every",
     ),
 )
 def _train(params, X, y, key, *, activation, optimizer, steps, batch_size, grad, snapshot_every):
+    X = X.astype(params[0].W.dtype)  # compute in the parameters' dtype
+    # Each run of updates (the whole run, or the steps between snapshots) first
+    # goes through the fast path: a scan without the per-step divergence guard,
+    # whose state sums every loss and gradient; if that sum is not finite at the
+    # end, the run is redone from its start with the guard, which is exact. So the
+    # result is always that of the guarded loop; a divergence costs one recompute.
+    if _use_stacked(params, grad):
+        X = X.T  # examples as columns: (d, n)
+        axis = 1
+        unravel = ravel_pytree(params)[1]
+
+        weights = jnp.full((batch_size or X.shape[1],), 1.0 / (batch_size or X.shape[1]), X.dtype)
+
+        def loss_and_grads(p, Xb, yb):
+            m = backprop.stacked_loss_and_grads(p, Xb, yb, activation, mean_weights=weights)
+            return m[0], unravel(m[1:])
+
+        fast = _stacked_fast_step(params, activation, optimizer, weights)
+    else:
+        axis = 0
+        grads_fn = _loss_and_grads_fn(grad)
+        loss_and_grads = lambda p, Xb, yb: grads_fn(p, Xb, yb, activation)  # noqa: E731
+        fast = _tree_fast_step(loss_and_grads, optimizer)
+    batch = functools.partial(_batch, X=X, y=y, batch_size=batch_size, axis=axis)
     update = functools.partial(
-        _update,
-        X=X,
-        y=y,
-        act=activation,
-        optimizer=optimizer,
-        loss_and_grads=_loss_and_grads_fn(grad),
-        batch_size=batch_size,
+        _update, batch=batch, loss_and_grads=loss_and_grads, optimizer=optimizer
     )
+
+    def fast_update(c, step_index):
+        state, opt_state, perm, key = c
+        Xb, yb, perm, key = batch(step_index, perm, key)
+        state, opt_state, value = fast.step(state, opt_state, Xb, yb)
+        return (state, opt_state, perm, key), value
+
+    def run(carry, start, length):
+        indices = start + jnp.arange(length, dtype=jnp.int32)
+        c = (fast.to_state(carry.params), carry.opt_state, carry.perm, carry.key)
+        # All but the last step in the loop; the last one outside it, to keep the
+        # params before it (the last good ones if it turns them non-finite).
+        if length > 1:
+            c, values = jax.lax.scan(fast_update, c, indices[:-1], unroll=min(UNROLL, length - 1))
+        previous = fast.from_state(c[0])
+        (state, opt_state, perm, key), last = fast_update(c, indices[-1])
+        values = jnp.concatenate([values, last[None]]) if length > 1 else last[None]
+        out = _Carry(fast.from_state(state), opt_state, previous, carry.diverged_at, perm, key)
+        finite = fast.finite(state) & (carry.diverged_at < 0)
+        return jax.lax.cond(
+            finite, lambda: (out, values), lambda: jax.lax.scan(update, carry, indices)
+        )
+
     carry = _Carry(
         params=params,
         opt_state=optimizer.init(params),
         last_good=params,
         diverged_at=jnp.array(-1, jnp.int32),
-        perm=jnp.arange(X.shape[0], dtype=jnp.int32),
+        perm=jnp.arange(X.shape[axis], dtype=jnp.int32),
         key=key,
     )
     chunk = snapshot_every or steps
     n_chunks, tail = divmod(steps, chunk)
 
     def run_chunk(carry, start):
-        carry, values = jax.lax.scan(update, carry, start + jnp.arange(chunk))
+        carry, values = run(carry, start, chunk)
         return carry, (carry.params, values)
 
-    carry, (snaps, values) = jax.lax.scan(run_chunk, carry, jnp.arange(n_chunks) * chunk)
+    chunk_starts = jnp.arange(n_chunks, dtype=jnp.int32) * chunk
+    carry, (snaps, values) = jax.lax.scan(run_chunk, carry, chunk_starts)
     values = values.reshape(-1)
     if tail:
-        carry, tail_values = jax.lax.scan(update, carry, n_chunks * chunk + jnp.arange(tail))
+        carry, tail_values = run(carry, jnp.int32(n_chunks * chunk), tail)
         values = jnp.concatenate([values, tail_values])
     snapshots = None
     if snapshot_every:
@@ -198,9 +324,8 @@ def _train(params, X, y, key, *, activation, optimizer, steps, batch_size, grad,
     # The parameters after the very last update were never evaluated; keep them if finite.
     final_ok = (carry.diverged_at < 0) & _all_finite(carry.params)
     final = jax.tree.map(lambda p, g: jnp.where(final_ok, p, g), carry.params, carry.last_good)
-    diverged_at = jnp.where(
-        (carry.diverged_at < 0) & ~final_ok, jnp.int32(steps), carry.diverged_at
-    )
+    diverged = (carry.diverged_at < 0) & ~final_ok
+    diverged_at = jnp.where(diverged, jnp.int32(steps), carry.diverged_at)
     return final, values, diverged_at, carry.opt_state, snapshots
 
 
@@ -269,9 +394,16 @@ def train(
     if key is None:
         key = jax.random.key(0)  # unused for full-batch training
     final, values, diverged_at, opt_state, snapshots = _train(
-        params, X, y, key,
-        activation=act, optimizer=optimizer, steps=steps, batch_size=batch_size,
-        grad=grad, snapshot_every=snapshot_every,
+        params,
+        X,
+        y,
+        key,
+        activation=act,
+        optimizer=optimizer,
+        steps=steps,
+        batch_size=batch_size,
+        grad=grad,
+        snapshot_every=snapshot_every,
     )
     diverged = int(diverged_at)
     snapshot_steps = None
