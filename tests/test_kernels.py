@@ -158,6 +158,7 @@ def test_loss_and_fused_grads_is_the_unchecked_twin():
 def test_fused_train_matches_jaxmlp_train():
     X, y = _circles()
     params = _stacked((2, 3, 1), 3, seed=1)
+    # softplus(0) != 0, so padded hidden units are live: their weights must stay 0.
     # The third model overflows on its first update: the divergence guard.
     lrs = jnp.array([0.5, 2.0, 1e38])
     steps = 9
@@ -166,7 +167,7 @@ def test_fused_train_matches_jaxmlp_train():
         params,
         X,
         y,
-        activation="identity",
+        activation="softplus",
         learning_rate=lrs,
         steps=steps,
         row_block=16,
@@ -176,7 +177,7 @@ def test_fused_train_matches_jaxmlp_train():
     for m in range(3):
         one = jax.tree.map(lambda a, m=m: a[m], params)
         ref = jaxmlp.train(
-            one, X, y, activation="identity", optimizer=optax.sgd(float(lrs[m])), steps=steps
+            one, X, y, activation="softplus", optimizer=optax.sgd(float(lrs[m])), steps=steps
         )
         expected = -1 if ref.diverged_at is None else ref.diverged_at
         assert int(result.diverged_at[m]) == expected

@@ -7,7 +7,10 @@ wrappers therefore pad the input size ``d``, every width and the output size
 number of blocks. Zero padding is exact: a padded hidden unit has ``s = 0`` and
 some ``h = g(0)``, but the next layer's weights for it are zero, so it adds
 nothing to the logits and gets a zero backward delta; padded classes are masked
-out of the loss, padded rows out of the loss and the gradient sums.
+out of the loss, padded rows out of the loss and the gradient sums. Only the
+gradient of those zero weights, ``Delta^T g(0)``, is not zero: one-shot
+gradients slice it away, and the training kernel masks ``h`` of padded units to
+zero (``widths``) so its updates never move a padded weight.
 
 The block functions below operate on values (already loaded from refs) so the
 same code serves the loss-and-gradients kernel and the training kernel.
@@ -94,14 +97,22 @@ def dot_tn(a: Array, b: Array, precision) -> Array:
     )
 
 
-def forward_block(x, weights, biases, act: _activations.Activation, precision):
-    """Forward pass of one row block; returns the lists ``s_1..s_L`` and ``h_0..h_{L-1}``."""
+def forward_block(x, weights, biases, act: _activations.Activation, precision, widths=None):
+    """Forward pass of one row block; returns the lists ``s_1..s_L`` and ``h_0..h_{L-1}``.
+
+    With ``widths`` (the real hidden widths), the padded hidden units output 0
+    instead of ``g(0)``, so every gradient entry of a padded weight is exactly
+    zero and repeated updates (the training kernel) keep the padding at zero.
+    """
     h, ss, hs = x, [], [x]
     for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
         s = dot_nt(h, W, precision) + b[None, :]
         ss.append(s)
         if i < len(weights) - 1:
             h = act.fn(s)
+            if widths is not None and widths[i] < h.shape[1]:
+                col = lax.broadcasted_iota(jnp.int32, h.shape, 1)
+                h = jnp.where(col < widths[i], h, 0.0)
             hs.append(h)
     return ss, hs
 
@@ -152,13 +163,14 @@ def backward_block(ss, hs, delta, weights, act: _activations.Activation, precisi
     return tuple(reversed(dws)), tuple(reversed(dbs))
 
 
-def block_loss_and_grads(x, y, valid, weights, biases, act, k: int, precision):
+def block_loss_and_grads(x, y, valid, weights, biases, act, k: int, precision, widths=None):
     """Forward, loss, output delta and backward of one row block.
 
     Returns:
-      ``(loss_sum (), dWs, dbs)``: sums over the valid rows of the block.
+      ``(loss_sum (), dWs, dbs)``: sums over the valid rows of the block; with
+      ``widths`` (see :func:`forward_block`) zero on every padded entry.
     """
-    ss, hs = forward_block(x, weights, biases, act, precision)
+    ss, hs = forward_block(x, weights, biases, act, precision, widths)
     row_loss, delta = head_block(ss[-1], y, valid, k)
     dws, dbs = backward_block(ss, hs, delta, weights, act, precision)
     return jnp.sum(row_loss), dws, dbs

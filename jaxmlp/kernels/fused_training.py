@@ -81,6 +81,7 @@ def _train_kernel(
     chunk,
     n_chunks,
     precision,
+    widths,
 ):
     L = n_layers
     w_in, b_in = refs[:L], refs[L : 2 * L]
@@ -94,7 +95,9 @@ def _train_kernel(
 
     def loss_and_grads(Ws, bs):
         if row_blocks == 1:
-            return _layout.block_loss_and_grads(x_all, y_all, valid_all, Ws, bs, act, k, precision)
+            return _layout.block_loss_and_grads(
+                x_all, y_all, valid_all, Ws, bs, act, k, precision, widths
+            )
 
         def body(r, acc):
             start = _layout.aligned(r, bn)
@@ -108,6 +111,7 @@ def _train_kernel(
                 act,
                 k,
                 precision,
+                widths,
             )
             return jax.tree.map(jnp.add, acc, part)
 
@@ -212,6 +216,7 @@ def _fused_train(
         chunk=chunk,
         n_chunks=n_chunks,
         precision=PRECISIONS[precision],
+        widths=tuple(layer.W.shape[1] for layer in params[:-1]),
     )
     loss_shape = jax.ShapeDtypeStruct((M, n_chunks * chunk), jnp.float32)
     div_shape = jax.ShapeDtypeStruct((M, _LANES), jnp.int32)
