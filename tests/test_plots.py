@@ -169,6 +169,9 @@ def test_hidden_projection_draws_points_and_the_plane():
         plots.hidden_projection(H[:, :2], Y, np.ones(3), 0.0)
     with pytest.raises(ValueError, match=r"w must have shape \(3,\)"):
         plots.hidden_projection(H, Y, np.ones(2), 0.0)
+    _, (flat,) = style.new_figure()
+    with pytest.raises(TypeError, match="ax must be 3-D axes"):
+        plots.hidden_projection(H, Y, np.ones(3), 0.0, ax=flat)
 
 
 def test_boundary_grid_one_panel_per_model():

@@ -9,11 +9,13 @@ on the ``ax`` it is given, and returns the Figure. Save with
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+from mpl_toolkits.mplot3d.axes3d import Axes3D
 
 from jaxmlp.plots import style
 
@@ -24,7 +26,7 @@ def _axes(ax: Axes | None, **kwargs) -> tuple[Figure, Axes]:
     if ax is None:
         fig, (ax,) = style.new_figure(**kwargs)
         return fig, ax
-    return ax.figure, ax
+    return cast(Figure, ax.figure), ax
 
 
 def data_scatter(
@@ -235,16 +237,16 @@ def _plane_in_box(w: np.ndarray, b: float, lo: np.ndarray, hi: np.ndarray) -> np
                 points.append(corners[i] + t * (corners[j] - corners[i]))
     if len(points) < 3:
         return np.zeros((0, 3))
-    points = np.unique(np.round(np.array(points), 12), axis=0)
-    centre = points.mean(axis=0)
+    vertices = np.unique(np.round(np.array(points), 12), axis=0)
+    centre = vertices.mean(axis=0)
     normal = w / np.linalg.norm(w)
     u = np.cross(normal, [1.0, 0.0, 0.0])
     if np.linalg.norm(u) < 1e-6:
         u = np.cross(normal, [0.0, 1.0, 0.0])
     u /= np.linalg.norm(u)
     v = np.cross(normal, u)
-    rel = points - centre
-    return points[np.argsort(np.arctan2(rel @ v, rel @ u))]
+    rel = vertices - centre
+    return vertices[np.argsort(np.arctan2(rel @ v, rel @ u))]
 
 
 def hidden_projection(
@@ -294,7 +296,9 @@ def hidden_projection(
         fig = Figure(figsize=(5.4, 5.0), dpi=style.DPI)
         ax = fig.add_axes((0.0, 0.06, 0.96, 0.96), projection="3d")
     else:
-        fig = ax.figure
+        fig = cast(Figure, ax.figure)
+    if not isinstance(ax, Axes3D):
+        raise TypeError(f"ax must be 3-D axes (projection='3d'), got {type(ax).__name__}")
     if box is None:
         pad = 0.04 * max(float(np.ptp(H, axis=0).max()), 1e-6)
         lo, hi = H.min(axis=0) - pad, H.max(axis=0) + pad

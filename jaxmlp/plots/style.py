@@ -11,6 +11,7 @@ headless and in threads.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.artist import Artist
@@ -77,25 +78,23 @@ def scatter_classes(
     Returns the list of collections, one per class present.
     """
     collections = []
-    extra = {"depthshade": False} if X.shape[1] == 3 else {}
+    extra: dict[str, Any] = {"depthshade": False} if X.shape[1] == 3 else {}
     for label in (0, 1):
         mask = y == label
         if not mask.any():
             continue
         coords = [X[mask, j] for j in range(X.shape[1])]
-        collections.append(
-            ax.scatter(
-                *coords,
-                s=size,
-                c=CLASS_COLORS[label],
-                marker=CLASS_MARKERS[label],
-                edgecolors="white",
-                linewidths=0.4,
-                label=class_labels[label],
-                zorder=3,
-                **extra,
-            )
-        )
+        kwargs: dict[str, Any] = {
+            "s": size,
+            "c": CLASS_COLORS[label],
+            "marker": CLASS_MARKERS[label],
+            "edgecolors": "white",
+            "linewidths": 0.4,
+            "label": class_labels[label],
+            "zorder": 3,
+            **extra,
+        }
+        collections.append(ax.scatter(*coords, **kwargs))
     return collections
 
 
