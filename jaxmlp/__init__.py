@@ -2,7 +2,7 @@
 gradients of "Introduction to Multilayer Perceptron" derived by hand and checked
 against autodiff."""
 
-from jaxmlp import activations, datasets
+from jaxmlp import activations, baselines, datasets
 from jaxmlp.activations import Activation
 from jaxmlp.backprop import manual_grads
 from jaxmlp.losses import loss
@@ -25,6 +25,7 @@ __all__ = [
     "Params",
     "TrainResult",
     "activations",
+    "baselines",
     "datasets",
     "forward",
     "forward_with_intermediates",
