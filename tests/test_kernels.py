@@ -81,7 +81,7 @@ def exact_reference():
 
 
 def test_layout_helpers():
-    assert [_layout.padded_dim(s) for s in (1, 2, 16, 17, 33, 64)] == [16, 16, 16, 32, 64, 64]
+    assert [_layout.padded_dim(s) for s in (1, 2, 3, 16, 17, 33, 64)] == [1, 2, 4, 16, 32, 64, 64]
     x = jnp.ones((2, 3))
     padded = _layout.pad_to(x, (4, 5))
     assert padded.shape == (4, 5) and float(padded.sum()) == 6.0

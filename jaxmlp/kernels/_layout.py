@@ -1,13 +1,18 @@
 """Padding, block sizes and shared in-kernel math for the fused Pallas kernels.
 
 The Triton backend of Pallas wants every array inside a kernel to have a
-power-of-two size and every matrix product to have dimensions >= 16. The
-wrappers therefore pad the input size ``d``, every width and the output size
-``k`` to ``max(16, next power of two)`` with zeros, and the rows to a whole
-number of blocks. Zero padding is exact: a padded hidden unit has ``s = 0`` and
-some ``h = g(0)``, but the next layer's weights for it are zero, so it adds
-nothing to the logits and gets a zero backward delta; padded classes are masked
-out of the loss, padded rows out of the loss and the gradient sums. Only the
+power-of-two size, and ``tl.dot`` wants matrix dimensions >= 16. The wrappers
+therefore pad the input size ``d``, every width and the output size ``k`` to
+the next power of two with zeros, and the rows to a whole number of blocks
+(of >= 16 rows). Products whose dimensions are all >= 16 use ``tl.dot``
+(tensor cores with ``precision="default"``); smaller ones, such as the post's
+2-3-1 network, are a broadcast multiply and a sum on CUDA cores, which avoids
+the 16x16 padding that would multiply the work of a blog-size model by ~100.
+
+Zero padding is exact: a padded hidden unit has ``s = 0`` and some
+``h = g(0)``, but the next layer's weights for it are zero, so it adds nothing
+to the logits and gets a zero backward delta; padded classes are masked out of
+the loss, padded rows out of the loss and the gradient sums. Only the
 gradient of those zero weights, ``Delta^T g(0)``, is not zero: one-shot
 gradients slice it away, and the training kernel masks ``h`` of padded units to
 zero (``widths``) so its updates never move a padded weight.
@@ -28,13 +33,13 @@ from jaxmlp import mlp
 
 Array = jax.Array
 
-MIN_DIM = 16  # smallest matrix-product dimension Triton accepts
+MIN_DIM = 16  # smallest matrix-product dimension of Triton's tl.dot
 _NEG = -1e30  # logit of a padded class: exp(_NEG - max) == 0
 
 
 def padded_dim(size: int) -> int:
-    """``max(16, next power of two >= size)``."""
-    return max(MIN_DIM, 1 << max(0, int(size) - 1).bit_length())
+    """The next power of two >= ``size``: Triton's arrays have power-of-two sizes."""
+    return next_pow2(size)
 
 
 def next_pow2(size: int) -> int:
@@ -76,25 +81,47 @@ def aligned(index, size: int):
     return pl.multiple_of(index * size, size)
 
 
+def _use_dot(*dims: int) -> bool:
+    return min(dims) >= MIN_DIM
+
+
 def dot_nt(a: Array, b: Array, precision) -> Array:
     """``a @ b.T`` for a (m, c), b (n, c), float32 accumulation."""
-    return lax.dot_general(
-        a, b, (((1,), (1,)), ((), ())), precision=precision, preferred_element_type=jnp.float32
-    )
+    if _use_dot(a.shape[0], b.shape[0], a.shape[1]):
+        return lax.dot_general(
+            a,
+            b,
+            (((1,), (1,)), ((), ())),
+            precision=precision,
+            preferred_element_type=jnp.float32,
+        )
+    return jnp.sum(a[:, None, :] * b[None, :, :], axis=2)
 
 
 def dot_nn(a: Array, b: Array, precision) -> Array:
     """``a @ b`` for a (m, c), b (c, n), float32 accumulation."""
-    return lax.dot_general(
-        a, b, (((1,), (0,)), ((), ())), precision=precision, preferred_element_type=jnp.float32
-    )
+    if _use_dot(a.shape[0], b.shape[1], a.shape[1]):
+        return lax.dot_general(
+            a,
+            b,
+            (((1,), (0,)), ((), ())),
+            precision=precision,
+            preferred_element_type=jnp.float32,
+        )
+    return jnp.sum(a[:, :, None] * b[None, :, :], axis=1)
 
 
 def dot_tn(a: Array, b: Array, precision) -> Array:
     """``a.T @ b`` for a (c, m), b (c, n), float32 accumulation."""
-    return lax.dot_general(
-        a, b, (((0,), (0,)), ((), ())), precision=precision, preferred_element_type=jnp.float32
-    )
+    if _use_dot(a.shape[1], b.shape[1], a.shape[0]):
+        return lax.dot_general(
+            a,
+            b,
+            (((0,), (0,)), ((), ())),
+            precision=precision,
+            preferred_element_type=jnp.float32,
+        )
+    return jnp.sum(a[:, :, None] * b[:, None, :], axis=0)
 
 
 def forward_block(x, weights, biases, act: _activations.Activation, precision, widths=None):
