@@ -64,6 +64,12 @@ def _check_pow2(value, name: str, minimum: int) -> int | None:
     return value
 
 
+def _check_warps(num_warps) -> int:
+    if num_warps not in (1, 2, 4, 8, 16) or isinstance(num_warps, bool):
+        raise ValueError(f"num_warps must be one of 1, 2, 4, 8, 16, got {num_warps!r}")
+    return int(num_warps)
+
+
 def _compiler_params(num_warps: int = NUM_WARPS):
     """Triton compiler parameters; passing them also selects the Triton backend
     (jax >= 0.10 otherwise defaults ``pallas_call`` on GPU to Mosaic GPU)."""
@@ -85,8 +91,10 @@ def _forward_kernel(x_ref, *refs, n_layers, act, precision):
     out_ref[...] = ss[-1].astype(out_ref.dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("act", "precision", "interpret", "block_rows"))
-def _fused_forward(params, X, *, act, precision, interpret, block_rows=None):
+@functools.partial(
+    jax.jit, static_argnames=("act", "precision", "interpret", "block_rows", "num_warps")
+)
+def _fused_forward(params, X, *, act, precision, interpret, block_rows=None, num_warps=NUM_WARPS):
     n, d = X.shape
     k = params[-1].W.shape[0]
     weights, biases = _layout.pad_params(params)
@@ -105,7 +113,7 @@ def _fused_forward(params, X, *, act, precision, interpret, block_rows=None):
         + [_layout.whole_spec(b) for b in biases],
         out_specs=pl.BlockSpec((bn, kp), lambda i: (i, 0)),
         out_shape=jax.ShapeDtypeStruct((n_blocks * bn, kp), jnp.float32),
-        compiler_params=_compiler_params(),
+        compiler_params=_compiler_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_forward",
     )(Xp, *weights, *biases)
@@ -120,6 +128,7 @@ def fused_forward(
     precision: str = "highest",
     interpret: bool | None = None,
     block_rows: int | None = None,
+    num_warps: int = NUM_WARPS,
 ) -> Array:
     """Logits of a batch, all layers fused in one kernel per block of rows.
 
@@ -133,6 +142,7 @@ def fused_forward(
         (TF32 tensor cores on GPU).
       interpret: run in Pallas interpret mode; None: only on CPU.
       block_rows: rows per program (a power of two >= 16); None: up to 128.
+      num_warps: GPU warps per program (Triton).
 
     Returns:
       (n, k) logits.
@@ -151,6 +161,7 @@ def fused_forward(
         precision=_check_precision(precision),
         interpret=resolve_interpret(interpret),
         block_rows=_check_pow2(block_rows, "block_rows", _layout.MIN_DIM),
+        num_warps=_check_warps(num_warps),
     )
 
 
@@ -207,7 +218,15 @@ def _grid_layout(n: int, block_rows: int | None, blocks_per_program: int | None)
 
 
 def _loss_and_grads_impl(
-    params, X, y, act, precision, interpret, block_rows=None, blocks_per_program=None
+    params,
+    X,
+    y,
+    act,
+    precision,
+    interpret,
+    block_rows=None,
+    blocks_per_program=None,
+    num_warps=NUM_WARPS,
 ):
     n, d = X.shape
     k = params[-1].W.shape[0]
@@ -239,7 +258,7 @@ def _loss_and_grads_impl(
         + [_layout.whole_spec(b) for b in biases],
         out_specs=[_layout.stacked_spec(a) for a in [loss_out, *partial_shapes]],
         out_shape=[loss_out, *partial_shapes],
-        compiler_params=_compiler_params(),
+        compiler_params=_compiler_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_loss_and_grads",
     )(Xp, yp, *weights, *biases)
@@ -258,7 +277,14 @@ def _loss_and_grads_impl(
 
 _fused_loss_and_grads = jax.jit(
     _loss_and_grads_impl,
-    static_argnames=("act", "precision", "interpret", "block_rows", "blocks_per_program"),
+    static_argnames=(
+        "act",
+        "precision",
+        "interpret",
+        "block_rows",
+        "blocks_per_program",
+        "num_warps",
+    ),
 )
 
 
@@ -270,13 +296,26 @@ def loss_and_fused_grads(
     *,
     precision: str = "highest",
     interpret: bool | None = None,
+    block_rows: int | None = None,
+    blocks_per_program: int | None = None,
+    num_warps: int = NUM_WARPS,
 ) -> tuple[Array, mlp.Params]:
     """:func:`fused_loss_and_grads` without input checks: the training loop's building block.
 
     Same signature as :func:`jaxmlp.backprop.loss_and_manual_grads`.
     """
     act = _activations.get(activation)
-    return _loss_and_grads_impl(params, X, y, act, precision, resolve_interpret(interpret))
+    return _loss_and_grads_impl(
+        params,
+        X,
+        y,
+        act,
+        precision,
+        resolve_interpret(interpret),
+        block_rows,
+        blocks_per_program,
+        num_warps,
+    )
 
 
 def fused_loss_and_grads(
@@ -289,6 +328,7 @@ def fused_loss_and_grads(
     interpret: bool | None = None,
     block_rows: int | None = None,
     blocks_per_program: int | None = None,
+    num_warps: int = NUM_WARPS,
 ) -> tuple[Array, mlp.Params]:
     """Mean loss and the post's gradients, forward and backward fused per block of rows.
 
@@ -304,6 +344,7 @@ def fused_loss_and_grads(
       block_rows: rows per block (a power of two >= 16); None: up to 128.
       blocks_per_program: row blocks each program instance loops over (a power
         of two); None: enough to keep about 512 programs.
+      num_warps: GPU warps per program (Triton).
 
     Returns:
       ``(loss, grads)``: scalar mean cross-entropy and a pytree like ``params``.
@@ -324,6 +365,7 @@ def fused_loss_and_grads(
         interpret=resolve_interpret(interpret),
         block_rows=_check_pow2(block_rows, "block_rows", _layout.MIN_DIM),
         blocks_per_program=_check_pow2(blocks_per_program, "blocks_per_program", 1),
+        num_warps=_check_warps(num_warps),
     )
 
 

@@ -32,6 +32,7 @@ from jaxmlp.kernels.fused_mlp import (
     PRECISIONS,
     _check_pow2,
     _check_precision,
+    _check_warps,
     _compiler_params,
     resolve_interpret,
 )
@@ -320,8 +321,6 @@ def fused_train(
         raise ValueError(
             f"learning_rate must be a scalar or have shape ({M},) (one per model), got {lr_shape}"
         )
-    if num_warps not in (1, 2, 4, 8, 16):
-        raise ValueError(f"num_warps must be one of 1, 2, 4, 8, 16, got {num_warps!r}")
     params, loss, div = _fused_train(
         tuple(params),
         X,
@@ -331,7 +330,7 @@ def fused_train(
         steps=int(steps),
         precision=_check_precision(precision),
         interpret=resolve_interpret(interpret),
-        num_warps=num_warps,
+        num_warps=_check_warps(num_warps),
         row_block=_check_pow2(row_block, "row_block", _layout.MIN_DIM),
         loss_chunk=_check_pow2(loss_chunk, "loss_chunk", 1),
     )
