@@ -43,11 +43,7 @@ def circles(
         raise ValueError(f"radii must be two positive numbers (outer, inner), got {radii}")
     if len(center) != 2:
         raise ValueError(f"center must be one (x1, x2) point, got {center}")
-    return _circles(key, int(n), _floats(radii), float(noise), _floats(center))
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _circles(key, n, radii, noise, center):
+    # Op by op, not jitted: the exact numbers of the first release (fusion changes the last bit).
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     n_outer = n // 2
     y = jnp.concatenate([jnp.zeros(n_outer, jnp.int32), jnp.ones(n - n_outer, jnp.int32)])
@@ -83,12 +79,12 @@ def blobs(
     shape = np.shape(centers)
     if shape != (2, 2):
         raise ValueError(f"centers must be two (x1, x2) points, shape (2, 2); got {shape}")
-    return _blobs(key, int(n), tuple(_floats(c) for c in centers), float(std))
+    return _blobs(key, int(n), _floats(centers), _floats(std))
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+@functools.partial(jax.jit, static_argnums=1)
 def _blobs(key, n, centers, std):
-    c = jnp.asarray(centers, jnp.float32)
+    c = centers
     noise_key, perm_key = jax.random.split(key)
     y = _labels(n)
     X = c[y] + std * jax.random.normal(noise_key, (n, 2))
@@ -110,10 +106,10 @@ def moons(key: Array, n: int = 200, *, noise: float = 0.1) -> tuple[Array, Array
     """
     _check_n(n)
     _check_noise(noise)
-    return _moons(key, int(n), float(noise))
+    return _moons(key, int(n), _floats(noise))
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
+@functools.partial(jax.jit, static_argnums=1)
 def _moons(key, n, noise):
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
@@ -141,10 +137,10 @@ def xor(key: Array, n: int = 200, *, noise: float = 0.2) -> tuple[Array, Array]:
     """
     _check_n(n)
     _check_noise(noise)
-    return _xor(key, int(n), float(noise))
+    return _xor(key, int(n), _floats(noise))
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
+@functools.partial(jax.jit, static_argnums=1)
 def _xor(key, n, noise):
     corner_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
@@ -176,10 +172,10 @@ def spirals(
     _check_noise(noise)
     if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns < np.inf:
         raise ValueError(f"turns must be > 0 (and finite), got {turns!r}")
-    return _spirals(key, int(n), float(turns), float(noise))
+    return _spirals(key, int(n), _floats(turns), _floats(noise))
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+@functools.partial(jax.jit, static_argnums=1)
 def _spirals(key, n, turns, noise):
     t_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
@@ -244,9 +240,10 @@ def _check_noise(noise, name: str = "noise") -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {noise}")
 
 
-def _floats(values) -> tuple[float, ...]:
-    """A hashable tuple of Python floats (static arguments of the compiled generators)."""
-    return tuple(float(v) for v in values)
+def _floats(values) -> Array:
+    """Options as a float array of the default float dtype: traced, so changing them
+    does not recompile (only ``n`` is static)."""
+    return jnp.asarray(np.asarray(values, dtype=np.float64), dtype=float)
 
 
 def _labels(n: int) -> Array:

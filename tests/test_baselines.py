@@ -11,7 +11,7 @@ import pytest
 import jaxmlp
 from jaxmlp import baselines, datasets
 
-STEPS = 300
+STEPS = 300  # one step count everywhere: the compiled run is reused across tests
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_square_features_values():
 
 def test_predictions_match_the_mlp_functions(circles_data):
     X, y = circles_data
-    clf = baselines.feature_map_classifier(jax.random.key(0), X, y, steps=20)
+    clf = baselines.feature_map_classifier(jax.random.key(0), X, y, steps=STEPS)
     phi = baselines.square_features(X)
     np.testing.assert_allclose(
         baselines.predict_proba(clf, X), jaxmlp.predict_proba(clf.params, phi), rtol=1e-5
@@ -80,7 +80,7 @@ def test_custom_feature_map_and_optimizer(circles_data):
         return jnp.sum(X * X, axis=1, keepdims=True)  # (n, 1)
 
     clf = baselines.fit_linear(
-        jax.random.key(0), X, y, feature_map=radius_squared, optimizer=optax.adam(0.1), steps=200
+        jax.random.key(0), X, y, feature_map=radius_squared, optimizer=optax.adam(0.1), steps=STEPS
     )
     assert clf.params[0].W.shape == (1, 1)
     assert float(baselines.accuracy(clf, X, y)) == 1.0
@@ -88,16 +88,16 @@ def test_custom_feature_map_and_optimizer(circles_data):
 
 def test_manual_and_autodiff_fits_agree(blobs_data):
     X, y = blobs_data
-    a = baselines.logistic_regression(jax.random.key(0), X, y, steps=50)
-    b = baselines.logistic_regression(jax.random.key(0), X, y, steps=50, grad="autodiff")
+    a = baselines.logistic_regression(jax.random.key(0), X, y, steps=STEPS)
+    b = baselines.logistic_regression(jax.random.key(0), X, y, steps=STEPS, grad="autodiff")
     np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5)
     np.testing.assert_allclose(a.params[0].W, b.params[0].W, rtol=1e-4, atol=1e-6)
 
 
 def test_deterministic_per_key(blobs_data):
     X, y = blobs_data
-    a = baselines.logistic_regression(jax.random.key(7), X, y, steps=10)
-    b = baselines.logistic_regression(jax.random.key(7), X, y, steps=10)
+    a = baselines.logistic_regression(jax.random.key(7), X, y, steps=STEPS)
+    b = baselines.logistic_regression(jax.random.key(7), X, y, steps=STEPS)
     np.testing.assert_array_equal(a.params[0].W, b.params[0].W)
 
 
