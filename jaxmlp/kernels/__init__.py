@@ -8,16 +8,35 @@
 
 On GPU the kernels compile with Pallas' Triton backend; on CPU they run in
 Pallas interpret mode, which is correct but slow and meant for tests.
+
+Pallas is imported on first use of a kernel (PEP 562 ``__getattr__``), so
+``resolve_backend`` and ``import jaxmlp`` stay cheap.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from jaxmlp.kernels.backends import BACKENDS, resolve_backend
-from jaxmlp.kernels.fused_mlp import (
-    fused_forward,
-    fused_loss,
-    fused_loss_and_grads,
-    loss_and_fused_grads,
-)
-from jaxmlp.kernels.fused_training import FusedTrainResult, fused_train
+
+if TYPE_CHECKING:
+    from jaxmlp.kernels.fused_mlp import (
+        fused_forward,
+        fused_loss,
+        fused_loss_and_grads,
+        loss_and_fused_grads,
+    )
+    from jaxmlp.kernels.fused_training import FusedTrainResult, fused_train
+
+_LAZY = {
+    "fused_forward": "fused_mlp",
+    "fused_loss": "fused_mlp",
+    "fused_loss_and_grads": "fused_mlp",
+    "loss_and_fused_grads": "fused_mlp",
+    "FusedTrainResult": "fused_training",
+    "fused_train": "fused_training",
+}
 
 __all__ = [
     "BACKENDS",
@@ -29,3 +48,10 @@ __all__ = [
     "loss_and_fused_grads",
     "resolve_backend",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(f"jaxmlp.kernels.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'jaxmlp.kernels' has no attribute {name!r}")
