@@ -263,7 +263,7 @@ def check_stacked_params(params) -> tuple[int, tuple[int, ...]]:
             f"{[tuple(np.shape(a)) for a in leaves]}"
         )
     one = jax.tree.map(lambda a: np.zeros(np.shape(a)[1:], np.float32), tuple(params))
-    return counts.pop(), validation.check_params(one)
+    return int(np.shape(leaves[0])[0]), validation.check_params(one)
 
 
 def fused_train(
