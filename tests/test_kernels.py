@@ -155,6 +155,21 @@ def test_loss_and_fused_grads_is_the_unchecked_twin():
     _close(grads, jaxmlp.manual_grads(params, X, y, "sigmoid"))
 
 
+def test_vmap_of_fused_grads_over_models():
+    """``jax.vmap`` adds a grid axis: the route for a sweep's stacked models."""
+    X, y = _circles()
+    params = _stacked((2, 5, 1), 2, seed=5)
+    many = jax.jit(
+        jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None)), static_argnums=3
+    )
+    values, grads = many(params, X, y, "tanh")
+    for m in range(2):
+        one = jax.tree.map(lambda a, m=m: a[m], params)
+        _, value, expected = _reference(one, X, y, "tanh")
+        _close(values[m], value)
+        _close(jax.tree.map(lambda a, m=m: a[m], grads), expected)
+
+
 def test_fused_train_matches_jaxmlp_train():
     X, y = _circles()
     params = _stacked((2, 3, 1), 3, seed=1)
