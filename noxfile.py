@@ -1,5 +1,7 @@
 """Sessions: tests, lint, typecheck (default); figures, sweep, bench (on demand)."""
 
+import pathlib
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -41,3 +43,12 @@ def figures(session: nox.Session) -> None:
     """Reproduces every figure of the post and the report (out/blog)."""
     session.install("-e", ".")
     session.run("python", "experiments/blog.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks to out/bench (pass -- --quick for a smoke run); then the sweep's, if present."""
+    session.install("-e", ".[bench]")
+    session.run("python", "experiments/bench.py", *session.posargs)
+    if pathlib.Path("experiments/bench_sweep.py").exists():
+        session.run("python", "experiments/bench_sweep.py", "--out", "out/bench")

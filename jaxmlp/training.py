@@ -56,6 +56,7 @@ class TrainResult(NamedTuple):
       opt_state: the optimizer state after the last applied update.
       snapshots: with ``snapshot_every=k``, the params at steps 0, k, 2k, ...
         stacked on a leading axis (same pytree as ``params``); else None.
+        Snapshots after a divergence hold the last good params, like ``params``.
       snapshot_steps: (m,) the step of each snapshot, or None.
     """
 
@@ -309,7 +310,10 @@ def _train(params, X, y, key, *, activation, optimizer, steps, batch_size, grad,
 
     def run_chunk(carry, start):
         carry, values = run(carry, start, chunk)
-        return carry, (carry.params, values)
+        # after a divergence, snapshot the last good params rather than non-finite ones
+        diverged = carry.diverged_at >= 0
+        snap = jax.tree.map(lambda g, p: jnp.where(diverged, g, p), carry.last_good, carry.params)
+        return carry, (snap, values)
 
     chunk_starts = jnp.arange(n_chunks, dtype=jnp.int32) * chunk
     carry, (snaps, values) = jax.lax.scan(run_chunk, carry, chunk_starts)

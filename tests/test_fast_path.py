@@ -1,0 +1,113 @@
+"""The training fast path: no retracing, stacked-rows gradients, the guarded fallback."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import jaxmlp
+from jaxmlp import activations, backprop, training
+
+SGD = optax.sgd(2.0)
+
+
+def counting_sigmoid():
+    """A sigmoid that counts how often it is traced (its Python body runs once per trace)."""
+    count = {"traces": 0}
+
+    def fn(s):
+        count["traces"] += 1
+        return jax.nn.sigmoid(s)
+
+    return activations.Activation("counting_sigmoid", fn, activations.sigmoid.derivative), count
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])  # stacked path, matmul path
+def test_second_call_reuses_the_compiled_program(sizes):
+    act, count = counting_sigmoid()
+    X = jax.random.normal(jax.random.key(0), (20, 2))
+    y = (X[:, 0] > 0).astype(jnp.int32)
+    params = jaxmlp.init_mlp(jax.random.key(1), sizes)
+    first = jaxmlp.train(params, X, y, activation=act, optimizer=SGD, steps=7)
+    traced = count["traces"]
+    assert traced > 0
+    # same shapes and options, new values: no new trace
+    X2 = X + 1.0
+    params2 = jax.tree.map(lambda p: p * 0.5, params)
+    second = jaxmlp.train(params2, X2, y, activation=act, optimizer=SGD, steps=7)
+    jaxmlp.train(params, X, y, activation=act, optimizer=SGD, steps=7)
+    assert count["traces"] == traced
+    assert not np.allclose(first.loss, second.loss)  # it did run on the new values
+    # a different static option does retrace (the counter works)
+    jaxmlp.train(params, X, y, activation=act, optimizer=SGD, steps=8)
+    assert count["traces"] > traced
+
+
+@pytest.mark.parametrize(
+    ("sizes", "activation"),
+    [((2, 3, 1), "sigmoid"), ((3, 4, 2, 3), "tanh"), ((2, 1), "identity"), ((1, 5, 1), "relu")],
+)
+def test_stacked_rows_equal_the_matrix_form(sizes, activation):
+    key_p, key_x, key_y = jax.random.split(jax.random.key(sum(sizes)), 3)
+    params = jaxmlp.init_mlp(key_p, sizes)
+    params = tuple(jaxmlp.Dense(p.W, p.b + 0.1) for p in params)
+    X = jax.random.normal(key_x, (9, sizes[0]))
+    y = jax.random.randint(key_y, (9,), 0, 2 if sizes[-1] == 1 else sizes[-1])
+    value, grads = backprop.loss_and_manual_grads(params, X, y, activation)
+    stacked = backprop.stacked_loss_and_grads(params, X.T, y, activation)
+    assert stacked.shape == (1 + sum(p.size for p in jax.tree.leaves(params)),)
+    np.testing.assert_allclose(stacked[0], value, rtol=1e-5)
+    np.testing.assert_allclose(stacked[1:], ravel_pytree(grads)[0], rtol=1e-4, atol=1e-6)
+    auto = jax.grad(jaxmlp.loss)(params, X, y, activation)
+    np.testing.assert_allclose(stacked[1:], ravel_pytree(auto)[0], rtol=1e-4, atol=1e-6)
+
+
+def test_stacked_path_is_taken_only_for_tiny_networks():
+    small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
+    wide = jaxmlp.init_mlp(jax.random.key(0), (2, 16, 1))
+    assert training._use_stacked(small, "manual")
+    assert not training._use_stacked(small, "autodiff")
+    assert not training._use_stacked(wide, "manual")
+
+
+def nan_update_at(step: int) -> optax.GradientTransformation:
+    def init(params):
+        return jnp.zeros((), jnp.int32)
+
+    def update(grads, count, params=None):
+        scale = jnp.where(count == step, jnp.nan, -0.5)
+        return jax.tree.map(lambda g: scale * g, grads), count + 1
+
+    return optax.GradientTransformation(init, update)
+
+
+NAN_AT_13 = nan_update_at(13)
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])
+def test_divergence_inside_a_snapshot_chunk_matches_the_guarded_loop(sizes):
+    # The fast path's check fails in the chunk of steps 10..19; that chunk is redone
+    # with the guard: same params, losses and diverged_at as a plain guarded loop.
+    X = jax.random.normal(jax.random.key(0), (30, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(jnp.int32)
+    params = jaxmlp.init_mlp(jax.random.key(1), sizes)
+    result = jaxmlp.train(params, X, y, optimizer=NAN_AT_13, steps=35, snapshot_every=10)
+    assert result.diverged_at == 14
+    step = jaxmlp.make_step(NAN_AT_13)
+    p, s, expected = params, NAN_AT_13.init(params), []
+    for _ in range(14):
+        p_before = p
+        p, s, value = step(p, s, X, y)
+        expected.append(value)
+    np.testing.assert_allclose(result.loss[:14], expected, rtol=1e-5)
+    assert np.all(np.isnan(result.loss[14:]))
+    chex.assert_trees_all_close(result.params, p_before, rtol=1e-5)
+    chex.assert_trees_all_close(
+        jax.tree.map(lambda a: a[1], result.snapshots),
+        jaxmlp.train(params, X, y, optimizer=NAN_AT_13, steps=10).params,
+        rtol=1e-6,
+    )
+    assert all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(result.snapshots))
