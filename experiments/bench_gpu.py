@@ -310,7 +310,60 @@ def bench_sweep(cfg: Config, deadline: Deadline) -> dict:
         out["model_steps_per_s_pallas"] = M * steps / best_s
         out["model_steps_per_s_xla"] = M * steps / res_x["median_s"]
     out["median_final_loss_xla"] = float(jnp.median(loss_x[:, -1]))
+    if deadline.left() > 0:
+        try:
+            out["jaxmlp_sweep"] = _bench_sweep_api(cfg, X, y)
+        except Exception as exc:
+            out["jaxmlp_sweep"] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
     return out
+
+
+def _bench_sweep_api(cfg: Config, X, y) -> dict:
+    """``jaxmlp.sweep`` (XLA, end to end) against ``fused_train`` on the same models."""
+    import optax
+
+    sweep = getattr(jaxmlp, "sweep", None)
+    if not callable(sweep):
+        return {"skipped": "jaxmlp.sweep is not available"}
+    M, steps, act, lr = cfg.sweep_models, cfg.sweep_steps, cfg.sweep_activation, 2.0
+    width = cfg.sweep_sizes[1]
+    optimizer = optax.sgd(lr)
+
+    def run_sweep():
+        return sweep(
+            X,
+            y,
+            widths=(width,),
+            activations=(act,),
+            seeds=tuple(range(M)),
+            steps=steps,
+            optimizer=optimizer,
+            scheme="uniform01",
+        )
+
+    params = jax.vmap(lambda s: jaxmlp.init_mlp(jax.random.key(s), cfg.sweep_sizes, "uniform01"))(
+        jnp.arange(M)
+    )
+    fused = jax.jit(
+        lambda p: (
+            kernels.fused_train(
+                p, X, y, activation=act, learning_rate=lr, steps=steps, num_warps=2
+            ).loss
+        )
+    )
+    res_s = _timed(run_sweep, repeats=1)
+    res_p = _timed(fused, params, repeats=1)
+    r = res_s["out"]
+    curves = np.asarray(r.loss)[0, 0]  # (M, T) at r.loss_steps
+    return {
+        "sweep_s": res_s["median_s"],
+        "pallas_s": res_p["median_s"],
+        "speedup": res_s["median_s"] / res_p["median_s"],
+        "learning_rate": lr,
+        "max_abs_diff_loss_curves": float(
+            np.max(np.abs(curves - np.asarray(res_p["out"])[:, np.asarray(r.loss_steps)]))
+        ),
+    }
 
 
 def _fmt(x, spec=".3f") -> str:
@@ -385,6 +438,17 @@ def _markdown(cfg: Config, results: dict) -> str:
             f"{_fmt(best.get('max_abs_diff'), '.1e')} |",
             "",
         ]
+        api = sweep.get("jaxmlp_sweep", {})
+        if "sweep_s" in api:
+            lines += [
+                f"`jaxmlp.sweep` (XLA, end to end, one learning rate {api['learning_rate']}): "
+                f"{api['sweep_s']:.3f} s; `fused_train` on the same models: "
+                f"{api['pallas_s']:.3f} s ({api['speedup']:.2f}x; max abs diff of the loss "
+                f"curves {api['max_abs_diff_loss_curves']:.1e}).",
+                "",
+            ]
+        elif api:
+            lines += [f"`jaxmlp.sweep` comparison: {api}", ""]
     lines.append(
         "Targets on an H200: (a) >= 2x XLA, (b) >= 10x XLA's vmapped sweep. "
         f"Config: `{dataclasses.asdict(cfg)}`"
