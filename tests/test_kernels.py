@@ -209,10 +209,10 @@ def test_fused_train_matches_jaxmlp_train():
 def test_resolve_backend():
     assert kernels.resolve_backend("auto", platform="cpu") == "xla"
     assert kernels.resolve_backend("auto", platform="gpu") == "pallas"
-    assert kernels.resolve_backend("auto", platform="tpu") == "pallas"
+    assert kernels.resolve_backend("auto", platform="tpu") == "xla"  # Triton kernels
     assert kernels.resolve_backend("xla", platform="gpu") == "xla"
     assert kernels.resolve_backend("pallas", platform="cpu") == "pallas"
-    expected = "xla" if jax.default_backend() == "cpu" else "pallas"
+    expected = "pallas" if jax.default_backend() == "gpu" else "xla"
     assert kernels.resolve_backend("auto") == expected
     with pytest.raises(ValueError, match="backend must be one of"):
         kernels.resolve_backend("cuda")

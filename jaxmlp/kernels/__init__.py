@@ -4,7 +4,7 @@
 - :func:`fused_loss_and_grads`: loss and the post's gradients in one kernel.
 - :func:`fused_loss`: the mean loss whose ``jax.grad`` runs that kernel (``custom_vjp``).
 - :func:`fused_train`: many small models, the whole gradient-descent loop in one kernel.
-- :func:`resolve_backend`: ``"auto"`` -> ``"pallas"`` on GPU/TPU, ``"xla"`` on CPU.
+- :func:`resolve_backend`: ``"auto"`` -> ``"pallas"`` on GPU, ``"xla"`` elsewhere.
 
 On GPU the kernels compile with Pallas' Triton backend; on CPU they run in
 Pallas interpret mode, which is correct but slow and meant for tests.

@@ -5,13 +5,17 @@ from __future__ import annotations
 import jax
 
 BACKENDS = ("auto", "xla", "pallas")
+# Platforms where "auto" picks the Pallas kernels. They are written for Pallas'
+# Triton backend (GPU); Mosaic TPU wants other block shapes, so TPU stays on XLA.
+PALLAS_PLATFORMS = ("gpu", "cuda", "rocm")
 
 
 def resolve_backend(backend: str, *, platform: str | None = None) -> str:
     """``"xla"`` or ``"pallas"`` for a backend name.
 
-    ``"auto"`` picks ``"pallas"`` on GPU and TPU and ``"xla"`` on CPU, where
-    Pallas kernels only run in the (slow) interpreter.
+    ``"auto"`` picks ``"pallas"`` on GPU and ``"xla"`` elsewhere: on the CPU
+    Pallas kernels only run in the (slow) interpreter, and the kernels target
+    Pallas' Triton (GPU) backend, not Mosaic TPU.
 
     Args:
       backend: ``"auto"``, ``"xla"`` or ``"pallas"``.
@@ -30,4 +34,4 @@ def resolve_backend(backend: str, *, platform: str | None = None) -> str:
     if backend != "auto":
         return backend
     platform = jax.default_backend() if platform is None else platform
-    return "xla" if platform == "cpu" else "pallas"
+    return "pallas" if platform in PALLAS_PLATFORMS else "xla"
