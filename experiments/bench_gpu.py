@@ -13,7 +13,10 @@
 3. (b) 10,000 blog-size models (2-3-1, sigmoid, the post's circles, n = 200)
    x 1000 steps of full-batch gradient descent, one learning rate per model:
    ``fused_train`` vs XLA's vmapped sweep (``jax.vmap`` over models of a
-   ``lax.scan`` of the post's gradients and the SGD update, in one ``jit``).
+   ``lax.scan`` of the post's gradients and the SGD update, in one ``jit``),
+   and ``jaxmlp.sweep`` end to end on the same models (one learning rate).
+4. ``jaxmlp.train`` with ``backend="xla"`` vs ``"pallas"`` (the blog's network and
+   the wide one at n = 2^16), to check that ``"auto"`` -> pallas pays off on GPU.
 
 Every section is timed after a compile-and-warm-up call (median of
 ``repeats``), checks that both sides agree, and records errors instead of
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -60,12 +64,14 @@ class Config:
     sweep_lr_range: tuple[float, float] = (0.5, 3.0)
     repeats: int = 5
     sweep_repeats: int = 3
+    train_steps: int = 1000
     pytest_timeout_s: int = 120
     tuning_budget_s: float = 230.0  # after this, only each pass's first configuration runs
     run_tests: bool = True
 
 
 QUICK = {
+    "train_steps": 5,
     "mlp_log2_n": 10,
     "sweep_models": 8,
     "sweep_steps": 20,
@@ -370,6 +376,48 @@ def _fmt(x, spec=".3f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def bench_train(cfg: Config, deadline: Deadline) -> dict:
+    """``jaxmlp.train`` with backend="xla" vs "pallas": is "auto" -> pallas right on GPU?"""
+    import inspect
+
+    import optax
+
+    if "backend" not in inspect.signature(jaxmlp.train).parameters:
+        return {"skipped": "jaxmlp.train has no backend argument"}
+    rng = np.random.default_rng(cfg.seed)
+    X_blog, y_blog = jaxmlp.datasets.circles(jax.random.key(cfg.seed), cfg.sweep_n)
+    n_wide = 1 << min(cfg.mlp_log2_n, 16)
+    X_wide = jnp.asarray(rng.normal(size=(n_wide, cfg.mlp_sizes[0])), jnp.float32)
+    y_wide = jnp.asarray(rng.integers(0, cfg.mlp_sizes[-1], n_wide), jnp.int32)
+    problems = {
+        "blog": (cfg.sweep_sizes, cfg.sweep_activation, X_blog, y_blog, 2.0),
+        f"wide_n{n_wide}": (cfg.mlp_sizes, cfg.mlp_activation, X_wide, y_wide, 0.05),
+    }
+    out: dict = {"steps": cfg.train_steps}
+    for name, (sizes, act, X, y, lr) in problems.items():
+        if deadline.left() < 0:
+            out[name] = {"skipped": "time budget spent"}
+            continue
+        params = jaxmlp.init_mlp(jax.random.key(cfg.seed), sizes, "he_normal")
+        optimizer = optax.sgd(lr)
+        row: dict = {"sizes": list(sizes), "n": int(X.shape[0])}
+        with jax.default_matmul_precision("highest"):
+            for backend in ("xla", "pallas"):
+                run = functools.partial(
+                    jaxmlp.train,
+                    activation=act,
+                    optimizer=optimizer,
+                    steps=cfg.train_steps,
+                    backend=backend,
+                )
+                r = _timed(lambda *a, run=run: run(*a).loss, params, X, y, repeats=2)
+                row[f"{backend}_s"] = r["median_s"]
+                row[f"{backend}_final_loss"] = float(r["out"][-1])
+        row["pallas_speedup"] = row["xla_s"] / row["pallas_s"]
+        out[name] = row
+    return out
+
+
 def _markdown(cfg: Config, results: dict) -> str:
     env = results["environment"]
     lines = [
@@ -449,6 +497,23 @@ def _markdown(cfg: Config, results: dict) -> str:
             ]
         elif api:
             lines += [f"`jaxmlp.sweep` comparison: {api}", ""]
+    train = results.get("train", {})
+    rows = {k: v for k, v in train.items() if isinstance(v, dict) and "xla_s" in v}
+    if rows:
+        lines += [
+            f"## jaxmlp.train, {train['steps']} steps: backend xla vs pallas",
+            "",
+            "| problem | sizes | n | xla s | pallas s | pallas speedup |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in rows.items():
+            lines.append(
+                f"| {name} | {tuple(r['sizes'])} | {r['n']} | {r['xla_s']:.3f} | "
+                f"{r['pallas_s']:.3f} | {r['pallas_speedup']:.2f}x |"
+            )
+        lines.append("")
+    elif train:
+        lines += [f"jaxmlp.train comparison: {train}", ""]
     lines.append(
         "Targets on an H200: (a) >= 2x XLA, (b) >= 10x XLA's vmapped sweep. "
         f"Config: `{dataclasses.asdict(cfg)}`"
@@ -483,6 +548,7 @@ def main(argv=None) -> dict:
     deadline = Deadline(cfg.tuning_budget_s - (time.perf_counter() - start))
     _section(results, "mlp", lambda: bench_mlp(cfg, deadline))
     _section(results, "sweep", lambda: bench_sweep(cfg, deadline))
+    _section(results, "train", lambda: bench_train(cfg, deadline))
     results["total_s"] = time.perf_counter() - start
     (args.out / "bench_gpu.json").write_text(json.dumps(results, indent=1, default=str))
     (args.out / "bench_gpu.md").write_text(_markdown(cfg, results))
