@@ -124,6 +124,10 @@ STACKED_MAX_PARAMS = 128
 # lax.scan unroll of the fast path. Measured in experiments/bench.py: unrolling
 # saves a little loop work per step on tiny problems but multiplies compile time.
 UNROLL = 1
+# Runs (or steps between snapshots) shorter than this take the guarded loop alone:
+# the fast path's second loop costs about as much compile time as a whole short
+# run takes (measured: ~1 s of CPU per loop on a 2-core machine).
+FAST_MIN_STEPS = 100
 
 
 def _use_stacked(params: mlp.Params, grad: str) -> bool:
@@ -283,6 +287,8 @@ def _train(params, X, y, key, *, activation, optimizer, steps, batch_size, grad,
 
     def run(carry, start, length):
         indices = start + jnp.arange(length, dtype=jnp.int32)
+        if length < FAST_MIN_STEPS:
+            return jax.lax.scan(update, carry, indices)
         c = (fast.to_state(carry.params), carry.opt_state, carry.perm, carry.key)
         # All but the last step in the loop; the last one outside it, to keep the
         # params before it (the last good ones if it turns them non-finite).
