@@ -60,7 +60,22 @@ QUICK = {"steps": 200, "baseline_steps": 200, "widths": (5, 10), "resolution": 6
 
 
 def accuracy(pred, y) -> float:
-    return float(jnp.mean(pred == y))
+    return float(np.mean(np.asarray(pred) == np.asarray(y)))
+
+
+# Each helper is one compiled program per network shape (rather than a few eager ops each).
+@functools.partial(jax.jit, static_argnames="activation")
+def fit_metrics(params, X, y, *, activation="sigmoid"):
+    """Mean loss and training accuracy of a network on (X, y)."""
+    predicted = jaxmlp.predict(params, X, activation)
+    return jaxmlp.loss(params, X, y, activation), jnp.mean(predicted == y)
+
+
+@functools.partial(jax.jit, static_argnames="activation")
+def hidden_and_logits(params, X, *, activation):
+    """The first hidden layer's activations (n, h) and the logits (n,)."""
+    inter = jaxmlp.forward_with_intermediates(params, X, activation)
+    return inter.h[1], inter.s[-1][:, 0]
 
 
 def model_entry(data: str, model: str, loss, acc: float, **extra) -> dict:
@@ -76,15 +91,20 @@ def mlp_proba(params, activation: str):
     return functools.partial(jaxmlp.predict_proba, params, activation=activation)
 
 
-# One compiled initialiser per shape, instead of a few eager random ops per shape.
-init_mlp = jax.jit(jaxmlp.init_mlp, static_argnames=("sizes", "scheme"))
-
-
-def train_mlp(cfg: Config, X, y, width: int, activation: str, optimizer, *, grad="manual"):
-    params = init_mlp(jax.random.key(cfg.init_seed), sizes=(2, width, 1), scheme=cfg.init_scheme)
+def train_mlp(cfg: Config, params, X, y, activation: str, optimizer, *, grad="manual"):
     return jaxmlp.train(
         params, X, y, activation=activation, optimizer=optimizer, steps=cfg.steps, grad=grad
     )
+
+
+def first_units(params, width: int) -> jaxmlp.Params:
+    """The 2-width-1 network made of the first ``width`` hidden units of a wider one.
+
+    Slicing one draw (on the host: no compilation per width) gives every width
+    the same U(0, 1) initialisation scheme as ``init_mlp`` would.
+    """
+    (W1, b1), (W2, b2) = [(np.asarray(layer.W), np.asarray(layer.b)) for layer in params]
+    return (jaxmlp.Dense(W1[:width], b1[:width]), jaxmlp.Dense(W2[:, :width], b2))
 
 
 def triangle(radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -98,8 +118,12 @@ def triangle(radius: float) -> tuple[np.ndarray, np.ndarray]:
     return -normals, np.full(3, radius)
 
 
-def save(fig, out: pathlib.Path, name: str, dpi: int) -> str:
-    fig.savefig(out / name, dpi=dpi, bbox_inches="tight", pad_inches=0.08)
+def save(fig, out: pathlib.Path, name: str, dpi: int, *, tight: bool = False) -> str:
+    """Writes a PNG; ``tight`` trims the margin a 3-D panel leaves (costs a second draw)."""
+    if tight:
+        fig.savefig(out / name, dpi=dpi, bbox_inches="tight", pad_inches=0.08)
+    else:
+        fig.savefig(out / name, dpi=dpi)
     return name
 
 
@@ -203,18 +227,20 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     # 5. The post's MLP: 2-3-1 sigmoid, U(0, 1) init, full-batch gradient descent.
     opt = optax.sgd(cfg.learning_rate)
     t0 = time.perf_counter()
-    res = train_mlp(cfg, X, y, 3, "sigmoid", opt)
+    init = jaxmlp.init_mlp(jax.random.key(cfg.init_seed), (2, 3, 1), scheme=cfg.init_scheme)
+    res = train_mlp(cfg, init, X, y, "sigmoid", opt)
     res.loss.block_until_ready()
     train_seconds = time.perf_counter() - t0
-    res_ad = train_mlp(cfg, X, y, 3, "sigmoid", opt, grad="autodiff")
+    res_ad = train_mlp(cfg, init, X, y, "sigmoid", opt, grad="autodiff")
     params = res.params
+    final_loss, final_acc = fit_metrics(params, X, y)
     loss_at = {str(s): float(res.loss[s]) for s in (0, 100, 300) if s < cfg.steps}
-    loss_at[str(cfg.steps)] = float(jaxmlp.loss(params, X, y, activation="sigmoid"))
+    loss_at[str(cfg.steps)] = float(final_loss)  # after the last update
     models["mlp_2_3_1_sigmoid_circles"] = model_entry(
         "circles",
         "MLP 2-3-1, sigmoid, manual gradients",
-        loss_at[str(cfg.steps)],
-        accuracy(jaxmlp.predict(params, X), y),
+        final_loss,
+        float(final_acc),
         loss_at_step=loss_at,
         train_seconds_incl_compile=train_seconds,
         W=np.asarray(params[0].W).tolist(),
@@ -225,10 +251,11 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     models["mlp_2_3_1_sigmoid_circles_autodiff"] = model_entry(
         "circles",
         "MLP 2-3-1, sigmoid, jax.grad gradients",
-        jaxmlp.loss(res_ad.params, X, y, activation="sigmoid"),
-        accuracy(jaxmlp.predict(res_ad.params, X), y),
+        *map(float, fit_metrics(res_ad.params, X, y)),
     )
-    checks["manual_vs_autodiff_max_abs_loss_diff"] = float(jnp.max(jnp.abs(res.loss - res_ad.loss)))
+    checks["manual_vs_autodiff_max_abs_loss_diff"] = float(
+        np.max(np.abs(np.asarray(res.loss) - np.asarray(res_ad.loss)))
+    )
     fig = plots.loss_curves(
         {"manual gradients (the post's formulas)": res.loss, "autodiff (jax.grad)": res_ad.loss},
         title=f"2-3-1 MLP on circles: loss per step (sgd, learning rate {cfg.learning_rate:g})",
@@ -242,7 +269,7 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         title="Decision boundary of the 2-3-1 MLP",
     )
     save(fig, out, "decision_boundary.png", cfg.dpi)
-    H = jaxmlp.forward_with_intermediates(params, X, "sigmoid").h[1]
+    H, _ = hidden_and_logits(params, X, activation="sigmoid")
     fig = plots.hidden_projection(
         H,
         y,
@@ -251,7 +278,7 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         box=((0, 0, 0), (1, 1, 1)),
         title=r"Hidden space $h = \sigma(Wx + b)$: now a plane separates the classes",
     )
-    save(fig, out, "projection.png", cfg.dpi)
+    save(fig, out, "projection.png", cfg.dpi, tight=True)
     fig = plots.linear_boundaries(
         X,
         y,
@@ -263,19 +290,18 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     save(fig, out, "hidden_classifiers.png", cfg.dpi)
 
     # 6. The exercise: identity activations collapse the network to one linear classifier.
-    res_id = train_mlp(cfg, X, y, 3, "identity", opt)
+    res_id = train_mlp(cfg, init, X, y, "identity", opt)
     p_id = res_id.params
-    w_eff = p_id[1].W @ p_id[0].W  # (1, 2)
-    b_eff = p_id[1].W @ p_id[0].b + p_id[1].b  # (1,)
-    logits = jax.vmap(jaxmlp.forward, in_axes=(None, 0, None))(p_id, X, "identity")[:, 0]
+    (W1, b1), (W2, b2) = [(np.asarray(lay.W), np.asarray(lay.b)) for lay in p_id]
+    w_eff, b_eff = W2 @ W1, W2 @ b1 + b2  # (1, 2) and (1,): w_m^T W and w_m^T b + b_m
+    _, logits = hidden_and_logits(p_id, X, activation="identity")
     checks["identity_collapse_max_abs_logit_diff"] = float(
-        jnp.max(jnp.abs(logits - (X @ w_eff[0] + b_eff[0])))
+        np.max(np.abs(np.asarray(logits) - (np.asarray(X) @ w_eff[0] + b_eff[0])))
     )
     models["mlp_2_3_1_identity_circles"] = model_entry(
         "circles",
         "MLP 2-3-1, identity hidden activation",
-        res_id.loss[-1],
-        accuracy(jaxmlp.predict(p_id, X, "identity"), y),
+        *map(float, fit_metrics(p_id, X, y, activation="identity")),
         w_eff=np.asarray(w_eff[0]).tolist(),
         b_eff=float(b_eff[0]),
     )
@@ -317,14 +343,15 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
 
     # 7. More hidden units: the boundary gets rounder (the later version of the post).
     fns, titles = [], []
+    widest = jaxmlp.init_mlp(
+        jax.random.key(cfg.init_seed), (2, max(cfg.widths), 1), scheme=cfg.init_scheme
+    )
     for width in cfg.widths:
-        r = train_mlp(cfg, X, y, width, "sigmoid", opt)
-        acc = accuracy(jaxmlp.predict(r.params, X), y)
+        r = train_mlp(cfg, first_units(widest, width), X, y, "sigmoid", opt)
         models[f"mlp_2_{width}_1_sigmoid_circles"] = model_entry(
             "circles",
             f"MLP 2-{width}-1, sigmoid",
-            jaxmlp.loss(r.params, X, y),
-            acc,
+            *map(float, fit_metrics(r.params, X, y)),
             diverged_at=r.diverged_at,
         )
         fns.append(mlp_proba(r.params, "sigmoid"))
@@ -472,7 +499,8 @@ that three lines allow.
 
 ![progress](decision_boundaries_progress.png)
 
-The same training (same initialisation scheme, learning rate and steps) with wider hidden layers:
+The same training (learning rate, steps, U(0, 1) initialisation) with wider hidden layers; the
+width-h network starts from the first h hidden units of one U(0, 1) draw of the widest network:
 
 | hidden units | final loss | training accuracy |
 |---:|---:|---:|
