@@ -85,9 +85,11 @@ def test_decision_regions_fills_both_classes_and_draws_the_boundary():
     assert ax.get_aspect() == 1.0
 
 
-def test_decision_regions_checks_proba_shape():
+def test_decision_regions_checks_proba_shape_and_resolution():
     with pytest.raises(ValueError, match=r"proba_fn must map \(100, 2\) points to \(100,\)"):
         plots.decision_regions(X, Y, lambda P: P, resolution=10)
+    with pytest.raises(ValueError, match="resolution must be an int >= 2"):
+        plots.decision_regions(X, Y, inside_radius_2, resolution=1)
 
 
 def test_decision_regions_without_a_boundary_skips_the_contour():

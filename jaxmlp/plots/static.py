@@ -103,6 +103,10 @@ def decision_regions(
     >>> fig = decision_regions(X, y, lambda P: (P[:, 0] > 0).astype(float), resolution=20)
     """
     X, y = style.check_points(X, y)
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(
+            f"resolution must be an int >= 2 (grid points per side), got {resolution!r}"
+        )
     fig, ax = _axes(ax)
     limits = style.plane_limits(X)
     xx, yy, points = style.grid(limits, resolution=resolution)
