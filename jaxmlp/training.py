@@ -112,7 +112,7 @@ class _Carry(NamedTuple):
     opt_state: optax.OptState
     last_good: mlp.Params  # params of the last step whose loss and grads were finite
     diverged_at: Array  # int32; -1 while finite
-    perm: Array  # (n,) current epoch's shuffle (unused for full batch)
+    perm: Array  # unused (0,): the shuffle is a function of (key, epoch), not a state
     key: Array
 
 
@@ -142,19 +142,59 @@ def _use_stacked(params: mlp.Params, grad: str) -> bool:
     )
 
 
+SHUFFLE_ROUNDS = 4  # Feistel rounds of the per-epoch shuffle (4: Luby-Rackoff)
+
+
+def _mix32(x: Array) -> Array:
+    """A 32-bit integer hash (lowbias32): the Feistel round function."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Array:
+    """Where ``positions`` of an epoch's shuffled order point: a keyed permutation of 0..n-1.
+
+    A 4-round Feistel network on the next power of four >= n, cycle-walked into
+    [0, n): a bijection of 0..n-1 per (key, epoch), evaluated only at the positions
+    of one mini-batch. It costs O(batch) per step where a sorted permutation
+    costs O(n log n) per epoch (seconds for n = 1e6 on a CPU).
+
+    Args:
+      key: PRNG key of the run.
+      epoch: int32 scalar; each epoch gets an independent permutation.
+      positions: (B,) int32 positions in 0..n-1 of the epoch's order.
+      n: number of examples.
+
+    Returns:
+      (B,) int32 example indices, distinct for distinct positions.
+    """
+    half = max(1, (max(n, 2) - 1).bit_length() + 1) // 2
+    mask = jnp.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(jax.random.fold_in(key, epoch), (SHUFFLE_ROUNDS,), jnp.uint32)
+
+    def feistel(x):
+        left, right = x >> half, x & mask
+        for r in range(SHUFFLE_ROUNDS):
+            left, right = right, left ^ (_mix32(right ^ round_keys[r]) & mask)
+        return (left << half) | right
+
+    x = feistel(positions.astype(jnp.uint32))
+    x = jax.lax.while_loop(lambda x: jnp.any(x >= n), lambda x: jnp.where(x >= n, feistel(x), x), x)
+    return x.astype(jnp.int32)
+
+
 def _batch(step_index, perm, key, X, y, *, batch_size, axis):
     """The examples of one update (all of them, or a mini-batch); examples on ``axis`` of X."""
     if batch_size is None:
         return X, y, perm, key
     n = X.shape[axis]
-    batch = step_index % (n // batch_size)
-
-    def reshuffle(key):
-        key, sub = jax.random.split(key)
-        return jax.random.permutation(sub, n).astype(jnp.int32), key
-
-    perm, key = jax.lax.cond(batch == 0, reshuffle, lambda k: (perm, k), key)
-    idx = jax.lax.dynamic_slice_in_dim(perm, batch * batch_size, batch_size)
+    n_batches = n // batch_size
+    epoch, batch = step_index // n_batches, step_index % n_batches
+    positions = batch * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
+    idx = shuffled_positions(key, epoch, positions, n)
     return jnp.take(X, idx, axis=axis), y[idx], perm, key
 
 
@@ -308,7 +348,7 @@ def _train(params, X, y, key, *, activation, optimizer, steps, batch_size, grad,
         opt_state=optimizer.init(params),
         last_good=params,
         diverged_at=jnp.array(-1, jnp.int32),
-        perm=jnp.arange(X.shape[axis], dtype=jnp.int32),
+        perm=jnp.zeros((0,), jnp.int32),
         key=key,
     )
     chunk = snapshot_every or steps

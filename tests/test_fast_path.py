@@ -111,3 +111,21 @@ def test_divergence_inside_a_snapshot_chunk_matches_the_guarded_loop(sizes):
         jax.tree.map(lambda a: a[1], result.snapshots), before.params, rtol=1e-6
     )
     assert all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(result.snapshots))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 12, 200, 4097])
+def test_shuffle_is_a_fresh_permutation_each_epoch(n):
+    positions = jnp.arange(n, dtype=jnp.int32)
+    key = jax.random.key(7)
+    perms = [
+        np.asarray(training.shuffled_positions(key, jnp.int32(e), positions, n)) for e in (0, 1)
+    ]
+    for perm in perms:
+        np.testing.assert_array_equal(np.sort(perm), np.arange(n))  # a bijection of 0..n-1
+    again = training.shuffled_positions(key, jnp.int32(0), positions[::-1], n)
+    np.testing.assert_array_equal(again, perms[0][::-1])  # a function of the position only
+    if n >= 12:
+        assert not np.array_equal(perms[0], perms[1])
+        assert np.mean(perms[0] == np.arange(n)) < 0.2  # shuffled, not the identity
+        other = training.shuffled_positions(jax.random.key(8), jnp.int32(0), positions, n)
+        assert not np.array_equal(other, perms[0])
