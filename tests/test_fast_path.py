@@ -68,9 +68,10 @@ def test_stacked_rows_equal_the_matrix_form(sizes, activation):
 def test_stacked_path_is_taken_only_for_tiny_networks():
     small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
     wide = jaxmlp.init_mlp(jax.random.key(0), (2, 16, 1))
-    assert training._use_stacked(small, "manual")
-    assert not training._use_stacked(small, "autodiff")
-    assert not training._use_stacked(wide, "manual")
+    assert training._use_stacked(small, "manual", 200)
+    assert not training._use_stacked(small, "manual", 100_000)  # (1 + 13) x rows too big
+    assert not training._use_stacked(small, "autodiff", 200)
+    assert not training._use_stacked(wide, "manual", 200)
 
 
 def nan_update_at(step: int) -> optax.GradientTransformation:
