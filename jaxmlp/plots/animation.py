@@ -4,7 +4,7 @@ Frames come from parameter snapshots recorded inside one compiled training run
 (``jaxmlp.train(..., snapshot_every=k)``), never from re-running training per
 frame. An animation is a :class:`~matplotlib.figure.Figure` plus an
 ``update(i)`` that redraws it as frame ``i``; :func:`save_gif` writes it with
-matplotlib's ``PillowWriter``. No pyplot state is touched, so everything runs
+Pillow (a matplotlib dependency). No pyplot state is touched, so everything runs
 headless.
 
 The colours are those of :mod:`jaxmlp.plots.style`: classes blue and
@@ -14,6 +14,7 @@ the input plane, its map, its node in the graph).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import pathlib
 from collections.abc import Callable, Sequence
@@ -22,7 +23,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from matplotlib.animation import PillowWriter
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyBboxPatch, Patch
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+from PIL import Image
 
 from jaxmlp import activations as _activations
 from jaxmlp import losses, mlp, validation
@@ -73,7 +74,7 @@ def snapshot_count(snapshots: mlp.Params) -> int:
     counts = {int(np.shape(leaf)[0]) for leaf in jax.tree.leaves(snapshots) if np.ndim(leaf)}
     if len(counts) != 1:
         raise ValueError(f"every snapshot leaf must have the same leading axis, got {counts}")
-    first = jax.tree.map(lambda a: a[0], snapshots)
+    first = jax.tree.map(lambda a: np.asarray(a)[0], snapshots)
     validation.check_params(first)
     return counts.pop()
 
@@ -91,7 +92,7 @@ def snapshot_at(snapshots: mlp.Params, i: int) -> mlp.Params:
     m = snapshot_count(snapshots)
     if not -m <= i < m:
         raise ValueError(f"i must be in [-{m}, {m}), got {i}")
-    return jax.tree.map(lambda a: a[i], snapshots)
+    return jax.tree.map(lambda a: np.asarray(a)[i], snapshots)
 
 
 def frame_indices(n_snapshots: int, n_frames: int, *, power: float = 1.0) -> np.ndarray:
@@ -210,7 +211,7 @@ def training_animation(
 
     limits = style.plane_limits(X)
     xx, yy, grid_points = style.grid(limits, resolution=resolution)
-    stacked = jax.tree.map(lambda a: a[idx], snapshots)
+    stacked = jax.tree.map(lambda a: np.asarray(a)[idx], snapshots)  # host copies: no compiles
     H, P_grid, P_x, frame_loss = (
         np.asarray(a, np.float64)
         for a in _frame_data(stacked, jnp.asarray(X), jnp.asarray(y), grid_points, act)
@@ -265,6 +266,9 @@ def training_animation(
             title=f"hidden space $h = {_math_name(act)}(Wx + b)$",
             ax=ax_hidden,
         )
+        for points in ax_hidden.collections[:2]:  # larger points than the still figure's
+            if not isinstance(points, Poly3DCollection):
+                points.set_sizes([22])
         w_out = np.asarray(stacked[1].W[:, 0, :], np.float64)  # (frames, 3)
         b_out = np.asarray(stacked[1].b[:, 0], np.float64)
         hidden = (ax_hidden, w_out, b_out)
@@ -429,6 +433,7 @@ def _draw_unit_row(
     y: np.ndarray,
     limits,
     xx: np.ndarray,
+    yy: np.ndarray,
     A: np.ndarray,
     P: np.ndarray,
     params: mlp.Params,
@@ -436,16 +441,25 @@ def _draw_unit_row(
     *,
     show_output: bool,
 ) -> None:
-    """Draws one row: each unit's activation map with its line, then the output's regions."""
+    """Draws (first call) or updates one row: unit maps with their lines, then the output."""
     vmin, vmax = _activation_range(act, A)
     W, b = np.asarray(params[0].W, np.float64), np.asarray(params[0].b, np.float64)
     w_out = np.asarray(params[1].W[0], np.float64) if len(params) == 2 else None
-    point_colors = [style.CLASS_COLORS[int(k)] for k in y]
     for j in range(A.shape[1]):
         ax = axes[j]
-        _clear(ax)
+        image = A[:, j].reshape(xx.shape)
+        line = static._line_through_box(W[j], float(b[j]), limits)
+        name = f"unit {j + 1}"
+        if w_out is not None:
+            name += f" ({w_out[j]:+.1f})"
+        if ax.images:  # a later frame: update what the first one drew
+            ax.images[0].set_data(image)
+            ax.images[0].set_clim(vmin, vmax)
+            ax.lines[0].set_data(*line)
+            ax.title.set_text(name)
+            continue
         ax.imshow(
-            A[:, j].reshape(xx.shape),
+            image,
             extent=(*limits[0], *limits[1]),
             origin="lower",
             cmap=ACTIVATION_CMAP,
@@ -454,21 +468,24 @@ def _draw_unit_row(
             interpolation="bilinear",
             zorder=1,
         )
-        ax.scatter(X[:, 0], X[:, 1], s=3, c=point_colors, linewidths=0, zorder=3)
-        xs, ys = static._line_through_box(W[j], float(b[j]), limits)
-        ax.plot(xs, ys, color=style.UNIT_COLORS[j % len(style.UNIT_COLORS)], linewidth=2.2)
-        name = f"unit {j + 1}"
-        if w_out is not None:
-            name += f" ({w_out[j]:+.1f})"
+        for points in style.scatter_classes(ax, X, y, size=5):
+            points.set_linewidths(0)
+        ax.plot(*line, color=style.UNIT_COLORS[j % len(style.UNIT_COLORS)], linewidth=2.2)
         _small_panel(ax, limits, name)
     if show_output:
         ax = axes[-1]
-        _clear(ax)
+        contours = [c for c in ax.collections if isinstance(c, ContourSet)]
+        if contours:
+            for c in contours:
+                c.remove()
+            _regions(ax, xx, yy, P.reshape(xx.shape))
+            return
         static.decision_regions(
             X, y, lambda _: P, resolution=xx.shape[0], legend=False, ax=ax, title=None
         )
         for c in ax.collections[-2:]:
-            c.set_sizes([3])
+            c.set_sizes([5])
+            c.set_linewidths(0)
         _small_panel(ax, limits, "output")
 
 
@@ -532,7 +549,7 @@ def _unit_maps(
     if not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
     limits = style.plane_limits(X_np)
-    xx, _, grid_points = style.grid(limits, resolution=resolution)
+    xx, yy, grid_points = style.grid(limits, resolution=resolution)
     fig, grid_axes = _unit_layout(
         [s[1] for s in sizes],
         show_output=show_output,
@@ -544,7 +561,7 @@ def _unit_maps(
     def draw(networks: Sequence[mlp.Params], text: str | None) -> None:
         for axes, p in zip(grid_axes, networks, strict=True):
             A, P = (np.asarray(a, np.float64) for a in _unit_data(p, grid_points, act))
-            _draw_unit_row(axes, X_np, y_np, limits, xx, A, P, p, act, show_output=show_output)
+            _draw_unit_row(axes, X_np, y_np, limits, xx, yy, A, P, p, act, show_output=show_output)
         if text:
             fig.suptitle(text, fontsize=style.FONT_SIZE + 1)
 
@@ -647,6 +664,7 @@ def hidden_units_animation(
     3
     """
     stacks = [snapshots] if _is_params(snapshots) else list(snapshots)
+    stacks = [jax.tree.map(np.asarray, s) for s in stacks]  # host copies: no compiles per frame
     counts = [snapshot_count(s) for s in stacks]
     steps_all = np.asarray(snapshot_steps)
     if not counts or steps_all.ndim != 1 or any(c != steps_all.shape[0] for c in counts):
@@ -682,7 +700,7 @@ def hidden_units_animation(
     # Lay the figure out once, then keep the layout: re-solving it every frame
     # costs as much as drawing, and frames would jitter as the titles change.
     FigureCanvasAgg(maps.figure).draw()
-    maps.figure.set_layout_engine("none")
+    maps.figure.set_layout_engine(None)
     return Animation(maps.figure, update, int(idx.size), steps_all[idx])
 
 
@@ -727,10 +745,22 @@ def network_graph(
     n_edges = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     if annotate is None:
         annotate = n_edges <= 30
+    tallest = max(sizes)
+    gap = min(1.2, 9.0 / tallest)  # vertical distance between nodes
+    radius = min(0.3, 0.36 * gap)
+    dx = 2.6  # horizontal distance between layers
+
+    def column(count: int) -> np.ndarray:
+        return gap * (np.arange(count) - (count - 1) / 2.0)[::-1]
+
+    ys = [column(s) for s in sizes]
+    bias_y = [-gap * (s - 1) / 2.0 - max(gap, 0.9) for s in sizes[:-1]]  # below each layer
+    top = gap * (tallest - 1) / 2.0 + 0.5
+    bottom = min(bias_y) - 0.5
     if ax is None:
-        tallest = max(sizes) + 1
+        inch = 0.85  # inches per data unit
         fig = Figure(
-            figsize=(2.4 * len(sizes) + 0.6, max(3.2, 0.62 * tallest + 1.2)),
+            figsize=(inch * (dx * (len(sizes) - 1) + 1.6), inch * (top - bottom + 0.8) + 0.9),
             dpi=style.DPI,
             layout="constrained",
         )
@@ -744,18 +774,14 @@ def network_graph(
         for W, b in zip(layers, biases, strict=True)
     )
     scale = scale or 1.0
-    tallest = max(sizes)
-    radius = min(0.28, 2.6 / (tallest + 1))
-
-    def column(count: int) -> np.ndarray:
-        return (np.arange(count) - (count - 1) / 2.0)[::-1]
-
-    ys = [column(s) for s in sizes]
-    bias_y = [-(s - 1) / 2.0 - 1.0 for s in sizes[:-1]]  # below each non-output layer
     for layer_i, (W, b) in enumerate(zip(layers, biases, strict=True)):
-        x0, x1 = float(layer_i), float(layer_i + 1)
+        x0, x1 = dx * layer_i, dx * (layer_i + 1)
+        n_in = W.shape[1]
+        # Labels of edges from different sources sit at different distances along
+        # the edges, so they do not pile up in one column.
+        where = np.linspace(0.22, 0.62, n_in + 1)
         for j in range(W.shape[0]):
-            for k in range(W.shape[1]):
+            for k in range(n_in):
                 _edge(
                     ax,
                     (x0, ys[layer_i][k]),
@@ -764,8 +790,7 @@ def network_graph(
                     scale,
                     gid="weight",
                     annotate=annotate,
-                    t=0.72,
-                    radius=radius,
+                    t=float(where[k]),
                 )
             _edge(
                 ax,
@@ -775,8 +800,7 @@ def network_graph(
                 scale,
                 gid="bias",
                 annotate=annotate,
-                t=0.72,
-                radius=radius,
+                t=float(where[-1]),
             )
     names = list(input_names) if input_names else [f"$x_{{{k + 1}}}$" for k in range(sizes[0])]
     for layer_i, count in enumerate(sizes):
@@ -792,7 +816,7 @@ def network_graph(
                 face, label = "#DDDDDD", f"$h^{{{layer_i}}}_{{{j + 1}}}$"
             ax.add_patch(
                 Circle(
-                    (layer_i, ys[layer_i][j]),
+                    (dx * layer_i, ys[layer_i][j]),
                     radius,
                     facecolor=face,
                     edgecolor="#333333",
@@ -802,7 +826,7 @@ def network_graph(
             )
             if count <= 16:
                 ax.text(
-                    layer_i,
+                    dx * layer_i,
                     ys[layer_i][j],
                     label,
                     ha="center",
@@ -814,7 +838,7 @@ def network_graph(
         if layer_i < len(sizes) - 1:
             ax.add_patch(
                 FancyBboxPatch(
-                    (layer_i - radius * 0.7, bias_y[layer_i] - radius * 0.7),
+                    (dx * layer_i - radius * 0.7, bias_y[layer_i] - radius * 0.7),
                     1.4 * radius,
                     1.4 * radius,
                     boxstyle="round,pad=0.02",
@@ -826,7 +850,7 @@ def network_graph(
                 )
             )
             ax.text(
-                layer_i,
+                dx * layer_i,
                 bias_y[layer_i],
                 "1",
                 ha="center",
@@ -839,19 +863,18 @@ def network_graph(
         + [f"hidden {i}" if len(sizes) > 3 else "hidden" for i in range(1, len(sizes) - 1)]
         + ["output"]
     )
-    top = max(y.max() for y in ys) + 0.75
     for layer_i, name in enumerate(layer_names):
         ax.text(
-            layer_i,
+            dx * layer_i,
             top,
             f"{name}\n({sizes[layer_i]})",
             ha="center",
             va="bottom",
             fontsize=style.FONT_SIZE,
         )
-    ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(min(bias_y) - 0.6, top + 0.75)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlim(-0.8, dx * (len(sizes) - 1) + 0.8)
+    ax.set_ylim(bottom, top + 0.8)
+    ax.set_aspect("equal", adjustable="box")
     ax.axis("off")
     ax.legend(
         handles=[
@@ -859,8 +882,8 @@ def network_graph(
             Line2D([], [], color=NEGATIVE_COLOR, linewidth=2.5, label="negative weight"),
             Line2D([], [], color="#555555", linewidth=1.5, linestyle="--", label="bias (from 1)"),
         ],
-        loc="lower center",
-        bbox_to_anchor=(0.5, -0.08),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
         ncol=3,
         frameon=False,
         fontsize=style.FONT_SIZE - 1,
@@ -870,9 +893,7 @@ def network_graph(
     return fig
 
 
-def _edge(
-    ax, start, end, w: float, scale: float, *, gid: str, annotate: bool, t: float, radius: float
-):
+def _edge(ax, start, end, w: float, scale: float, *, gid: str, annotate: bool, t: float):
     color = POSITIVE_COLOR if w >= 0 else NEGATIVE_COLOR
     (x0, y0), (x1, y1) = start, end
     ax.plot(
@@ -917,16 +938,19 @@ def save_gif(
     hold_first: int = 0,
     hold_last: int = 0,
 ) -> pathlib.Path:
-    """Writes an :class:`Animation` as a looping GIF with matplotlib's ``PillowWriter``.
+    """Writes an :class:`Animation` as a looping GIF (with Pillow, which matplotlib ships with).
+
+    Each frame is rendered once by Agg; pauses on the first and last frame are
+    longer frame durations, not repeated frames. (matplotlib's ``PillowWriter``
+    does the same with one duration for every frame.)
 
     Args:
       animation: what to draw.
       path: the .gif file.
       fps: frames per second.
       dpi: resolution of each frame (GIF size grows with its square).
-      hold_first, hold_last: repeat the first / last frame this many extra
-        times, so the loop pauses there (Pillow merges the repeats, so they cost
-        almost nothing).
+      hold_first, hold_last: show the first / last frame this many frame
+        durations longer, so the loop pauses there.
 
     Returns:
       The path written.
@@ -938,19 +962,34 @@ def save_gif(
         )
     path = pathlib.Path(path)
     fig = animation.figure
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        # A Figure() has a base canvas, and each savefig would then build a new Agg
-        # canvas and renderer, losing the text and mathtext caches every frame.
-        FigureCanvasAgg(fig)
-    writer = PillowWriter(fps=fps)
-    order = (
-        [0] * hold_first + list(range(animation.n_frames)) + [animation.n_frames - 1] * hold_last
+    # A Figure() has a base canvas; a fixed Agg canvas keeps one renderer (and its
+    # text caches) for every frame instead of building a new one per frame.
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    frames = []
+    with _dpi(fig, dpi):
+        for i in range(animation.n_frames):
+            animation.update(i)
+            canvas.draw()
+            frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
+    step_ms = 1000.0 / fps
+    durations = [step_ms] * len(frames)
+    durations[0] += hold_first * step_ms
+    durations[-1] += hold_last * step_ms
+    frames[0].save(
+        path,
+        save_all=True,
+        append_images=frames[1:],
+        duration=[round(d) for d in durations],
+        loop=0,
     )
-    with writer.saving(animation.figure, str(path), dpi):
-        drawn = None
-        for i in order:
-            if i != drawn:
-                animation.update(i)
-                drawn = i
-            writer.grab_frame()
     return path
+
+
+@contextlib.contextmanager
+def _dpi(fig: Figure, dpi: float):
+    old = fig.get_dpi()
+    fig.set_dpi(dpi)
+    try:
+        yield
+    finally:
+        fig.set_dpi(old)
