@@ -43,6 +43,10 @@ def figures(session: nox.Session) -> None:
     """Reproduces every figure of the post and the report (out/blog)."""
     session.install("-e", ".")
     session.run("python", "experiments/blog.py", *session.posargs)
+    # The animations, into the same out dir (default out/blog); appends to its report.md.
+    args = session.posargs
+    out = args[args.index("--out") : args.index("--out") + 2] if "--out" in args else []
+    session.run("python", "experiments/animate.py", *out)
 
 
 @nox.session(python=PYTHON, default=False)
