@@ -374,8 +374,8 @@ def torch_train(X, y, sizes, *, batch: int, steps: int, lr: float, seed: int, de
         if i < len(sizes) - 2:
             layers.append(torch.nn.Sigmoid())
     model = torch.nn.Sequential(*layers).to(device)
-    Xt = torch.as_tensor(np.asarray(X), device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.float32, device=device)
+    Xt = torch.as_tensor(np.array(X), device=device)  # a writable copy
+    yt = torch.as_tensor(np.array(y), dtype=torch.float32, device=device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = Xt.shape[0]
 
@@ -391,7 +391,7 @@ def torch_train(X, y, sizes, *, batch: int, steps: int, lr: float, seed: int, de
             opt.step()
         if device != "cpu":
             torch.cuda.synchronize()
-        return float(loss)
+        return float(loss.detach())
 
     return run
 
