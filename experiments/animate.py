@@ -169,15 +169,17 @@ def report_section(cfg: Config, results: dict) -> str:
     """The "Watch it learn" section for the blog reproduction's report.md."""
     post = results["mlp_2_3_1"]
     return f"""{REPORT_MARKER}
-## 9. Watch it learn
+## Watch it learn
 
 ![training](training.gif)
 
-The same 2-3-1 network and data, one frame per snapshot of a single compiled training run
-(`train(..., snapshot_every={cfg.snapshot_every})`, frames denser early, where training moves
-fastest). Left, the input plane: the three hidden units' lines move until they enclose the inner
-circle, and the decision boundary follows. Middle, the hidden space h = sigma(W x + b): the points
-are carried apart until the output unit's plane can separate them. Right, the loss. Final loss
+The post's 2-3-1 network on the circles ({cfg.steps} steps, learning rate {cfg.learning_rate:g},
+U(0, 1) initialisation), trained once with `train(..., snapshot_every={cfg.snapshot_every})`: each
+frame is one of the parameter snapshots of that single compiled run (frames denser early, where
+training moves fastest). Left, the input plane: the three hidden units' lines move until they
+enclose the inner circle, and the decision boundary follows. Middle, the hidden space
+h = sigma(W x + b): the points are carried apart until the output unit's plane can separate
+them. Right, the loss. Final loss
 {post["final_loss"]:.4g}, accuracy {post["train_accuracy"]:.3f}
 (`python experiments/animate.py --out {results["out"]}`).
 

@@ -269,6 +269,8 @@ def training_animation(
         for points in ax_hidden.collections[:2]:  # larger points than the still figure's
             if not isinstance(points, Poly3DCollection):
                 points.set_sizes([22])
+                if hasattr(points, "_sizes3d"):  # 3-D scatters redraw from this copy
+                    points._sizes3d = points.get_sizes()  # noqa: SLF001
         w_out = np.asarray(stacked[1].W[:, 0, :], np.float64)  # (frames, 3)
         b_out = np.asarray(stacked[1].b[:, 0], np.float64)
         hidden = (ax_hidden, w_out, b_out)
