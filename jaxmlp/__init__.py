@@ -15,6 +15,7 @@ from jaxmlp.mlp import (
     predict,
     predict_proba,
 )
+from jaxmlp.sweep import SweepResult, sweep
 from jaxmlp.training import TrainResult, make_step, train
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "Activation",
     "Dense",
     "Params",
+    "SweepResult",
     "TrainResult",
     "activations",
     "baselines",
@@ -35,5 +37,6 @@ __all__ = [
     "manual_grads",
     "predict",
     "predict_proba",
+    "sweep",
     "train",
 ]
