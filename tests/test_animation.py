@@ -8,7 +8,6 @@ import sys
 
 import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -215,54 +214,55 @@ def test_hidden_units_animation_updates_every_map(data, run3, run4):
 # ----------------------------------------------------------------------------- network.png
 
 
+def numpy_params(sizes, seed=0):
+    """Params as NumPy arrays (no jax compiles); weights of both signs and many sizes."""
+    rng = np.random.default_rng(seed)
+    return tuple(
+        jaxmlp.Dense(rng.normal(size=(n_out, n_in)) * 2.0, rng.normal(size=n_out))
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+    )
+
+
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 4, 3, 2)])
 def test_network_graph_edges(sizes):
-    params = jaxmlp.init_mlp(jax.random.key(3), sizes, scheme="he_normal")
-    params = jax.tree.map(lambda a: a + 0.1 * jnp.arange(a.size).reshape(a.shape) - 0.3, params)
+    params = numpy_params(sizes)
     fig = animation.network_graph(params, title="t")
     ax = fig.axes[0]
-    weights = [line for line in ax.lines if line.get_gid() == "weight"]
-    biases = [line for line in ax.lines if line.get_gid() == "bias"]
-    assert len(weights) == sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    edges = [line for line in ax.lines if line.get_gid() in ("weight", "bias")]
+    weights = [line for line in edges if line.get_gid() == "weight"]
+    biases = [line for line in edges if line.get_gid() == "bias"]
+    assert len(weights) == sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     assert len(biases) == sum(sizes[1:])
-    values = np.concatenate(
-        [np.concatenate([np.asarray(layer.W).ravel(), np.asarray(layer.b)]) for layer in params]
-    )
-    drawn = weights + biases  # order of drawing: per layer, per target: its weights then bias
-    order = [line for line in ax.lines if line.get_gid() in ("weight", "bias")]
-    assert len(order) == values.size
-    # Per layer W row j then b_j: rebuild that order from the params.
+    # Drawing order: per layer, per unit j: its weights W[j, :], then its bias b[j].
     expected = np.concatenate(
-        [
-            np.concatenate(
-                [np.append(np.asarray(L.W)[j], np.asarray(L.b)[j]) for j in range(L.W.shape[0])]
-            )
-            for L in params
-        ]
+        [np.concatenate([np.append(L.W[j], L.b[j]) for j in range(L.W.shape[0])]) for L in params]
     )
-    colours = [to_hex(line.get_color()) for line in order]
+    colours = [to_hex(line.get_color()) for line in edges]
     want = [
         to_hex(animation.POSITIVE_COLOR if v >= 0 else animation.NEGATIVE_COLOR) for v in expected
     ]
     assert colours == want
-    widths = np.array([line.get_linewidth() for line in order])
+    widths = np.array([line.get_linewidth() for line in edges])
     assert np.all(np.diff(widths[np.argsort(np.abs(expected))]) >= -1e-9)  # wider for larger |w|
+    assert widths.max() > 3 * widths.min()
     assert all(line.get_linestyle() == "--" for line in biases)
-    assert len(drawn) == values.size
-    n_nodes = sum(sizes)
-    assert sum(1 for p in ax.patches if type(p).__name__ == "Circle") == n_nodes
+    assert all(line.get_linestyle() == "-" for line in weights)
+    circles = [p for p in ax.patches if type(p).__name__ == "Circle"]
+    assert len(circles) == sum(sizes)
+    # Each edge starts and ends on a node (or the bias node below the previous layer).
+    centres = {tuple(np.round(c.center, 6)) for c in circles}
+    assert all(tuple(np.round(line.get_xydata()[1], 6)) in centres for line in edges)
 
 
 def test_network_graph_annotates_small_networks_only():
-    small = animation.network_graph(jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1)))
-    numbers = [
-        t for t in small.axes[0].texts if t.get_text().lstrip("-").replace(".", "").isdigit()
-    ]
-    assert len(numbers) == 9 + 4 + 2  # every weight and bias, plus the two "1" bias nodes
-    big = animation.network_graph(jaxmlp.init_mlp(jax.random.key(0), (2, 20, 1)), annotate=None)
+    small = animation.network_graph(numpy_params((2, 3, 1)))
+    texts = [t.get_text() for t in small.axes[0].texts]
+    numbers = [t for t in texts if t.lstrip("-").replace(".", "").isdigit() and t != "1"]
+    assert len(numbers) == 9 + 4  # every weight and bias
+    big = animation.network_graph(numpy_params((2, 20, 1)))
     assert not [t for t in big.axes[0].texts if "." in t.get_text()]
     with pytest.raises(ValueError, match="input_names"):
-        animation.network_graph(jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1)), input_names=["a"])
+        animation.network_graph(numpy_params((2, 3, 1)), input_names=["a"])
 
 
 # ----------------------------------------------------------------------------- GIF writing

@@ -18,18 +18,21 @@ import contextlib
 import functools
 import pathlib
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyBboxPatch, Patch
+from mpl_toolkits.mplot3d import Axes3D
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 from PIL import Image
 
@@ -267,10 +270,10 @@ def training_animation(
             ax=ax_hidden,
         )
         for points in ax_hidden.collections[:2]:  # larger points than the still figure's
-            if not isinstance(points, Poly3DCollection):
+            if isinstance(points, PathCollection):
                 points.set_sizes([22])
                 if hasattr(points, "_sizes3d"):  # 3-D scatters redraw from this copy
-                    points._sizes3d = points.get_sizes()  # noqa: SLF001
+                    setattr(points, "_sizes3d", points.get_sizes())  # noqa: B010
         w_out = np.asarray(stacked[1].W[:, 0, :], np.float64)  # (frames, 3)
         b_out = np.asarray(stacked[1].b[:, 0], np.float64)
         hidden = (ax_hidden, w_out, b_out)
@@ -304,7 +307,7 @@ def _move_hidden(ax: Axes, H: np.ndarray, y: np.ndarray, w: np.ndarray, b: float
     scatters = [c for c in ax.collections if not isinstance(c, Poly3DCollection)]
     for label, scatter in zip((0, 1), scatters, strict=False):
         mask = y == label
-        scatter._offsets3d = (H[mask, 0], H[mask, 1], H[mask, 2])  # noqa: SLF001
+        setattr(scatter, "_offsets3d", (H[mask, 0], H[mask, 1], H[mask, 2]))  # noqa: B010
     planes = [c for c in ax.collections if isinstance(c, Poly3DCollection)]
     lo, hi = np.asarray(box[0], np.float64), np.asarray(box[1], np.float64)
     polygon = static._plane_in_box(w, b, lo, hi) if np.linalg.norm(w) > 0 else np.zeros((0, 3))
@@ -313,7 +316,7 @@ def _move_hidden(ax: Axes, H: np.ndarray, y: np.ndarray, w: np.ndarray, b: float
         if len(polygon):
             planes[0].set_verts([polygon])
     elif len(polygon):
-        ax.add_collection3d(
+        cast(Axes3D, ax).add_collection3d(
             Poly3DCollection(
                 [polygon],
                 facecolors=PLANE_COLOR,
@@ -379,7 +382,7 @@ def _math_name(act: _activations.Activation) -> str:
 
 
 def _training_legend(fig: Figure, *, three_d: bool, unit_lines: bool) -> None:
-    handles = [
+    handles: list[Artist] = [
         Line2D([], [], marker=m, linestyle="", color=c, label=f"class {k}")
         for k, (m, c) in enumerate(zip(style.CLASS_MARKERS, style.CLASS_COLORS, strict=True))
     ]
@@ -485,9 +488,10 @@ def _draw_unit_row(
         static.decision_regions(
             X, y, lambda _: P, resolution=xx.shape[0], legend=False, ax=ax, title=None
         )
-        for c in ax.collections[-2:]:
-            c.set_sizes([5])
-            c.set_linewidths(0)
+        for points in ax.collections[-2:]:
+            if isinstance(points, PathCollection):
+                points.set_sizes([5])
+                points.set_linewidth(0)
         _small_panel(ax, limits, "output")
 
 
@@ -610,7 +614,11 @@ def hidden_unit_maps(
     >>> len(fig.axes)
     4
     """
-    networks = [networks] if _is_params(networks) else list(networks)
+    networks = (
+        [cast(mlp.Params, networks)]
+        if _is_params(networks)
+        else list(cast(Sequence[mlp.Params], networks))
+    )
     sizes = [validation.check_params(p) for p in networks]
     maps = _unit_maps(
         X,
@@ -665,7 +673,11 @@ def hidden_units_animation(
     >>> hidden_units_animation(X, y, r.snapshots, r.snapshot_steps, resolution=8).n_frames
     3
     """
-    stacks = [snapshots] if _is_params(snapshots) else list(snapshots)
+    stacks: list[mlp.Params] = (
+        [cast(mlp.Params, snapshots)]
+        if _is_params(snapshots)
+        else list(cast(Sequence[mlp.Params], snapshots))
+    )
     stacks = [jax.tree.map(np.asarray, s) for s in stacks]  # host copies: no compiles per frame
     counts = [snapshot_count(s) for s in stacks]
     steps_all = np.asarray(snapshot_steps)
@@ -768,7 +780,7 @@ def network_graph(
         )
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        fig = cast(Figure, ax.figure)
     layers = [np.asarray(layer.W, np.float64) for layer in params]
     biases = [np.asarray(layer.b, np.float64) for layer in params]
     scale = max(
