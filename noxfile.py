@@ -56,3 +56,10 @@ def bench(session: nox.Session) -> None:
     session.run("python", "experiments/bench.py", *session.posargs)
     if pathlib.Path("experiments/bench_sweep.py").exists():
         session.run("python", "experiments/bench_sweep.py", "--out", "out/bench")
+
+
+@nox.session(python=PYTHON, default=False)
+def sweep(session: nox.Session) -> None:
+    """Width x activation x seed sweep on circles and spirals (out/sweep; -- --steps N etc.)."""
+    session.install("-e", ".")
+    session.run("python", "experiments/sweep_width_activation.py", *session.posargs)
