@@ -108,7 +108,7 @@ def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
         np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n_classes)
     )
     if not valid.all():
-        bad = values[~valid][0]
+        bad = values[~valid][0].item()
         allowed = "{0, 1} (one output)" if n_outputs == 1 else f"0..{n_outputs - 1}"
         raise ValueError(f"{name} must hold labels in {allowed}, got {bad!r}")
 
