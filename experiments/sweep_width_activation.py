@@ -1,0 +1,247 @@
+"""Hidden width x activation x seed sweep on circles and spirals, one compiled call per data set.
+
+Writes to ``--out``: ``results.csv`` (one row per model), ``results.json``
+(config + per-config summaries), figures per data set (accuracy and loss vs width
+per activation with the seed spread, a decision-boundary grid width x activation,
+loss curves) and ``report.md``. Usage::
+
+    python experiments/sweep_width_activation.py --out out/sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+import optax
+
+import jaxmlp
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green", "leaky_relu": "tab:red"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    widths: tuple[int, ...] = tuple(range(5, 51, 5))
+    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu")
+    seeds: tuple[int, ...] = tuple(range(8))
+    steps: int = 1000
+    learning_rate: float = 0.01
+    n_points: int = 400
+    test_fraction: float = 0.5
+    datasets: tuple[str, ...] = ("circles", "spirals")
+    data_seed: int = 0
+    split_seed: int = 1
+
+
+def make_data(name: str, cfg: Config):
+    key = jax.random.key(cfg.data_seed)
+    if name == "circles":
+        X, y = jaxmlp.datasets.circles(key, cfg.n_points, noise=0.3)
+    else:
+        X, y = jaxmlp.datasets.spirals(key, cfg.n_points, noise=0.05)
+    return jaxmlp.datasets.train_test_split(
+        jax.random.key(cfg.split_seed), X, y, test_fraction=cfg.test_fraction
+    )
+
+
+def spread_plot(ax, x, values, act, label=True):
+    """Seed mean as a line, min..max over seeds as a band; values (W, S)."""
+    ax.plot(x, values.mean(-1), "o-", color=COLORS.get(act), label=act if label else None, ms=3)
+    ax.fill_between(x, values.min(-1), values.max(-1), color=COLORS.get(act), alpha=0.2)
+
+
+def plot_vs_width(r, name, path):
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4), constrained_layout=True)
+    panels = [
+        ("train accuracy", r.train_accuracy),
+        ("test accuracy", r.test_accuracy),
+        ("final train loss", r.final_loss),
+        ("test loss", r.test_loss),
+    ]
+    for ax, (title, values) in zip(axes, panels, strict=True):
+        for j, act in enumerate(r.activations):
+            spread_plot(ax, r.widths, values[:, j], act)
+        ax.set_title(f"{name}: {title}")
+        ax.set_xlabel("hidden width")
+        ax.grid(alpha=0.3)
+        if "loss" in title:
+            ax.set_yscale("log")
+    axes[0].legend(title="activation (mean, band = min..max over seeds)", fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def boundary_grid(r, X, y, name, path, seed):
+    lo, hi = X.min(0) - 0.3, X.max(0) + 0.3
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
+    grid = np.stack([g0.ravel(), g1.ravel()], 1).astype(np.float32)
+    W, A = len(r.widths), len(r.activations)
+    fig, axes = plt.subplots(A, W, figsize=(1.7 * W, 1.8 * A + 0.6), constrained_layout=True)
+    axes = np.asarray(axes).reshape(A, W)
+    for i, w in enumerate(r.widths):
+        for j, act in enumerate(r.activations):
+            (l1, l2) = r.params(w, act, seed)
+            fn = jaxmlp.activations.get(act)
+            h = fn(jnp.asarray(grid) @ l1.W.T + l1.b[None, :])
+            p = np.asarray(jax.nn.sigmoid(h @ l2.W.T + l2.b[None, :]))[:, 0]
+            ax = axes[j, i]
+            ax.contourf(
+                g0, g1, p.reshape(g0.shape), levels=[0, 0.5, 1], colors=["#9ecae1", "#fdae6b"]
+            )
+            ax.scatter(X[:, 0], X[:, 1], c=np.where(y == 1, "tab:orange", "tab:blue"), s=2)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_title(f"width {w}", fontsize=9)
+            if i == 0:
+                ax.set_ylabel(act, fontsize=9)
+    fig.suptitle(f"{name}: decision boundaries (seed {seed}, training points)")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_curves(r, name, path):
+    A = len(r.activations)
+    fig, axes = plt.subplots(1, A, figsize=(4.2 * A, 3.6), sharey=True, constrained_layout=True)
+    cmap = plt.get_cmap("viridis")
+    for j, act in enumerate(r.activations):
+        ax = axes[j]
+        for i, w in enumerate(r.widths):
+            color = cmap(i / max(len(r.widths) - 1, 1))
+            ax.plot(r.loss_steps, np.nanmean(r.loss[i, j], axis=0), color=color, label=f"w={w}")
+        ax.set_yscale("log")
+        ax.set_title(f"{name}: {act}")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("training loss (mean over seeds)")
+    axes[-1].legend(fontsize=7, ncol=2)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="out/sweep")
+    parser.add_argument("--steps", type=int, default=Config.steps)
+    parser.add_argument("--seeds", type=int, default=len(Config.seeds))
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+    cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)))
+    os.makedirs(args.out, exist_ok=True)
+    optimizer = optax.adam(cfg.learning_rate)
+    rows, summary, timings = [], {}, {}
+    for name in cfg.datasets:
+        X, X_test, y, y_test = make_data(name, cfg)
+        t0 = time.perf_counter()
+        r = jaxmlp.sweep(
+            X, y, widths=cfg.widths, activations=cfg.activations, seeds=cfg.seeds,
+            steps=cfg.steps, optimizer=optimizer, X_test=X_test, y_test=y_test,
+            progress=args.progress,
+        )  # fmt: skip
+        timings[name] = time.perf_counter() - t0
+        for i, w in enumerate(r.widths):
+            for j, act in enumerate(r.activations):
+                for k, s in enumerate(r.seeds):
+                    rows.append(
+                        {
+                            "dataset": name, "width": w, "activation": act, "seed": s,
+                            "final_loss": float(r.final_loss[i, j, k]),
+                            "train_accuracy": float(r.train_accuracy[i, j, k]),
+                            "test_loss": float(r.test_loss[i, j, k]),
+                            "test_accuracy": float(r.test_accuracy[i, j, k]),
+                            "diverged_at": int(r.diverged_at[i, j, k]),
+                        }
+                    )  # fmt: skip
+        summary[name] = {
+            act: {
+                "mean_test_accuracy_by_width": dict(
+                    zip(map(str, r.widths), r.test_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
+                ),
+                "mean_train_accuracy_by_width": dict(
+                    zip(map(str, r.widths), r.train_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
+                ),
+            }
+            for j, act in enumerate(r.activations)
+        }
+        plot_vs_width(r, name, os.path.join(args.out, f"{name}_vs_width.png"))
+        boundary_grid(r, np.asarray(X), np.asarray(y), name,
+                      os.path.join(args.out, f"{name}_boundaries.png"), cfg.seeds[0])  # fmt: skip
+        plot_curves(r, name, os.path.join(args.out, f"{name}_loss_curves.png"))
+        summary[name]["_result"] = r
+    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    results = {name: {k: v for k, v in s.items() if k != "_result"} for name, s in summary.items()}
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(
+            {"config": dataclasses.asdict(cfg), "optimizer": f"optax.adam({cfg.learning_rate})",
+             "seconds_per_sweep_call": timings, "summary": results},
+            f, indent=2,
+        )  # fmt: skip
+    write_report(cfg, summary, timings, os.path.join(args.out, "report.md"))
+    print(open(os.path.join(args.out, "report.md")).read())
+
+
+def write_report(cfg, summary, timings, path):
+    n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
+    lines = [
+        "# Width x activation sweep",
+        "",
+        f"{n_models} one-hidden-layer MLPs per data set (widths {cfg.widths[0]}..{cfg.widths[-1]}, "
+        f"{', '.join(cfg.activations)}, {len(cfg.seeds)} seeds), {cfg.steps} full-batch "
+        f"optax.adam({cfg.learning_rate}) steps, {cfg.n_points} points, "
+        f"{int(cfg.test_fraction * 100)}% held out. One `jaxmlp.sweep` call per data set "
+        f"({', '.join(f'{k}: {v:.0f} s incl. compile' for k, v in timings.items())}).",
+        "",
+    ]
+    for name in cfg.datasets:
+        r = summary[name]["_result"]
+        lines += [f"## {name}", "", "Mean test accuracy over seeds (min..max):", ""]
+        lines.append("| width | " + " | ".join(r.activations) + " |")
+        lines.append("|---:|" + "---:|" * len(r.activations))
+        for i, w in enumerate(r.widths):
+            cells = [
+                f"{acc.mean():.3f} ({acc.min():.2f}..{acc.max():.2f})" for acc in r.test_accuracy[i]
+            ]
+            lines.append(f"| {w} | " + " | ".join(cells) + " |")
+        best = np.unravel_index(np.argmax(r.test_accuracy.mean(-1)), r.test_accuracy.shape[:2])
+        gap = (r.train_accuracy - r.test_accuracy).mean(axis=(1, 2))
+        lines += [
+            "",
+            f"- Best mean test accuracy: {r.test_accuracy.mean(-1).max():.3f} "
+            f"(width {r.widths[best[0]]}, {r.activations[best[1]]}).",
+            f"- Mean test accuracy at width {r.widths[0]}: "
+            + ", ".join(
+                f"{a} {r.test_accuracy[0, j].mean():.3f}" for j, a in enumerate(r.activations)
+            )
+            + f"; at width {r.widths[-1]}: "
+            + ", ".join(
+                f"{a} {r.test_accuracy[-1, j].mean():.3f}" for j, a in enumerate(r.activations)
+            )
+            + ".",
+            f"- Train - test accuracy gap (mean over activations and seeds) from {gap[0]:.3f} at "
+            f"width {r.widths[0]} to {gap[-1]:.3f} at width {r.widths[-1]}.",
+            f"- Diverged models: {int((r.diverged_at >= 0).sum())}.",
+            "",
+            f"Figures: `{name}_vs_width.png`, `{name}_boundaries.png`, `{name}_loss_curves.png`.",
+            "",
+        ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

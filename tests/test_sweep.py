@@ -1,0 +1,201 @@
+"""jaxmlp.sweep: exactness against train, result shapes, input checks, checkpoint/resume."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxmlp
+from jaxmlp import checkpoint
+
+sweep_module = importlib.import_module("jaxmlp.sweep")
+
+WIDTHS = (3, 2)  # not sorted on purpose: results follow the order given
+ACTS = ("sigmoid", "relu")
+SEEDS = (0, 5)
+STEPS = 12
+OPT = optax.adam(0.05)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), 48)
+    return jaxmlp.datasets.train_test_split(jax.random.key(1), X, y)
+
+
+@pytest.fixture(scope="module")
+def result(data):
+    X, X_test, y, y_test = data
+    return jaxmlp.sweep(
+        X,
+        y,
+        widths=WIDTHS,
+        activations=ACTS,
+        seeds=SEEDS,
+        steps=STEPS,
+        optimizer=OPT,
+        X_test=X_test,
+        y_test=y_test,
+        chunk_steps=4,
+    )
+
+
+def test_shapes_and_axes(result):
+    W, A, S = len(WIDTHS), len(ACTS), len(SEEDS)
+    assert result.widths == WIDTHS and result.activations == ACTS and result.seeds == SEEDS
+    for name in ("final_loss", "train_accuracy", "test_loss", "test_accuracy", "diverged_at"):
+        assert getattr(result, name).shape == (W, A, S), name
+    assert result.loss.shape == (W, A, S, STEPS)
+    np.testing.assert_array_equal(result.loss_steps, np.arange(STEPS))
+    np.testing.assert_array_equal(result.diverged_at, -1)
+    assert np.all((result.train_accuracy >= 0) & (result.train_accuracy <= 1))
+    # Training reduced every model's loss.
+    assert np.all(result.loss[..., -1] < result.loss[..., 0])
+
+
+def test_every_config_equals_train(result, data):
+    X, X_test, y, y_test = data
+    for i, w in enumerate(WIDTHS):
+        for j, a in enumerate(ACTS):
+            for k, s in enumerate(SEEDS):
+                init = jaxmlp.init_mlp(jax.random.key(s), (2, w, 1))
+                ref = jaxmlp.train(init, X, y, activation=a, optimizer=OPT, steps=STEPS)
+                params = result.params(w, a, s)
+                assert [layer.W.shape for layer in params] == [(w, 2), (1, w)]
+                pairs = zip(jax.tree.leaves(params), jax.tree.leaves(ref.params), strict=True)
+                for got, want in pairs:
+                    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(result.loss[i, j, k], ref.loss, rtol=1e-5, atol=1e-6)
+                final = jaxmlp.loss(ref.params, X, y, activation=a)
+                np.testing.assert_allclose(result.final_loss[i, j, k], final, rtol=1e-5)
+                acc = np.mean(np.asarray(jaxmlp.predict(ref.params, X, activation=a)) == y)
+                assert result.train_accuracy[i, j, k] == pytest.approx(acc)
+                test_acc = np.mean(
+                    np.asarray(jaxmlp.predict(ref.params, X_test, activation=a)) == y_test
+                )
+                assert result.test_accuracy[i, j, k] == pytest.approx(test_acc)
+
+
+def test_minibatches_and_sigmoid_padding_free_match_train(data):
+    X, _, y, _ = data
+    key = jax.random.key(3)
+    r = jaxmlp.sweep(
+        X, y, widths=(4,), activations=("tanh",), seeds=(2,), steps=10,
+        optimizer=optax.sgd(0.5), batch_size=12, key=key,
+    )  # fmt: skip
+    init = jaxmlp.init_mlp(jax.random.key(2), (2, 4, 1))
+    ref = jaxmlp.train(
+        init, X, y, activation="tanh", optimizer=optax.sgd(0.5), steps=10, batch_size=12, key=key
+    )
+    np.testing.assert_allclose(r.loss[0, 0, 0], ref.loss, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_curves_are_subsampled(result, data):
+    X, _, y, _ = data
+    r = jaxmlp.sweep(
+        X, y, widths=WIDTHS, activations=ACTS, seeds=SEEDS, steps=STEPS, optimizer=OPT,
+        chunk_steps=4, loss_points=4,
+    )  # fmt: skip
+    assert r.loss_steps[0] == 0 and r.loss_steps[-1] == STEPS - 1 and len(r.loss_steps) == 4
+    np.testing.assert_array_equal(r.loss, result.loss[..., r.loss_steps])
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"widths": (3, 3)}, ValueError, "widths must not repeat"),
+        ({"widths": (0,)}, ValueError, "widths entries must be a positive int"),
+        ({"widths": (2.5,)}, TypeError, "widths must hold ints"),
+        ({"activations": ("nope",)}, ValueError, "activation must be one of"),
+        ({"seeds": ()}, ValueError, "seeds must not be empty"),
+        ({"steps": 0}, ValueError, "steps must be a positive int"),
+        ({"optimizer": "adam"}, TypeError, "optimizer must be an optax"),
+        ({"X_test": jnp.ones((3, 2))}, ValueError, "given together"),
+        ({"batch_size": 4}, ValueError, "key must be given"),
+        ({"scheme": "zeros"}, ValueError, "scheme must be one of"),
+    ],
+)
+def test_bad_input_is_rejected(data, kwargs, error, match):
+    X, _, y, _ = data
+    args = dict(widths=(2,), activations=("tanh",), seeds=(0,), steps=2, optimizer=OPT)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        jaxmlp.sweep(X, y, **args)
+
+
+def test_params_rejects_unknown_config(result):
+    with pytest.raises(ValueError, match="width must be one of"):
+        result.params(7, "relu", 0)
+
+
+def test_checkpoint_roundtrip_without_pickle(tmp_path):
+    path = str(tmp_path / "ck.npz")
+    tree = {"a": np.arange(3.0), "b": (np.ones((2, 2), np.int32),)}
+    checkpoint.save(path, tree, {"step": 4})
+    leaves, meta = checkpoint.load(path)
+    assert meta == {"step": 4}
+    np.testing.assert_array_equal(leaves[0], tree["a"])
+    np.testing.assert_array_equal(leaves[1], tree["b"][0])
+    assert os.path.exists(path + ".json")
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+
+
+RESUME_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, jax, optax, jaxmlp
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), 48)
+    X, X_test, y, y_test = jaxmlp.datasets.train_test_split(jax.random.key(1), X, y)
+
+    def on_chunk(done):
+        if done >= 8:  # killed after the second chunk, its checkpoint written
+            os._exit(17)
+
+    jaxmlp.sweep(X, y, widths=(3, 2), activations=("sigmoid", "relu"), seeds=(0, 5),
+                 steps=12, optimizer=optax.adam(0.05), X_test=X_test, y_test=y_test,
+                 chunk_steps=4, checkpoint=sys.argv[1], on_chunk=on_chunk)
+    """
+)
+
+
+def test_interrupted_sweep_resumes_to_identical_results(result, data, tmp_path):
+    X, X_test, y, y_test = data
+    path = str(tmp_path / "sweep.npz")
+    proc = subprocess.run(
+        [sys.executable, "-c", RESUME_SCRIPT, path], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 17, proc.stderr
+    _, meta = checkpoint.load(path)
+    assert meta["step"] == 8
+    seen = []
+    resumed = jaxmlp.sweep(
+        X, y, widths=WIDTHS, activations=ACTS, seeds=SEEDS, steps=STEPS, optimizer=OPT,
+        X_test=X_test, y_test=y_test, chunk_steps=4, checkpoint=path, on_chunk=seen.append,
+    )  # fmt: skip
+    assert seen == [12]  # only the last chunk ran
+    for name in ("final_loss", "train_accuracy", "test_accuracy", "loss", "diverged_at"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(result, name), name)
+    for got, want in zip(
+        jax.tree.leaves(resumed.group_params), jax.tree.leaves(result.group_params), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+    # Another grid must not silently reuse this checkpoint.
+    with pytest.raises(ValueError, match="other arguments"):
+        jaxmlp.sweep(
+            X, y, widths=WIDTHS, activations=ACTS, seeds=(0, 6), steps=STEPS, optimizer=OPT,
+            X_test=X_test, y_test=y_test, chunk_steps=4, checkpoint=path,
+        )  # fmt: skip
+
+
+def test_default_chunk_prefers_divisors():
+    assert sweep_module._default_chunk(1000) == 100
+    assert sweep_module._default_chunk(12) == 2
+    assert sweep_module._default_chunk(997) == 100

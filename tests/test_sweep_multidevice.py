@@ -1,0 +1,47 @@
+"""jaxmlp.sweep sharded over 4 (forced host) CPU devices equals the 1-device run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import optax
+
+import jaxmlp
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, jax, numpy as np, optax, jaxmlp
+    assert jax.device_count() == 4, jax.devices()
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
+    r = jaxmlp.sweep(X, y, widths=(2, 3), activations=("tanh", "relu"), seeds=(0, 1, 2),
+                     steps=8, optimizer=optax.adam(0.05))
+    np.savez(sys.argv[1], final_loss=r.final_loss, loss=r.loss, acc=r.train_accuracy,
+             W1=np.asarray(r.params(3, "relu", 2)[0].W))
+    """
+)
+
+
+def test_four_devices_equal_one_device(tmp_path):
+    out = str(tmp_path / "sharded.npz")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, out], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
+    r = jaxmlp.sweep(
+        X, y, widths=(2, 3), activations=("tanh", "relu"), seeds=(0, 1, 2), steps=8,
+        optimizer=optax.adam(0.05),
+    )  # fmt: skip
+    with np.load(out, allow_pickle=False) as sharded:
+        np.testing.assert_allclose(sharded["final_loss"], r.final_loss, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(sharded["loss"], r.loss, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(sharded["acc"], r.train_accuracy)
+        np.testing.assert_allclose(sharded["W1"], r.params(3, "relu", 2)[0].W, rtol=1e-6)
