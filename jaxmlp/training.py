@@ -14,6 +14,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxmlp import activations as _activations
 from jaxmlp import backprop, losses, mlp, validation
+from jaxmlp.kernels.backends import resolve_backend
 
 Array = jax.Array
 LossAndGrads = Callable[..., tuple[Array, mlp.Params]]
@@ -37,9 +38,34 @@ GRADIENTS: dict[str, LossAndGrads] = {
 }
 
 
-def _loss_and_grads_fn(grad: str) -> LossAndGrads:
+def fused_loss_and_grads(
+    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
+) -> tuple[Array, mlp.Params]:
+    """The fused Pallas kernel: forward, loss and the post's gradients in one kernel."""
+    from jaxmlp import kernels
+
+    return kernels.loss_and_fused_grads(params, X, y, activation)
+
+
+def fused_autodiff_loss_and_grads(
+    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
+) -> tuple[Array, mlp.Params]:
+    """``jax.value_and_grad`` of the fused loss, whose ``custom_vjp`` runs the same kernel."""
+    from jaxmlp import kernels
+
+    return jax.value_and_grad(kernels.fused_loss)(params, X, y, activation)
+
+
+# The loss-and-gradients function of each backend ("xla": GRADIENTS above).
+BACKEND_GRADIENTS: dict[str, dict[str, LossAndGrads]] = {
+    "xla": GRADIENTS,
+    "pallas": {"manual": fused_loss_and_grads, "autodiff": fused_autodiff_loss_and_grads},
+}
+
+
+def _loss_and_grads_fn(grad: str, backend: str = "xla") -> LossAndGrads:
     try:
-        return GRADIENTS[grad]
+        return BACKEND_GRADIENTS[backend][grad]
     except KeyError:
         raise ValueError(f"grad must be one of {', '.join(GRADIENTS)}; got {grad!r}") from None
 
@@ -292,16 +318,19 @@ def _stacked_fast_step(params, act, optimizer, mean_weights) -> _FastStep:
         "batch_size",
         "grad",
         "snapshot_every",
+        "backend",
     ),
 )
-def _train(params, X, y, key, *, activation, optimizer, steps, batch_size, grad, snapshot_every):
+def _train(
+    params, X, y, key, *, activation, optimizer, steps, batch_size, grad, snapshot_every, backend
+):
     X = X.astype(params[0].W.dtype)  # compute in the parameters' dtype
     # Each run of updates (the whole run, or the steps between snapshots) first
     # goes through the fast path: a scan without the per-step divergence guard,
     # whose state sums every loss and gradient; if that sum is not finite at the
     # end, the run is redone from its start with the guard, which is exact. So the
     # result is always that of the guarded loop; a divergence costs one recompute.
-    if _use_stacked(params, grad, batch_size or X.shape[0]):
+    if backend == "xla" and _use_stacked(params, grad, batch_size or X.shape[0]):
         X = X.T  # examples as columns: (d, n)
         axis = 1
         unravel = ravel_pytree(params)[1]
@@ -315,7 +344,7 @@ def _train(params, X, y, key, *, activation, optimizer, steps, batch_size, grad,
         fast = _stacked_fast_step(params, activation, optimizer, weights)
     else:
         axis = 0
-        grads_fn = _loss_and_grads_fn(grad)
+        grads_fn = _loss_and_grads_fn(grad, backend)
         loss_and_grads = lambda p, Xb, yb: grads_fn(p, Xb, yb, activation)  # noqa: E731
         fast = _tree_fast_step(loss_and_grads, optimizer)
     batch = functools.partial(_batch, X=X, y=y, batch_size=batch_size, axis=axis)
@@ -395,6 +424,7 @@ def train(
     key: Array | None = None,
     grad: str = "manual",
     snapshot_every: int | None = None,
+    backend: str = "auto",
 ) -> TrainResult:
     """Trains a network; the whole run is one ``lax.scan`` inside one ``jit``.
 
@@ -412,6 +442,9 @@ def train(
       key: PRNG key for the mini-batch shuffle.
       grad: ``"manual"`` (the post's formulas) or ``"autodiff"``.
       snapshot_every: if set, also return the params every that many steps.
+      backend: ``"xla"``, ``"pallas"`` (the fused kernels of :mod:`jaxmlp.kernels`
+        compute each step's loss and gradients; Pallas interpret mode on CPU, slow)
+        or ``"auto"``: pallas on GPU, xla elsewhere.
 
     Returns:
       A :class:`TrainResult`. If a loss or gradient turns non-finite, updates
@@ -428,6 +461,7 @@ def train(
     act = _activations.get(activation)
     validation.check_data(params, X, y)
     _loss_and_grads_fn(grad)
+    backend = resolve_backend(backend)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
@@ -458,6 +492,7 @@ def train(
         batch_size=batch_size,
         grad=grad,
         snapshot_every=snapshot_every,
+        backend=backend,
     )
     diverged = int(diverged_at)
     snapshot_steps = None

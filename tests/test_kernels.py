@@ -275,3 +275,19 @@ def test_kernels_lower_to_triton_for_gpu():
     for fn, args in checks:
         exported = export.export(jax.jit(fn), platforms=["cuda"], disabled_checks=triton)(*args)
         assert "xla.gpu.triton" in exported.mlir_module()
+
+
+def test_train_backend_pallas_matches_xla():
+    """``train(backend="pallas")`` routes each step's loss and gradients through the kernel."""
+    X, y = _circles(n=24)
+    params = _params(np.random.default_rng(6), (2, 3, 1))
+    optimizer = optax.sgd(2.0)
+    for grad in ("manual", "autodiff"):
+        xla = jaxmlp.train(params, X, y, optimizer=optimizer, steps=3, grad=grad, backend="xla")
+        fused = jaxmlp.train(
+            params, X, y, optimizer=optimizer, steps=3, grad=grad, backend="pallas"
+        )
+        _close(fused.loss, xla.loss)
+        _close(fused.params, xla.params)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        jaxmlp.train(params, X, y, optimizer=optimizer, steps=3, backend="cuda")
