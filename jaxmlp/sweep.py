@@ -48,6 +48,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmlp import activations as _activations
 from jaxmlp import checkpoint as _checkpoint
 from jaxmlp import mlp, training, validation
+from jaxmlp.kernels.backends import resolve_backend
 
 Array = jax.Array
 
@@ -126,6 +127,24 @@ def _group_loss_and_grads(
     return value, (mlp.Dense(dW1, db1), mlp.Dense(dW2, db2))
 
 
+def _fused_group_loss_and_grads(
+    params: mlp.Params, XT: Array, y: Array, acts
+) -> tuple[Array, mlp.Params]:
+    """:func:`_group_loss_and_grads` by the fused Pallas kernel (``backend="pallas"``).
+
+    Per activation, ``jax.vmap`` of :func:`jaxmlp.kernels.loss_and_fused_grads`
+    over the seeds: one kernel launch whose grid has a seed axis.
+    """
+    from jaxmlp import kernels
+
+    many = jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None))
+    X = XT.T
+    parts = [
+        many(jax.tree.map(lambda p, i=i: p[i], params), X, y, act) for i, act in enumerate(acts)
+    ]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *parts)
+
+
 def _vmap2(fn: Callable) -> Callable:
     """``fn`` mapped over the two leading (activation, seed) axes."""
     return jax.vmap(jax.vmap(fn))
@@ -184,6 +203,7 @@ class _Plan:
     scheme: str
     batch_size: int | None
     n_examples: int
+    backend: str = "xla"  # "xla" or "pallas" (the loss-and-gradients of each step)
 
 
 def _state_sharding(plan: _Plan, mesh: Mesh, state_shapes) -> Any:
@@ -225,7 +245,10 @@ def _batch(plan: _Plan, step: Array, perm: Array, key_data: Array, XT: Array, y:
 
 def _group_update(plan: _Plan, g: GroupState, XT: Array, y: Array, step: Array):
     """One guarded update of every model of a group, exactly as :func:`jaxmlp.train`'s."""
-    value, grads = _group_loss_and_grads(g.params, XT, y, plan.activations)
+    loss_and_grads = (
+        _fused_group_loss_and_grads if plan.backend == "pallas" else _group_loss_and_grads
+    )
+    value, grads = loss_and_grads(g.params, XT, y, plan.activations)
     updates, opt_state = _vmap2(plan.optimizer.update)(grads, g.opt_state, g.params)
     new_params = _vmap2(optax.apply_updates)(g.params, updates)
     ok = jnp.isfinite(value) & _finite_per_model(grads) & (g.diverged_at < 0)
@@ -458,6 +481,7 @@ def sweep(
     loss_points: int = DEFAULT_LOSS_POINTS,
     on_chunk: Callable[[int], None] | None = None,
     devices: Sequence[jax.Device] | None = None,
+    backend: str = "auto",
 ) -> SweepResult:
     """Trains every (hidden width, activation, seed) one-hidden-layer MLP in one compiled program.
 
@@ -492,6 +516,9 @@ def sweep(
       on_chunk: called with the number of steps done after each chunk (and its
         checkpoint).
       devices: devices to shard over; default ``jax.devices()`` (all processes').
+      backend: ``"xla"``, ``"pallas"`` (each step's loss and gradients by the fused
+        kernels of :mod:`jaxmlp.kernels`; Pallas interpret mode on CPU, slow) or
+        ``"auto"``: pallas on GPU, xla elsewhere.
 
     Returns:
       A :class:`SweepResult`.
@@ -512,6 +539,7 @@ def sweep(
         raise ValueError(f"activations must have distinct names, got {[a.name for a in acts]}")
     seeds = tuple(int(s) for s in _check_axis(seeds, "seeds", int))
     steps = _positive_int(steps, "steps")
+    backend = resolve_backend(backend)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
@@ -561,6 +589,7 @@ def sweep(
         scheme=scheme,
         batch_size=batch_size,
         n_examples=int(X.shape[0]),
+        backend=backend,
     )
     has_test = X_test is not None
     init, run, run_tail, finish, state_sharding = _programs(
