@@ -45,3 +45,11 @@ def test_four_devices_equal_one_device(tmp_path):
         np.testing.assert_allclose(sharded["loss"], r.loss, rtol=1e-6, atol=1e-7)
         np.testing.assert_array_equal(sharded["acc"], r.train_accuracy)
         np.testing.assert_allclose(sharded["W1"], r.params(3, "relu", 2)[0].W, rtol=1e-6)
+
+
+def test_two_processes_on_localhost_equal_one_process():
+    """jax.distributed with two CPU processes (2 devices each): experiments/sweep_multihost.py."""
+    script = os.path.join(os.path.dirname(__file__), "..", "experiments", "sweep_multihost.py")
+    proc = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "max |two-process - one-process|" in proc.stdout

@@ -1,0 +1,89 @@
+"""Multi-host sweep: two processes on localhost (CPU, 2 devices each) run one jaxmlp.sweep.
+
+``jax.distributed.initialize`` joins the processes; ``jaxmlp.sweep`` shards the seed
+axis over the 4 global devices and gathers the results on every process. Process 0
+then compares them with a single-process run of the same sweep. Usage::
+
+    python experiments/sweep_multihost.py            # launches both processes, prints the check
+
+Exit status 0 when the two-process results equal the one-process ones (to 1e-6).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+GRID = dict(widths=(2, 3), activations=("tanh", "relu"), seeds=(0, 1, 2, 3), steps=8)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def worker(process_id: int, port: int) -> None:
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address=f"localhost:{port}", num_processes=2, process_id=process_id
+    )
+    import numpy as np
+    import optax
+
+    import jaxmlp
+
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
+    r = jaxmlp.sweep(X, y, optimizer=optax.adam(0.05), **GRID)
+    print(f"process {process_id}: {jax.device_count()} devices, {jax.local_device_count()} local")
+    if process_id == 0:
+        np.savez(os.environ["SWEEP_MULTIHOST_OUT"], final_loss=r.final_loss, loss=r.loss)
+    jax.distributed.shutdown()
+
+
+def main() -> int:
+    import tempfile
+
+    import numpy as np
+
+    port = _free_port()
+    out = os.path.join(tempfile.mkdtemp(), "multihost.npz")
+    env = dict(
+        os.environ,
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+        JAX_PLATFORMS="cpu",
+        SWEEP_MULTIHOST_OUT=out,
+    )
+    procs = [
+        subprocess.Popen([sys.executable, __file__, "--worker", str(i), str(port)], env=env)
+        for i in range(2)
+    ]
+    codes = [p.wait(timeout=600) for p in procs]
+    if any(codes):
+        print("worker exit codes", codes)
+        return 1
+    import jax
+    import optax
+
+    import jaxmlp
+
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
+    single = jaxmlp.sweep(X, y, optimizer=optax.adam(0.05), **GRID)
+    with np.load(out, allow_pickle=False) as multi:
+        diff = max(
+            float(np.abs(multi["final_loss"] - single.final_loss).max()),
+            float(np.abs(multi["loss"] - single.loss).max()),
+        )
+    print(f"max |two-process - one-process| = {diff:.2e}")
+    return 0 if diff <= 1e-6 else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        sys.exit(main())
