@@ -473,32 +473,59 @@ def bench_scaling(cfg: Config) -> dict:
 
 
 def rss_child(n: int, width: int, batch: int, steps: int, seed: int) -> None:
-    """Trains in this (fresh) process and prints its peak RSS in bytes as JSON."""
-    import resource
+    """Trains in this (fresh) process; prints its RSS before and peak RSS during training (JSON).
 
+    The peak is reset (Linux: ``/proc/self/clear_refs``) once the data exist, so it
+    excludes the transient memory of generating them.
+    """
     X, y = jaxmlp.datasets.circles(jax.random.key(seed), n)
+    X.block_until_ready()
+    before = _proc_status_bytes("VmRSS")
+    try:
+        pathlib.Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to VmRSS
+    except OSError:
+        pass
     params = jaxmlp.init_mlp(jax.random.key(seed + 1), (X.shape[1], width, width, 1))
     result = jaxmlp.train(
-        params,
-        X,
-        y,
-        optimizer=optax.adam(1e-3),
-        steps=steps,
-        batch_size=min(batch, n),
-        key=jax.random.key(seed + 2),
-    )
+        params, X, y, optimizer=optax.adam(1e-3), steps=steps,
+        batch_size=min(batch, n), key=jax.random.key(seed + 2),
+    )  # fmt: skip
     result.loss.block_until_ready()
+    print(json.dumps({"peak_rss_bytes": _own_peak_rss(), "rss_before_training_bytes": before}))
+
+
+def _proc_status_bytes(field: str) -> int | None:
+    try:
+        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _own_peak_rss() -> int:
+    """This process's peak RSS in bytes.
+
+    On Linux, ``VmHWM`` of /proc/self/status: ``getrusage``'s ``ru_maxrss`` also
+    counts the parent's RSS at the time of the (v)fork before ``exec``, so a child
+    of a big benchmark process would report the parent's size.
+    """
+    import resource
+
+    peak = _proc_status_bytes("VmHWM")
+    if peak is not None:
+        return peak
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-    print(json.dumps({"peak_rss_bytes": peak}))
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def peak_rss(n: int, width: int, batch: int, steps: int, seed: int) -> int:
-    """Peak RSS in bytes of a fresh Python process that runs :func:`rss_child`."""
+def peak_rss(n: int, width: int, batch: int, steps: int, seed: int) -> dict:
+    """RSS before and peak RSS during training, in bytes, of a fresh :func:`rss_child` process."""
     args = [str(v) for v in (n, width, batch, steps, seed)]
     cmd = [sys.executable, __file__, "--rss-child", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])["peak_rss_bytes"]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def bench_memory(cfg: Config) -> dict:
@@ -509,13 +536,16 @@ def bench_memory(cfg: Config) -> dict:
     }
     small, large = min(out), max(out)
     width, batch = cfg.rss_width, min(cfg.grid_batch, large)
-    data_bytes = lambda n: n * (2 * 4 + 4 + 4)  # noqa: E731  X (n, 2) f32, y int32, the shuffle
+    data_bytes = lambda n: n * (2 * 4 + 4)  # noqa: E731  X (n, 2) float32, y int32
     return {
         "width": width,
         "batch": batch,
         "steps": cfg.rss_steps,
-        "peak_rss_bytes": {str(k): v for k, v in out.items()},
-        "extra_rss_bytes": out[large] - out[small],
+        "peak_rss_bytes": {str(k): v["peak_rss_bytes"] for k, v in out.items()},
+        "rss_before_training_bytes": {
+            str(k): v["rss_before_training_bytes"] for k, v in out.items()
+        },
+        "extra_rss_bytes": out[large]["peak_rss_bytes"] - out[small]["peak_rss_bytes"],
         "extra_data_bytes": data_bytes(large) - data_bytes(small),
         # hidden activations and their gradients of one batch, float32
         "batch_activation_bytes": 2 * 2 * batch * width * 4,
@@ -649,16 +679,21 @@ def markdown(results: dict, cfg: Config) -> str:
     mem = results["memory"]
     mib = 2**20
     rss = mem["peak_rss_bytes"]
+    before = mem.get("rss_before_training_bytes") or {k: None for k in rss}
     out += [
         "",
         f"## 3. Memory (width {mem['width']}, batch {mem['batch']}, {mem['steps']} Adam steps)",
         "",
-        "Peak RSS of a fresh process that builds the data and trains: "
-        + ", ".join(f"n = {int(k):,}: {v / mib:.0f} MiB" for k, v in rss.items())
-        + f". Difference {mem['extra_rss_bytes'] / mib:.1f} MiB for "
-        f"{mem['extra_data_bytes'] / mib:.1f} MiB more data; one batch's activations and "
-        f"their gradients are {mem['batch_activation_bytes'] / mib:.1f} MiB, a per-epoch "
-        f"shuffled copy of X would be {mem['one_epoch_copy_bytes'] / mib:.1f} MiB.",
+        "Fresh process per n: RSS once the data are built, and peak RSS during training "
+        "(the peak reset after the data are built): "
+        + ", ".join(
+            f"n = {int(k):,}: {_mib(before[k])} then {_mib(v)} MiB (+{_mib(_sub(v, before[k]))})"
+            for k, v in rss.items()
+        )
+        + f". The data differ by {mem['extra_data_bytes'] / mib:.1f} MiB; one batch's "
+        f"activations and their gradients are {mem['batch_activation_bytes'] / mib:.1f} MiB, a "
+        f"per-epoch shuffled copy of X would be {mem['one_epoch_copy_bytes'] / mib:.1f} MiB. "
+        "(+) is what training adds; batches are gathered inside the compiled loop.",
         "",
         "## Targets",
         "",
@@ -666,6 +701,14 @@ def markdown(results: dict, cfg: Config) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _mib(x):
+    return "?" if x is None else f"{x / 2**20:.0f}"
+
+
+def _sub(a, b):
+    return None if a is None or b is None else a - b
 
 
 def _fmt_load(load):

@@ -152,5 +152,7 @@ def test_markdown_and_plot(bench, tmp_path):
 
 def test_rss_child_reports_its_peak(bench, capsys):
     bench.main(["--rss-child", "64", "4", "32", "2", "0"])  # what each subprocess runs
-    peak = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["peak_rss_bytes"]
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    peak, before = report["peak_rss_bytes"], report["rss_before_training_bytes"]
     assert 2**20 < peak < 2**36  # between 1 MiB and 64 GiB: bytes, not KiB
+    assert before is None or 2**20 < before <= peak
