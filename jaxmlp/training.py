@@ -119,7 +119,8 @@ def make_step(
     >>> params = mlp.init_mlp(jax.random.key(0), (2, 3, 1))
     >>> opt = optax.sgd(2.0)
     >>> step = make_step(opt)
-    >>> params, state, value = step(params, opt.init(params), jnp.ones((4, 2)), jnp.array([0, 1, 1, 0]))
+    >>> X, y = jnp.ones((4, 2)), jnp.array([0, 1, 1, 0])
+    >>> params, state, value = step(params, opt.init(params), X, y)
     """
     act = _activations.get(activation)
     loss_and_grads = _loss_and_grads_fn(grad)
