@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 EPILOG = """examples:
   jaxmlp train --dataset circles --sizes 3 --activation sigmoid --steps 2000 --out out/run
@@ -227,7 +228,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     )
     seconds = time.perf_counter() - start
     out = pathlib.Path(args.out)
-    arrays = {
+    arrays: dict[str, Any] = {
         "final_loss": r.final_loss,
         "train_accuracy": r.train_accuracy,
         "loss": r.loss,
@@ -291,7 +292,10 @@ def info() -> dict:
 
     import jaxmlp
 
-    versions = {"jaxmlp": jaxmlp.__version__, "python": platform.python_version()}
+    versions: dict[str, str | None] = {
+        "jaxmlp": jaxmlp.__version__,
+        "python": platform.python_version(),
+    }
     for package in ("jax", "jaxlib", "optax", "chex", "numpy", "matplotlib", "tqdm",
                     "scikit-learn"):  # fmt: skip
         try:

@@ -191,9 +191,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.params_ = jax.tree.map(np.asarray, params)
         self.n_iter_ = 0
         self.t_ = 0
-        self.loss_curve_ = []
+        self.loss_curve_: list[float] = []
         self.best_loss_ = np.inf
-        self.validation_scores_ = [] if self.early_stopping else None
+        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self._no_improvement = 0
 
