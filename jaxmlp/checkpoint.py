@@ -51,7 +51,7 @@ def save(path: str, tree: Any, meta: dict) -> None:
     text = json.dumps(meta, sort_keys=True)
     arrays = {f"leaf_{i:04d}": leaf for i, leaf in enumerate(leaves)}
     arrays[META] = np.frombuffer(text.encode(), dtype=np.uint8)
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    _atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
     _atomic_write(path + ".json", lambda f: f.write(text.encode()))
 
 

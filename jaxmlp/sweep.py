@@ -211,7 +211,7 @@ def _state_sharding(plan: _Plan, mesh: Mesh, state_shapes) -> Any:
     seeds = NamedSharding(mesh, PartitionSpec(None, "config"))
     rep = NamedSharding(mesh, PartitionSpec())
     groups = jax.tree.map(lambda _: seeds, state_shapes.groups)
-    return SweepState(groups, rep, rep)
+    return SweepState(groups, rep, rep)  # type: ignore[arg-type]
 
 
 def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
