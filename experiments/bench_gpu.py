@@ -427,6 +427,12 @@ def _markdown(cfg: Config, results: dict) -> str:
         f"Command: `{env['command']}`. Total {results.get('total_s', 0):.0f} s.",
         "",
     ]
+    if env["backend"] == "cpu":
+        lines += [
+            "**CPU run: the Pallas kernels ran in interpret mode; these timings are a smoke "
+            "test and say nothing about GPU speed.**",
+            "",
+        ]
     tests = results.get("tests")
     if tests:
         lines += [
