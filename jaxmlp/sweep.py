@@ -524,7 +524,7 @@ def sweep(
       A :class:`SweepResult`.
 
     >>> import optax
-    >>> X, y = jaxmlp_datasets_circles = (jnp.array([[0.0, 0.0], [3.0, 0.0]]), jnp.array([1, 0]))
+    >>> X, y = (jnp.array([[0.0, 0.0], [3.0, 0.0]]), jnp.array([1, 0]))
     >>> r = sweep(X, y, widths=(2, 4), activations=("tanh", "relu"), seeds=(0, 1), steps=10,
     ...           optimizer=optax.sgd(0.5))
     >>> r.final_loss.shape, r.loss.shape
