@@ -46,7 +46,7 @@ problems = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(problems)
 def test_manual_grads_equal_autodiff_float64(problem):
     sizes = (problem["d"], *problem["hidden"], problem["k"])
@@ -58,7 +58,7 @@ def test_manual_grads_equal_autodiff_float64(problem):
         assert relative_error(manual, auto) < 1e-10
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(problems)
 def test_manual_grads_equal_autodiff_float32(problem):
     sizes = (problem["d"], *problem["hidden"], problem["k"])
