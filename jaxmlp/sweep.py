@@ -420,14 +420,6 @@ def _check_axis(values, name: str, kind) -> tuple:
     return values
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} ({value!r})")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
-
-
 def _default_chunk(steps: int) -> int:
     """About a tenth of the run, preferring a divisor of ``steps`` (one compiled chunk)."""
     for chunk in range(-(-steps // 10), max(steps // 5, 1) + 1):
@@ -533,12 +525,12 @@ def sweep(
     # ---- validation (before anything compiles) ----
     widths = tuple(int(w) for w in _check_axis(widths, "widths", int))
     for w in widths:
-        _positive_int(w, "widths entries")
+        validation.positive_int(w, "widths entries")
     acts = tuple(_activations.get(a) for a in _check_axis(activations, "activations", None))
     if len({a.name for a in acts}) != len(acts):
         raise ValueError(f"activations must have distinct names, got {[a.name for a in acts]}")
     seeds = tuple(int(s) for s in _check_axis(seeds, "seeds", int))
-    steps = _positive_int(steps, "steps")
+    steps = validation.positive_int(steps, "steps")
     backend = resolve_backend(backend)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
@@ -553,27 +545,18 @@ def sweep(
     if n_outputs is None:
         y_max = int(np.max(np.asarray(y))) if np.size(np.asarray(y)) else 0
         n_outputs = 1 if y_max <= 1 else y_max + 1
-    n_outputs = _positive_int(n_outputs, "n_outputs")
+    n_outputs = validation.positive_int(n_outputs, "n_outputs")
     validation.check_labels(y, X.shape[0], n_outputs)
     if (X_test is None) != (y_test is None):
         raise ValueError("X_test and y_test must be given together")
     if X_test is not None:
         validation.check_inputs(X_test, d, name="X_test")
         validation.check_labels(y_test, X_test.shape[0], n_outputs, name="y_test")
-    if batch_size is not None:
-        batch_size = _positive_int(batch_size, "batch_size")
-        if batch_size > X.shape[0]:
-            raise ValueError(
-                f"batch_size must be <= the number of examples ({X.shape[0]}), got {batch_size}"
-            )
-        if key is None:
-            raise ValueError("key must be given when batch_size is set (it drives the shuffle)")
-    if key is None:
-        key = jax.random.key(0)  # unused for full-batch training
+    batch_size, key = validation.check_batching(batch_size, key, X.shape[0])
     if chunk_steps is None:
         chunk_steps = _default_chunk(steps) if (progress or checkpoint) else steps
-    chunk_steps = min(_positive_int(chunk_steps, "chunk_steps"), steps)
-    loss_points = _positive_int(loss_points, "loss_points")
+    chunk_steps = min(validation.positive_int(chunk_steps, "chunk_steps"), steps)
+    loss_points = validation.positive_int(loss_points, "loss_points")
     devices = tuple(jax.devices() if devices is None else devices)
 
     # ---- plan and compiled programs ----

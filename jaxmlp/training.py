@@ -467,21 +467,12 @@ def train(
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
         )
-    steps = _positive_int(steps, "steps")
+    steps = validation.positive_int(steps, "steps")
     if snapshot_every is not None:
-        snapshot_every = _positive_int(snapshot_every, "snapshot_every")
+        snapshot_every = validation.positive_int(snapshot_every, "snapshot_every")
         if snapshot_every > steps:
             raise ValueError(f"snapshot_every must be <= steps ({steps}), got {snapshot_every}")
-    if batch_size is not None:
-        batch_size = _positive_int(batch_size, "batch_size")
-        if batch_size > X.shape[0]:
-            raise ValueError(
-                f"batch_size must be <= the number of examples ({X.shape[0]}), got {batch_size}"
-            )
-        if key is None:
-            raise ValueError("key must be given when batch_size is set (it drives the shuffle)")
-    if key is None:
-        key = jax.random.key(0)  # unused for full-batch training
+    batch_size, key = validation.check_batching(batch_size, key, X.shape[0])
     final, values, diverged_at, opt_state, snapshots = _train(
         params,
         X,
@@ -507,11 +498,3 @@ def train(
         snapshots=snapshots,
         snapshot_steps=snapshot_steps,
     )
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} ({value!r})")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)

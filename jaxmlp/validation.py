@@ -119,3 +119,31 @@ def check_data(params, X, y) -> tuple[int, ...]:
     check_inputs(X, sizes[0])
     check_labels(y, X.shape[0], sizes[-1])
     return sizes
+
+
+def positive_int(value, name: str) -> int:
+    """Returns ``value`` as an int; a TypeError if it is not an int, a ValueError if <= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} ({value!r})")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
+
+
+def check_batching(batch_size, key, n: int):
+    """Checks mini-batch options for ``n`` examples; returns ``(batch_size, key)``.
+
+    ``batch_size`` None means full batch (then a missing key becomes an unused dummy);
+    otherwise it must be an int in 1..n and ``key`` must be given.
+    """
+    if batch_size is not None:
+        batch_size = positive_int(batch_size, "batch_size")
+        if batch_size > n:
+            raise ValueError(
+                f"batch_size must be <= the number of examples ({n}), got {batch_size}"
+            )
+        if key is None:
+            raise ValueError("key must be given when batch_size is set (it drives the shuffle)")
+    if key is None:
+        key = jax.random.key(0)  # unused for full-batch training
+    return batch_size, key
