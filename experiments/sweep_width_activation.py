@@ -24,11 +24,13 @@ import numpy as np
 import optax
 
 import jaxmlp
+from jaxmlp.plots import style
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green", "leaky_relu": "tab:red"}
+# The house colour-blind-safe palette (Okabe-Ito), as in every other figure of the project.
+COLORS = dict(zip(("sigmoid", "tanh", "relu", "leaky_relu"), style.CURVE_COLORS, strict=False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,9 +100,14 @@ def boundary_grid(r, X, y, name, path, seed):
             p = np.asarray(jax.nn.sigmoid(h @ l2.W.T + l2.b[None, :]))[:, 0]
             ax = axes[j, i]
             ax.contourf(
-                g0, g1, p.reshape(g0.shape), levels=[0, 0.5, 1], colors=["#9ecae1", "#fdae6b"]
+                g0, g1, p.reshape(g0.shape), levels=[0, 0.5, 1], colors=list(style.REGION_COLORS)
             )
-            ax.scatter(X[:, 0], X[:, 1], c=np.where(y == 1, "tab:orange", "tab:blue"), s=2)
+            ax.scatter(
+                X[:, 0],
+                X[:, 1],
+                c=np.where(y == 1, style.CLASS_COLORS[1], style.CLASS_COLORS[0]),
+                s=2,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if j == 0:
