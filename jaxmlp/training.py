@@ -135,12 +135,12 @@ def make_step(
 
 
 class _Carry(NamedTuple):
+    """State of the guarded loop."""
+
     params: mlp.Params
     opt_state: optax.OptState
     last_good: mlp.Params  # params of the last step whose loss and grads were finite
     diverged_at: Array  # int32; -1 while finite
-    perm: Array  # unused (0,): the shuffle is a function of (key, epoch), not a state
-    key: Array
 
 
 # Networks at most this wide (every layer) and with at most this many parameters
@@ -154,10 +154,6 @@ STACKED_MAX_ELEMENTS = 2**16
 # lax.scan unroll of the fast path. Measured in experiments/bench.py: unrolling
 # saves a little loop work per step on tiny problems but multiplies compile time.
 UNROLL = 1
-# Runs (or steps between snapshots) shorter than this take the guarded loop alone:
-# the fast path's second loop costs about as much compile time as a whole short
-# run takes (measured: ~1 s of CPU per loop on a 2-core machine).
-FAST_MIN_STEPS = 100
 
 
 def _use_stacked(params: mlp.Params, grad: str, rows: int) -> bool:
@@ -217,16 +213,16 @@ def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Ar
     return x.astype(jnp.int32)
 
 
-def _batch(step_index, perm, key, X, y, *, batch_size, axis):
+def _batch(step_index, key, X, y, *, batch_size, axis):
     """The examples of one update (all of them, or a mini-batch); examples on ``axis`` of X."""
     if batch_size is None:
-        return X, y, perm, key
+        return X, y
     n = X.shape[axis]
     n_batches = n // batch_size
     epoch, batch = step_index // n_batches, step_index % n_batches
     positions = batch * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
     idx = shuffled_positions(key, epoch, positions, n)
-    return jnp.take(X, idx, axis=axis), y[idx], perm, key
+    return jnp.take(X, idx, axis=axis), y[idx]
 
 
 def _update(
@@ -238,7 +234,7 @@ def _update(
     optimizer: optax.GradientTransformation,
 ) -> tuple[_Carry, Array]:
     """One update with the divergence guard (the slow, exact path)."""
-    Xb, yb, perm, key = batch(step_index, carry.perm, carry.key)
+    Xb, yb = batch(step_index)
     value, grads = loss_and_grads(carry.params, Xb, yb)
     updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
     new_params = optax.apply_updates(carry.params, updates)
@@ -249,8 +245,6 @@ def _update(
         opt_state=jax.tree.map(keep, opt_state, carry.opt_state),
         last_good=jax.tree.map(keep, carry.params, carry.last_good),
         diverged_at=jnp.where(ok | (carry.diverged_at >= 0), carry.diverged_at, step_index),
-        perm=perm,
-        key=key,
     )
     return carry, value
 
@@ -265,7 +259,7 @@ class _FastStep(NamedTuple):
 
     to_state: Callable  # params -> state
     from_state: Callable  # state -> params
-    finite: Callable  # state -> bool: were all losses and gradients finite so far?
+    finite: Callable  # state -> bool: all losses and gradients so far, and the params, finite?
     step: Callable  # (state, opt_state, Xb, yb) -> (state, opt_state, loss)
 
 
@@ -280,7 +274,7 @@ def _tree_fast_step(loss_and_grads, optimizer) -> _FastStep:
     return _FastStep(
         to_state=lambda p: (p, jnp.zeros((), jax.tree.leaves(p)[0].dtype)),
         from_state=lambda state: state[0],
-        finite=lambda state: jnp.isfinite(state[1]),
+        finite=lambda state: jnp.isfinite(state[1]) & _all_finite(state[0]),
         step=step,
     )
 
@@ -305,112 +299,150 @@ def _stacked_fast_step(params, act, optimizer, mean_weights) -> _FastStep:
     return _FastStep(
         to_state=to_state,
         from_state=lambda state: unravel(state[:size]),
-        finite=lambda state: jnp.isfinite(jnp.sum(state[size:])),
+        # a sum is finite only if every term is: params and checks in one reduction
+        finite=lambda state: jnp.isfinite(jnp.sum(state)),
         step=step,
     )
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=(
-        "activation",
-        "optimizer",
-        "steps",
-        "batch_size",
-        "grad",
-        "snapshot_every",
-        "backend",
-    ),
-)
-def _train(
-    params, X, y, key, *, activation, optimizer, steps, batch_size, grad, snapshot_every, backend
-):
+_STATIC = ("activation", "optimizer", "steps", "batch_size", "grad", "snapshot_every", "backend")
+
+
+def _program(params, X, y, key, *, activation, batch_size, grad, backend):
+    """What both programs share: ``(batch, loss_and_grads, fast_step)``.
+
+    ``batch(step_index) -> (Xb, yb)``; ``loss_and_grads(params, Xb, yb)``;
+    ``fast_step(optimizer) -> _FastStep``.
+    """
     X = X.astype(params[0].W.dtype)  # compute in the parameters' dtype
-    # Each run of updates (the whole run, or the steps between snapshots) first
-    # goes through the fast path: a scan without the per-step divergence guard,
-    # whose state sums every loss and gradient; if that sum is not finite at the
-    # end, the run is redone from its start with the guard, which is exact. So the
-    # result is always that of the guarded loop; a divergence costs one recompute.
     if backend == "xla" and _use_stacked(params, grad, batch_size or X.shape[0]):
         X = X.T  # examples as columns: (d, n)
         axis = 1
         unravel = ravel_pytree(params)[1]
-
-        weights = jnp.full((batch_size or X.shape[1],), 1.0 / (batch_size or X.shape[1]), X.dtype)
+        rows = batch_size or X.shape[1]
+        # behind a barrier: XLA would otherwise sink the constant into the loop
+        # and rebuild it at every step
+        weights = jax.lax.optimization_barrier(jnp.full((rows,), 1.0 / rows, X.dtype))
 
         def loss_and_grads(p, Xb, yb):
             m = backprop.stacked_loss_and_grads(p, Xb, yb, activation, mean_weights=weights)
             return m[0], unravel(m[1:])
 
-        fast = _stacked_fast_step(params, activation, optimizer, weights)
+        fast_step = functools.partial(_stacked_fast_step, params, activation, mean_weights=weights)
     else:
         axis = 0
         grads_fn = _loss_and_grads_fn(grad, backend)
         loss_and_grads = lambda p, Xb, yb: grads_fn(p, Xb, yb, activation)  # noqa: E731
-        fast = _tree_fast_step(loss_and_grads, optimizer)
-    batch = functools.partial(_batch, X=X, y=y, batch_size=batch_size, axis=axis)
+        fast_step = functools.partial(_tree_fast_step, loss_and_grads)
+    batch = functools.partial(_batch, key=key, X=X, y=y, batch_size=batch_size, axis=axis)
+    return batch, loss_and_grads, fast_step
+
+
+def _chunks(run, carry, *, steps, snapshot_every, snapshot):
+    """``run`` over [0, steps) in chunks of ``snapshot_every``, snapshotting between them.
+
+    Returns ``(carry, losses (steps,), snapshots (steps // snapshot_every, ...) or None)``.
+    """
+    if not snapshot_every:
+        carry, values = run(carry, jnp.int32(0), steps)
+        return carry, values, None
+    n_chunks, tail = divmod(steps, snapshot_every)
+
+    def run_chunk(carry, start):
+        carry, values = run(carry, start, snapshot_every)
+        return carry, (snapshot(carry), values)
+
+    starts = jnp.arange(n_chunks, dtype=jnp.int32) * snapshot_every
+    carry, (snaps, values) = jax.lax.scan(run_chunk, carry, starts)
+    values = values.reshape(-1)
+    if tail:
+        carry, tail_values = run(carry, jnp.int32(n_chunks * snapshot_every), tail)
+        values = jnp.concatenate([values, tail_values])
+    return carry, values, snaps
+
+
+def _with_initial(params, snaps):
+    if snaps is None:
+        return None
+    return jax.tree.map(lambda p, s: jnp.concatenate([p[None], s]), params, snaps)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _train_fast(
+    params, X, y, key, *, activation, optimizer, steps, batch_size, grad, snapshot_every, backend
+):
+    """The whole run without the per-step divergence guard.
+
+    Returns ``(params, losses, opt_state, snapshots, finite)``; when ``finite``
+    (every loss, gradient and the final params finite) these are exactly what
+    the guarded loop returns (with ``diverged_at`` -1). Otherwise the caller
+    reruns :func:`_train_guarded`, which is compiled only then.
+    """
+    batch, _, fast_step = _program(
+        params, X, y, key, activation=activation, batch_size=batch_size, grad=grad, backend=backend
+    )
+    fast = fast_step(optimizer=optimizer)
+
+    def update(c, step_index):
+        state, opt_state = c
+        Xb, yb = batch(step_index)
+        state, opt_state, value = fast.step(state, opt_state, Xb, yb)
+        return (state, opt_state), value
+
+    def run(c, start, length):
+        indices = start + jnp.arange(length, dtype=jnp.int32)
+        return jax.lax.scan(update, c, indices, unroll=min(UNROLL, length))
+
+    c = (fast.to_state(params), optimizer.init(params))
+    (state, opt_state), values, snaps = _chunks(
+        run,
+        c,
+        steps=steps,
+        snapshot_every=snapshot_every,
+        snapshot=lambda c: fast.from_state(c[0]),
+    )
+    final = fast.from_state(state)
+    return final, values, opt_state, _with_initial(params, snaps), fast.finite(state)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _train_guarded(
+    params, X, y, key, *, activation, optimizer, steps, batch_size, grad, snapshot_every, backend
+):
+    """The whole run with the divergence guard at every step (exact; slower per step).
+
+    Returns ``(params, losses, diverged_at, opt_state, snapshots)``.
+    """
+    batch, loss_and_grads, _ = _program(
+        params, X, y, key, activation=activation, batch_size=batch_size, grad=grad, backend=backend
+    )
     update = functools.partial(
         _update, batch=batch, loss_and_grads=loss_and_grads, optimizer=optimizer
     )
 
-    def fast_update(c, step_index):
-        state, opt_state, perm, key = c
-        Xb, yb, perm, key = batch(step_index, perm, key)
-        state, opt_state, value = fast.step(state, opt_state, Xb, yb)
-        return (state, opt_state, perm, key), value
-
     def run(carry, start, length):
-        indices = start + jnp.arange(length, dtype=jnp.int32)
-        if length < FAST_MIN_STEPS:
-            return jax.lax.scan(update, carry, indices)
-        c = (fast.to_state(carry.params), carry.opt_state, carry.perm, carry.key)
-        # All but the last step in the loop; the last one outside it, to keep the
-        # params before it (the last good ones if it turns them non-finite).
-        if length > 1:
-            c, values = jax.lax.scan(fast_update, c, indices[:-1], unroll=min(UNROLL, length - 1))
-        previous = fast.from_state(c[0])
-        (state, opt_state, perm, key), last = fast_update(c, indices[-1])
-        values = jnp.concatenate([values, last[None]]) if length > 1 else last[None]
-        out = _Carry(fast.from_state(state), opt_state, previous, carry.diverged_at, perm, key)
-        finite = fast.finite(state) & (carry.diverged_at < 0)
-        return jax.lax.cond(
-            finite, lambda: (out, values), lambda: jax.lax.scan(update, carry, indices)
-        )
+        return jax.lax.scan(update, carry, start + jnp.arange(length, dtype=jnp.int32))
+
+    def snapshot(carry):
+        # after a divergence, snapshot the last good params rather than non-finite ones
+        diverged = carry.diverged_at >= 0
+        return jax.tree.map(lambda g, p: jnp.where(diverged, g, p), carry.last_good, carry.params)
 
     carry = _Carry(
         params=params,
         opt_state=optimizer.init(params),
         last_good=params,
         diverged_at=jnp.array(-1, jnp.int32),
-        perm=jnp.zeros((0,), jnp.int32),
-        key=key,
     )
-    chunk = snapshot_every or steps
-    n_chunks, tail = divmod(steps, chunk)
-
-    def run_chunk(carry, start):
-        carry, values = run(carry, start, chunk)
-        # after a divergence, snapshot the last good params rather than non-finite ones
-        diverged = carry.diverged_at >= 0
-        snap = jax.tree.map(lambda g, p: jnp.where(diverged, g, p), carry.last_good, carry.params)
-        return carry, (snap, values)
-
-    chunk_starts = jnp.arange(n_chunks, dtype=jnp.int32) * chunk
-    carry, (snaps, values) = jax.lax.scan(run_chunk, carry, chunk_starts)
-    values = values.reshape(-1)
-    if tail:
-        carry, tail_values = run(carry, jnp.int32(n_chunks * chunk), tail)
-        values = jnp.concatenate([values, tail_values])
-    snapshots = None
-    if snapshot_every:
-        first = jax.tree.map(lambda p: p[None], params)
-        snapshots = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), first, snaps)
+    carry, values, snaps = _chunks(
+        run, carry, steps=steps, snapshot_every=snapshot_every, snapshot=snapshot
+    )
     # The parameters after the very last update were never evaluated; keep them if finite.
     final_ok = (carry.diverged_at < 0) & _all_finite(carry.params)
     final = jax.tree.map(lambda p, g: jnp.where(final_ok, p, g), carry.params, carry.last_good)
     diverged = (carry.diverged_at < 0) & ~final_ok
     diverged_at = jnp.where(diverged, jnp.int32(steps), carry.diverged_at)
-    return final, values, diverged_at, carry.opt_state, snapshots
+    return final, values, diverged_at, carry.opt_state, _with_initial(params, snaps)
 
 
 def train(
@@ -473,11 +505,8 @@ def train(
         if snapshot_every > steps:
             raise ValueError(f"snapshot_every must be <= steps ({steps}), got {snapshot_every}")
     batch_size, key = validation.check_batching(batch_size, key, X.shape[0])
-    final, values, diverged_at, opt_state, snapshots = _train(
-        params,
-        X,
-        y,
-        key,
+    args = (params, X, y, key)
+    options = dict(
         activation=act,
         optimizer=optimizer,
         steps=steps,
@@ -486,14 +515,23 @@ def train(
         snapshot_every=snapshot_every,
         backend=backend,
     )
-    diverged = int(diverged_at)
+    # The fast program has no per-step divergence guard; only if it reports a
+    # non-finite loss, gradient or final params is the run redone with the guard
+    # (a second program, compiled on first need), so the result is always the
+    # guarded loop's, and a run that stays finite compiles one loop.
+    final, values, opt_state, snapshots, finite = _train_fast(*args, **options)
+    diverged_at = None
+    if not finite:
+        final, values, diverged, opt_state, snapshots = _train_guarded(*args, **options)
+        diverged_at = int(diverged)
+        diverged_at = None if diverged_at < 0 else diverged_at
     snapshot_steps = None
     if snapshot_every:
         snapshot_steps = np.arange(steps // snapshot_every + 1) * snapshot_every
     return TrainResult(
         params=final,
         loss=values,
-        diverged_at=None if diverged < 0 else diverged,
+        diverged_at=diverged_at,
         opt_state=opt_state,
         snapshots=snapshots,
         snapshot_steps=snapshot_steps,

@@ -90,9 +90,8 @@ NAN_AT_130 = nan_update_at(130)
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])
 def test_divergence_inside_a_snapshot_chunk_matches_the_guarded_loop(sizes):
-    # The fast path's check fails in the chunk of steps 100..199; that chunk is redone
+    # The fast program's check fails (in the chunk of steps 100..199); the run is redone
     # with the guard: same params, losses and diverged_at as a plain guarded loop.
-    assert training.FAST_MIN_STEPS <= 100
     X = jax.random.normal(jax.random.key(0), (30, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(jnp.int32)
     params = jaxmlp.init_mlp(jax.random.key(1), sizes)
@@ -112,6 +111,36 @@ def test_divergence_inside_a_snapshot_chunk_matches_the_guarded_loop(sizes):
         jax.tree.map(lambda a: a[1], result.snapshots), before.params, rtol=1e-6
     )
     assert all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(result.snapshots))
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])
+def test_guarded_program_is_traced_only_when_a_run_diverges(sizes, monkeypatch):
+    guarded_steps = {"traces": 0}
+    update = training._update
+
+    def counting_update(*args, **kwargs):
+        guarded_steps["traces"] += 1  # runs once per trace of the guarded program
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_update", counting_update)
+    act, count = counting_sigmoid()  # a fresh static option: nothing compiled for it yet
+    X = jax.random.normal(jax.random.key(0), (20, 2))
+    y = (X[:, 0] > 0).astype(jnp.int32)
+    params = jaxmlp.init_mlp(jax.random.key(1), sizes)
+    finite = jaxmlp.train(params, X, y, activation=act, optimizer=SGD, steps=9)
+    assert finite.diverged_at is None and np.all(np.isfinite(finite.loss))
+    assert guarded_steps["traces"] == 0
+    nan_at_4 = nan_update_at(4)
+    diverged = jaxmlp.train(params, X, y, activation=act, optimizer=nan_at_4, steps=9)
+    assert diverged.diverged_at == 5
+    assert guarded_steps["traces"] > 0
+    # a second diverging call with the same shapes and options reuses both programs
+    traced, guarded = count["traces"], guarded_steps["traces"]
+    params2 = jax.tree.map(lambda p: p * 0.5, params)
+    again = jaxmlp.train(params2, X, y, activation=act, optimizer=nan_at_4, steps=9)
+    assert again.diverged_at == 5
+    assert not np.allclose(again.loss[:5], diverged.loss[:5])  # it did run on the new values
+    assert (count["traces"], guarded_steps["traces"]) == (traced, guarded)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 12, 200, 4097])
