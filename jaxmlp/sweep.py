@@ -1,29 +1,41 @@
 """Many MLPs (hidden width x activation x seed) trained in one compiled program.
 
-Layout. Models are grouped by hidden width; the group of width ``w`` holds the
-parameters of every (activation, seed) pair stacked on two leading axes, exactly
-the pytree :func:`jaxmlp.init_mlp` returns for one model but with leaves of shape
-``(A, S, ...)``. Each step computes, per width group, the pre-activations of all
-``A * S`` models in one fused elementwise pass (examples as columns, ``(A, S, w, n)``;
-with two inputs the first layer is two broadcast multiply-adds, no matmul), applies
-each activation to its static slice, and runs the post's hand-derived backward pass
-(:mod:`jaxmlp.backprop`) in the same batched form, the other products as batched
-``einsum`` (a broadcast-and-sum there measured 12x slower per step on XLA:CPU).
-No width is padded: a group's
-arrays have exactly its width. The optimizer is ``jax.vmap``-ed over the models, so
-any optax transformation (even one that couples leaves, like global-norm clipping)
-sees one model's pytree, as in :func:`jaxmlp.train`; the divergence guard of
-:func:`jaxmlp.train` is applied per model. So config ``(w, a, s)`` gives the
-result of ``train(init_mlp(jax.random.key(s), (d, w, k), scheme), X, y,
-activation=a, ...)`` to float rounding.
+Layout: models packed into bins. Every model of the grid has one hidden layer
+of width ``w``; the models of one activation are packed, first-fit decreasing,
+into *bins* of ``capacity = max(widths)`` hidden units, at most ``MAX_SLOTS``
+models (*slots*) per bin, so widths 5..50 fill bins of 50 units as 50, 45 + 5,
+40 + 10, ... with little padding. A bin is stored like one network of width
+``capacity``: ``W1 (C, d)``, ``b1 (C,)``, ``W2 (k, C)``, plus one output bias per
+slot ``b2 (K, k)``; a boolean ``member (K, C)`` says which units belong to which
+slot. Slot ``j``'s logits sum only its own units, so the models never mix, and
+every step of every model is the same few dense array operations, whatever the
+widths: one layout instead of one program per width.
 
-Devices. The seed axis of every group is sharded over all devices with a
-``NamedSharding`` on a one-axis ``Mesh`` (seeds padded to a multiple of the device
-count with copies of the last seed, dropped from the results); the program has
-no cross-model communication. Under ``jax.distributed`` (many processes) the
-same call runs on the global mesh and gathers the results on every process.
+Speed: the bins of one activation are trained in *blocks* of a few bins, each
+block running all the steps of a chunk before the next block starts
+(``lax.map`` over blocks of a ``lax.scan`` over steps). A block's activations
+(``(bins, C, n)``) stay in the CPU cache across steps; the whole grid's would
+not (measured: 3-4x slower per step at 320 models). Each step is the post's
+hand-derived backward pass (:mod:`jaxmlp.backprop`) in this layout, examples
+as columns.
 
-Long sweeps. The steps run in chunks of ``chunk_steps``; after each chunk a tqdm
+Exactness: the optimizer sees each slot as a network of width ``C`` whose
+foreign and padding units are zero (``jax.vmap`` over bins, once per slot), so
+any optax transformation, even one that couples leaves like global-norm
+clipping, sees exactly one model's parameters and gradients. Config
+``(w, a, s)`` gives the result of ``train(init_mlp(jax.random.key(s), (d, w, k),
+scheme), X, y, activation=a, ...)`` to float rounding, including
+:func:`jaxmlp.train`'s divergence guard per model: a chunk first runs without
+the guard (its state tracks whether any loss or gradient was non-finite); only
+if one was is the chunk redone, from its start, by a guarded program compiled
+on that first need.
+
+Devices: the bin axis is sharded over all devices (``shard_map`` on a one-axis
+``Mesh``; bins padded to a multiple of the device count with empty bins); the
+program has no cross-device communication. Under ``jax.distributed`` the same
+call runs on the global mesh and gathers the results on every process.
+
+Long sweeps: the steps run in chunks of ``chunk_steps``; after each chunk a tqdm
 bar advances and, with ``checkpoint=path``, the whole sweep state is written
 atomically (:mod:`jaxmlp.checkpoint`; ``.npz`` without pickle). A call with the
 same arguments and an existing checkpoint resumes from it and ends with the same
@@ -57,32 +69,120 @@ Array = jax.Array
 SMALL_INPUT = 8
 # At most this many points of each loss curve are kept (evenly spaced steps).
 DEFAULT_LOSS_POINTS = 1000
+# At most this many models share a bin (each slot costs one optimizer pass).
+MAX_SLOTS = 4
+# Bins per block are chosen so that a block's (bins, C, rows) activations hold
+# about this many elements: 16 bins of 50 units x 200 rows measured fastest on a
+# 2-core CPU (the block's arrays stay in cache across the steps of a chunk).
+BLOCK_ELEMENTS = 160_000
+# With at most this many (slot, output) pairs per bin, W2^T Delta is summed as
+# broadcast products (fused with the activation derivative) instead of a matmul.
+SMALL_BACK = 8
 
 
 # --------------------------------------------------------------------------------------
-# The batched forward / backward pass of one width group.
+# Packing: which bin, slot and units each (width, seed) model occupies.
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Packing:
+    """Where every model of one activation lives (the same for every activation).
+
+    Attributes:
+      capacity: hidden units per bin, C = max(widths).
+      slots: K, models per bin at most.
+      n_bins: B, bins (a multiple of ``devices * block``; the last ones may be empty).
+      block: bins trained together, per device.
+      places: for model ``(width index i, seed index j)``, ``places[i][j] =
+        (bin, slot, first unit)``; its units are ``first .. first + width - 1``.
+    """
+
+    capacity: int
+    slots: int
+    n_bins: int
+    block: int
+    places: tuple[tuple[tuple[int, int, int], ...], ...]
+
+    def member(self, widths: Sequence[int]) -> np.ndarray:
+        """(B, K, C) bool: unit c of bin b belongs to the model in slot k."""
+        out = np.zeros((self.n_bins, self.slots, self.capacity), bool)
+        for w, row in zip(widths, self.places, strict=True):
+            for b, k, first in row:
+                out[b, k, first : first + w] = True
+        return out
+
+
+def pack(
+    widths: Sequence[int],
+    n_seeds: int,
+    *,
+    rows: int,
+    n_devices: int = 1,
+    max_slots: int = MAX_SLOTS,
+) -> Packing:
+    """Packs ``len(widths) x n_seeds`` models into bins, first-fit decreasing.
+
+    Args:
+      widths: hidden width of each model row.
+      n_seeds: models per width.
+      rows: examples per step (sets the block size).
+      n_devices: the bins are padded to a multiple of ``n_devices * block``.
+      max_slots: at most this many models per bin.
+
+    >>> p = pack((5, 45, 50), 2, rows=200)
+    >>> p.capacity, p.slots, p.n_bins
+    (50, 2, 4)
+    """
+    capacity = max(widths)
+    order = sorted(
+        ((w, i, j) for i, w in enumerate(widths) for j in range(n_seeds)), key=lambda t: -t[0]
+    )
+    free: list[int] = []  # units left per bin
+    used: list[int] = []  # slots used per bin
+    places: dict[tuple[int, int], tuple[int, int, int]] = {}
+    for w, i, j in order:
+        for b, room in enumerate(free):
+            if room >= w and used[b] < max_slots:
+                break
+        else:
+            b = len(free)
+            free.append(capacity)
+            used.append(0)
+        places[(i, j)] = (b, used[b], capacity - free[b])
+        free[b] -= w
+        used[b] += 1
+    per_device = -(-len(free) // n_devices)
+    fit = max(1, BLOCK_ELEMENTS // (capacity * rows))
+    n_blocks = -(-per_device // fit)
+    block = -(-per_device // n_blocks)
+    return Packing(
+        capacity=capacity,
+        slots=max(used),
+        n_bins=n_devices * n_blocks * block,
+        block=block,
+        places=tuple(tuple(places[(i, j)] for j in range(n_seeds)) for i in range(len(widths))),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# One block of bins: forward, the post's gradients, the optimizer per slot.
 # --------------------------------------------------------------------------------------
 
 
 def _first_layer(W: Array, b: Array, XT: Array) -> Array:
-    """``s = W x + b`` for all models: W (A, S, w, d), b (A, S, w), XT (d, n) -> (A, S, w, n)."""
+    """``s = W x + b`` per bin: W (B, C, d), b (B, C), XT (d, n) -> (B, C, n)."""
     d = XT.shape[0]
     if d <= SMALL_INPUT:
-        s = b[..., None] + W[..., 0:1] * XT[0][None, None, None, :]
+        s = b[..., None] + W[..., 0:1] * XT[0][None, None, :]
         for j in range(1, d):
-            s = s + W[..., j : j + 1] * XT[j][None, None, None, :]
+            s = s + W[..., j : j + 1] * XT[j][None, None, :]
         return s
-    return jnp.einsum("aswd,dn->aswn", W, XT) + b[..., None]
-
-
-def _per_activation(acts: Sequence[_activations.Activation], fn: Callable, *arrays) -> Array:
-    """Applies ``fn(act, *slices)`` to each activation's slice (axis 0) and re-stacks."""
-    parts = [fn(act, *(x[i : i + 1] for x in arrays)) for i, act in enumerate(acts)]
-    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
+    return jnp.einsum("bcd,dn->bcn", W, XT) + b[..., None]
 
 
 def _output_terms(z: Array, y: Array) -> tuple[Array, Array]:
-    """Per-model mean loss (A, S) and ``Delta_L = Y_hat - Y`` (A, S, k, n) from logits."""
+    """Per-slot mean loss (B, K) and ``Delta_L = Y_hat - Y`` (B, K, k, n) from logits."""
     if z.shape[2] == 1:
         z1 = z[:, :, 0, :]
         yf = y.astype(z.dtype)[None, None, :]
@@ -95,254 +195,420 @@ def _output_terms(z: Array, y: Array) -> tuple[Array, Array]:
     return jnp.mean(terms, axis=-1), delta
 
 
-def _logits(params: mlp.Params, XT: Array, acts) -> tuple[Array, Array, Array]:
-    """Forward pass of a group: pre-activations s, hidden h (A, S, w, n), logits (A, S, k, n)."""
+def _logits(params: mlp.Params, member: Array, XT: Array, act) -> tuple[Array, ...]:
+    """Forward pass of a block: s, h (B, C, n), per-slot W2 (B, K, k, C), logits (B, K, k, n)."""
     hidden, out = params
     s = _first_layer(hidden.W, hidden.b, XT)
-    h = _per_activation(acts, lambda act, s_: act(s_), s)
-    z = jnp.einsum("askw,aswn->askn", out.W, h) + out.b[..., None]
-    return s, h, z
+    h = act(s)
+    W2 = jnp.where(member[:, :, None, :], out.W[:, None], 0)
+    z = jnp.einsum("bkoc,bcn->bkon", W2, h) + out.b[..., None]
+    return s, h, W2, z
 
 
-def _group_loss_and_grads(
-    params: mlp.Params, XT: Array, y: Array, acts
-) -> tuple[Array, mlp.Params]:
-    """Mean loss (A, S) and the post's manual gradients of every model of one width group.
+def _block_loss_and_grads(params, member, XT, y, act) -> tuple[Array, mlp.Params]:
+    """Mean loss (B, K) per slot and the post's gradients of a block, in bin layout.
 
-    The formulas of :mod:`jaxmlp.backprop` with examples as columns:
-    ``Delta_2 = Y_hat - Y`` (P1), ``dW_2 = Delta_2 H^T / n`` (P2),
-    ``Delta_1 = (W_2^T Delta_2) * g'(S_1)`` (P3), ``dW_1 = Delta_1 X^T / n`` (P4).
+    ``Delta_2 = Y_hat - Y`` (P1); ``dW_2 = Delta_2 H^T / n`` (P2), each unit taking
+    its own slot's row; ``Delta_1 = (W_2^T Delta_2) * g'(S_1)`` (P3);
+    ``[dW_1, db_1] = Delta_1 [X; 1]^T / n`` (P4).
     """
-    hidden, out = params
     n = XT.shape[1]
-    s, h, z = _logits(params, XT, acts)
+    s, h, W2, z = _logits(params, member, XT, act)
     value, delta = _output_terms(z, y)  # (P1)
-    dW2 = jnp.einsum("askn,aswn->askw", delta, h) / n  # (P2)
-    db2 = jnp.sum(delta, axis=-1) / n
-    back = jnp.einsum("askw,askn->aswn", out.W, delta)  # W_2^T Delta_2
-    delta1 = back * _per_activation(acts, lambda act, s_, h_: act.derivative(s_, h_), s, h)  # (P3)
-    dW1 = jnp.einsum("aswn,dn->aswd", delta1, XT)
-    dW1 = dW1 / n  # (P4)
-    db1 = jnp.sum(delta1, axis=-1) / n
-    return value, (mlp.Dense(dW1, db1), mlp.Dense(dW2, db2))
+    per_slot = jnp.einsum("bkon,bcn->bkoc", delta, h) / n
+    dW2 = jnp.sum(jnp.where(member[:, :, None, :], per_slot, 0), axis=1)  # (P2)
+    db2 = jnp.where(jnp.any(member, axis=-1)[..., None], jnp.mean(delta, axis=-1), 0)
+    K, k = W2.shape[1], W2.shape[2]
+    if K * k <= SMALL_BACK:
+        back = sum(
+            W2[:, j, o, :, None] * delta[:, j, o, None, :] for j in range(K) for o in range(k)
+        )
+    else:
+        back = jnp.einsum("bkoc,bkon->bcn", W2, delta)
+    delta1 = back * act.derivative(s, h)  # (P3)
+    XT1 = jnp.concatenate([XT, jnp.ones((1, n), XT.dtype)])
+    g1 = jnp.einsum("bcn,jn->bcj", delta1, XT1) / n  # (P4)
+    d = XT.shape[0]
+    return value, (mlp.Dense(g1[..., :d], g1[..., d]), mlp.Dense(dW2, db2))
 
 
-def _fused_group_loss_and_grads(
-    params: mlp.Params, XT: Array, y: Array, acts
-) -> tuple[Array, mlp.Params]:
-    """:func:`_group_loss_and_grads` by the fused Pallas kernel (``backend="pallas"``).
+def _fused_block_loss_and_grads(params, member, XT, y, act) -> tuple[Array, mlp.Params]:
+    """:func:`_block_loss_and_grads` by the fused Pallas kernel (``backend="pallas"``).
 
-    Per activation, ``jax.vmap`` of :func:`jaxmlp.kernels.loss_and_fused_grads`
-    over the seeds: one kernel launch whose grid has a seed axis.
+    Needs one model per bin (the packing of that backend): a bin is then a
+    plain network of width C whose padding units' gradients are masked out.
     """
     from jaxmlp import kernels
 
-    many = jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None))
-    X = XT.T
-    parts = [
-        many(jax.tree.map(lambda p, i=i: p[i], params), X, y, act) for i, act in enumerate(acts)
+    hidden, out = params
+    unit = member[:, 0, :]
+    model = (hidden, mlp.Dense(out.W, out.b[:, 0]))
+    value, (g1, g2) = jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None))(
+        model, XT.T, y, act
+    )
+    g1 = mlp.Dense(jnp.where(unit[..., None], g1.W, 0), jnp.where(unit, g1.b, 0))
+    g2 = mlp.Dense(jnp.where(unit[:, None, :], g2.W, 0), g2.b[:, None])
+    return value[:, None], (g1, g2)
+
+
+def _slot_view(tree: mlp.Params, member: Array, j: int) -> mlp.Params:
+    """Slot j of every bin as one network of width C: foreign and padding units zero."""
+    hidden, out = tree
+    m = member[:, j, :]
+    return (
+        mlp.Dense(jnp.where(m[..., None], hidden.W, 0), jnp.where(m, hidden.b, 0)),
+        mlp.Dense(jnp.where(m[:, None, :], out.W, 0), out.b[:, j]),
+    )
+
+
+def _combine(views: Sequence[mlp.Params], member: Array) -> mlp.Params:
+    """Inverse of :func:`_slot_view`: each unit from its own slot, output biases stacked."""
+    units = [
+        (
+            jnp.where(member[:, j, :, None], v[0].W, 0),
+            jnp.where(member[:, j, :], v[0].b, 0),
+            jnp.where(member[:, j, None, :], v[1].W, 0),
+        )
+        for j, v in enumerate(views)
     ]
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *parts)
+    W1, b1, W2 = (functools.reduce(jnp.add, parts) for parts in zip(*units, strict=True))
+    return (mlp.Dense(W1, b1), mlp.Dense(W2, jnp.stack([v[1].b for v in views], axis=1)))
 
 
-def _vmap2(fn: Callable) -> Callable:
-    """``fn`` mapped over the two leading (activation, seed) axes."""
-    return jax.vmap(jax.vmap(fn))
-
-
-def _finite_per_model(tree) -> Array:
-    """(A, S) bool: every leaf of each model finite."""
-    leaves = jax.tree.leaves(tree)
-    checks = [
-        jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[:2] + (-1,))), axis=-1) for leaf in leaves
-    ]
+def _finite_per_bin(tree) -> Array:
+    """(B,) bool: every leaf finite, per bin."""
+    checks = [jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1) for leaf in tree]
     return functools.reduce(jnp.logical_and, checks)
 
 
-def _select(ok: Array, new, old):
-    """Per model ``where(ok, new, old)`` over a pytree of (A, S, ...) leaves."""
+def _select_bins(ok: Array, new, old):
+    """Per bin ``where(ok, new, old)`` over a pytree of (B, ...) leaves."""
+    return jax.tree.map(
+        lambda a, b: jnp.where(ok.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old
+    )
 
-    def pick(a, b):
-        return jnp.where(ok.reshape(ok.shape + (1,) * (a.ndim - 2)), a, b)
 
-    return jax.tree.map(pick, new, old)
+class BinState(NamedTuple):
+    """Training state of the bins of one activation; every leaf has a leading bin axis."""
+
+    params: mlp.Params  # (Dense(W1 (B, C, d), b1 (B, C)), Dense(W2 (B, k, C), b2 (B, K, k)))
+    opt_state: tuple  # one optimizer state per slot, leaves (B, ...)
+    last_good: mlp.Params  # params before the last update whose loss and grads were finite
+    diverged_at: Array  # (B, K) int32, -1 while finite
+
+
+def _updates(plan, params, opt_state, grads, member):
+    """Per-slot optimizer updates, recombined: (updates, new opt states, slot grads)."""
+    views, states, slot_grads = [], [], []
+    for j in range(member.shape[1]):
+        g = _slot_view(grads, member, j)
+        u, st = jax.vmap(plan.optimizer.update)(g, opt_state[j], _slot_view(params, member, j))
+        views.append(u)
+        states.append(st)
+        slot_grads.append(g)
+    return _combine(views, member), tuple(states), slot_grads
+
+
+def _fast_step(plan, act, loss_and_grads, state, member, XTb, yb):
+    """One update of every model of a block, no guard; returns (state, check, loss (B, K))."""
+    g, check = state
+    value, grads = loss_and_grads(g.params, member, XTb, yb, act)
+    updates, opt_state, _ = _updates(plan, g.params, g.opt_state, grads, member)
+    params = jax.tree.map(jnp.add, g.params, updates)
+    check = check + jnp.sum(value) + sum(jnp.sum(leaf) for leaf in jax.tree.leaves(grads))
+    return (BinState(params, opt_state, g.params, g.diverged_at), check), value
+
+
+def _guarded_step(plan, act, loss_and_grads, g: BinState, member, XTb, yb, step):
+    """One update with :func:`jaxmlp.train`'s divergence guard, per model (slot)."""
+    value, grads = loss_and_grads(g.params, member, XTb, yb, act)
+    updates, opt_state, slot_grads = _updates(plan, g.params, g.opt_state, grads, member)
+    new_params = jax.tree.map(jnp.add, g.params, updates)
+    ok = jnp.stack(
+        [
+            jnp.isfinite(value[:, j]) & _finite_per_bin(jax.tree.leaves(sg))
+            for j, sg in enumerate(slot_grads)
+        ],
+        axis=1,
+    ) & (g.diverged_at < 0)  # (B, K)
+    unit_ok = jnp.any(member & ok[:, :, None], axis=1)  # (B, C)
+
+    def pick(new, old):
+        (h_new, o_new), (h_old, o_old) = new, old
+        return (
+            mlp.Dense(
+                jnp.where(unit_ok[..., None], h_new.W, h_old.W),
+                jnp.where(unit_ok, h_new.b, h_old.b),
+            ),
+            mlp.Dense(
+                jnp.where(unit_ok[:, None, :], o_new.W, o_old.W),
+                jnp.where(ok[..., None], o_new.b, o_old.b),
+            ),
+        )
+
+    g = BinState(
+        params=pick(new_params, g.params),
+        opt_state=tuple(
+            _select_bins(ok[:, j], opt_state[j], g.opt_state[j]) for j in range(len(opt_state))
+        ),
+        last_good=pick(g.params, g.last_good),
+        diverged_at=jnp.where(ok | (g.diverged_at >= 0), g.diverged_at, step),
+    )
+    return g, value
 
 
 # --------------------------------------------------------------------------------------
-# State, plan and the compiled programs.
+# Plan and the compiled programs.
 # --------------------------------------------------------------------------------------
-
-
-class GroupState(NamedTuple):
-    """Training state of one width group; every leaf has leading (A, S) axes."""
-
-    params: mlp.Params
-    opt_state: Any
-    last_good: mlp.Params
-    diverged_at: Array  # (A, S) int32, -1 while finite
-
-
-class SweepState(NamedTuple):
-    """The whole sweep's state between chunks (a pytree of arrays)."""
-
-    groups: tuple[GroupState, ...]
-    perm: Array  # (n,) current epoch's shuffle (mini-batches only)
-    key: Array  # (2,) uint32 raw key data of the shuffle key
 
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     """Everything static about a sweep: it keys the compiled programs."""
 
-    widths: tuple[int, ...]  # distinct, sorted: one group each
+    widths: tuple[int, ...]  # in the order given
     activations: tuple[_activations.Activation, ...]
-    n_seeds: int  # padded to a multiple of the device count
+    n_seeds: int
     n_features: int
     n_outputs: int
     optimizer: optax.GradientTransformation
     scheme: str
     batch_size: int | None
     n_examples: int
+    packing: Packing
     backend: str = "xla"  # "xla" or "pallas" (the loss-and-gradients of each step)
 
 
-def _state_sharding(plan: _Plan, mesh: Mesh, state_shapes) -> Any:
-    """Seed axis (axis 1) of every group leaf sharded over the mesh; the rest replicated."""
-    seeds = NamedSharding(mesh, PartitionSpec(None, "config"))
-    rep = NamedSharding(mesh, PartitionSpec())
-    groups = jax.tree.map(lambda _: seeds, state_shapes.groups)
-    return SweepState(groups, rep, rep)  # type: ignore[arg-type]
+class SweepState(NamedTuple):
+    """The whole sweep's state between chunks (a pytree of arrays)."""
+
+    bins: tuple[BinState, ...]  # one per activation
+    key: Array  # (2,) uint32 raw key data of the shuffle key
 
 
 def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
-    """Initial state: config (w, a, s) starts from ``init_mlp(key(seed), (d, w, k), scheme)``."""
-    A = len(plan.activations)
-    groups = []
-    for w in plan.widths:
-        sizes = (plan.n_features, w, plan.n_outputs)
-        init = jax.vmap(lambda s, sizes=sizes: mlp.init_mlp(jax.random.key(s), sizes, plan.scheme))
-        per_seed = init(seeds)  # leaves (S, ...)
-        params = jax.tree.map(lambda p: jnp.broadcast_to(p[None], (A,) + p.shape), per_seed)
-        opt_state = _vmap2(plan.optimizer.init)(params)
-        groups.append(
-            GroupState(params, opt_state, params, jnp.full((A, len(seeds)), -1, jnp.int32))
-        )
-    perm = jnp.arange(plan.n_examples, dtype=jnp.int32)
-    return SweepState(tuple(groups), perm, key_data)
+    """Initial state: model (w, s) starts from ``init_mlp(key(seed), (d, w, k), scheme)``."""
+    p = plan.packing
+    B, C, K, d, k = p.n_bins, p.capacity, p.slots, plan.n_features, plan.n_outputs
+    W1, b1 = jnp.zeros((B, C, d)), jnp.zeros((B, C))
+    W2, b2 = jnp.zeros((B, k, C)), jnp.zeros((B, K, k))
+    for w, row in zip(plan.widths, p.places, strict=True):
+        init = jax.vmap(lambda s, w=w: mlp.init_mlp(jax.random.key(s), (d, w, k), plan.scheme))
+        (h, o) = init(seeds)  # leaves (S, ...)
+        bins = np.array([b for b, _, _ in row])
+        slots = np.array([j for _, j, _ in row])
+        units = np.array([first for _, _, first in row])[:, None] + np.arange(w)  # (S, w)
+        W1 = W1.at[bins[:, None], units].set(h.W)
+        b1 = b1.at[bins[:, None], units].set(h.b)
+        W2 = W2.at[bins[:, None, None], np.arange(k)[None, :, None], units[:, None, :]].set(o.W)
+        b2 = b2.at[bins, slots].set(o.b)
+    params = (mlp.Dense(W1, b1), mlp.Dense(W2, b2))
+    member = jnp.asarray(p.member(plan.widths))
+    opt_state = tuple(
+        jax.vmap(plan.optimizer.init)(_slot_view(params, member, j)) for j in range(K)
+    )
+    diverged = jnp.full((B, K), -1, jnp.int32)
+    state = BinState(params, opt_state, params, diverged)
+    return SweepState(tuple(state for _ in plan.activations), key_data)
 
 
-def _batch(plan: _Plan, step: Array, perm: Array, key_data: Array, XT: Array, y: Array):
+def _batch(plan: _Plan, step: Array, key_data: Array, XT: Array, y: Array):
     """The examples of one update, as :func:`jaxmlp.train` draws them (same key, same order)."""
     if plan.batch_size is None:
-        return XT, y, perm, key_data
+        return XT, y
     n_batches = plan.n_examples // plan.batch_size
     epoch, batch = step // n_batches, step % n_batches
     positions = batch * plan.batch_size + jnp.arange(plan.batch_size, dtype=jnp.int32)
     key = jax.random.wrap_key_data(key_data)
     idx = training.shuffled_positions(key, epoch, positions, plan.n_examples)
-    return jnp.take(XT, idx, axis=1), y[idx], perm, key_data
+    return jnp.take(XT, idx, axis=1), y[idx]
 
 
-def _group_update(plan: _Plan, g: GroupState, XT: Array, y: Array, step: Array):
-    """One guarded update of every model of a group, exactly as :func:`jaxmlp.train`'s."""
-    loss_and_grads = (
-        _fused_group_loss_and_grads if plan.backend == "pallas" else _group_loss_and_grads
-    )
-    value, grads = loss_and_grads(g.params, XT, y, plan.activations)
-    updates, opt_state = _vmap2(plan.optimizer.update)(grads, g.opt_state, g.params)
-    new_params = _vmap2(optax.apply_updates)(g.params, updates)
-    ok = jnp.isfinite(value) & _finite_per_model(grads) & (g.diverged_at < 0)
-    g = GroupState(
-        params=_select(ok, new_params, g.params),
-        opt_state=_select(ok, opt_state, g.opt_state),
-        last_good=_select(ok, g.params, g.last_good),
-        diverged_at=jnp.where(ok | (g.diverged_at >= 0), g.diverged_at, step),
-    )
-    return g, value
+def _blocks(tree, block: int):
+    """Leaves (B, ...) -> (B // block, block, ...)."""
+    return jax.tree.map(lambda a: a.reshape((a.shape[0] // block, block) + a.shape[1:]), tree)
 
 
-def _run_chunk(plan: _Plan, state: SweepState, X: Array, y: Array, start: Array, length: int):
-    """``length`` updates from step ``start``; returns the state and the losses (length, ...)."""
+def _unblocks(tree):
+    return jax.tree.map(lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:]), tree)
+
+
+def _run_chunk(plan: _Plan, state: SweepState, member, X, y, start, *, length: int, guarded: bool):
+    """``length`` updates from step ``start`` of the local bins.
+
+    Returns the state, the losses ``(length, B, K)`` per activation and (fast
+    path) whether every loss and gradient stayed finite.
+    """
     XT = X.astype(jnp.float32).T
-
-    def body(state, step):
-        XTb, yb, perm, key_data = _batch(plan, step, state.perm, state.key, XT, y)
-        groups, values = [], []
-        for g in state.groups:
-            g, value = _group_update(plan, g, XTb, yb, step)
-            groups.append(g)
-            values.append(value)
-        return SweepState(tuple(groups), perm, key_data), tuple(values)
-
     steps = start + jnp.arange(length, dtype=jnp.int32)
-    return jax.lax.scan(body, state, steps)
+    loss_and_grads = (
+        _fused_block_loss_and_grads if plan.backend == "pallas" else _block_loss_and_grads
+    )
+    out_bins, out_values, finite = [], [], jnp.array(True)
+    for act, bins in zip(plan.activations, state.bins, strict=True):
+
+        def run_block(args, act=act):
+            g, m = args
+            if guarded:
+
+                def body(g, step):
+                    XTb, yb = _batch(plan, step, state.key, XT, y)
+                    return _guarded_step(plan, act, loss_and_grads, g, m, XTb, yb, step)
+
+                g, values = jax.lax.scan(body, g, steps)
+                return g, values, jnp.array(True)
+
+            def fast_body(carry, step):
+                XTb, yb = _batch(plan, step, state.key, XT, y)
+                return _fast_step(plan, act, loss_and_grads, carry, m, XTb, yb)
+
+            (g, check), values = jax.lax.scan(fast_body, (g, jnp.float32(0)), steps)
+            return g, values, jnp.isfinite(check)
+
+        block = plan.packing.block
+        g, values, ok = jax.lax.map(run_block, (_blocks(bins, block), _blocks(member, block)))
+        out_bins.append(_unblocks(g))
+        out_values.append(jnp.moveaxis(values, 0, 1).reshape((length, -1) + values.shape[3:]))
+        finite = finite & jnp.all(ok)
+    return SweepState(tuple(out_bins), state.key), tuple(out_values), finite
 
 
-def _final_params(g: GroupState, steps: int) -> tuple[mlp.Params, Array]:
-    """:func:`jaxmlp.train`'s choice of final params and ``diverged_at`` per model."""
-    final_ok = (g.diverged_at < 0) & _finite_per_model(g.params)
-    params = _select(final_ok, g.params, g.last_good)
+def _final(g: BinState, member: Array, steps: int) -> tuple[mlp.Params, Array]:
+    """:func:`jaxmlp.train`'s choice of final params per unit, and ``diverged_at`` (B, K)."""
+    finite = jnp.stack(
+        [
+            _finite_per_bin(jax.tree.leaves(_slot_view(g.params, member, j)))
+            for j in range(member.shape[1])
+        ],
+        axis=1,
+    )
+    final_ok = (g.diverged_at < 0) & finite  # (B, K)
+    unit_ok = jnp.any(member & final_ok[:, :, None], axis=1)
+    (h, o), (hg, og) = g.params, g.last_good
+    params = (
+        mlp.Dense(jnp.where(unit_ok[..., None], h.W, hg.W), jnp.where(unit_ok, h.b, hg.b)),
+        mlp.Dense(
+            jnp.where(unit_ok[:, None, :], o.W, og.W), jnp.where(final_ok[..., None], o.b, og.b)
+        ),
+    )
     diverged = (g.diverged_at < 0) & ~final_ok
     return params, jnp.where(diverged, jnp.int32(steps), g.diverged_at)
 
 
-def _evaluate(plan: _Plan, params: mlp.Params, X: Array, y: Array) -> tuple[Array, Array]:
-    """Mean loss and accuracy (A, S) of every model of a group on (X, y)."""
-    _, _, z = _logits(params, X.astype(jnp.float32).T, plan.activations)
-    value, _ = _output_terms(z, y)
-    if z.shape[2] == 1:
-        labels = (z[:, :, 0, :] >= 0).astype(jnp.int32)  # sigmoid(z) >= 0.5
-    else:
-        labels = jnp.argmax(z, axis=2).astype(jnp.int32)
-    accuracy = jnp.mean((labels == y[None, None, :].astype(jnp.int32)).astype(jnp.float32), axis=-1)
-    return value, accuracy
-
-
-def _finish(plan: _Plan, state: SweepState, X, y, X_test, y_test, steps: int):
+def _finish(plan: _Plan, state: SweepState, member, X, y, X_test, y_test, *, steps: int):
+    """Final params, diverged_at, train (and test) loss and accuracy per activation."""
+    block = plan.packing.block
     out = []
-    for g in state.groups:
-        params, diverged_at = _final_params(g, steps)
-        loss, acc = _evaluate(plan, params, X, y)
-        test = _evaluate(plan, params, X_test, y_test) if X_test is not None else None
-        out.append((params, diverged_at, loss, acc, test))
+    for act, g in zip(plan.activations, state.bins, strict=True):
+        params, diverged_at = _final(g, member, steps)
+
+        def scores(X, y, act=act, params=params):
+            XT = X.astype(jnp.float32).T
+
+            def one_block(args):
+                p, m = args
+                _, _, _, z = _logits(p, m, XT, act)
+                value, _ = _output_terms(z, y)
+                if z.shape[2] == 1:
+                    labels = (z[:, :, 0, :] >= 0).astype(jnp.int32)  # sigmoid(z) >= 0.5
+                else:
+                    labels = jnp.argmax(z, axis=2).astype(jnp.int32)
+                hits = (labels == y.astype(jnp.int32)[None, None, :]).astype(jnp.float32)
+                return value, jnp.mean(hits, axis=-1)
+
+            value, acc = jax.lax.map(one_block, (_blocks(params, block), _blocks(member, block)))
+            return _unblocks(value), _unblocks(acc)
+
+        test = scores(X_test, y_test) if X_test is not None else None
+        out.append((params, diverged_at, *scores(X, y), test))
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=64)
-def _programs(plan: _Plan, devices: tuple, chunk: int, steps: int, has_test: bool):
+class _Programs(NamedTuple):
+    init: Callable
+    chunk: Callable  # (length, guarded) -> compiled chunk program
+    finish: Callable
+    state_sharding: Any
+    member: Array
+
+
+@functools.lru_cache(maxsize=16)
+def _programs(plan: _Plan, devices: tuple, steps: int, has_test: bool) -> _Programs:
     """The jitted init, chunk and finish programs of a plan (cached: repeated calls reuse them)."""
-    mesh = Mesh(np.array(devices), ("config",))
+    mesh = Mesh(np.array(devices), ("bins",))
     rep = NamedSharding(mesh, PartitionSpec())
+    split = NamedSharding(mesh, PartitionSpec("bins"))
     shapes = jax.eval_shape(
         functools.partial(_init_state, plan),
         jax.ShapeDtypeStruct((plan.n_seeds,), jnp.int32),
         jax.ShapeDtypeStruct((2,), jnp.uint32),
     )
-    state_sharding = _state_sharding(plan, mesh, shapes)
+    state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)
+    state_spec = SweepState(
+        jax.tree.map(lambda _: PartitionSpec("bins"), shapes.bins), PartitionSpec()
+    )
     init = jax.jit(
         functools.partial(_init_state, plan), in_shardings=(rep, rep), out_shardings=state_sharding
     )
-    loss_sharding = NamedSharding(mesh, PartitionSpec(None, None, "config"))
-    run = jax.jit(
-        functools.partial(_run_chunk, plan, length=chunk),
-        in_shardings=(state_sharding, rep, rep, rep),
-        out_shardings=(state_sharding, tuple(loss_sharding for _ in plan.widths)),
-        donate_argnums=0,
-    )
-    tail = steps % chunk
-    run_tail = None
-    if tail:
-        run_tail = jax.jit(
-            functools.partial(_run_chunk, plan, length=tail),
-            in_shardings=(state_sharding, rep, rep, rep),
-            out_shardings=(state_sharding, tuple(loss_sharding for _ in plan.widths)),
-            donate_argnums=0,
+    host_member = plan.packing.member(plan.widths)
+    member = jax.make_array_from_callback(host_member.shape, split, lambda i: host_member[i])
+    P, S = PartitionSpec, PartitionSpec("bins")
+    values_spec = tuple(P(None, "bins") for _ in plan.activations)
+
+    @functools.cache
+    def chunk(length: int, guarded: bool):
+        body = functools.partial(_run_chunk, plan, length=length, guarded=guarded)
+        mapped = jax.shard_map(
+            lambda state, member, X, y, start: _local_finite(body(state, member, X, y, start)),
+            mesh=mesh,
+            in_specs=(state_spec, S, P(), P(), P()),
+            out_specs=(state_spec, values_spec, P()),
+            check_vma=False,
         )
-    data = (rep, rep, rep, rep) if has_test else (rep, rep, None, None)
-    finish = jax.jit(
-        functools.partial(_finish, plan, steps=steps), in_shardings=(state_sharding, *data)
+        return jax.jit(mapped, in_shardings=(state_sharding, split, rep, rep, rep))
+
+    data_specs = (P(), P(), P(), P()) if has_test else (P(), P(), None, None)
+    finish_out = tuple(
+        (
+            jax.tree.map(lambda _: S, shapes.bins[0].params),
+            S,
+            S,
+            S,
+            (S, S) if has_test else None,
+        )
+        for _ in plan.activations
     )
-    return init, run, run_tail, finish, state_sharding
+
+    def finish_fn(state, member, X, y, X_test, y_test):
+        return _finish(plan, state, member, X, y, X_test, y_test, steps=steps)
+
+    if has_test:
+        finish = jax.jit(
+            jax.shard_map(
+                finish_fn,
+                mesh=mesh,
+                in_specs=(state_spec, S, *data_specs),
+                out_specs=finish_out,
+                check_vma=False,
+            )
+        )
+    else:
+        finish = jax.jit(
+            jax.shard_map(
+                lambda state, member, X, y: finish_fn(state, member, X, y, None, None),
+                mesh=mesh,
+                in_specs=(state_spec, S, P(), P()),
+                out_specs=finish_out,
+                check_vma=False,
+            )
+        )
+    return _Programs(init, chunk, finish, state_sharding, member)
+
+
+def _local_finite(result):
+    """Makes the per-device finiteness flag global (all devices must agree)."""
+    state, values, finite = result
+    return state, values, jax.lax.pmin(finite.astype(jnp.int32), "bins").astype(bool)
 
 
 # --------------------------------------------------------------------------------------
@@ -366,6 +632,8 @@ class SweepResult:
       diverged_at: (W, A, S) int, the step at which a loss or gradient turned
         non-finite (training of that model stopped there), else -1.
       steps: number of updates of every model.
+      group_params: per width (in the order of ``widths``), the trained params of
+        every (activation, seed): ``(Dense(W (A, S, w, d), b), Dense(W (A, S, k, w), b))``.
     """
 
     widths: tuple[int, ...]
@@ -399,7 +667,7 @@ class SweepResult:
         ):
             if value not in axis:
                 raise ValueError(f"{label} must be one of {axis}, got {value!r}")
-        group = sorted(self.widths).index(width)
+        group = self.widths.index(width)
         a, s = self.activations.index(name), self.seeds.index(seed)
         return jax.tree.map(lambda p: jnp.asarray(p[a, s]), self.group_params[group])
 
@@ -437,6 +705,8 @@ def _loss_steps(steps: int, points: int) -> np.ndarray:
 def _to_host(x) -> np.ndarray:
     """A (possibly multi-process) array as a full numpy array on this process."""
     if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        if x.sharding.is_fully_replicated:
+            return np.asarray(x.addressable_data(0))
         from jax.experimental import multihost_utils
 
         x = multihost_utils.process_allgather(x, tiled=True)
@@ -450,6 +720,37 @@ def _digest(*arrays) -> str:
         h.update(str((a.dtype, a.shape)).encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+class _Index(NamedTuple):
+    """Host-side gather indices of width i's models: bins, slots (S,), units (S, w)."""
+
+    bins: np.ndarray
+    slots: np.ndarray
+    units: np.ndarray
+
+
+def _indices(packing: Packing, widths: Sequence[int]) -> list[_Index]:
+    out = []
+    for w, row in zip(widths, packing.places, strict=True):
+        bins = np.array([b for b, _, _ in row])
+        slots = np.array([j for _, j, _ in row])
+        units = np.array([first for _, _, first in row])[:, None] + np.arange(w)
+        out.append(_Index(bins, slots, units))
+    return out
+
+
+def _model_params(params, ix: _Index) -> mlp.Params:
+    """The (S, ...) params of one width's models from bin params on the host."""
+    (h, o) = params
+    k = o.W.shape[1]
+    return (
+        mlp.Dense(h.W[ix.bins[:, None], ix.units], h.b[ix.bins[:, None], ix.units]),
+        mlp.Dense(
+            o.W[ix.bins[:, None, None], np.arange(k)[None, :, None], ix.units[:, None, :]],
+            o.b[ix.bins, ix.slots],
+        ),
+    )
 
 
 def sweep(
@@ -480,9 +781,9 @@ def sweep(
     Config ``(w, a, s)`` gets the result of ``jaxmlp.train(jaxmlp.init_mlp(
     jax.random.key(s), (d, w, k), scheme), X, y, activation=a, optimizer=optimizer,
     steps=steps, batch_size=batch_size, key=key)`` up to float rounding (the
-    post's manual gradients, the same divergence guard). The seed axis is
-    sharded over ``devices``. Calling again with the same shapes, grid and
-    optimizer object reuses the compiled program.
+    post's manual gradients, the same divergence guard). The models are packed
+    into bins (see the module docstring) sharded over ``devices``. Calling again
+    with the same shapes, grid and optimizer object reuses the compiled program.
 
     Args:
       X: (n, d) training inputs.
@@ -509,8 +810,8 @@ def sweep(
         checkpoint).
       devices: devices to shard over; default ``jax.devices()`` (all processes').
       backend: ``"xla"``, ``"pallas"`` (each step's loss and gradients by the fused
-        kernels of :mod:`jaxmlp.kernels`; Pallas interpret mode on CPU, slow) or
-        ``"auto"``: pallas on GPU, xla elsewhere.
+        kernels of :mod:`jaxmlp.kernels`, one model per bin; Pallas interpret mode
+        on CPU, slow) or ``"auto"``: pallas on GPU, xla elsewhere.
 
     Returns:
       A :class:`SweepResult`.
@@ -560,41 +861,47 @@ def sweep(
     devices = tuple(jax.devices() if devices is None else devices)
 
     # ---- plan and compiled programs ----
-    n_dev = len(devices)
-    padded = seeds + (seeds[-1],) * (-len(seeds) % n_dev)
+    packing = pack(
+        widths,
+        len(seeds),
+        rows=batch_size or int(X.shape[0]),
+        n_devices=len(devices),
+        max_slots=1 if backend == "pallas" else MAX_SLOTS,
+    )
     plan = _Plan(
-        widths=tuple(sorted(widths)),
+        widths=widths,
         activations=acts,
-        n_seeds=len(padded),
+        n_seeds=len(seeds),
         n_features=d,
         n_outputs=n_outputs,
         optimizer=optimizer,
         scheme=scheme,
         batch_size=batch_size,
         n_examples=int(X.shape[0]),
+        packing=packing,
         backend=backend,
     )
     has_test = X_test is not None
-    init, run, run_tail, finish, state_sharding = _programs(
-        plan, devices, chunk_steps, steps, has_test
-    )
+    programs = _programs(plan, devices, steps, has_test)
     X = jnp.asarray(X, jnp.float32)
     y = jnp.asarray(y, jnp.int32)
+    test_data: tuple = ()
     if has_test:
-        X_test = jnp.asarray(X_test, jnp.float32)
-        y_test = jnp.asarray(y_test, jnp.int32)
+        test_data = (jnp.asarray(X_test, jnp.float32), jnp.asarray(y_test, jnp.int32))
     key_data = jax.random.key_data(key)
     kept = _loss_steps(steps, loss_points)
-    G, A, S = len(plan.widths), len(acts), len(padded)
-    curves = np.full((G, len(kept), A, S), np.nan, np.float32)
+    index = _indices(packing, widths)
+    A, S = len(acts), len(seeds)
+    curves = np.full((len(widths), A, S, len(kept)), np.nan, np.float32)
 
     # ---- state: fresh, or resumed from a checkpoint ----
     path = None if checkpoint is None else os.fspath(checkpoint)
     fingerprint = {
-        "data": _digest(X, y, *((X_test, y_test) if has_test else ())),
+        "layout": "bins-1",
+        "data": _digest(X, y, *test_data),
         "widths": list(widths),
         "activations": [a.name for a in acts],
-        "seeds": list(padded),
+        "seeds": list(seeds),
         "steps": steps,
         "chunk_steps": chunk_steps,
         "scheme": scheme,
@@ -602,9 +909,12 @@ def sweep(
         "key": _digest(key_data),
         "n_outputs": n_outputs,
         "loss_points": loss_points,
+        "backend": backend,
+        "devices": len(devices),
     }
     done = 0
     state = None
+    seeds_array = jnp.asarray(seeds, jnp.int32)
     if path is not None and os.path.exists(path):
         leaves, meta = _checkpoint.load(path)
         if meta.get("fingerprint") != fingerprint:
@@ -612,7 +922,7 @@ def sweep(
                 f"checkpoint {path!r} was written by a sweep with other arguments; "
                 "pass another path or delete it"
             )
-        shapes = jax.eval_shape(init, jnp.zeros(S, jnp.int32), key_data)
+        shapes = jax.eval_shape(programs.init, seeds_array, key_data)
         treedef = jax.tree.structure(shapes)
         expected = [(tuple(s.shape), s.dtype) for s in jax.tree.leaves(shapes)]
         got = [(tuple(leaf.shape), leaf.dtype) for leaf in leaves[:-1]]
@@ -620,11 +930,11 @@ def sweep(
             raise ValueError(
                 f"checkpoint {path!r} does not match this sweep's state (another optimizer?)"
             )
-        state = jax.device_put(jax.tree.unflatten(treedef, leaves[:-1]), state_sharding)
+        state = jax.device_put(jax.tree.unflatten(treedef, leaves[:-1]), programs.state_sharding)
         curves = np.array(leaves[-1])
         done = int(meta["step"])
     if state is None:
-        state = init(jnp.asarray(padded, jnp.int32), key_data)
+        state = programs.init(seeds_array, key_data)
 
     # ---- the chunks ----
     from tqdm.auto import tqdm
@@ -632,12 +942,21 @@ def sweep(
     with tqdm(total=steps, initial=done, disable=not progress, unit="step", desc="sweep") as bar:
         while done < steps:
             length = min(chunk_steps, steps - done)
-            program = run if length == chunk_steps else run_tail
-            state, values = program(state, X, y, jnp.int32(done))
+            start = jnp.int32(done)
+            new_state, values, finite = programs.chunk(length, False)(
+                state, programs.member, X, y, start
+            )
+            if not bool(_to_host(finite)):  # a loss or gradient turned non-finite: redo guarded
+                new_state, values, _ = programs.chunk(length, True)(
+                    state, programs.member, X, y, start
+                )
+            state = new_state
             rows = (kept >= done) & (kept < done + length)
             if rows.any():
-                chunk_values = np.stack([_to_host(v) for v in values])  # (G, length, A, S)
-                curves[:, rows] = chunk_values[:, kept[rows] - done]
+                for a, v in enumerate(values):
+                    v = _to_host(v)[kept[rows] - done]  # (T, B, K)
+                    for i, ix in enumerate(index):
+                        curves[i, a][:, rows] = v[:, ix.bins, ix.slots].T
             done += length
             if path is not None:
                 host_state = jax.tree.map(_to_host, state)
@@ -649,24 +968,27 @@ def sweep(
                 on_chunk(done)
 
     # ---- results, indexed [width, activation, seed] ----
-    out = jax.tree.map(_to_host, finish(state, X, y, X_test, y_test))
-    order = [plan.widths.index(w) for w in widths]
-    n_seeds = len(seeds)
+    out = jax.tree.map(_to_host, programs.finish(state, programs.member, X, y, *test_data))
 
-    def grid(i):
-        return np.stack([out[g][i][:, :n_seeds] for g in order])
+    def grid(field) -> np.ndarray:
+        """(W, A, S) from a per-activation (B, K) result."""
+        return np.stack([np.stack([field(o)[ix.bins, ix.slots] for o in out]) for ix in index])
 
+    group_params = tuple(
+        jax.tree.map(lambda *xs: np.stack(xs), *[_model_params(o[0], ix) for o in out])
+        for ix in index
+    )
     return SweepResult(
         widths=widths,
         activations=tuple(a.name for a in acts),
         seeds=seeds,
-        final_loss=grid(2),
-        train_accuracy=grid(3),
-        test_loss=np.stack([out[g][4][0][:, :n_seeds] for g in order]) if has_test else None,
-        test_accuracy=np.stack([out[g][4][1][:, :n_seeds] for g in order]) if has_test else None,
-        loss=np.moveaxis(curves[order][:, :, :, :n_seeds], 1, -1),
+        final_loss=grid(lambda o: o[2]),
+        train_accuracy=grid(lambda o: o[3]),
+        test_loss=grid(lambda o: o[4][0]) if has_test else None,
+        test_accuracy=grid(lambda o: o[4][1]) if has_test else None,
+        loss=curves,
         loss_steps=kept,
-        diverged_at=grid(1),
+        diverged_at=grid(lambda o: o[1]),
         steps=steps,
-        group_params=tuple(out[g][0] for g in range(G)),
+        group_params=group_params,
     )
