@@ -521,7 +521,7 @@ def train(
     # guarded loop's, and a run that stays finite compiles one loop.
     final, values, opt_state, snapshots, finite = _train_fast(*args, **options)
     diverged_at = None
-    if not finite:
+    if not np.asarray(finite):  # the one host sync (np: cheaper than bool(Array))
         final, values, diverged, opt_state, snapshots = _train_guarded(*args, **options)
         diverged_at = int(diverged)
         diverged_at = None if diverged_at < 0 else diverged_at

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxmlp
+from jaxmlp import validation
 
 SGD = optax.sgd(2.0)  # one object, so the compiled program is reused across tests
 
@@ -179,3 +180,20 @@ def test_multiclass_training():
     result = jaxmlp.train(params, X, y, activation="relu", optimizer=optax.adam(0.05), steps=200)
     assert float(result.loss[-1]) < 0.1 < float(result.loss[0])
     assert float((jaxmlp.predict(result.params, X, "relu") == y).mean()) == 1.0
+
+
+def test_full_batch_key_is_built_once_and_never_a_tracer():
+    validation._unused_key.cache_clear()
+
+    @jax.jit
+    def traced(x):
+        validation.check_batching(None, None, 4)  # first built while tracing
+        return x
+
+    traced(jnp.ones(2))
+    key = validation.check_batching(None, None, 4)[1]
+    assert not isinstance(key, jax.core.Tracer)
+    assert key is validation.check_batching(None, None, 7)[1]  # cached, not rebuilt
+    np.testing.assert_array_equal(jax.random.key_data(key), jax.random.key_data(jax.random.key(0)))
+    given = jax.random.key(3)
+    assert validation.check_batching(None, given, 4)[1] is given
