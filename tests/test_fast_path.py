@@ -65,6 +65,26 @@ def test_stacked_rows_equal_the_matrix_form(sizes, activation):
     np.testing.assert_allclose(stacked[1:], ravel_pytree(auto)[0], rtol=1e-4, atol=1e-6)
 
 
+def test_stacked_bce_is_within_an_ulp_of_the_stable_loss_for_any_logit():
+    # one example per call, logit z = x through a (1, 1) identity network
+    z = jnp.array([-1e4, -100.0, -30.0, -8.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 8.0, 30.0, 100.0, 1e4])
+    params = (jaxmlp.Dense(W=jnp.ones((1, 1)), b=jnp.zeros(1)),)
+
+    def one(x, label):
+        return backprop.stacked_loss_and_grads(params, x[None, None], label[None], "identity")
+
+    for label in (0, 1):
+        y = jnp.full(z.shape, label, jnp.int32)
+        stacked = jax.vmap(one)(z, y)
+        reference = jax.vmap(
+            lambda x, label: jaxmlp.losses.mean_cross_entropy(x[None, None], label[None])
+        )(z, y)
+        assert np.all(np.isfinite(stacked))
+        np.testing.assert_allclose(stacked[:, 0], reference, rtol=1e-6, atol=2 * 2**-23)
+        # the gradient rows are the exact (P1) delta times the input
+        np.testing.assert_allclose(stacked[:, 2], jax.nn.sigmoid(z) - label, rtol=1e-6)
+
+
 def test_stacked_path_is_taken_only_for_tiny_networks():
     small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
     wide = jaxmlp.init_mlp(jax.random.key(0), (2, 16, 1))
