@@ -72,12 +72,19 @@ DEFAULT_LOSS_POINTS = 1000
 # At most this many models share a bin (each slot costs one optimizer pass).
 MAX_SLOTS = 4
 # Bins per block are chosen so that a block's (bins, C, rows) activations hold
-# about this many elements: 16 bins of 50 units x 200 rows measured fastest on a
-# 2-core CPU (the block's arrays stay in cache across the steps of a chunk).
-BLOCK_ELEMENTS = 160_000
+# about this many elements. Measured on a 2-core CPU (320-model grid, 200 rows):
+# blocks of 4 bins (40k elements) are ~30% slower per step than 15-44 bins
+# (150k-1M, within noise of each other); the whole grid at once (one block for
+# all 4 activations' 1.8M elements x several arrays) was 3-4x slower.
+BLOCK_ELEMENTS = 400_000
 # With at most this many (slot, output) pairs per bin, W2^T Delta is summed as
 # broadcast products (fused with the activation derivative) instead of a matmul.
 SMALL_BACK = 8
+# XLA options of the program that runs once per sweep (the final scores): the
+# lowest LLVM optimisation level compiles it ~2x faster, a saving that its
+# single run never pays back. (Not for the init: it would round the scaled
+# random weights 1 ulp away from init_mlp's.)
+RUN_ONCE = {"xla_backend_optimization_level": 0}
 
 
 # --------------------------------------------------------------------------------------
@@ -310,12 +317,16 @@ def _updates(plan, params, opt_state, grads, member):
 
 
 def _fast_step(plan, act, loss_and_grads, state, member, XTb, yb):
-    """One update of every model of a block, no guard; returns (state, check, loss (B, K))."""
+    """One update of every model of a block, no guard; returns ((state, check), loss (B, K)).
+
+    ``check`` is the running elementwise sum of every loss and gradient (no
+    reductions in the loop): NaN/inf in any of them leaves a non-finite entry.
+    """
     g, check = state
     value, grads = loss_and_grads(g.params, member, XTb, yb, act)
     updates, opt_state, _ = _updates(plan, g.params, g.opt_state, grads, member)
     params = jax.tree.map(jnp.add, g.params, updates)
-    check = check + jnp.sum(value) + sum(jnp.sum(leaf) for leaf in jax.tree.leaves(grads))
+    check = jax.tree.map(jnp.add, check, (value, grads))
     return (BinState(params, opt_state, g.params, g.diverged_at), check), value
 
 
@@ -386,15 +397,68 @@ class SweepState(NamedTuple):
     key: Array  # (2,) uint32 raw key data of the shuffle key
 
 
+def _prefix_draws() -> bool:
+    """Are random draws prefixes of longer ones (``bits(k, (n,)) == bits(k, (m,))[:n]``)?
+
+    True for the default threefry PRNG with ``jax_threefry_partitionable`` (the
+    default since jax 0.5): every element's bits depend only on its flat index.
+    """
+    impl = jax.random.key_impl(jax.random.key(0))
+    return bool(jax.config.jax_threefry_partitionable) and "threefry" in str(impl)
+
+
+def _init_models(seed: Array, plan: _Plan) -> list[mlp.Params]:
+    """``init_mlp(key(seed), (d, w, k), scheme)`` for every width of the plan.
+
+    Under :func:`_prefix_draws`, a layer's weights of every width are prefixes
+    of one draw sized for the widest (the width only scales them), so the whole
+    grid costs three random draws instead of ~five per width, each of which
+    costs ~0.4 s of XLA:CPU compile time. ``tests/test_sweep.py`` checks the
+    result is ``init_mlp``'s, bit for bit.
+    """
+    d, k, scheme = plan.n_features, plan.n_outputs, plan.scheme
+    if not _prefix_draws():
+        return [mlp.init_mlp(jax.random.key(seed), (d, w, k), scheme) for w in plan.widths]
+    f32 = jnp.float32
+    wmax = max(plan.widths)
+    big = max(wmax * d, k * wmax)
+    layer_keys = jax.random.split(jax.random.key(seed), 2)  # as init_mlp
+    w_keys, b_keys = jnp.moveaxis(jax.vmap(jax.random.split)(layer_keys), 1, 0)  # as _init_dense
+    fans = [((d, w), (w, k)) for w in plan.widths]  # (fan_in, fan_out) of both layers
+    if scheme == "glorot_uniform":
+        limits = jnp.asarray([[6.0 / (i + o) for i, o in pair] for pair in fans], f32)
+        limits = jnp.sqrt(limits)  # (W, 2), as _init_dense's jnp.sqrt(6.0 / (fan_in + fan_out))
+        draw = lambda key, lim: jax.random.uniform(key, (big,), f32, -lim, lim)  # noqa: E731
+        flat = jax.vmap(jax.vmap(draw), in_axes=(None, 0))(w_keys, limits)  # (W, 2, big)
+    elif scheme == "he_normal":
+        scales = jnp.asarray([[2.0 / i for i, _ in pair] for pair in fans], f32)
+        normal = jax.vmap(lambda key: jax.random.normal(key, (big,)))(w_keys)  # (2, big)
+        flat = normal[None] * jnp.sqrt(scales)[..., None]
+    else:  # uniform01
+        flat = jnp.broadcast_to(
+            jax.vmap(lambda key: jax.random.uniform(key, (big,)))(w_keys), (len(fans), 2, big)
+        )
+        biases = jax.vmap(lambda key: jax.random.uniform(key, (max(wmax, k),)))(b_keys)
+    out = []
+    for i, ((_, w), _) in enumerate(fans):
+        W1 = flat[i, 0, : w * d].reshape(w, d)
+        W2 = flat[i, 1, : k * w].reshape(k, w)
+        if scheme == "uniform01":
+            b1, b2 = biases[0, :w], biases[1, :k]
+        else:
+            b1, b2 = jnp.zeros((w,), f32), jnp.zeros((k,), f32)
+        out.append((mlp.Dense(W1, b1), mlp.Dense(W2, b2)))
+    return out
+
+
 def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
     """Initial state: model (w, s) starts from ``init_mlp(key(seed), (d, w, k), scheme)``."""
     p = plan.packing
     B, C, K, d, k = p.n_bins, p.capacity, p.slots, plan.n_features, plan.n_outputs
     W1, b1 = jnp.zeros((B, C, d)), jnp.zeros((B, C))
     W2, b2 = jnp.zeros((B, k, C)), jnp.zeros((B, K, k))
-    for w, row in zip(plan.widths, p.places, strict=True):
-        init = jax.vmap(lambda s, w=w: mlp.init_mlp(jax.random.key(s), (d, w, k), plan.scheme))
-        (h, o) = init(seeds)  # leaves (S, ...)
+    models = jax.vmap(lambda s: _init_models(s, plan))(seeds)  # per width, leaves (S, ...)
+    for w, row, (h, o) in zip(plan.widths, p.places, models, strict=True):
         bins = np.array([b for b, _, _ in row])
         slots = np.array([j for _, j, _ in row])
         units = np.array([first for _, _, first in row])[:, None] + np.arange(w)  # (S, w)
@@ -462,8 +526,11 @@ def _run_chunk(plan: _Plan, state: SweepState, member, X, y, start, *, length: i
                 XTb, yb = _batch(plan, step, state.key, XT, y)
                 return _fast_step(plan, act, loss_and_grads, carry, m, XTb, yb)
 
-            (g, check), values = jax.lax.scan(fast_body, (g, jnp.float32(0)), steps)
-            return g, values, jnp.isfinite(check)
+            check = jax.eval_shape(lambda: loss_and_grads(g.params, m, XT, y, act))
+            check = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), check)
+            (g, check), values = jax.lax.scan(fast_body, (g, check), steps)
+            finite = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(check)]
+            return g, values, functools.reduce(jnp.logical_and, finite)
 
         block = plan.packing.block
         g, values, ok = jax.lax.map(run_block, (_blocks(bins, block), _blocks(member, block)))
@@ -590,7 +657,8 @@ def _programs(plan: _Plan, devices: tuple, steps: int, has_test: bool) -> _Progr
                 in_specs=(state_spec, S, *data_specs),
                 out_specs=finish_out,
                 check_vma=False,
-            )
+            ),
+            compiler_options=RUN_ONCE,
         )
     else:
         finish = jax.jit(
@@ -600,7 +668,8 @@ def _programs(plan: _Plan, devices: tuple, steps: int, has_test: bool) -> _Progr
                 in_specs=(state_spec, S, P(), P()),
                 out_specs=finish_out,
                 check_vma=False,
-            )
+            ),
+            compiler_options=RUN_ONCE,
         )
     return _Programs(init, chunk, finish, state_sharding, member)
 

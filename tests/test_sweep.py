@@ -199,3 +199,80 @@ def test_default_chunk_prefers_divisors():
     assert sweep_module._default_chunk(1000) == 100
     assert sweep_module._default_chunk(12) == 2
     assert sweep_module._default_chunk(997) == 100
+
+
+def test_diverging_models_stop_where_train_stops(data):
+    """A chunk whose models blow up is redone with the guard: per model, as train does."""
+    X, _, y, _ = data
+    X = X * 30.0
+    opt = optax.sgd(1e3)
+    r = jaxmlp.sweep(
+        X, y, widths=WIDTHS, activations=ACTS, seeds=SEEDS, steps=STEPS, optimizer=opt,
+        chunk_steps=4,
+    )  # fmt: skip
+    assert (r.diverged_at >= 0).any() and (r.diverged_at < 0).any()  # both kinds present
+    for i, w in enumerate(WIDTHS):
+        for j, a in enumerate(ACTS):
+            for k, s in enumerate(SEEDS):
+                init = jaxmlp.init_mlp(jax.random.key(s), (2, w, 1))
+                ref = jaxmlp.train(init, X, y, activation=a, optimizer=opt, steps=STEPS)
+                expected = -1 if ref.diverged_at is None else ref.diverged_at
+                assert r.diverged_at[i, j, k] == expected, (w, a, s)
+                pairs = zip(jax.tree.leaves(r.params(w, a, s)), jax.tree.leaves(ref.params))
+                # a learning rate this large amplifies float rounding: looser tolerance
+                for got, want in pairs:
+                    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+                np.testing.assert_allclose(r.loss[i, j, k], ref.loss, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("scheme", ["glorot_uniform", "he_normal", "uniform01"])
+def test_initial_params_equal_init_mlp(scheme):
+    """Zero learning rate: every model keeps init_mlp(key(seed), (d, w, k), scheme), bit for bit."""
+    X = jax.random.normal(jax.random.key(0), (12, 3))
+    y = jnp.arange(12) % 3
+    widths, seeds = (4, 1, 7), (2, 9)
+    r = jaxmlp.sweep(
+        X, y, widths=widths, activations=("tanh",), seeds=seeds, steps=1,
+        optimizer=optax.sgd(0.0), scheme=scheme,
+    )  # fmt: skip
+    for w in widths:
+        for s in seeds:
+            want = jaxmlp.init_mlp(jax.random.key(s), (3, w, 3), scheme)
+            for got, ref in zip(jax.tree.leaves(r.params(w, "tanh", s)), jax.tree.leaves(want)):
+                np.testing.assert_array_equal(got, ref)
+
+
+def test_softmax_outputs_equal_train():
+    X, y = jaxmlp.datasets.blobs(jax.random.key(2), 30)
+    y = jnp.asarray(np.arange(30) % 3, jnp.int32)  # three classes
+    opt = optax.adam(0.05)
+    r = jaxmlp.sweep(X, y, widths=(2, 5), activations=("relu",), seeds=(1,), steps=6, optimizer=opt)
+    for i, w in enumerate((2, 5)):
+        ref = jaxmlp.train(
+            jaxmlp.init_mlp(jax.random.key(1), (2, w, 3)), X, y, activation="relu",
+            optimizer=opt, steps=6,
+        )  # fmt: skip
+        np.testing.assert_allclose(r.loss[i, 0, 0], ref.loss, rtol=1e-5, atol=1e-6)
+        for got, want in zip(jax.tree.leaves(r.params(w, "relu", 1)), jax.tree.leaves(ref.params)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_packing_fills_bins_without_overlap():
+    widths = tuple(range(5, 51, 5))
+    p = sweep_module.pack(widths, 8, rows=200, n_devices=4)
+    member = p.member(widths)
+    assert p.capacity == 50 and p.slots <= sweep_module.MAX_SLOTS
+    assert p.n_bins % (4 * p.block) == 0
+    # every unit belongs to at most one model, every model has exactly its width
+    assert member.sum(axis=1).max() == 1
+    assert member.sum() == 8 * sum(widths)
+    for w, row in zip(widths, p.places, strict=True):
+        for b, k, first in row:
+            assert member[b, k, first : first + w].all() and member[b, k].sum() == w
+    # little padding: 2200 units in bins of 50 need at least 44 bins
+    used = np.flatnonzero(member.any(axis=(1, 2)))
+    assert len(used) <= 46
+    # at most MAX_SLOTS models per bin, even where more would fit (8 units, width 1)
+    q = sweep_module.pack((1, 8), 10, rows=10)
+    assert q.slots == sweep_module.MAX_SLOTS == 4
+    assert q.member((1, 8)).any(axis=2).sum(axis=1).max() == 4
