@@ -94,6 +94,35 @@ def test_stacked_path_is_taken_only_for_tiny_networks():
     assert not training._use_stacked(wide, "manual", 200)
 
 
+def test_small_stacked_networks_get_the_quick_compiling_program(circles_data):
+    X, y = circles_data
+    small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
+    wide = jaxmlp.init_mlp(jax.random.key(0), (2, 16, 1))
+    deep = jaxmlp.init_mlp(jax.random.key(0), (2, 8, 8, 1))  # stacked, but 105 parameters
+    quick = training._train_fast_small if training._small_options_supported() else None
+    assert training._fast_program(small, "manual", 200, "xla") is (quick or training._train_fast)
+    assert training._fast_program(small, "autodiff", 200, "xla") is training._train_fast
+    assert training._fast_program(wide, "manual", 200, "xla") is training._train_fast
+    assert training._fast_program(deep, "manual", 200, "xla") is training._train_fast
+    if quick is None:
+        return
+    # same program, other XLA emitters: the same numbers
+    options = dict(
+        activation=activations.get("sigmoid"),
+        optimizer=SGD,
+        steps=20,
+        batch_size=None,
+        grad="manual",
+        snapshot_every=None,
+        backend="xla",
+    )
+    key = jax.random.key(0)
+    a = training._train_fast(small, X, y, key, **options)
+    b = quick(small, X, y, key, **options)
+    chex.assert_trees_all_close(a[:2], b[:2], rtol=1e-6)
+    assert bool(a[4]) and bool(b[4])
+
+
 def nan_update_at(step: int) -> optax.GradientTransformation:
     def init(params):
         return jnp.zeros((), jnp.int32)
