@@ -589,7 +589,8 @@ def verdicts(results: dict) -> list[str]:
         lines.append(
             f"- first call <= {TARGET_FIRST_CALL_S} s: **not met**: {first:.2f} s, "
             f"{first / TARGET_FIRST_CALL_S:.1f}x over; it is tracing plus XLA compilation of "
-            "the whole run (fast path and the guarded fallback), which later calls reuse."
+            "the whole run (its guard-free loop; the guarded one compiles only after a "
+            "divergence), which later calls reuse."
         )
     wide = [c for c in results["scaling"]["cells"] if c["width"] >= 256]
     if wide:
