@@ -44,6 +44,7 @@ results as an uninterrupted run.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import hashlib
@@ -592,86 +593,109 @@ def _finish(plan: _Plan, state: SweepState, member, X, y, X_test, y_test, *, ste
 
 
 class _Programs(NamedTuple):
-    init: Callable
-    chunk: Callable  # (length, guarded) -> compiled chunk program
-    finish: Callable
+    """The compiled programs of a plan and the shardings their inputs must have."""
+
+    init: Callable  # (seeds, key_data) -> SweepState
+    chunk: Callable  # (length, guarded) -> program (state, member, X, y, start)
+    finish: Callable  # (state, member, X, y[, X_test, y_test]) -> per-activation results
+    state_shapes: Any  # SweepState of ShapeDtypeStruct
     state_sharding: Any
+    replicated: NamedSharding
     member: Array
 
 
 @functools.lru_cache(maxsize=16)
-def _programs(plan: _Plan, devices: tuple, steps: int, has_test: bool) -> _Programs:
-    """The jitted init, chunk and finish programs of a plan (cached: repeated calls reuse them)."""
+def _programs(
+    plan: _Plan,
+    devices: tuple,
+    steps: int,
+    chunk_lengths: tuple[int, ...],
+    n_test: int | None,
+) -> _Programs:
+    """The programs of a sweep, compiled concurrently (cached: repeated calls reuse them).
+
+    Tracing is serial Python; XLA compiles the init, every chunk length and the
+    finish program on parallel threads (it releases the GIL), so the first call
+    waits for the slowest of them rather than their sum. The guarded chunk is
+    compiled only when a chunk needs it (a divergence).
+    """
     mesh = Mesh(np.array(devices), ("bins",))
     rep = NamedSharding(mesh, PartitionSpec())
     split = NamedSharding(mesh, PartitionSpec("bins"))
-    shapes = jax.eval_shape(
-        functools.partial(_init_state, plan),
-        jax.ShapeDtypeStruct((plan.n_seeds,), jnp.int32),
-        jax.ShapeDtypeStruct((2,), jnp.uint32),
-    )
+    seeds = jax.ShapeDtypeStruct((plan.n_seeds,), jnp.int32)
+    key_data = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    shapes = jax.eval_shape(functools.partial(_init_state, plan), seeds, key_data)
     state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)
-    state_spec = SweepState(
-        jax.tree.map(lambda _: PartitionSpec("bins"), shapes.bins), PartitionSpec()
-    )
-    init = jax.jit(
-        functools.partial(_init_state, plan), in_shardings=(rep, rep), out_shardings=state_sharding
-    )
+    P, S = PartitionSpec, PartitionSpec("bins")
+    state_spec = SweepState(jax.tree.map(lambda _: S, shapes.bins), P())
     host_member = plan.packing.member(plan.widths)
     member = jax.make_array_from_callback(host_member.shape, split, lambda i: host_member[i])
-    P, S = PartitionSpec, PartitionSpec("bins")
-    values_spec = tuple(P(None, "bins") for _ in plan.activations)
 
-    @functools.cache
-    def chunk(length: int, guarded: bool):
+    def data(n: int):
+        return (
+            jax.ShapeDtypeStruct((n, plan.n_features), jnp.float32, sharding=rep),
+            jax.ShapeDtypeStruct((n,), jnp.int32, sharding=rep),
+        )
+
+    state_arg = jax.tree.map(
+        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, state_sharding
+    )
+    member_arg = jax.ShapeDtypeStruct(member.shape, member.dtype, sharding=split)
+    train_data = data(plan.n_examples)
+    start = jax.ShapeDtypeStruct((), jnp.int32, sharding=rep)
+
+    def chunk_program(length: int, guarded: bool):
         body = functools.partial(_run_chunk, plan, length=length, guarded=guarded)
         mapped = jax.shard_map(
             lambda state, member, X, y, start: _local_finite(body(state, member, X, y, start)),
             mesh=mesh,
             in_specs=(state_spec, S, P(), P(), P()),
-            out_specs=(state_spec, values_spec, P()),
+            out_specs=(state_spec, tuple(P(None, "bins") for _ in plan.activations), P()),
             check_vma=False,
         )
-        return jax.jit(mapped, in_shardings=(state_sharding, split, rep, rep, rep))
+        fn = jax.jit(mapped, in_shardings=(state_sharding, split, rep, rep, rep))
+        return fn.lower(state_arg, member_arg, *train_data, start)
 
-    data_specs = (P(), P(), P(), P()) if has_test else (P(), P(), None, None)
+    test_out = (S, S) if n_test is not None else None
     finish_out = tuple(
-        (
-            jax.tree.map(lambda _: S, shapes.bins[0].params),
-            S,
-            S,
-            S,
-            (S, S) if has_test else None,
-        )
+        (jax.tree.map(lambda _: S, shapes.bins[0].params), S, S, S, test_out)
         for _ in plan.activations
     )
 
-    def finish_fn(state, member, X, y, X_test, y_test):
+    def finish_fn(state, member, X, y, *test):
+        X_test, y_test = test if test else (None, None)
         return _finish(plan, state, member, X, y, X_test, y_test, steps=steps)
 
-    if has_test:
-        finish = jax.jit(
-            jax.shard_map(
-                finish_fn,
-                mesh=mesh,
-                in_specs=(state_spec, S, *data_specs),
-                out_specs=finish_out,
-                check_vma=False,
-            ),
-            compiler_options=RUN_ONCE,
-        )
-    else:
-        finish = jax.jit(
-            jax.shard_map(
-                lambda state, member, X, y: finish_fn(state, member, X, y, None, None),
-                mesh=mesh,
-                in_specs=(state_spec, S, P(), P()),
-                out_specs=finish_out,
-                check_vma=False,
-            ),
-            compiler_options=RUN_ONCE,
-        )
-    return _Programs(init, chunk, finish, state_sharding, member)
+    test_data = data(n_test) if n_test is not None else ()
+    finish = jax.jit(
+        jax.shard_map(
+            finish_fn,
+            mesh=mesh,
+            in_specs=(state_spec, S) + (P(),) * (2 + len(test_data)),
+            out_specs=finish_out,
+            check_vma=False,
+        ),
+        compiler_options=RUN_ONCE,
+    )
+    init = jax.jit(
+        functools.partial(_init_state, plan), in_shardings=(rep, rep), out_shardings=state_sharding
+    )
+    lowered = [
+        init.lower(seeds, key_data),
+        finish.lower(state_arg, member_arg, *train_data, *test_data),
+        *(chunk_program(length, False) for length in chunk_lengths),
+    ]
+    with concurrent.futures.ThreadPoolExecutor(len(lowered)) as pool:
+        compiled = list(pool.map(lambda program: program.compile(), lowered))
+    fast = dict(zip(chunk_lengths, compiled[2:], strict=True))
+
+    @functools.cache
+    def chunk(length: int, guarded: bool):
+        if not guarded and length in fast:
+            return fast[length]
+        return chunk_program(length, guarded).compile()
+
+    return _Programs(compiled[0], chunk, compiled[1], shapes, state_sharding, rep, member)
 
 
 def _local_finite(result):
@@ -951,13 +975,18 @@ def sweep(
         backend=backend,
     )
     has_test = X_test is not None
-    programs = _programs(plan, devices, steps, has_test)
-    X = jnp.asarray(X, jnp.float32)
-    y = jnp.asarray(y, jnp.int32)
+    lengths = tuple(sorted({chunk_steps, steps % chunk_steps} - {0}))
+    n_test = int(X_test.shape[0]) if has_test else None
+    programs = _programs(plan, devices, steps, lengths, n_test)
+
+    def put(a, dtype):
+        return jax.device_put(np.asarray(a, dtype), programs.replicated)
+
+    X, y = put(X, np.float32), put(y, np.int32)
     test_data: tuple = ()
     if has_test:
-        test_data = (jnp.asarray(X_test, jnp.float32), jnp.asarray(y_test, jnp.int32))
-    key_data = jax.random.key_data(key)
+        test_data = (put(X_test, np.float32), put(y_test, np.int32))
+    key_data = put(jax.random.key_data(key), np.uint32)
     kept = _loss_steps(steps, loss_points)
     index = _indices(packing, widths)
     A, S = len(acts), len(seeds)
@@ -983,7 +1012,7 @@ def sweep(
     }
     done = 0
     state = None
-    seeds_array = jnp.asarray(seeds, jnp.int32)
+    seeds_array = put(seeds, np.int32)
     if path is not None and os.path.exists(path):
         leaves, meta = _checkpoint.load(path)
         if meta.get("fingerprint") != fingerprint:
@@ -991,7 +1020,7 @@ def sweep(
                 f"checkpoint {path!r} was written by a sweep with other arguments; "
                 "pass another path or delete it"
             )
-        shapes = jax.eval_shape(programs.init, seeds_array, key_data)
+        shapes = programs.state_shapes
         treedef = jax.tree.structure(shapes)
         expected = [(tuple(s.shape), s.dtype) for s in jax.tree.leaves(shapes)]
         got = [(tuple(leaf.shape), leaf.dtype) for leaf in leaves[:-1]]
@@ -1011,7 +1040,7 @@ def sweep(
     with tqdm(total=steps, initial=done, disable=not progress, unit="step", desc="sweep") as bar:
         while done < steps:
             length = min(chunk_steps, steps - done)
-            start = jnp.int32(done)
+            start = put(done, np.int32)
             new_state, values, finite = programs.chunk(length, False)(
                 state, programs.member, X, y, start
             )
