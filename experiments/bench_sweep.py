@@ -14,6 +14,11 @@ circle points. Three ways, timed in the same process:
   and the time of the full grid extrapolated (leaky_relu runs as relu: sklearn
   has no leaky ReLU).
 
+On a multi-core CPU the sweep and the vmap are also timed in a child process
+where JAX has one CPU device per core (``jax_num_cpu_devices``): the sweep then
+shards its bins over the cores (a user opts in the same way); XLA:CPU runs one
+device's small per-step kernels on one core.
+
 Writes ``OUT/sweep.md`` and ``OUT/sweep.json``. Usage::
 
     python experiments/bench_sweep.py --out out/bench
@@ -131,6 +136,8 @@ def bench_vmap(cfg: Config, X, y, optimizer) -> dict:
 
 
 def bench_sklearn(cfg: Config, X, y) -> dict | None:
+    if cfg.sklearn_models <= 0:
+        return None
     try:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
@@ -175,7 +182,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=Config.repeats)
     parser.add_argument("--sklearn-models", type=int, default=Config.sklearn_models)
     parser.add_argument("--steps", type=int, default=Config.steps)
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=None,
+        help="give JAX this many CPU devices (set before JAX starts; used for the child run)",
+    )
+    parser.add_argument("--no-child", action="store_true", help="skip the one-device-per-core run")
     args = parser.parse_args(argv)
+    if args.cpu_devices:
+        jax.config.update("jax_num_cpu_devices", args.cpu_devices)
     cfg = Config(repeats=args.repeats, sklearn_models=args.sklearn_models, steps=args.steps)
     os.makedirs(args.out, exist_ok=True)
     X, y = jaxmlp.datasets.circles(jax.random.key(cfg.data_seed), cfg.n_points)
@@ -207,7 +223,18 @@ def main(argv=None) -> dict:
             vmap["first_call_s"] - vmap["steady_s"],
         ),
     ]
+    child = None
+    n_cpus = os.cpu_count() or 1
+    if not args.cpu_devices and not args.no_child and n_cpus > 1 and jax.default_backend() == "cpu":
+        child = _child_run(args, n_cpus)
+        for label in ("jaxmlp.sweep", "vmap, padded to 50 + masked, autodiff"):
+            key = "sweep" if label == "jaxmlp.sweep" else "vmap"
+            r = child[key]
+            rows.append(
+                (f"{label}, {n_cpus} CPU devices", r["steady_s"], r["first_call_s"] - r["steady_s"])
+            )
     report = {
+        "child_one_device_per_core": child,
         "config": dataclasses.asdict(cfg),
         "optimizer": f"optax.adam({cfg.learning_rate})",
         "models": n_models,
@@ -252,6 +279,15 @@ def main(argv=None) -> dict:
         f"(both timed in this run; steady = best of {cfg.repeats} repeated calls).",
         f"Max |loss difference| between the two on every step: {agreement:.2e}.",
         sk_note,
+    ]
+    if child is not None:
+        lines += [
+            "",
+            f"Rows with '{n_cpus} CPU devices': a child process with `jax_num_cpu_devices="
+            f"{n_cpus}` (the sweep shards its bins over them; the vmap runs on one of them): "
+            f"jaxmlp.sweep is {child['speedup_vs_vmap']:.2f}x the vmap there.",
+        ]
+    lines += [
         "",
         "Command: `python experiments/bench_sweep.py --out " + args.out + "`",
     ]
@@ -262,6 +298,20 @@ def main(argv=None) -> dict:
     with open(os.path.join(args.out, "sweep.json"), "w") as f:
         json.dump(report, f, indent=2, default=float)
     return report
+
+
+def _child_run(args, n_cpus: int) -> dict:
+    """The same benchmark (no scikit-learn) in a child process with one CPU device per core."""
+    import subprocess
+    import sys
+    import tempfile
+
+    out = tempfile.mkdtemp()
+    cmd = [sys.executable, __file__, "--out", out, "--cpu-devices", str(n_cpus)]
+    cmd += ["--sklearn-models", "0", "--repeats", str(args.repeats), "--steps", str(args.steps)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    with open(os.path.join(out, "sweep.json")) as f:
+        return json.load(f)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,9 @@ class Packing:
       slots: K, models per bin at most.
       n_bins: B, bins (a multiple of ``devices * block``; the last ones may be empty).
       block: bins trained together, per device.
+      threads: the bins of a device are split into this many equal parts, each
+        trained by its own program call on its own host thread (XLA:CPU runs one
+        call's small per-step kernels on one core).
       places: for model ``(width index i, seed index j)``, ``places[i][j] =
         (bin, slot, first unit)``; its units are ``first .. first + width - 1``.
     """
@@ -111,6 +114,7 @@ class Packing:
     n_bins: int
     block: int
     places: tuple[tuple[tuple[int, int, int], ...], ...]
+    threads: int = 1
 
     def member(self, widths: Sequence[int]) -> np.ndarray:
         """(B, K, C) bool: unit c of bin b belongs to the model in slot k."""
@@ -127,6 +131,7 @@ def pack(
     *,
     rows: int,
     n_devices: int = 1,
+    threads: int = 1,
     max_slots: int = MAX_SLOTS,
 ) -> Packing:
     """Packs ``len(widths) x n_seeds`` models into bins, first-fit decreasing.
@@ -135,7 +140,8 @@ def pack(
       widths: hidden width of each model row.
       n_seeds: models per width.
       rows: examples per step (sets the block size).
-      n_devices: the bins are padded to a multiple of ``n_devices * block``.
+      n_devices: the bins are padded to a multiple of ``n_devices * threads * block``.
+      threads: parts per device, at most one per bin.
       max_slots: at most this many models per bin.
 
     >>> p = pack((5, 45, 50), 2, rows=200)
@@ -161,15 +167,18 @@ def pack(
         free[b] -= w
         used[b] += 1
     per_device = -(-len(free) // n_devices)
+    threads = max(1, min(threads, per_device))
+    per_part = -(-per_device // threads)
     fit = max(1, BLOCK_ELEMENTS // (capacity * rows))
-    n_blocks = -(-per_device // fit)
-    block = -(-per_device // n_blocks)
+    n_blocks = -(-per_part // fit)
+    block = -(-per_part // n_blocks)
     return Packing(
         capacity=capacity,
         slots=max(used),
-        n_bins=n_devices * n_blocks * block,
+        n_bins=n_devices * threads * n_blocks * block,
         block=block,
         places=tuple(tuple(places[(i, j)] for j in range(n_seeds)) for i in range(len(widths))),
+        threads=threads,
     )
 
 
@@ -598,10 +607,10 @@ class _Programs(NamedTuple):
     init: Callable  # (seeds, key_data) -> SweepState
     chunk: Callable  # (length, guarded) -> program (state, member, X, y, start)
     finish: Callable  # (state, member, X, y[, X_test, y_test]) -> per-activation results
-    state_shapes: Any  # SweepState of ShapeDtypeStruct
+    state_shapes: Any  # SweepState of ShapeDtypeStruct (all parts)
     state_sharding: Any
     replicated: NamedSharding
-    member: Array
+    members: list  # (B / threads, K, C) bool, one per part
 
 
 @functools.lru_cache(maxsize=16)
@@ -625,11 +634,15 @@ def _programs(
     seeds = jax.ShapeDtypeStruct((plan.n_seeds,), jnp.int32)
     key_data = jax.ShapeDtypeStruct((2,), jnp.uint32)
     shapes = jax.eval_shape(functools.partial(_init_state, plan), seeds, key_data)
+    threads = plan.packing.threads
+    part_shapes = _split_parts(shapes, threads, jax.ShapeDtypeStruct)[0]
     state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)
     P, S = PartitionSpec, PartitionSpec("bins")
     state_spec = SweepState(jax.tree.map(lambda _: S, shapes.bins), P())
-    host_member = plan.packing.member(plan.widths)
-    member = jax.make_array_from_callback(host_member.shape, split, lambda i: host_member[i])
+    members = [
+        jax.make_array_from_callback(m.shape, split, lambda i, m=m: m[i])
+        for m in _split_parts(plan.packing.member(plan.widths), threads)
+    ]
 
     def data(n: int):
         return (
@@ -638,9 +651,11 @@ def _programs(
         )
 
     state_arg = jax.tree.map(
-        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, state_sharding
+        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
+        part_shapes,
+        state_sharding,
     )
-    member_arg = jax.ShapeDtypeStruct(member.shape, member.dtype, sharding=split)
+    member_arg = jax.ShapeDtypeStruct(members[0].shape, members[0].dtype, sharding=split)
     train_data = data(plan.n_examples)
     start = jax.ShapeDtypeStruct((), jnp.int32, sharding=rep)
 
@@ -695,7 +710,50 @@ def _programs(
             return fast[length]
         return chunk_program(length, guarded).compile()
 
-    return _Programs(compiled[0], chunk, compiled[1], shapes, state_sharding, rep, member)
+    return _Programs(compiled[0], chunk, compiled[1], shapes, state_sharding, rep, members)
+
+
+def _host_threads(devices: Sequence[jax.Device]) -> int:
+    """Host threads to split a sweep over: the usable cores for one CPU device, else 1."""
+    if len(devices) != 1 or devices[0].platform != "cpu":
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _split_parts(tree, threads: int, as_leaf=None) -> list:
+    """A state (or array) with leading bin axis B as ``threads`` parts of B / threads bins.
+
+    The key of a SweepState is shared, not split. ``as_leaf`` rebuilds abstract
+    leaves (``jax.ShapeDtypeStruct``) instead of slicing.
+    """
+
+    def part(a, i):
+        size = a.shape[0] // threads
+        if as_leaf is not None:
+            return as_leaf((size,) + tuple(a.shape[1:]), a.dtype)
+        return a[i * size : (i + 1) * size]
+
+    if threads == 1:
+        return [tree]
+    if isinstance(tree, SweepState):
+        return [
+            SweepState(jax.tree.map(functools.partial(part, i=i), tree.bins), tree.key)
+            for i in range(threads)
+        ]
+    return [part(tree, i) for i in range(threads)]
+
+
+def _join_parts(parts: list):
+    """Inverse of :func:`_split_parts` on host arrays (results or states)."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], SweepState):
+        bins = jax.tree.map(lambda *xs: np.concatenate(xs), *[p.bins for p in parts])
+        return SweepState(bins, parts[0].key)
+    return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
 
 
 def _local_finite(result):
@@ -959,6 +1017,7 @@ def sweep(
         len(seeds),
         rows=batch_size or int(X.shape[0]),
         n_devices=len(devices),
+        threads=_host_threads(devices),
         max_slots=1 if backend == "pallas" else MAX_SLOTS,
     )
     plan = _Plan(
@@ -1008,7 +1067,7 @@ def sweep(
         "n_outputs": n_outputs,
         "loss_points": loss_points,
         "backend": backend,
-        "devices": len(devices),
+        "parts": [len(devices), packing.threads],
     }
     done = 0
     state = None
@@ -1033,40 +1092,58 @@ def sweep(
         done = int(meta["step"])
     if state is None:
         state = programs.init(seeds_array, key_data)
+    threads = packing.threads
+    parts = _split_parts(state, threads)
 
-    # ---- the chunks ----
+    # ---- the chunks: each part's program called on its own thread ----
     from tqdm.auto import tqdm
 
-    with tqdm(total=steps, initial=done, disable=not progress, unit="step", desc="sweep") as bar:
-        while done < steps:
-            length = min(chunk_steps, steps - done)
-            start = put(done, np.int32)
-            new_state, values, finite = programs.chunk(length, False)(
-                state, programs.member, X, y, start
-            )
-            if not bool(_to_host(finite)):  # a loss or gradient turned non-finite: redo guarded
-                new_state, values, _ = programs.chunk(length, True)(
-                    state, programs.member, X, y, start
-                )
-            state = new_state
-            rows = (kept >= done) & (kept < done + length)
-            if rows.any():
-                for a, v in enumerate(values):
-                    v = _to_host(v)[kept[rows] - done]  # (T, B, K)
-                    for i, ix in enumerate(index):
-                        curves[i, a][:, rows] = v[:, ix.bins, ix.slots].T
-            done += length
-            if path is not None:
-                host_state = jax.tree.map(_to_host, state)
-                if jax.process_index() == 0:
-                    meta = {"fingerprint": fingerprint, "step": done}
-                    _checkpoint.save(path, (host_state, curves), meta)
-            bar.update(length)
-            if on_chunk is not None:
-                on_chunk(done)
+    pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
 
-    # ---- results, indexed [width, activation, seed] ----
-    out = jax.tree.map(_to_host, programs.finish(state, programs.member, X, y, *test_data))
+    def each(fn) -> list:
+        """``[fn(0), ..., fn(threads - 1)]``, run concurrently; each call waits for its result."""
+        call = lambda i: jax.block_until_ready(fn(i))  # noqa: E731
+        return [call(0)] if pool is None else list(pool.map(call, range(threads)))
+
+    def run(length: int, guarded: bool, i: int, *, start):
+        program = programs.chunk(length, guarded)
+        return program(parts[i], programs.members[i], X, y, start)
+
+    try:
+        with tqdm(
+            total=steps, initial=done, disable=not progress, unit="step", desc="sweep"
+        ) as bar:
+            while done < steps:
+                length = min(chunk_steps, steps - done)
+                start = put(done, np.int32)
+                outs = each(functools.partial(run, length, False, start=start))
+                for i, (_, _, finite) in enumerate(outs):
+                    if not bool(_to_host(finite)):  # a loss or gradient went non-finite: redo
+                        outs[i] = run(length, True, i, start=start)
+                parts = [new for new, _, _ in outs]
+                rows = (kept >= done) & (kept < done + length)
+                if rows.any():
+                    for a in range(A):
+                        v = np.concatenate([_to_host(values[a]) for _, values, _ in outs], axis=1)
+                        v = v[kept[rows] - done]  # (T, B, K)
+                        for i, ix in enumerate(index):
+                            curves[i, a][:, rows] = v[:, ix.bins, ix.slots].T
+                done += length
+                if path is not None:
+                    host_state = _join_parts([jax.tree.map(_to_host, part) for part in parts])
+                    if jax.process_index() == 0:
+                        meta = {"fingerprint": fingerprint, "step": done}
+                        _checkpoint.save(path, (host_state, curves), meta)
+                bar.update(length)
+                if on_chunk is not None:
+                    on_chunk(done)
+
+        # ---- results, indexed [width, activation, seed] ----
+        finished = each(lambda i: programs.finish(parts[i], programs.members[i], X, y, *test_data))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    out = _join_parts([jax.tree.map(_to_host, o) for o in finished])
 
     def grid(field) -> np.ndarray:
         """(W, A, S) from a per-activation (B, K) result."""

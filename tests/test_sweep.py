@@ -259,10 +259,10 @@ def test_softmax_outputs_equal_train():
 
 def test_packing_fills_bins_without_overlap():
     widths = tuple(range(5, 51, 5))
-    p = sweep_module.pack(widths, 8, rows=200, n_devices=4)
+    p = sweep_module.pack(widths, 8, rows=200, n_devices=4, threads=2)
     member = p.member(widths)
     assert p.capacity == 50 and p.slots <= sweep_module.MAX_SLOTS
-    assert p.n_bins % (4 * p.block) == 0
+    assert p.threads == 2 and p.n_bins % (4 * 2 * p.block) == 0
     # every unit belongs to at most one model, every model has exactly its width
     assert member.sum(axis=1).max() == 1
     assert member.sum() == 8 * sum(widths)
