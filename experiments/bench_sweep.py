@@ -14,10 +14,9 @@ circle points. Three ways, timed in the same process:
   and the time of the full grid extrapolated (leaky_relu runs as relu: sklearn
   has no leaky ReLU).
 
-On a multi-core CPU the sweep and the vmap are also timed in a child process
-where JAX has one CPU device per core (``jax_num_cpu_devices``): the sweep then
-shards its bins over the cores (a user opts in the same way); XLA:CPU runs one
-device's small per-step kernels on one core.
+On a CPU, jaxmlp.sweep splits the bins over the cores (one program call per
+core on its own host thread); the vmap's large batched kernels use XLA's
+intra-op threads. Both use every core.
 
 Writes ``OUT/sweep.md`` and ``OUT/sweep.json``. Usage::
 
@@ -50,7 +49,7 @@ class Config:
     steps: int = 1000
     n_points: int = 200
     learning_rate: float = 0.01
-    repeats: int = 3
+    repeats: int = 5
     sklearn_models: int = 16
     data_seed: int = 0
 
@@ -136,8 +135,6 @@ def bench_vmap(cfg: Config, X, y, optimizer) -> dict:
 
 
 def bench_sklearn(cfg: Config, X, y) -> dict | None:
-    if cfg.sklearn_models <= 0:
-        return None
     try:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
@@ -182,16 +179,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=Config.repeats)
     parser.add_argument("--sklearn-models", type=int, default=Config.sklearn_models)
     parser.add_argument("--steps", type=int, default=Config.steps)
-    parser.add_argument(
-        "--cpu-devices",
-        type=int,
-        default=None,
-        help="give JAX this many CPU devices (set before JAX starts; used for the child run)",
-    )
-    parser.add_argument("--no-child", action="store_true", help="skip the one-device-per-core run")
     args = parser.parse_args(argv)
-    if args.cpu_devices:
-        jax.config.update("jax_num_cpu_devices", args.cpu_devices)
     cfg = Config(repeats=args.repeats, sklearn_models=args.sklearn_models, steps=args.steps)
     os.makedirs(args.out, exist_ok=True)
     X, y = jaxmlp.datasets.circles(jax.random.key(cfg.data_seed), cfg.n_points)
@@ -223,18 +211,7 @@ def main(argv=None) -> dict:
             vmap["first_call_s"] - vmap["steady_s"],
         ),
     ]
-    child = None
-    n_cpus = os.cpu_count() or 1
-    if not args.cpu_devices and not args.no_child and n_cpus > 1 and jax.default_backend() == "cpu":
-        child = _child_run(args, n_cpus)
-        for label in ("jaxmlp.sweep", "vmap, padded to 50 + masked, autodiff"):
-            key = "sweep" if label == "jaxmlp.sweep" else "vmap"
-            r = child[key]
-            rows.append(
-                (f"{label}, {n_cpus} CPU devices", r["steady_s"], r["first_call_s"] - r["steady_s"])
-            )
     report = {
-        "child_one_device_per_core": child,
         "config": dataclasses.asdict(cfg),
         "optimizer": f"optax.adam({cfg.learning_rate})",
         "models": n_models,
@@ -279,15 +256,6 @@ def main(argv=None) -> dict:
         f"(both timed in this run; steady = best of {cfg.repeats} repeated calls).",
         f"Max |loss difference| between the two on every step: {agreement:.2e}.",
         sk_note,
-    ]
-    if child is not None:
-        lines += [
-            "",
-            f"Rows with '{n_cpus} CPU devices': a child process with `jax_num_cpu_devices="
-            f"{n_cpus}` (the sweep shards its bins over them; the vmap runs on one of them): "
-            f"jaxmlp.sweep is {child['speedup_vs_vmap']:.2f}x the vmap there.",
-        ]
-    lines += [
         "",
         "Command: `python experiments/bench_sweep.py --out " + args.out + "`",
     ]
@@ -298,20 +266,6 @@ def main(argv=None) -> dict:
     with open(os.path.join(args.out, "sweep.json"), "w") as f:
         json.dump(report, f, indent=2, default=float)
     return report
-
-
-def _child_run(args, n_cpus: int) -> dict:
-    """The same benchmark (no scikit-learn) in a child process with one CPU device per core."""
-    import subprocess
-    import sys
-    import tempfile
-
-    out = tempfile.mkdtemp()
-    cmd = [sys.executable, __file__, "--out", out, "--cpu-devices", str(n_cpus)]
-    cmd += ["--sklearn-models", "0", "--repeats", str(args.repeats), "--steps", str(args.steps)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    with open(os.path.join(out, "sweep.json")) as f:
-        return json.load(f)
 
 
 if __name__ == "__main__":
