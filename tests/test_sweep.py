@@ -218,7 +218,9 @@ def test_diverging_models_stop_where_train_stops(data):
                 ref = jaxmlp.train(init, X, y, activation=a, optimizer=opt, steps=STEPS)
                 expected = -1 if ref.diverged_at is None else ref.diverged_at
                 assert r.diverged_at[i, j, k] == expected, (w, a, s)
-                pairs = zip(jax.tree.leaves(r.params(w, a, s)), jax.tree.leaves(ref.params))
+                pairs = zip(
+                    jax.tree.leaves(r.params(w, a, s)), jax.tree.leaves(ref.params), strict=True
+                )
                 # a learning rate this large amplifies float rounding: looser tolerance
                 for got, want in pairs:
                     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
@@ -238,7 +240,8 @@ def test_initial_params_equal_init_mlp(scheme):
     for w in widths:
         for s in seeds:
             want = jaxmlp.init_mlp(jax.random.key(s), (3, w, 3), scheme)
-            for got, ref in zip(jax.tree.leaves(r.params(w, "tanh", s)), jax.tree.leaves(want)):
+            got_params = jax.tree.leaves(r.params(w, "tanh", s))
+            for got, ref in zip(got_params, jax.tree.leaves(want), strict=True):
                 np.testing.assert_array_equal(got, ref)
 
 
@@ -253,7 +256,8 @@ def test_softmax_outputs_equal_train():
             optimizer=opt, steps=6,
         )  # fmt: skip
         np.testing.assert_allclose(r.loss[i, 0, 0], ref.loss, rtol=1e-5, atol=1e-6)
-        for got, want in zip(jax.tree.leaves(r.params(w, "relu", 1)), jax.tree.leaves(ref.params)):
+        got_params = jax.tree.leaves(r.params(w, "relu", 1))
+        for got, want in zip(got_params, jax.tree.leaves(ref.params), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
