@@ -414,7 +414,8 @@ def _prefix_draws() -> bool:
     default since jax 0.5): every element's bits depend only on its flat index.
     """
     impl = jax.random.key_impl(jax.random.key(0))
-    return bool(jax.config.jax_threefry_partitionable) and "threefry" in str(impl)
+    partitionable = getattr(jax.config, "jax_threefry_partitionable", False)
+    return bool(partitionable) and "threefry" in str(impl)
 
 
 def _init_models(seed: Array, plan: _Plan) -> list[mlp.Params]:
@@ -449,7 +450,7 @@ def _init_models(seed: Array, plan: _Plan) -> list[mlp.Params]:
             jax.vmap(lambda key: jax.random.uniform(key, (big,)))(w_keys), (len(fans), 2, big)
         )
         biases = jax.vmap(lambda key: jax.random.uniform(key, (max(wmax, k),)))(b_keys)
-    out = []
+    out: list[mlp.Params] = []
     for i, ((_, w), _) in enumerate(fans):
         W1 = flat[i, 0, : w * d].reshape(w, d)
         W2 = flat[i, 1, : k * w].reshape(k, w)
@@ -636,11 +637,11 @@ def _programs(
     shapes = jax.eval_shape(functools.partial(_init_state, plan), seeds, key_data)
     threads = plan.packing.threads
     part_shapes = _split_parts(shapes, threads, jax.ShapeDtypeStruct)[0]
-    state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)
+    state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)  # type: ignore[arg-type]
     P, S = PartitionSpec, PartitionSpec("bins")
-    state_spec = SweepState(jax.tree.map(lambda _: S, shapes.bins), P())
+    state_spec = SweepState(jax.tree.map(lambda _: S, shapes.bins), P())  # type: ignore[arg-type]
     members = [
-        jax.make_array_from_callback(m.shape, split, lambda i, m=m: m[i])
+        jax.make_array_from_callback(m.shape, split, functools.partial(_index, m))
         for m in _split_parts(plan.packing.member(plan.widths), threads)
     ]
 
@@ -721,6 +722,10 @@ def _host_threads(devices: Sequence[jax.Device]) -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _index(array: np.ndarray, index) -> np.ndarray:
+    return array[index]
 
 
 def _split_parts(tree, threads: int, as_leaf=None) -> list:
@@ -1035,7 +1040,7 @@ def sweep(
     )
     has_test = X_test is not None
     lengths = tuple(sorted({chunk_steps, steps % chunk_steps} - {0}))
-    n_test = int(X_test.shape[0]) if has_test else None
+    n_test = int(X_test.shape[0]) if X_test is not None else None
     programs = _programs(plan, devices, steps, lengths, n_test)
 
     def put(a, dtype):
