@@ -268,40 +268,48 @@ def _fused_block_loss_and_grads(params, member, XT, y, act) -> tuple[Array, mlp.
     return value[:, None], (g1, g2)
 
 
-def _slot_view(tree: mlp.Params, member: Array, j: int) -> mlp.Params:
-    """Slot j of every bin as one network of width C: foreign and padding units zero."""
+def _slot_views(tree: mlp.Params, member: Array) -> mlp.Params:
+    """Every slot of every bin as one network of width C (foreign and padding units zero).
+
+    Leaves get a slot axis after the bin axis: ``(Dense(W (B, K, C, d), b (B, K, C)),
+    Dense(W (B, K, k, C), b (B, K, k)))``.
+    """
     hidden, out = tree
-    m = member[:, j, :]
+    m = member  # (B, K, C)
     return (
-        mlp.Dense(jnp.where(m[..., None], hidden.W, 0), jnp.where(m, hidden.b, 0)),
-        mlp.Dense(jnp.where(m[:, None, :], out.W, 0), out.b[:, j]),
+        mlp.Dense(
+            jnp.where(m[..., None], hidden.W[:, None], 0), jnp.where(m, hidden.b[:, None], 0)
+        ),
+        mlp.Dense(jnp.where(m[:, :, None, :], out.W[:, None], 0), out.b),
     )
 
 
-def _combine(views: Sequence[mlp.Params], member: Array) -> mlp.Params:
-    """Inverse of :func:`_slot_view`: each unit from its own slot, output biases stacked."""
-    units = [
-        (
-            jnp.where(member[:, j, :, None], v[0].W, 0),
-            jnp.where(member[:, j, :], v[0].b, 0),
-            jnp.where(member[:, j, None, :], v[1].W, 0),
-        )
-        for j, v in enumerate(views)
+def _combine(views: mlp.Params, member: Array) -> mlp.Params:
+    """Inverse of :func:`_slot_views`: each unit from its own slot."""
+    hidden, out = views
+    m = member
+    return (
+        mlp.Dense(
+            jnp.sum(jnp.where(m[..., None], hidden.W, 0), axis=1),
+            jnp.sum(jnp.where(m, hidden.b, 0), axis=1),
+        ),
+        mlp.Dense(jnp.sum(jnp.where(m[:, :, None, :], out.W, 0), axis=1), out.b),
+    )
+
+
+def _finite_per_slot(tree) -> Array:
+    """(B, K) bool: every leaf of each slot's view finite."""
+    checks = [
+        jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[:2] + (-1,))), axis=2)
+        for leaf in jax.tree.leaves(tree)
     ]
-    W1, b1, W2 = (functools.reduce(jnp.add, parts) for parts in zip(*units, strict=True))
-    return (mlp.Dense(W1, b1), mlp.Dense(W2, jnp.stack([v[1].b for v in views], axis=1)))
-
-
-def _finite_per_bin(tree) -> Array:
-    """(B,) bool: every leaf finite, per bin."""
-    checks = [jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1) for leaf in tree]
     return functools.reduce(jnp.logical_and, checks)
 
 
-def _select_bins(ok: Array, new, old):
-    """Per bin ``where(ok, new, old)`` over a pytree of (B, ...) leaves."""
+def _select(ok: Array, new, old):
+    """``where(ok, new, old)`` over a pytree whose leaves start with ok's axes."""
     return jax.tree.map(
-        lambda a, b: jnp.where(ok.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old
+        lambda a, b: jnp.where(ok.reshape(ok.shape + (1,) * (a.ndim - ok.ndim)), a, b), new, old
     )
 
 
@@ -309,21 +317,17 @@ class BinState(NamedTuple):
     """Training state of the bins of one activation; every leaf has a leading bin axis."""
 
     params: mlp.Params  # (Dense(W1 (B, C, d), b1 (B, C)), Dense(W2 (B, k, C), b2 (B, K, k)))
-    opt_state: tuple  # one optimizer state per slot, leaves (B, ...)
+    opt_state: Any  # the optimizer state of every slot, leaves (B, K, ...)
     last_good: mlp.Params  # params before the last update whose loss and grads were finite
     diverged_at: Array  # (B, K) int32, -1 while finite
 
 
 def _updates(plan, params, opt_state, grads, member):
     """Per-slot optimizer updates, recombined: (updates, new opt states, slot grads)."""
-    views, states, slot_grads = [], [], []
-    for j in range(member.shape[1]):
-        g = _slot_view(grads, member, j)
-        u, st = jax.vmap(plan.optimizer.update)(g, opt_state[j], _slot_view(params, member, j))
-        views.append(u)
-        states.append(st)
-        slot_grads.append(g)
-    return _combine(views, member), tuple(states), slot_grads
+    slot_grads = _slot_views(grads, member)
+    update = jax.vmap(jax.vmap(plan.optimizer.update))
+    views, opt_state = update(slot_grads, opt_state, _slot_views(params, member))
+    return _combine(views, member), opt_state, slot_grads
 
 
 def _fast_step(plan, act, loss_and_grads, state, member, XTb, yb):
@@ -345,13 +349,7 @@ def _guarded_step(plan, act, loss_and_grads, g: BinState, member, XTb, yb, step)
     value, grads = loss_and_grads(g.params, member, XTb, yb, act)
     updates, opt_state, slot_grads = _updates(plan, g.params, g.opt_state, grads, member)
     new_params = jax.tree.map(jnp.add, g.params, updates)
-    ok = jnp.stack(
-        [
-            jnp.isfinite(value[:, j]) & _finite_per_bin(jax.tree.leaves(sg))
-            for j, sg in enumerate(slot_grads)
-        ],
-        axis=1,
-    ) & (g.diverged_at < 0)  # (B, K)
+    ok = jnp.isfinite(value) & _finite_per_slot(slot_grads) & (g.diverged_at < 0)  # (B, K)
     unit_ok = jnp.any(member & ok[:, :, None], axis=1)  # (B, C)
 
     def pick(new, old):
@@ -369,9 +367,7 @@ def _guarded_step(plan, act, loss_and_grads, g: BinState, member, XTb, yb, step)
 
     g = BinState(
         params=pick(new_params, g.params),
-        opt_state=tuple(
-            _select_bins(ok[:, j], opt_state[j], g.opt_state[j]) for j in range(len(opt_state))
-        ),
+        opt_state=_select(ok, opt_state, g.opt_state),
         last_good=pick(g.params, g.last_good),
         diverged_at=jnp.where(ok | (g.diverged_at >= 0), g.diverged_at, step),
     )
@@ -479,9 +475,7 @@ def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
         b2 = b2.at[bins, slots].set(o.b)
     params = (mlp.Dense(W1, b1), mlp.Dense(W2, b2))
     member = jnp.asarray(p.member(plan.widths))
-    opt_state = tuple(
-        jax.vmap(plan.optimizer.init)(_slot_view(params, member, j)) for j in range(K)
-    )
+    opt_state = jax.vmap(jax.vmap(plan.optimizer.init))(_slot_views(params, member))
     diverged = jnp.full((B, K), -1, jnp.int32)
     state = BinState(params, opt_state, params, diverged)
     return SweepState(tuple(state for _ in plan.activations), key_data)
@@ -553,13 +547,7 @@ def _run_chunk(plan: _Plan, state: SweepState, member, X, y, start, *, length: i
 
 def _final(g: BinState, member: Array, steps: int) -> tuple[mlp.Params, Array]:
     """:func:`jaxmlp.train`'s choice of final params per unit, and ``diverged_at`` (B, K)."""
-    finite = jnp.stack(
-        [
-            _finite_per_bin(jax.tree.leaves(_slot_view(g.params, member, j)))
-            for j in range(member.shape[1])
-        ],
-        axis=1,
-    )
+    finite = _finite_per_slot(_slot_views(g.params, member))
     final_ok = (g.diverged_at < 0) & finite  # (B, K)
     unit_ok = jnp.any(member & final_ok[:, :, None], axis=1)
     (h, o), (hg, og) = g.params, g.last_good
