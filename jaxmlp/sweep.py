@@ -20,7 +20,7 @@ hand-derived backward pass (:mod:`jaxmlp.backprop`) in this layout, examples
 as columns.
 
 Exactness: the optimizer sees each slot as a network of width ``C`` whose
-foreign and padding units are zero (``jax.vmap`` over bins, once per slot), so
+foreign and padding units are zero (``jax.vmap`` over bins and slots), so
 any optax transformation, even one that couples leaves like global-norm
 clipping, sees exactly one model's parameters and gradients. Config
 ``(w, a, s)`` gives the result of ``train(init_mlp(jax.random.key(s), (d, w, k),
