@@ -15,7 +15,7 @@ Speed: the bins of one activation are trained in *blocks* of a few bins, each
 block running all the steps of a chunk before the next block starts
 (``lax.map`` over blocks of a ``lax.scan`` over steps). A block's activations
 (``(bins, C, n)``) stay in the CPU cache across steps; the whole grid's would
-not (measured: 3-4x slower per step at 320 models). Each step is the post's
+not (measured in a prototype: 2.3x slower per step at 320 models). Each step is the post's
 hand-derived backward pass (:mod:`jaxmlp.backprop`) in this layout, examples
 as columns.
 
@@ -33,7 +33,10 @@ on that first need.
 Devices: the bin axis is sharded over all devices (``shard_map`` on a one-axis
 ``Mesh``; bins padded to a multiple of the device count with empty bins); the
 program has no cross-device communication. Under ``jax.distributed`` the same
-call runs on the global mesh and gathers the results on every process.
+call runs on the global mesh and gathers the results on every process. On a
+single CPU device the bins are split into one part per core instead, each part's
+program called on its own host thread (XLA:CPU runs one call's small kernels on
+one core; calls from two threads run side by side).
 
 Long sweeps: the steps run in chunks of ``chunk_steps``; after each chunk a tqdm
 bar advances and, with ``checkpoint=path``, the whole sweep state is written
