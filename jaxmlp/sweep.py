@@ -81,8 +81,8 @@ MAX_SLOTS = 4
 # (150k-1M, within noise of each other); the whole grid at once (one block for
 # all 4 activations' 1.8M elements x several arrays) was 3-4x slower.
 BLOCK_ELEMENTS = 400_000
-# With at most this many (slot, output) pairs per bin, W2^T Delta is summed as
-# broadcast products (fused with the activation derivative) instead of a matmul.
+# With at most this many (slot, output) pairs per bin, each unit's own slot's
+# Delta is picked by broadcast selects (fused into their consumers) instead of an einsum.
 SMALL_BACK = 8
 # XLA options of the program that runs once per sweep (the final scores): the
 # lowest LLVM optimisation level compiles it ~2x faster, a saving that its
@@ -228,23 +228,26 @@ def _logits(params: mlp.Params, member: Array, XT: Array, act) -> tuple[Array, .
 def _block_loss_and_grads(params, member, XT, y, act) -> tuple[Array, mlp.Params]:
     """Mean loss (B, K) per slot and the post's gradients of a block, in bin layout.
 
-    ``Delta_2 = Y_hat - Y`` (P1); ``dW_2 = Delta_2 H^T / n`` (P2), each unit taking
-    its own slot's row; ``Delta_1 = (W_2^T Delta_2) * g'(S_1)`` (P3);
-    ``[dW_1, db_1] = Delta_1 [X; 1]^T / n`` (P4).
+    ``Delta_2 = Y_hat - Y`` (P1), each unit taking its own slot's row (zero for
+    padding); ``dW_2 = Delta_2 H^T / n`` (P2) as one product-and-sum per unit;
+    ``Delta_1 = (W_2^T Delta_2) * g'(S_1)`` (P3); ``[dW_1, db_1] = Delta_1 [X; 1]^T / n``
+    (P4) as one matmul.
     """
     n = XT.shape[1]
     s, h, W2, z = _logits(params, member, XT, act)
-    value, delta = _output_terms(z, y)  # (P1)
-    per_slot = jnp.einsum("bkon,bcn->bkoc", delta, h) / n
-    dW2 = jnp.sum(jnp.where(member[:, :, None, :], per_slot, 0), axis=1)  # (P2)
-    db2 = jnp.where(jnp.any(member, axis=-1)[..., None], jnp.mean(delta, axis=-1), 0)
+    value, delta = _output_terms(z, y)  # (P1), (B, K, k, n)
     K, k = W2.shape[1], W2.shape[2]
-    if K * k <= SMALL_BACK:
-        back = sum(
-            W2[:, j, o, :, None] * delta[:, j, o, None, :] for j in range(K) for o in range(k)
-        )
+    if K * k <= SMALL_BACK:  # broadcast selects, fused into their consumers
+        own = [
+            sum(jnp.where(member[:, j, :, None], delta[:, j, o, None, :], 0) for j in range(K))
+            for o in range(k)
+        ]  # per output o: (B, C, n)
     else:
-        back = jnp.einsum("bkoc,bkon->bcn", W2, delta)
+        stacked = jnp.einsum("bkc,bkon->obcn", member.astype(delta.dtype), delta)
+        own = [stacked[o] for o in range(k)]
+    dW2 = jnp.stack([jnp.sum(own[o] * h, axis=-1) for o in range(k)], axis=1) / n  # (P2)
+    db2 = jnp.where(jnp.any(member, axis=-1)[..., None], jnp.mean(delta, axis=-1), 0)
+    back = sum(params[1].W[:, o, :, None] * own[o] for o in range(k))  # W_2^T Delta_2
     delta1 = back * act.derivative(s, h)  # (P3)
     XT1 = jnp.concatenate([XT, jnp.ones((1, n), XT.dtype)])
     g1 = jnp.einsum("bcn,jn->bcj", delta1, XT1) / n  # (P4)

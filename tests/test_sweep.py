@@ -246,19 +246,25 @@ def test_initial_params_equal_init_mlp(scheme):
 
 
 def test_softmax_outputs_equal_train():
-    X, y = jaxmlp.datasets.blobs(jax.random.key(2), 30)
-    y = jnp.asarray(np.arange(30) % 3, jnp.int32)  # three classes
+    """Three classes; widths 1 and 8 pack four width-1 models into a bin (K * k = 12 > 8)."""
+    X, _ = jaxmlp.datasets.blobs(jax.random.key(2), 30)
+    y = jnp.asarray(np.arange(30) % 3, jnp.int32)
     opt = optax.adam(0.05)
-    r = jaxmlp.sweep(X, y, widths=(2, 5), activations=("relu",), seeds=(1,), steps=6, optimizer=opt)
-    for i, w in enumerate((2, 5)):
-        ref = jaxmlp.train(
-            jaxmlp.init_mlp(jax.random.key(1), (2, w, 3)), X, y, activation="relu",
-            optimizer=opt, steps=6,
-        )  # fmt: skip
-        np.testing.assert_allclose(r.loss[i, 0, 0], ref.loss, rtol=1e-5, atol=1e-6)
-        got_params = jax.tree.leaves(r.params(w, "relu", 1))
-        for got, want in zip(got_params, jax.tree.leaves(ref.params), strict=True):
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    widths, seeds = (1, 8), (1, 2, 3, 4, 5)
+    assert sweep_module.pack(widths, len(seeds), rows=30).slots == 4
+    r = jaxmlp.sweep(
+        X, y, widths=widths, activations=("relu",), seeds=seeds, steps=6, optimizer=opt
+    )
+    for i, w in enumerate(widths):
+        for k, s in enumerate(seeds):
+            ref = jaxmlp.train(
+                jaxmlp.init_mlp(jax.random.key(s), (2, w, 3)), X, y, activation="relu",
+                optimizer=opt, steps=6,
+            )  # fmt: skip
+            np.testing.assert_allclose(r.loss[i, 0, k], ref.loss, rtol=1e-5, atol=1e-6)
+            got_params = jax.tree.leaves(r.params(w, "relu", s))
+            for got, want in zip(got_params, jax.tree.leaves(ref.params), strict=True):
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_packing_fills_bins_without_overlap():
