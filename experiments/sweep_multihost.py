@@ -1,6 +1,6 @@
 """Multi-host sweep: two processes on localhost (CPU, 2 devices each) run one jaxmlp.sweep.
 
-``jax.distributed.initialize`` joins the processes; ``jaxmlp.sweep`` shards the seed
+``jax.distributed.initialize`` joins the processes; ``jaxmlp.sweep`` shards the bin
 axis over the 4 global devices and gathers the results on every process. Process 0
 then compares them with a single-process run of the same sweep. Usage::
 
