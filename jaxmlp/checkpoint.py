@@ -22,7 +22,12 @@ import numpy as np
 META = "__meta__"
 
 
-def _atomic_write(path: str, write) -> None:
+def atomic_write(path: str, write) -> None:
+    """Calls ``write(file)`` on a temp file beside ``path``, fsyncs it, then renames it to ``path``.
+
+    Readers see the old file or the whole new one, never a part; on any error the
+    temp file is removed.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
@@ -51,8 +56,8 @@ def save(path: str, tree: Any, meta: dict) -> None:
     text = json.dumps(meta, sort_keys=True)
     arrays = {f"leaf_{i:04d}": leaf for i, leaf in enumerate(leaves)}
     arrays[META] = np.frombuffer(text.encode(), dtype=np.uint8)
-    _atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
-    _atomic_write(path + ".json", lambda f: f.write(text.encode()))
+    atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+    atomic_write(path + ".json", lambda f: f.write(text.encode()))
 
 
 def load(path: str) -> tuple[list[np.ndarray], dict]:

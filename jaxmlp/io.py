@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxmlp import mlp
+from jaxmlp import checkpoint, mlp
 
 FORMAT_VERSION = 1
 HEADER = "__jaxmlp__"
@@ -52,19 +51,7 @@ def _atomic_savez(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> 
     path = os.fspath(path)
     if not path.endswith(".npz"):
         raise ValueError(f"path must end with .npz, got {path!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    checkpoint.atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 def _header(kind: str, keys: list[str], metadata: Mapping[str, Any]) -> np.ndarray:
