@@ -1108,6 +1108,11 @@ def sweep(
         program = programs.chunk(length, guarded)
         return program(parts[i], programs.members[i], X, y, start)
 
+    def has_diverged(part: SweepState) -> bool:
+        """Any model stopped? Then its part takes the guarded program (which keeps it stopped)."""
+        return any(bool(np.any(_to_host(b.diverged_at) >= 0)) for b in part.bins)
+
+    guarded = [has_diverged(part) for part in parts]
     try:
         with tqdm(
             total=steps, initial=done, disable=not progress, unit="step", desc="sweep"
@@ -1115,10 +1120,11 @@ def sweep(
             while done < steps:
                 length = min(chunk_steps, steps - done)
                 start = put(done, np.int32)
-                outs = each(functools.partial(run, length, False, start=start))
+                outs = each(lambda i: run(length, guarded[i], i, start=start))  # noqa: B023
                 for i, (_, _, finite) in enumerate(outs):
-                    if not bool(_to_host(finite)):  # a loss or gradient went non-finite: redo
+                    if not guarded[i] and not bool(_to_host(finite)):  # non-finite: redo
                         outs[i] = run(length, True, i, start=start)
+                        guarded[i] = has_diverged(outs[i][0])
                 parts = [new for new, _, _ in outs]
                 rows = (kept >= done) & (kept < done + length)
                 if rows.any():

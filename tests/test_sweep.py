@@ -286,3 +286,29 @@ def test_packing_fills_bins_without_overlap():
     q = sweep_module.pack((1, 8), 10, rows=10)
     assert q.slots == sweep_module.MAX_SLOTS == 4
     assert q.member((1, 8)).any(axis=2).sum(axis=1).max() == 4
+
+
+def test_minibatch_divergence_matches_train(data):
+    """Mini-batches, several chunks, models diverging at different steps: per model as train."""
+    X, _, y, _ = data
+    X = X * 30.0
+    opt, key = optax.sgd(1e3), jax.random.key(4)
+    r = jaxmlp.sweep(
+        X, y, widths=WIDTHS, activations=ACTS, seeds=SEEDS, steps=STEPS, optimizer=opt,
+        batch_size=8, key=key, chunk_steps=3,
+    )  # fmt: skip
+    assert (r.diverged_at >= 0).any() and (r.diverged_at < 0).any()
+    for i, w in enumerate(WIDTHS):
+        for j, a in enumerate(ACTS):
+            for k, s in enumerate(SEEDS):
+                init = jaxmlp.init_mlp(jax.random.key(s), (2, w, 1))
+                ref = jaxmlp.train(
+                    init, X, y, activation=a, optimizer=opt, steps=STEPS, batch_size=8, key=key
+                )
+                expected = -1 if ref.diverged_at is None else ref.diverged_at
+                assert r.diverged_at[i, j, k] == expected, (w, a, s)
+                pairs = zip(
+                    jax.tree.leaves(r.params(w, a, s)), jax.tree.leaves(ref.params), strict=True
+                )
+                for got, want in pairs:  # lr 1e3 amplifies rounding: looser tolerance
+                    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
