@@ -471,14 +471,12 @@ def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
     W1, b1 = jnp.zeros((B, C, d)), jnp.zeros((B, C))
     W2, b2 = jnp.zeros((B, k, C)), jnp.zeros((B, K, k))
     models = jax.vmap(lambda s: _init_models(s, plan))(seeds)  # per width, leaves (S, ...)
-    for w, row, (h, o) in zip(plan.widths, p.places, models, strict=True):
-        bins = np.array([b for b, _, _ in row])
-        slots = np.array([j for _, j, _ in row])
-        units = np.array([first for _, _, first in row])[:, None] + np.arange(w)  # (S, w)
-        W1 = W1.at[bins[:, None], units].set(h.W)
-        b1 = b1.at[bins[:, None], units].set(h.b)
-        W2 = W2.at[bins[:, None, None], np.arange(k)[None, :, None], units[:, None, :]].set(o.W)
-        b2 = b2.at[bins, slots].set(o.b)
+    for ix, (h, o) in zip(_indices(p, plan.widths), models, strict=True):
+        bins, units = ix.bins[:, None], ix.units  # (S, 1), (S, w)
+        W1 = W1.at[bins, units].set(h.W)
+        b1 = b1.at[bins, units].set(h.b)
+        W2 = W2.at[bins[..., None], np.arange(k)[None, :, None], units[:, None, :]].set(o.W)
+        b2 = b2.at[ix.bins, ix.slots].set(o.b)
     params = (mlp.Dense(W1, b1), mlp.Dense(W2, b2))
     member = jnp.asarray(p.member(plan.widths))
     opt_state = jax.vmap(jax.vmap(plan.optimizer.init))(_slot_views(params, member))
@@ -630,7 +628,7 @@ def _programs(
     key_data = jax.ShapeDtypeStruct((2,), jnp.uint32)
     shapes = jax.eval_shape(functools.partial(_init_state, plan), seeds, key_data)
     threads = plan.packing.threads
-    part_shapes = _split_parts(shapes, threads, jax.ShapeDtypeStruct)[0]
+    part_shapes = jax.eval_shape(lambda state: _split_parts(state, threads)[0], shapes)
     state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)  # type: ignore[arg-type]
     P, S = PartitionSpec, PartitionSpec("bins")
     state_spec = SweepState(jax.tree.map(lambda _: S, shapes.bins), P())  # type: ignore[arg-type]
@@ -722,17 +720,14 @@ def _index(array: np.ndarray, index) -> np.ndarray:
     return array[index]
 
 
-def _split_parts(tree, threads: int, as_leaf=None) -> list:
+def _split_parts(tree, threads: int) -> list:
     """A state (or array) with leading bin axis B as ``threads`` parts of B / threads bins.
 
-    The key of a SweepState is shared, not split. ``as_leaf`` rebuilds abstract
-    leaves (``jax.ShapeDtypeStruct``) instead of slicing.
+    The key of a SweepState is shared, not split.
     """
 
     def part(a, i):
         size = a.shape[0] // threads
-        if as_leaf is not None:
-            return as_leaf((size,) + tuple(a.shape[1:]), a.dtype)
         return a[i * size : (i + 1) * size]
 
     if threads == 1:
