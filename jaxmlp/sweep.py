@@ -215,26 +215,41 @@ def _output_terms(z: Array, y: Array) -> tuple[Array, Array]:
     return jnp.mean(terms, axis=-1), delta
 
 
-def _logits(params: mlp.Params, member: Array, XT: Array, act) -> tuple[Array, ...]:
-    """Forward pass of a block: s, h (B, C, n), per-slot W2 (B, K, k, C), logits (B, K, k, n)."""
+def _logits(
+    params: mlp.Params, member: Array, XT: Array, act, *, isolated: bool = False
+) -> tuple[Array, ...]:
+    """Forward pass of a block: s, h (B, C, n), per-slot W2 (B, K, k, C), logits (B, K, k, n).
+
+    The fast form sums every unit of a bin against its slot's masked W2, so a
+    foreign unit contributes ``0 * h``: exact while ``h`` is finite, but NaN
+    where a bin-mate's ``h`` overflowed. ``isolated`` selects each slot's own
+    terms instead (``where``, so nothing foreign reaches a slot's logits): the
+    form of the guarded steps and the final scores, where a model may diverge.
+    """
     hidden, out = params
     s = _first_layer(hidden.W, hidden.b, XT)
     h = act(s)
     W2 = jnp.where(member[:, :, None, :], out.W[:, None], 0)
-    z = jnp.einsum("bkoc,bcn->bkon", W2, h) + out.b[..., None]
-    return s, h, W2, z
+    if isolated:
+        terms = out.W[:, None, :, :, None] * h[:, None, None, :, :]  # (B, 1, k, C, n)
+        z = jnp.sum(jnp.where(member[:, :, None, :, None], terms, 0), axis=3)
+    else:
+        z = jnp.einsum("bkoc,bcn->bkon", W2, h)
+    return s, h, W2, z + out.b[..., None]
 
 
-def _block_loss_and_grads(params, member, XT, y, act) -> tuple[Array, mlp.Params]:
+def _block_loss_and_grads(
+    params, member, XT, y, act, *, isolated: bool = False
+) -> tuple[Array, mlp.Params]:
     """Mean loss (B, K) per slot and the post's gradients of a block, in bin layout.
 
     ``Delta_2 = Y_hat - Y`` (P1), each unit taking its own slot's row (zero for
     padding); ``dW_2 = Delta_2 H^T / n`` (P2) as one product-and-sum per unit;
     ``Delta_1 = (W_2^T Delta_2) * g'(S_1)`` (P3); ``[dW_1, db_1] = Delta_1 [X; 1]^T / n``
-    (P4) as one matmul.
+    (P4) as one matmul. ``isolated``: see :func:`_logits`.
     """
     n = XT.shape[1]
-    s, h, W2, z = _logits(params, member, XT, act)
+    s, h, W2, z = _logits(params, member, XT, act, isolated=isolated)
     value, delta = _output_terms(z, y)  # (P1), (B, K, k, n)
     K, k = W2.shape[1], W2.shape[2]
     if K * k <= SMALL_BACK:  # broadcast selects, fused into their consumers
@@ -255,12 +270,16 @@ def _block_loss_and_grads(params, member, XT, y, act) -> tuple[Array, mlp.Params
     return value, (mlp.Dense(g1[..., :d], g1[..., d]), mlp.Dense(dW2, db2))
 
 
-def _fused_block_loss_and_grads(params, member, XT, y, act) -> tuple[Array, mlp.Params]:
+def _fused_block_loss_and_grads(
+    params, member, XT, y, act, *, isolated: bool = False
+) -> tuple[Array, mlp.Params]:
     """:func:`_block_loss_and_grads` by the fused Pallas kernel (``backend="pallas"``).
 
     Needs one model per bin (the packing of that backend): a bin is then a
-    plain network of width C whose padding units' gradients are masked out.
+    plain network of width C whose padding units' gradients are masked out
+    (with no bin-mates, every form is ``isolated``).
     """
+    del isolated
     from jaxmlp import kernels
 
     hidden, out = params
@@ -523,10 +542,11 @@ def _run_chunk(plan: _Plan, state: SweepState, member, X, y, start, *, length: i
         def run_block(args, act=act):
             g, m = args
             if guarded:
+                isolated = functools.partial(loss_and_grads, isolated=True)
 
                 def body(g, step):
                     XTb, yb = _batch(plan, step, state.key, XT, y)
-                    return _guarded_step(plan, act, loss_and_grads, g, m, XTb, yb, step)
+                    return _guarded_step(plan, act, isolated, g, m, XTb, yb, step)
 
                 g, values = jax.lax.scan(body, g, steps)
                 return g, values, jnp.array(True)
@@ -577,7 +597,7 @@ def _finish(plan: _Plan, state: SweepState, member, X, y, X_test, y_test, *, ste
 
             def one_block(args):
                 p, m = args
-                _, _, _, z = _logits(p, m, XT, act)
+                _, _, _, z = _logits(p, m, XT, act, isolated=True)
                 value, _ = _output_terms(z, y)
                 if z.shape[2] == 1:
                     labels = (z[:, :, 0, :] >= 0).astype(jnp.int32)  # sigmoid(z) >= 0.5

@@ -312,3 +312,36 @@ def test_minibatch_divergence_matches_train(data):
                 )
                 for got, want in pairs:  # lr 1e3 amplifies rounding: looser tolerance
                     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_a_bin_mates_overflow_does_not_reach_a_model(act):
+    """Two models share a bin; the second's hidden units overflow (inf, or NaN from inf - inf).
+
+    The guarded form (``isolated``) gives the first model exactly what it gets
+    alone; the fast form would let ``0 * inf`` into its logits. (The fast form
+    runs only while everything is finite; a non-finite chunk is redone guarded.)
+    """
+    act = jaxmlp.activations.get(act)
+    XT = jax.random.normal(jax.random.key(0), (2, 16))
+    y = (XT[0] > 0).astype(jnp.int32)
+    (l1, l2) = jaxmlp.init_mlp(jax.random.key(1), (2, 6, 1))
+    member = jnp.array([[[True] * 4 + [False] * 2, [False] * 4 + [True] * 2]])  # (B=1, K=2, C=6)
+    W1 = l1.W.at[4:].set(jnp.inf)  # model 2's units: s = +-inf or NaN
+    params = (
+        jaxmlp.Dense(W1[None], l1.b[None]),
+        jaxmlp.Dense(l2.W[None], jnp.stack([l2.b, l2.b], axis=0)[None]),
+    )
+    alone = (jaxmlp.Dense(l1.W[:4], l1.b[:4]), jaxmlp.Dense(l2.W[:, :4], l2.b))
+    want_value, want_grads = jaxmlp.backprop.loss_and_manual_grads(alone, XT.T, y, act)
+
+    value, (g1, g2) = sweep_module._block_loss_and_grads(
+        params, member, XT, y, act, isolated=True
+    )
+    np.testing.assert_allclose(value[0, 0], want_value, rtol=1e-6)
+    np.testing.assert_allclose(g1.W[0, :4], want_grads[0].W, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(g1.b[0, :4], want_grads[0].b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(g2.W[0, :, :4], want_grads[1].W, rtol=1e-5, atol=1e-7)
+    assert not np.isfinite(value[0, 1])  # the overflowing model itself is non-finite
+    fast_value, _ = sweep_module._block_loss_and_grads(params, member, XT, y, act)
+    assert not np.isfinite(fast_value[0, 0])  # why the guarded form needs isolation
