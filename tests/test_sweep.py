@@ -335,9 +335,7 @@ def test_a_bin_mates_overflow_does_not_reach_a_model(act):
     alone = (jaxmlp.Dense(l1.W[:4], l1.b[:4]), jaxmlp.Dense(l2.W[:, :4], l2.b))
     want_value, want_grads = jaxmlp.backprop.loss_and_manual_grads(alone, XT.T, y, act)
 
-    value, (g1, g2) = sweep_module._block_loss_and_grads(
-        params, member, XT, y, act, isolated=True
-    )
+    value, (g1, g2) = sweep_module._block_loss_and_grads(params, member, XT, y, act, isolated=True)
     np.testing.assert_allclose(value[0, 0], want_value, rtol=1e-6)
     np.testing.assert_allclose(g1.W[0, :4], want_grads[0].W, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(g1.b[0, :4], want_grads[0].b, rtol=1e-5, atol=1e-7)
