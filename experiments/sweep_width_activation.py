@@ -6,6 +6,7 @@ per activation with the seed spread, a decision-boundary grid width x activation
 loss curves) and ``report.md``. Usage::
 
     python experiments/sweep_width_activation.py --out out/sweep
+    python experiments/sweep_width_activation.py --out out/sweep-deep --depth 2
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Config:
     activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu")
     seeds: tuple[int, ...] = tuple(range(8))
     steps: int = 1000
+    depth: int = 1  # hidden layers per model
     learning_rate: float = 0.01
     n_points: int = 400
     test_fraction: float = 0.5
@@ -143,9 +145,10 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="out/sweep")
     parser.add_argument("--steps", type=int, default=Config.steps)
     parser.add_argument("--seeds", type=int, default=len(Config.seeds))
+    parser.add_argument("--depth", type=int, default=Config.depth, help="hidden layers per model")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
-    cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)))
+    cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)), depth=args.depth)
     os.makedirs(args.out, exist_ok=True)
     optimizer = optax.adam(cfg.learning_rate)
     rows, summary, timings = [], {}, {}
@@ -155,7 +158,7 @@ def main(argv=None) -> None:
         r = jaxmlp.sweep(
             X, y, widths=cfg.widths, activations=cfg.activations, seeds=cfg.seeds,
             steps=cfg.steps, optimizer=optimizer, X_test=X_test, y_test=y_test,
-            progress=args.progress,
+            progress=args.progress, depth=cfg.depth,
         )  # fmt: skip
         timings[name] = time.perf_counter() - t0
         for i, w in enumerate(r.widths):
@@ -204,10 +207,11 @@ def main(argv=None) -> None:
 
 def write_report(cfg, summary, timings, path):
     n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
+    layers = "one-hidden-layer" if cfg.depth == 1 else f"{cfg.depth}-hidden-layer"
     lines = [
         "# Width x activation sweep",
         "",
-        f"{n_models} one-hidden-layer MLPs per data set (widths {cfg.widths[0]}..{cfg.widths[-1]}, "
+        f"{n_models} {layers} MLPs per data set (widths {cfg.widths[0]}..{cfg.widths[-1]}, "
         f"{', '.join(cfg.activations)}, {len(cfg.seeds)} seeds), {cfg.steps} full-batch "
         f"optax.adam({cfg.learning_rate}) steps, {cfg.n_points} points, "
         f"{int(cfg.test_fraction * 100)}% held out. One `jaxmlp.sweep` call per data set "

@@ -1,15 +1,16 @@
 """Many MLPs (hidden width x activation x seed) trained in one compiled program.
 
 Layout: models packed into bins. Every model of the grid has one hidden layer
-of width ``w``; the models of one activation are packed, first-fit decreasing,
-into *bins* of ``capacity = max(widths)`` hidden units, at most ``MAX_SLOTS``
+of width ``w`` (or ``depth`` of them); the models of one activation are packed,
+first-fit decreasing, into *bins* of ``capacity = max(widths)`` hidden units, at most ``MAX_SLOTS``
 models (*slots*) per bin, so widths 5..50 fill bins of 50 units as 50, 45 + 5,
 40 + 10, ... with little padding. A bin is stored like one network of width
 ``capacity``: ``W1 (C, d)``, ``b1 (C,)``, ``W2 (k, C)``, plus one output bias per
 slot ``b2 (K, k)``; a boolean ``member (K, C)`` says which units belong to which
 slot. Slot ``j``'s logits sum only its own units, so the models never mix, and
 every step of every model is the same few dense array operations, whatever the
-widths: one layout instead of one program per width.
+widths: one layout instead of one program per width. Deeper models (``depth``)
+add hidden layers ``W (C, C)`` per bin and take one model per bin.
 
 Speed: the bins of one activation are trained in *blocks* of a few bins, each
 block running all the steps of a chunk before the next block starts
@@ -218,24 +219,33 @@ def _output_terms(z: Array, y: Array) -> tuple[Array, Array]:
 def _logits(
     params: mlp.Params, member: Array, XT: Array, act, *, isolated: bool = False
 ) -> tuple[Array, ...]:
-    """Forward pass of a block: s, h (B, C, n), per-slot W2 (B, K, k, C), logits (B, K, k, n).
+    """Forward pass of a block: ``ss, hs`` (per hidden layer, (B, C, n)), per-slot W_L
+    (B, K, k, C) and the logits (B, K, k, n).
 
-    The fast form sums every unit of a bin against its slot's masked W2, so a
-    foreign unit contributes ``0 * h``: exact while ``h`` is finite, but NaN
-    where a bin-mate's ``h`` overflowed. ``isolated`` selects each slot's own
-    terms instead (``where``, so nothing foreign reaches a slot's logits): the
-    form of the guarded steps and the final scores, where a model may diverge.
+    A hidden layer after the first is ``W (B, C, C)`` applied to the bin's
+    units; its bins hold one model each (see :func:`sweep`'s ``depth``), so
+    only padding units (zero weights, finite values) share it. The output
+    layer sums every unit of a bin against its slot's masked W_L, so a foreign
+    unit contributes ``0 * h``: exact while ``h`` is finite, but NaN where a
+    bin-mate's ``h`` overflowed. ``isolated`` selects each slot's own terms
+    instead (``where``: nothing foreign reaches a slot's logits), the form of
+    the guarded steps and the final scores, where a model may diverge.
     """
-    hidden, out = params
-    s = _first_layer(hidden.W, hidden.b, XT)
-    h = act(s)
-    W2 = jnp.where(member[:, :, None, :], out.W[:, None], 0)
+    *hidden, out = params
+    s = _first_layer(hidden[0].W, hidden[0].b, XT)
+    ss, hs = [s], [act(s)]
+    for layer in hidden[1:]:
+        s = jnp.einsum("bdc,bcn->bdn", layer.W, hs[-1]) + layer.b[..., None]
+        ss.append(s)
+        hs.append(act(s))
+    h = hs[-1]
+    W_out = jnp.where(member[:, :, None, :], out.W[:, None], 0)
     if isolated:
         terms = out.W[:, None, :, :, None] * h[:, None, None, :, :]  # (B, 1, k, C, n)
         z = jnp.sum(jnp.where(member[:, :, None, :, None], terms, 0), axis=3)
     else:
-        z = jnp.einsum("bkoc,bcn->bkon", W2, h)
-    return s, h, W2, z + out.b[..., None]
+        z = jnp.einsum("bkoc,bcn->bkon", W_out, h)
+    return ss, hs, W_out, z + out.b[..., None]
 
 
 def _block_loss_and_grads(
@@ -243,15 +253,16 @@ def _block_loss_and_grads(
 ) -> tuple[Array, mlp.Params]:
     """Mean loss (B, K) per slot and the post's gradients of a block, in bin layout.
 
-    ``Delta_2 = Y_hat - Y`` (P1), each unit taking its own slot's row (zero for
-    padding); ``dW_2 = Delta_2 H^T / n`` (P2) as one product-and-sum per unit;
-    ``Delta_1 = (W_2^T Delta_2) * g'(S_1)`` (P3); ``[dW_1, db_1] = Delta_1 [X; 1]^T / n``
-    (P4) as one matmul. ``isolated``: see :func:`_logits`.
+    ``Delta_L = Y_hat - Y`` (P1), each unit taking its own slot's row (zero for
+    padding); ``dW_L = Delta_L H^T / n`` (P2) as one product-and-sum per unit;
+    ``Delta_l = (W_{l+1}^T Delta_{l+1}) * g'(S_l)`` (P3); ``dW_l = Delta_l H_{l-1}^T / n``
+    and for the first layer ``[dW_1, db_1] = Delta_1 [X; 1]^T / n`` (P4), as
+    matmuls. ``isolated``: see :func:`_logits`.
     """
     n = XT.shape[1]
-    s, h, W2, z = _logits(params, member, XT, act, isolated=isolated)
+    ss, hs, W_out, z = _logits(params, member, XT, act, isolated=isolated)
     value, delta = _output_terms(z, y)  # (P1), (B, K, k, n)
-    K, k = W2.shape[1], W2.shape[2]
+    K, k = W_out.shape[1], W_out.shape[2]
     if K * k <= SMALL_BACK:  # broadcast selects, fused into their consumers
         own = [
             sum(jnp.where(member[:, j, :, None], delta[:, j, o, None, :], 0) for j in range(K))
@@ -260,14 +271,22 @@ def _block_loss_and_grads(
     else:
         stacked = jnp.einsum("bkc,bkon->obcn", member.astype(delta.dtype), delta)
         own = [stacked[o] for o in range(k)]
-    dW2 = jnp.stack([jnp.sum(own[o] * h, axis=-1) for o in range(k)], axis=1) / n  # (P2)
-    db2 = jnp.where(jnp.any(member, axis=-1)[..., None], jnp.mean(delta, axis=-1), 0)
-    back = sum(params[1].W[:, o, :, None] * own[o] for o in range(k))  # W_2^T Delta_2
-    delta1 = back * act.derivative(s, h)  # (P3)
+    out = params[-1]
+    dW_out = jnp.stack([jnp.sum(own[o] * hs[-1], axis=-1) for o in range(k)], axis=1) / n  # (P2)
+    db_out = jnp.where(jnp.any(member, axis=-1)[..., None], jnp.mean(delta, axis=-1), 0)
+    grads = [mlp.Dense(dW_out, db_out)]
+    back = sum(out.W[:, o, :, None] * own[o] for o in range(k))  # W_L^T Delta_L
+    delta_l = back * act.derivative(ss[-1], hs[-1])  # (P3)
+    for l in range(len(params) - 2, 0, -1):  # hidden layers after the first, last to second
+        dW = jnp.einsum("bdn,bcn->bdc", delta_l, hs[l - 1]) / n  # (P4)
+        grads.append(mlp.Dense(dW, jnp.mean(delta_l, axis=-1)))
+        back = jnp.einsum("bdc,bdn->bcn", params[l].W, delta_l)  # W_l^T Delta_l
+        delta_l = back * act.derivative(ss[l - 1], hs[l - 1])  # (P3)
     XT1 = jnp.concatenate([XT, jnp.ones((1, n), XT.dtype)])
-    g1 = jnp.einsum("bcn,jn->bcj", delta1, XT1) / n  # (P4)
+    g1 = jnp.einsum("bcn,jn->bcj", delta_l, XT1) / n  # (P4)
     d = XT.shape[0]
-    return value, (mlp.Dense(g1[..., :d], g1[..., d]), mlp.Dense(dW2, db2))
+    grads.append(mlp.Dense(g1[..., :d], g1[..., d]))
+    return value, tuple(reversed(grads))
 
 
 def _fused_block_loss_and_grads(
@@ -282,44 +301,73 @@ def _fused_block_loss_and_grads(
     del isolated
     from jaxmlp import kernels
 
-    hidden, out = params
-    unit = member[:, 0, :]
-    model = (hidden, mlp.Dense(out.W, out.b[:, 0]))
-    value, (g1, g2) = jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None))(
+    *hidden, out = params
+    model = (*hidden, mlp.Dense(out.W, out.b[:, 0]))
+    value, grads = jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None))(
         model, XT.T, y, act
     )
-    g1 = mlp.Dense(jnp.where(unit[..., None], g1.W, 0), jnp.where(unit, g1.b, 0))
-    g2 = mlp.Dense(jnp.where(unit[:, None, :], g2.W, 0), g2.b[:, None])
-    return value[:, None], (g1, g2)
+    *g_hidden, g_out = _slot_views(grads, member)  # padding masked out; one slot
+    layers = [mlp.Dense(g.W[:, 0], g.b[:, 0]) for g in g_hidden]
+    return value[:, None], (*layers, mlp.Dense(g_out.W[:, 0], g_out.b[:, None]))
+
+
+def _masks(member: Array, n_layers: int) -> list[Array]:
+    """Per layer, which entries of W belong to slot k: (B, K, rows, cols) boolean masks.
+
+    Hidden layer rows are the slot's units (the first layer takes every input,
+    later ones only the slot's units as columns too); the output layer's columns.
+    """
+    m = member  # (B, K, C)
+    masks = [m[..., None]]  # first layer: (B, K, C, 1), every input
+    masks += [m[..., :, None] & m[..., None, :] for _ in range(n_layers - 2)]
+    return masks + [m[:, :, None, :]]  # output: (B, K, 1, C)
 
 
 def _slot_views(tree: mlp.Params, member: Array) -> mlp.Params:
     """Every slot of every bin as one network of width C (foreign and padding units zero).
 
-    Leaves get a slot axis after the bin axis: ``(Dense(W (B, K, C, d), b (B, K, C)),
-    Dense(W (B, K, k, C), b (B, K, k)))``.
+    Leaves get a slot axis after the bin axis: hidden ``Dense(W (B, K, C, in),
+    b (B, K, C))``, output ``Dense(W (B, K, k, C), b (B, K, k))``.
     """
-    hidden, out = tree
-    m = member  # (B, K, C)
-    return (
-        mlp.Dense(
-            jnp.where(m[..., None], hidden.W[:, None], 0), jnp.where(m, hidden.b[:, None], 0)
-        ),
-        mlp.Dense(jnp.where(m[:, :, None, :], out.W[:, None], 0), out.b),
-    )
+    *hidden, out = tree
+    masks = _masks(member, len(tree))
+    views = [
+        mlp.Dense(jnp.where(mask, layer.W[:, None], 0), jnp.where(member, layer.b[:, None], 0))
+        for layer, mask in zip(hidden, masks, strict=False)
+    ]
+    return (*views, mlp.Dense(jnp.where(masks[-1], out.W[:, None], 0), out.b))
 
 
 def _combine(views: mlp.Params, member: Array) -> mlp.Params:
     """Inverse of :func:`_slot_views`: each unit from its own slot."""
-    hidden, out = views
-    m = member
-    return (
+    *hidden, out = views
+    masks = _masks(member, len(views))
+    layers = [
         mlp.Dense(
-            jnp.sum(jnp.where(m[..., None], hidden.W, 0), axis=1),
-            jnp.sum(jnp.where(m, hidden.b, 0), axis=1),
-        ),
-        mlp.Dense(jnp.sum(jnp.where(m[:, :, None, :], out.W, 0), axis=1), out.b),
+            jnp.sum(jnp.where(mask, layer.W, 0), axis=1),
+            jnp.sum(jnp.where(member, layer.b, 0), axis=1),
+        )
+        for layer, mask in zip(hidden, masks, strict=False)
+    ]
+    return (*layers, mlp.Dense(jnp.sum(jnp.where(masks[-1], out.W, 0), axis=1), out.b))
+
+
+def _pick_units(unit_ok: Array, ok: Array, new: mlp.Params, old: mlp.Params) -> mlp.Params:
+    """``new`` where a unit's (or, for the output bias, a slot's) model is ok, else ``old``.
+
+    ``unit_ok`` (B, C): the unit's model is ok; ``ok`` (B, K) per slot.
+    """
+    *hidden_new, out_new = new
+    *hidden_old, out_old = old
+    layers = [
+        mlp.Dense(jnp.where(unit_ok[..., None], a.W, b.W), jnp.where(unit_ok, a.b, b.b))
+        for a, b in zip(hidden_new, hidden_old, strict=True)
+    ]
+    out = mlp.Dense(
+        jnp.where(unit_ok[:, None, :], out_new.W, out_old.W),
+        jnp.where(ok[..., None], out_new.b, out_old.b),
     )
+    return (*layers, out)
 
 
 def _finite_per_slot(tree) -> Array:
@@ -376,24 +424,10 @@ def _guarded_step(plan, act, loss_and_grads, g: BinState, member, XTb, yb, step)
     new_params = jax.tree.map(jnp.add, g.params, updates)
     ok = jnp.isfinite(value) & _finite_per_slot(slot_grads) & (g.diverged_at < 0)  # (B, K)
     unit_ok = jnp.any(member & ok[:, :, None], axis=1)  # (B, C)
-
-    def pick(new, old):
-        (h_new, o_new), (h_old, o_old) = new, old
-        return (
-            mlp.Dense(
-                jnp.where(unit_ok[..., None], h_new.W, h_old.W),
-                jnp.where(unit_ok, h_new.b, h_old.b),
-            ),
-            mlp.Dense(
-                jnp.where(unit_ok[:, None, :], o_new.W, o_old.W),
-                jnp.where(ok[..., None], o_new.b, o_old.b),
-            ),
-        )
-
     g = BinState(
-        params=pick(new_params, g.params),
+        params=_pick_units(unit_ok, ok, new_params, g.params),
         opt_state=_select(ok, opt_state, g.opt_state),
-        last_good=pick(g.params, g.last_good),
+        last_good=_pick_units(unit_ok, ok, g.params, g.last_good),
         diverged_at=jnp.where(ok | (g.diverged_at >= 0), g.diverged_at, step),
     )
     return g, value
@@ -419,6 +453,11 @@ class _Plan:
     n_examples: int
     packing: Packing
     backend: str = "xla"  # "xla" or "pallas" (the loss-and-gradients of each step)
+    depth: int = 1  # hidden layers, each of the model's width
+
+    def sizes(self, width: int) -> tuple[int, ...]:
+        """Layer sizes of a model of this width: ``(d, w, ..., w, k)``."""
+        return (self.n_features,) + (width,) * self.depth + (self.n_outputs,)
 
 
 class SweepState(NamedTuple):
@@ -440,63 +479,71 @@ def _prefix_draws() -> bool:
 
 
 def _init_models(seed: Array, plan: _Plan) -> list[mlp.Params]:
-    """``init_mlp(key(seed), (d, w, k), scheme)`` for every width of the plan.
+    """``init_mlp(key(seed), plan.sizes(w), scheme)`` for every width of the plan.
 
     Under :func:`_prefix_draws`, a layer's weights of every width are prefixes
     of one draw sized for the widest (the width only scales them), so the whole
-    grid costs three random draws instead of ~five per width, each of which
-    costs ~0.4 s of XLA:CPU compile time. ``tests/test_sweep.py`` checks the
-    result is ``init_mlp``'s, bit for bit.
+    grid costs a few random draws per layer instead of ~five per width and
+    layer, each of which costs ~0.4 s of XLA:CPU compile time.
+    ``tests/test_sweep.py`` checks the result is ``init_mlp``'s, bit for bit.
     """
-    d, k, scheme = plan.n_features, plan.n_outputs, plan.scheme
+    scheme = plan.scheme
     if not _prefix_draws():
-        return [mlp.init_mlp(jax.random.key(seed), (d, w, k), scheme) for w in plan.widths]
+        return [mlp.init_mlp(jax.random.key(seed), plan.sizes(w), scheme) for w in plan.widths]
     f32 = jnp.float32
-    wmax = max(plan.widths)
-    big = max(wmax * d, k * wmax)
-    layer_keys = jax.random.split(jax.random.key(seed), 2)  # as init_mlp
+    # (fan_in, fan_out) of every layer of every width: (W, L) pairs
+    fans = [list(zip(plan.sizes(w)[:-1], plan.sizes(w)[1:], strict=True)) for w in plan.widths]
+    big = max(i * o for layers in fans for i, o in layers)
+    n_layers = len(fans[0])
+    layer_keys = jax.random.split(jax.random.key(seed), n_layers)  # as init_mlp
     w_keys, b_keys = jnp.moveaxis(jax.vmap(jax.random.split)(layer_keys), 1, 0)  # as _init_dense
-    fans = [((d, w), (w, k)) for w in plan.widths]  # (fan_in, fan_out) of both layers
     if scheme == "glorot_uniform":
-        limits = jnp.asarray([[6.0 / (i + o) for i, o in pair] for pair in fans], f32)
-        limits = jnp.sqrt(limits)  # (W, 2), as _init_dense's jnp.sqrt(6.0 / (fan_in + fan_out))
+        limits = jnp.asarray([[6.0 / (i + o) for i, o in layers] for layers in fans], f32)
+        limits = jnp.sqrt(limits)  # (W, L), as _init_dense's jnp.sqrt(6.0 / (fan_in + fan_out))
         draw = lambda key, lim: jax.random.uniform(key, (big,), f32, -lim, lim)  # noqa: E731
-        flat = jax.vmap(jax.vmap(draw), in_axes=(None, 0))(w_keys, limits)  # (W, 2, big)
+        flat = jax.vmap(jax.vmap(draw), in_axes=(None, 0))(w_keys, limits)  # (W, L, big)
     elif scheme == "he_normal":
-        scales = jnp.asarray([[2.0 / i for i, _ in pair] for pair in fans], f32)
-        normal = jax.vmap(lambda key: jax.random.normal(key, (big,)))(w_keys)  # (2, big)
+        scales = jnp.asarray([[2.0 / i for i, _ in layers] for layers in fans], f32)
+        normal = jax.vmap(lambda key: jax.random.normal(key, (big,)))(w_keys)  # (L, big)
         flat = normal[None] * jnp.sqrt(scales)[..., None]
     else:  # uniform01
         flat = jnp.broadcast_to(
-            jax.vmap(lambda key: jax.random.uniform(key, (big,)))(w_keys), (len(fans), 2, big)
+            jax.vmap(lambda key: jax.random.uniform(key, (big,)))(w_keys),
+            (len(fans), n_layers, big),
         )
-        biases = jax.vmap(lambda key: jax.random.uniform(key, (max(wmax, k),)))(b_keys)
+        widest = max(max(plan.widths), plan.n_outputs)
+        biases = jax.vmap(lambda key: jax.random.uniform(key, (widest,)))(b_keys)  # (L, widest)
     out: list[mlp.Params] = []
-    for i, ((_, w), _) in enumerate(fans):
-        W1 = flat[i, 0, : w * d].reshape(w, d)
-        W2 = flat[i, 1, : k * w].reshape(k, w)
-        if scheme == "uniform01":
-            b1, b2 = biases[0, :w], biases[1, :k]
-        else:
-            b1, b2 = jnp.zeros((w,), f32), jnp.zeros((k,), f32)
-        out.append((mlp.Dense(W1, b1), mlp.Dense(W2, b2)))
+    for i, layers in enumerate(fans):
+        model = []
+        for l, (fan_in, fan_out) in enumerate(layers):
+            W = flat[i, l, : fan_out * fan_in].reshape(fan_out, fan_in)
+            b = biases[l, :fan_out] if scheme == "uniform01" else jnp.zeros((fan_out,), f32)
+            model.append(mlp.Dense(W, b))
+        out.append(tuple(model))
     return out
 
 
 def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
-    """Initial state: model (w, s) starts from ``init_mlp(key(seed), (d, w, k), scheme)``."""
+    """Initial state: model (w, s) starts from ``init_mlp(key(seed), plan.sizes(w), scheme)``."""
     p = plan.packing
     B, C, K, d, k = p.n_bins, p.capacity, p.slots, plan.n_features, plan.n_outputs
-    W1, b1 = jnp.zeros((B, C, d)), jnp.zeros((B, C))
-    W2, b2 = jnp.zeros((B, k, C)), jnp.zeros((B, K, k))
+    shapes = [((B, C, d), (B, C))] + [((B, C, C), (B, C))] * (plan.depth - 1)
+    layers = [[jnp.zeros(w_shape), jnp.zeros(b_shape)] for w_shape, b_shape in shapes]
+    W_out, b_out = jnp.zeros((B, k, C)), jnp.zeros((B, K, k))
     models = jax.vmap(lambda s: _init_models(s, plan))(seeds)  # per width, leaves (S, ...)
-    for ix, (h, o) in zip(_indices(p, plan.widths), models, strict=True):
+    for ix, (*hidden, o) in zip(_indices(p, plan.widths), models, strict=True):
         bins, units = ix.bins[:, None], ix.units  # (S, 1), (S, w)
-        W1 = W1.at[bins, units].set(h.W)
-        b1 = b1.at[bins, units].set(h.b)
-        W2 = W2.at[bins[..., None], np.arange(k)[None, :, None], units[:, None, :]].set(o.W)
-        b2 = b2.at[ix.bins, ix.slots].set(o.b)
-    params = (mlp.Dense(W1, b1), mlp.Dense(W2, b2))
+        for l, layer in enumerate(hidden):
+            if l == 0:  # W (B, C, d): the model's rows
+                at = (bins, units)
+            else:  # W (B, C, C): the model's rows and columns
+                at = (bins[..., None], units[:, :, None], units[:, None, :])
+            layers[l][0] = layers[l][0].at[at].set(layer.W)
+            layers[l][1] = layers[l][1].at[bins, units].set(layer.b)
+        W_out = W_out.at[bins[..., None], np.arange(k)[None, :, None], units[:, None, :]].set(o.W)
+        b_out = b_out.at[ix.bins, ix.slots].set(o.b)
+    params = (*(mlp.Dense(W, b) for W, b in layers), mlp.Dense(W_out, b_out))
     member = jnp.asarray(p.member(plan.widths))
     opt_state = jax.vmap(jax.vmap(plan.optimizer.init))(_slot_views(params, member))
     diverged = jnp.full((B, K), -1, jnp.int32)
@@ -574,13 +621,7 @@ def _final(g: BinState, member: Array, steps: int) -> tuple[mlp.Params, Array]:
     finite = _finite_per_slot(_slot_views(g.params, member))
     final_ok = (g.diverged_at < 0) & finite  # (B, K)
     unit_ok = jnp.any(member & final_ok[:, :, None], axis=1)
-    (h, o), (hg, og) = g.params, g.last_good
-    params = (
-        mlp.Dense(jnp.where(unit_ok[..., None], h.W, hg.W), jnp.where(unit_ok, h.b, hg.b)),
-        mlp.Dense(
-            jnp.where(unit_ok[:, None, :], o.W, og.W), jnp.where(final_ok[..., None], o.b, og.b)
-        ),
-    )
+    params = _pick_units(unit_ok, final_ok, g.params, g.last_good)
     diverged = (g.diverged_at < 0) & ~final_ok
     return params, jnp.where(diverged, jnp.int32(steps), g.diverged_at)
 
@@ -798,7 +839,8 @@ class SweepResult:
         non-finite (training of that model stopped there), else -1.
       steps: number of updates of every model.
       group_params: per width (in the order of ``widths``), the trained params of
-        every (activation, seed): ``(Dense(W (A, S, w, d), b), Dense(W (A, S, k, w), b))``.
+        every (activation, seed): ``(Dense(W (A, S, w, d), b), Dense(W (A, S, k, w), b))``
+        (with ``depth`` > 1, hidden layers ``Dense(W (A, S, w, w), b)`` in between).
     """
 
     widths: tuple[int, ...]
@@ -815,7 +857,10 @@ class SweepResult:
     group_params: tuple = dataclasses.field(repr=False, default=())
 
     def params(self, width: int, activation: str, seed: int) -> mlp.Params:
-        """The trained params of one config, unpadded: ``(Dense(W (w, d), b), Dense(W (k, w), b))``.
+        """The trained params of one config, unpadded.
+
+        ``(Dense(W (w, d), b), ..., Dense(W (k, w), b))``: ``depth`` hidden layers, then
+        the output layer.
 
         >>> import optax
         >>> X, y = jax.numpy.ones((4, 2)), jax.numpy.array([0, 1, 0, 1])
@@ -907,15 +952,19 @@ def _indices(packing: Packing, widths: Sequence[int]) -> list[_Index]:
 
 def _model_params(params, ix: _Index) -> mlp.Params:
     """The (S, ...) params of one width's models from bin params on the host."""
-    (h, o) = params
+    *hidden, o = params
     k = o.W.shape[1]
-    return (
-        mlp.Dense(h.W[ix.bins[:, None], ix.units], h.b[ix.bins[:, None], ix.units]),
-        mlp.Dense(
-            o.W[ix.bins[:, None, None], np.arange(k)[None, :, None], ix.units[:, None, :]],
-            o.b[ix.bins, ix.slots],
-        ),
+    bins, units = ix.bins[:, None], ix.units  # (S, 1), (S, w)
+    layers = [mlp.Dense(hidden[0].W[bins, units], hidden[0].b[bins, units])]
+    layers += [
+        mlp.Dense(h.W[bins[..., None], units[:, :, None], units[:, None, :]], h.b[bins, units])
+        for h in hidden[1:]
+    ]
+    out = mlp.Dense(
+        o.W[bins[..., None], np.arange(k)[None, :, None], units[:, None, :]],
+        o.b[ix.bins, ix.slots],
     )
+    return (*layers, out)
 
 
 def sweep(
@@ -940,15 +989,17 @@ def sweep(
     on_chunk: Callable[[int], None] | None = None,
     devices: Sequence[jax.Device] | None = None,
     backend: str = "auto",
+    depth: int = 1,
 ) -> SweepResult:
-    """Trains every (hidden width, activation, seed) one-hidden-layer MLP in one compiled program.
+    """Trains every (hidden width, activation, seed) MLP in one compiled program.
 
     Config ``(w, a, s)`` gets the result of ``jaxmlp.train(jaxmlp.init_mlp(
     jax.random.key(s), (d, w, k), scheme), X, y, activation=a, optimizer=optimizer,
     steps=steps, batch_size=batch_size, key=key)`` up to float rounding (the
-    post's manual gradients, the same divergence guard). The models are packed
-    into bins (see the module docstring) sharded over ``devices``. Calling again
-    with the same shapes, grid and optimizer object reuses the compiled program.
+    post's manual gradients, the same divergence guard); with ``depth`` hidden
+    layers the sizes are ``(d, w, ..., w, k)``. The models are packed into bins
+    (see the module docstring) sharded over ``devices``. Calling again with the
+    same shapes, grid and optimizer object reuses the compiled program.
 
     Args:
       X: (n, d) training inputs.
@@ -977,6 +1028,10 @@ def sweep(
       backend: ``"xla"``, ``"pallas"`` (each step's loss and gradients by the fused
         kernels of :mod:`jaxmlp.kernels`, one model per bin; Pallas interpret mode
         on CPU, slow) or ``"auto"``: pallas on GPU, xla elsewhere.
+      depth: hidden layers per model, each ``w`` wide. With more than one, a bin
+        holds one model (a hidden-to-hidden layer is then a dense ``(C, C)``
+        matrix whose padding stays zero; packing several models would make it
+        block-diagonal), so deep sweeps of mixed widths cost more per model.
 
     Returns:
       A :class:`SweepResult`.
@@ -998,6 +1053,7 @@ def sweep(
     seeds = tuple(int(s) for s in _check_axis(seeds, "seeds", int))
     steps = validation.positive_int(steps, "steps")
     backend = resolve_backend(backend)
+    depth = validation.positive_int(depth, "depth")
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
@@ -1032,7 +1088,7 @@ def sweep(
         rows=batch_size or int(X.shape[0]),
         n_devices=len(devices),
         threads=_host_threads(devices),
-        max_slots=1 if backend == "pallas" else MAX_SLOTS,
+        max_slots=1 if backend == "pallas" or depth > 1 else MAX_SLOTS,
     )
     plan = _Plan(
         widths=widths,
@@ -1046,6 +1102,7 @@ def sweep(
         n_examples=int(X.shape[0]),
         packing=packing,
         backend=backend,
+        depth=depth,
     )
     has_test = X_test is not None
     lengths = tuple(sorted({chunk_steps, steps % chunk_steps} - {0}))
@@ -1081,6 +1138,7 @@ def sweep(
         "n_outputs": n_outputs,
         "loss_points": loss_points,
         "backend": backend,
+        "depth": depth,
         "parts": [len(devices), packing.threads],
     }
     done = 0

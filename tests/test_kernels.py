@@ -295,14 +295,15 @@ def test_train_backend_pallas_matches_xla():
         jaxmlp.train(params, X, y, optimizer=optimizer, steps=3, backend="cuda")
 
 
-def test_sweep_backend_pallas_matches_xla():
+@pytest.mark.parametrize("depth", [1, 2])
+def test_sweep_backend_pallas_matches_xla(depth):
     X, y = _circles(n=24)
-    grid = {"widths": (3,), "activations": ("sigmoid",), "seeds": (0, 1), "steps": 3}
+    grid = {"widths": (3, 2), "activations": ("sigmoid",), "seeds": (0, 1), "steps": 3}
     optimizer = optax.sgd(2.0)
-    xla = jaxmlp.sweep(X, y, optimizer=optimizer, backend="xla", **grid)
-    fused = jaxmlp.sweep(X, y, optimizer=optimizer, backend="pallas", **grid)
+    xla = jaxmlp.sweep(X, y, optimizer=optimizer, backend="xla", depth=depth, **grid)
+    fused = jaxmlp.sweep(X, y, optimizer=optimizer, backend="pallas", depth=depth, **grid)
     _close(fused.loss, xla.loss)
     _close(fused.final_loss, xla.final_loss)
-    _close(fused.params(3, "sigmoid", 1), xla.params(3, "sigmoid", 1))
+    _close(fused.params(2, "sigmoid", 1), xla.params(2, "sigmoid", 1))
     with pytest.raises(ValueError, match="backend must be one of"):
         jaxmlp.sweep(X, y, optimizer=optimizer, backend="gpu", **grid)

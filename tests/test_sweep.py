@@ -122,6 +122,8 @@ def test_loss_curves_are_subsampled(result, data):
         ({"X_test": jnp.ones((3, 2))}, ValueError, "given together"),
         ({"batch_size": 4}, ValueError, "key must be given"),
         ({"scheme": "zeros"}, ValueError, "scheme must be one of"),
+        ({"depth": 0}, ValueError, "depth must be a positive int"),
+        ({"depth": 2.0}, TypeError, "depth must be a positive int"),
     ],
 )
 def test_bad_input_is_rejected(data, kwargs, error, match):
@@ -227,19 +229,23 @@ def test_diverging_models_stop_where_train_stops(data):
                 np.testing.assert_allclose(r.loss[i, j, k], ref.loss, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("scheme", ["glorot_uniform", "he_normal", "uniform01"])
-def test_initial_params_equal_init_mlp(scheme):
-    """Zero learning rate: every model keeps init_mlp(key(seed), (d, w, k), scheme), bit for bit."""
+@pytest.mark.parametrize(
+    "scheme, depth",
+    [("glorot_uniform", 1), ("he_normal", 1), ("uniform01", 1), ("glorot_uniform", 3),
+     ("he_normal", 2), ("uniform01", 2)],
+)  # fmt: skip
+def test_initial_params_equal_init_mlp(scheme, depth):
+    """Zero learning rate: every model keeps init_mlp(key(seed), sizes, scheme), bit for bit."""
     X = jax.random.normal(jax.random.key(0), (12, 3))
     y = jnp.arange(12) % 3
     widths, seeds = (4, 1, 7), (2, 9)
     r = jaxmlp.sweep(
         X, y, widths=widths, activations=("tanh",), seeds=seeds, steps=1,
-        optimizer=optax.sgd(0.0), scheme=scheme,
+        optimizer=optax.sgd(0.0), scheme=scheme, depth=depth,
     )  # fmt: skip
     for w in widths:
         for s in seeds:
-            want = jaxmlp.init_mlp(jax.random.key(s), (3, w, 3), scheme)
+            want = jaxmlp.init_mlp(jax.random.key(s), (3,) + (w,) * depth + (3,), scheme)
             got_params = jax.tree.leaves(r.params(w, "tanh", s))
             for got, ref in zip(got_params, jax.tree.leaves(want), strict=True):
                 np.testing.assert_array_equal(got, ref)
@@ -343,3 +349,48 @@ def test_a_bin_mates_overflow_does_not_reach_a_model(act):
     assert not np.isfinite(value[0, 1])  # the overflowing model itself is non-finite
     fast_value, _ = sweep_module._block_loss_and_grads(params, member, XT, y, act)
     assert not np.isfinite(fast_value[0, 0])  # why the guarded form needs isolation
+
+
+@pytest.mark.parametrize("depth, n_classes", [(2, 2), (3, 3)])
+def test_deeper_models_equal_train(depth, n_classes):
+    """``depth`` hidden layers of width w: config (w, a, s) is train on (d, w, ..., w, k)."""
+    if n_classes == 2:
+        X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
+    else:
+        X, _ = jaxmlp.datasets.blobs(jax.random.key(2), 30)
+        y = jnp.asarray(np.arange(30) % 3, jnp.int32)
+    widths, acts, seeds = (3, 5), ("sigmoid", "relu"), (0, 5)
+    r = jaxmlp.sweep(
+        X, y, widths=widths, activations=acts, seeds=seeds, steps=STEPS, optimizer=OPT,
+        depth=depth, chunk_steps=5,
+    )  # fmt: skip
+    k = 1 if n_classes == 2 else n_classes
+    for i, w in enumerate(widths):
+        for j, a in enumerate(acts):
+            for m, s in enumerate(seeds):
+                init = jaxmlp.init_mlp(jax.random.key(s), (2,) + (w,) * depth + (k,))
+                ref = jaxmlp.train(init, X, y, activation=a, optimizer=OPT, steps=STEPS)
+                got = r.params(w, a, s)
+                assert len(got) == depth + 1
+                for g, want in zip(jax.tree.leaves(got), jax.tree.leaves(ref.params), strict=True):
+                    np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-5)
+                np.testing.assert_allclose(r.loss[i, j, m], ref.loss, rtol=1e-5, atol=1e-6)
+                assert r.diverged_at[i, j, m] == -1
+
+
+def test_deeper_diverging_models_stop_where_train_stops(data):
+    X, _, y, _ = data
+    X = X * 100.0
+    opt = optax.sgd(1e4)
+    r = jaxmlp.sweep(
+        X, y, widths=WIDTHS, activations=ACTS, seeds=SEEDS, steps=STEPS, optimizer=opt,
+        depth=2, chunk_steps=4,
+    )  # fmt: skip
+    assert (r.diverged_at >= 0).any() and (r.diverged_at < 0).any()
+    for i, w in enumerate(WIDTHS):
+        for j, a in enumerate(ACTS):
+            for k, s in enumerate(SEEDS):
+                init = jaxmlp.init_mlp(jax.random.key(s), (2, w, w, 1))
+                ref = jaxmlp.train(init, X, y, activation=a, optimizer=opt, steps=STEPS)
+                expected = -1 if ref.diverged_at is None else ref.diverged_at
+                assert r.diverged_at[i, j, k] == expected, (w, a, s)

@@ -20,8 +20,11 @@ SCRIPT = textwrap.dedent(
     X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
     r = jaxmlp.sweep(X, y, widths=(2, 3), activations=("tanh", "relu"), seeds=(0, 1, 2),
                      steps=8, optimizer=optax.adam(0.05))
+    deep = jaxmlp.sweep(X, y, widths=(2, 3), activations=("tanh",), seeds=(0, 1), steps=4,
+                        optimizer=optax.adam(0.05), depth=2)
     np.savez(sys.argv[1], final_loss=r.final_loss, loss=r.loss, acc=r.train_accuracy,
-             W1=np.asarray(r.params(3, "relu", 2)[0].W))
+             W1=np.asarray(r.params(3, "relu", 2)[0].W), deep_loss=deep.loss,
+             deep_W2=np.asarray(deep.params(3, "tanh", 1)[1].W))
     """
 )
 
@@ -45,6 +48,12 @@ def test_four_devices_equal_one_device(tmp_path):
         np.testing.assert_allclose(sharded["loss"], r.loss, rtol=1e-6, atol=1e-7)
         np.testing.assert_array_equal(sharded["acc"], r.train_accuracy)
         np.testing.assert_allclose(sharded["W1"], r.params(3, "relu", 2)[0].W, rtol=1e-6)
+        deep = jaxmlp.sweep(
+            X, y, widths=(2, 3), activations=("tanh",), seeds=(0, 1), steps=4,
+            optimizer=optax.adam(0.05), depth=2,
+        )  # fmt: skip
+        np.testing.assert_allclose(sharded["deep_loss"], deep.loss, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(sharded["deep_W2"], deep.params(3, "tanh", 1)[1].W, rtol=1e-6)
 
 
 def test_two_processes_on_localhost_equal_one_process():
