@@ -83,7 +83,8 @@ MAX_SLOTS = 4
 # all 4 activations' 1.8M elements x several arrays) was 3-4x slower.
 BLOCK_ELEMENTS = 400_000
 # With at most this many (slot, output) pairs per bin, each unit's own slot's
-# Delta is picked by broadcast selects (fused into their consumers) instead of an einsum.
+# Delta is picked by broadcast selects (fused into their consumer) instead of an einsum
+# (the guarded steps always select: an einsum would let a bin-mate's NaN in).
 SMALL_BACK = 8
 # XLA options of the program that runs once per sweep (the final scores): the
 # lowest LLVM optimisation level compiles it ~2x faster, a saving that its
@@ -254,7 +255,8 @@ def _block_loss_and_grads(
     """Mean loss (B, K) per slot and the post's gradients of a block, in bin layout.
 
     ``Delta_L = Y_hat - Y`` (P1), each unit taking its own slot's row (zero for
-    padding); ``dW_L = Delta_L H^T / n`` (P2) as one product-and-sum per unit;
+    padding); ``dW_L = Delta_L H^T / n`` (P2) as one batched matmul of every slot's
+    Delta against the bin's units, each unit keeping its own slot's row;
     ``Delta_l = (W_{l+1}^T Delta_{l+1}) * g'(S_l)`` (P3); ``dW_l = Delta_l H_{l-1}^T / n``
     and for the first layer ``[dW_1, db_1] = Delta_1 [X; 1]^T / n`` (P4), as
     matmuls. ``isolated``: see :func:`_logits`.
@@ -263,19 +265,21 @@ def _block_loss_and_grads(
     ss, hs, W_out, z = _logits(params, member, XT, act, isolated=isolated)
     value, delta = _output_terms(z, y)  # (P1), (B, K, k, n)
     K, k = W_out.shape[1], W_out.shape[2]
-    if K * k <= SMALL_BACK:  # broadcast selects, fused into their consumers
-        own = [
-            sum(jnp.where(member[:, j, :, None], delta[:, j, o, None, :], 0) for j in range(K))
-            for o in range(k)
-        ]  # per output o: (B, C, n)
-    else:
-        stacked = jnp.einsum("bkc,bkon->obcn", member.astype(delta.dtype), delta)
-        own = [stacked[o] for o in range(k)]
     out = params[-1]
-    dW_out = jnp.stack([jnp.sum(own[o] * hs[-1], axis=-1) for o in range(k)], axis=1) / n  # (P2)
+    # (P2) every slot's Delta_L against every unit of its bin (one batched matmul that
+    # reads H once), then each unit keeps its own slot's row
+    corr = jnp.einsum("bkon,bcn->bkoc", delta, hs[-1])
+    dW_out = jnp.sum(jnp.where(member[:, :, None, :], corr, 0), axis=1) / n
     db_out = jnp.where(jnp.any(member, axis=-1)[..., None], jnp.mean(delta, axis=-1), 0)
     grads = [mlp.Dense(dW_out, db_out)]
-    back = sum(out.W[:, o, :, None] * own[o] for o in range(k))  # W_L^T Delta_L
+    if isolated or K * k <= SMALL_BACK:  # broadcast selects, fused into their consumer
+        back = sum(
+            jnp.where(member[:, j, :, None], out.W[:, o, :, None] * delta[:, j, o, None, :], 0)
+            for j in range(K)
+            for o in range(k)
+        )  # W_L^T Delta_L, each unit from its own slot
+    else:  # many (slot, output) pairs: one matmul against the per-slot masked W_L
+        back = jnp.einsum("bkoc,bkon->bcn", W_out, delta)
     delta_l = back * act.derivative(ss[-1], hs[-1])  # (P3)
     for l in range(len(params) - 2, 0, -1):  # hidden layers after the first, last to second
         dW = jnp.einsum("bdn,bcn->bdc", delta_l, hs[l - 1]) / n  # (P4)

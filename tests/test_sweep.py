@@ -231,8 +231,8 @@ def test_diverging_models_stop_where_train_stops(data):
 
 @pytest.mark.parametrize(
     "scheme, depth",
-    [("glorot_uniform", 1), ("he_normal", 1), ("uniform01", 1), ("glorot_uniform", 3),
-     ("he_normal", 2), ("uniform01", 2)],
+    [("glorot_uniform", 1), ("he_normal", 1), ("uniform01", 1), ("he_normal", 3),
+     ("uniform01", 2)],
 )  # fmt: skip
 def test_initial_params_equal_init_mlp(scheme, depth):
     """Zero learning rate: every model keeps init_mlp(key(seed), sizes, scheme), bit for bit."""
