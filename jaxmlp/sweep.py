@@ -219,7 +219,7 @@ def _output_terms(z: Array, y: Array) -> tuple[Array, Array]:
 
 def _logits(
     params: mlp.Params, member: Array, XT: Array, act, *, isolated: bool = False
-) -> tuple[Array, ...]:
+) -> tuple[list[Array], list[Array], Array, Array]:
     """Forward pass of a block: ``ss, hs`` (per hidden layer, (B, C, n)), per-slot W_L
     (B, K, k, C) and the logits (B, K, k, n).
 
@@ -539,9 +539,8 @@ def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
     for ix, (*hidden, o) in zip(_indices(p, plan.widths), models, strict=True):
         bins, units = ix.bins[:, None], ix.units  # (S, 1), (S, w)
         for l, layer in enumerate(hidden):
-            if l == 0:  # W (B, C, d): the model's rows
-                at = (bins, units)
-            else:  # W (B, C, C): the model's rows and columns
+            at: tuple[np.ndarray, ...] = (bins, units)  # W (B, C, d): the model's rows
+            if l > 0:  # W (B, C, C): the model's rows and columns
                 at = (bins[..., None], units[:, :, None], units[:, None, :])
             layers[l][0] = layers[l][0].at[at].set(layer.W)
             layers[l][1] = layers[l][1].at[bins, units].set(layer.b)
