@@ -96,10 +96,7 @@ def boundary_grid(r, X, y, name, path, seed):
     axes = np.asarray(axes).reshape(A, W)
     for i, w in enumerate(r.widths):
         for j, act in enumerate(r.activations):
-            (l1, l2) = r.params(w, act, seed)
-            fn = jaxmlp.activations.get(act)
-            h = fn(jnp.asarray(grid) @ l1.W.T + l1.b[None, :])
-            p = np.asarray(jax.nn.sigmoid(h @ l2.W.T + l2.b[None, :]))[:, 0]
+            p = np.asarray(jaxmlp.predict_proba(r.params(w, act, seed), jnp.asarray(grid), act))
             ax = axes[j, i]
             ax.contourf(
                 g0, g1, p.reshape(g0.shape), levels=[0, 0.5, 1], colors=list(style.REGION_COLORS)
@@ -116,7 +113,8 @@ def boundary_grid(r, X, y, name, path, seed):
                 ax.set_title(f"width {w}", fontsize=9)
             if i == 0:
                 ax.set_ylabel(act, fontsize=9)
-    fig.suptitle(f"{name}: decision boundaries (seed {seed}, training points)")
+    layers = "" if r.depth == 1 else f", {r.depth} hidden layers"
+    fig.suptitle(f"{name}: decision boundaries (seed {seed}{layers}, training points)")
     fig.savefig(path, dpi=90)
     plt.close(fig)
 

@@ -841,6 +841,7 @@ class SweepResult:
       diverged_at: (W, A, S) int, the step at which a loss or gradient turned
         non-finite (training of that model stopped there), else -1.
       steps: number of updates of every model.
+      depth: hidden layers of every model.
       group_params: per width (in the order of ``widths``), the trained params of
         every (activation, seed): ``(Dense(W (A, S, w, d), b), Dense(W (A, S, k, w), b))``
         (with ``depth`` > 1, hidden layers ``Dense(W (A, S, w, w), b)`` in between).
@@ -857,6 +858,7 @@ class SweepResult:
     loss_steps: np.ndarray
     diverged_at: np.ndarray
     steps: int
+    depth: int = 1
     group_params: tuple = dataclasses.field(repr=False, default=())
 
     def params(self, width: int, activation: str, seed: int) -> mlp.Params:
@@ -1246,5 +1248,6 @@ def sweep(
         loss_steps=kept,
         diverged_at=grid(lambda o: o[1]),
         steps=steps,
+        depth=depth,
         group_params=group_params,
     )

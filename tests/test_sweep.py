@@ -371,7 +371,7 @@ def test_deeper_models_equal_train(depth, n_classes):
                 init = jaxmlp.init_mlp(jax.random.key(s), (2,) + (w,) * depth + (k,))
                 ref = jaxmlp.train(init, X, y, activation=a, optimizer=OPT, steps=STEPS)
                 got = r.params(w, a, s)
-                assert len(got) == depth + 1
+                assert len(got) == depth + 1 == r.depth + 1
                 for g, want in zip(jax.tree.leaves(got), jax.tree.leaves(ref.params), strict=True):
                     np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-5)
                 np.testing.assert_allclose(r.loss[i, j, m], ref.loss, rtol=1e-5, atol=1e-6)
