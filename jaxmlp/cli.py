@@ -225,6 +225,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
         batch_size=args.batch_size,
         key=jax.random.key(args.data_seed + 2) if args.batch_size else None,
         progress=sys.stderr.isatty(),
+        depth=args.depth,
     )
     seconds = time.perf_counter() - start
     out = pathlib.Path(args.out)
@@ -244,6 +245,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
         "activations": list(r.activations),
         "seeds": list(r.seeds),
         "steps": r.steps,
+        "depth": r.depth,
         "optimizer": args.optimizer,
         "lr": args.lr,
         "batch_size": args.batch_size,
@@ -380,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--widths", default="2,3,8")
     p.add_argument("--activations", default="sigmoid,tanh,relu")
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--depth", type=_positive(int), default=1, help="hidden layers per model")
     p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float, default=1.0)
     p.add_argument("--steps", type=_positive(int), default=2000)

@@ -75,12 +75,12 @@ def test_usage_error_exit_2():
 def test_sweep_writes_results(tmp_path):
     out = tmp_path / "sweep"
     done = run("sweep", "--widths", "2,3", "--activations", "tanh", "--seeds", "0,1",
-               "--steps", "20", "--n", "60", "--out", str(out))  # fmt: skip
+               "--steps", "20", "--n", "60", "--depth", "2", "--out", str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr
     arrays, meta = io.load_results(out / "results.npz")
     assert arrays["final_loss"].shape == (2, 1, 2)
     assert np.all(np.isfinite(arrays["final_loss"]))
-    assert meta["widths"] == [2, 3] and meta["seeds"] == [0, 1]
+    assert meta["widths"] == [2, 3] and meta["seeds"] == [0, 1] and meta["depth"] == 2
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["mean_test_accuracy"]) == {"2/tanh", "3/tanh"}
 
