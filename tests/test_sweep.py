@@ -203,20 +203,21 @@ def test_default_chunk_prefers_divisors():
     assert sweep_module._default_chunk(997) == 100
 
 
-def test_diverging_models_stop_where_train_stops(data):
+@pytest.mark.parametrize("depth, scale, lr", [(1, 30.0, 1e3), (2, 100.0, 1e4)])
+def test_diverging_models_stop_where_train_stops(data, depth, scale, lr):
     """A chunk whose models blow up is redone with the guard: per model, as train does."""
     X, _, y, _ = data
-    X = X * 30.0
-    opt = optax.sgd(1e3)
+    X = X * scale
+    opt = optax.sgd(lr)
     r = jaxmlp.sweep(
         X, y, widths=WIDTHS, activations=ACTS, seeds=SEEDS, steps=STEPS, optimizer=opt,
-        chunk_steps=4,
+        chunk_steps=4, depth=depth,
     )  # fmt: skip
     assert (r.diverged_at >= 0).any() and (r.diverged_at < 0).any()  # both kinds present
     for i, w in enumerate(WIDTHS):
         for j, a in enumerate(ACTS):
             for k, s in enumerate(SEEDS):
-                init = jaxmlp.init_mlp(jax.random.key(s), (2, w, 1))
+                init = jaxmlp.init_mlp(jax.random.key(s), (2,) + (w,) * depth + (1,))
                 ref = jaxmlp.train(init, X, y, activation=a, optimizer=opt, steps=STEPS)
                 expected = -1 if ref.diverged_at is None else ref.diverged_at
                 assert r.diverged_at[i, j, k] == expected, (w, a, s)
@@ -376,21 +377,3 @@ def test_deeper_models_equal_train(depth, n_classes, acts):
                     np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-5)
                 np.testing.assert_allclose(r.loss[i, j, m], ref.loss, rtol=1e-5, atol=1e-6)
                 assert r.diverged_at[i, j, m] == -1
-
-
-def test_deeper_diverging_models_stop_where_train_stops(data):
-    X, _, y, _ = data
-    X = X * 100.0
-    opt = optax.sgd(1e4)
-    r = jaxmlp.sweep(
-        X, y, widths=WIDTHS, activations=ACTS, seeds=SEEDS, steps=STEPS, optimizer=opt,
-        depth=2, chunk_steps=4,
-    )  # fmt: skip
-    assert (r.diverged_at >= 0).any() and (r.diverged_at < 0).any()
-    for i, w in enumerate(WIDTHS):
-        for j, a in enumerate(ACTS):
-            for k, s in enumerate(SEEDS):
-                init = jaxmlp.init_mlp(jax.random.key(s), (2, w, w, 1))
-                ref = jaxmlp.train(init, X, y, activation=a, optimizer=opt, steps=STEPS)
-                expected = -1 if ref.diverged_at is None else ref.diverged_at
-                assert r.diverged_at[i, j, k] == expected, (w, a, s)
