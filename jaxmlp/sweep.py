@@ -337,7 +337,7 @@ def _slot_views(tree: mlp.Params, member: Array) -> mlp.Params:
     masks = _masks(member, len(tree))
     views = [
         mlp.Dense(jnp.where(mask, layer.W[:, None], 0), jnp.where(member, layer.b[:, None], 0))
-        for layer, mask in zip(hidden, masks, strict=False)
+        for layer, mask in zip(hidden, masks[:-1], strict=True)
     ]
     return (*views, mlp.Dense(jnp.where(masks[-1], out.W[:, None], 0), out.b))
 
@@ -351,16 +351,17 @@ def _combine(views: mlp.Params, member: Array) -> mlp.Params:
             jnp.sum(jnp.where(mask, layer.W, 0), axis=1),
             jnp.sum(jnp.where(member, layer.b, 0), axis=1),
         )
-        for layer, mask in zip(hidden, masks, strict=False)
+        for layer, mask in zip(hidden, masks[:-1], strict=True)
     ]
     return (*layers, mlp.Dense(jnp.sum(jnp.where(masks[-1], out.W, 0), axis=1), out.b))
 
 
-def _pick_units(unit_ok: Array, ok: Array, new: mlp.Params, old: mlp.Params) -> mlp.Params:
+def _pick_units(member: Array, ok: Array, new: mlp.Params, old: mlp.Params) -> mlp.Params:
     """``new`` where a unit's (or, for the output bias, a slot's) model is ok, else ``old``.
 
-    ``unit_ok`` (B, C): the unit's model is ok; ``ok`` (B, K) per slot.
+    ``ok`` (B, K): per slot; a unit follows the slot it belongs to (padding keeps ``old``).
     """
+    unit_ok = jnp.any(member & ok[:, :, None], axis=1)  # (B, C)
     *hidden_new, out_new = new
     *hidden_old, out_old = old
     layers = [
@@ -393,7 +394,9 @@ def _select(ok: Array, new, old):
 class BinState(NamedTuple):
     """Training state of the bins of one activation; every leaf has a leading bin axis."""
 
-    params: mlp.Params  # (Dense(W1 (B, C, d), b1 (B, C)), Dense(W2 (B, k, C), b2 (B, K, k)))
+    # (Dense(W (B, C, d), b (B, C)), [Dense(W (B, C, C), b (B, C)) per further hidden layer,]
+    #  Dense(W (B, k, C), b (B, K, k)))
+    params: mlp.Params
     opt_state: Any  # the optimizer state of every slot, leaves (B, K, ...)
     last_good: mlp.Params  # params before the last update whose loss and grads were finite
     diverged_at: Array  # (B, K) int32, -1 while finite
@@ -427,11 +430,10 @@ def _guarded_step(plan, act, loss_and_grads, g: BinState, member, XTb, yb, step)
     updates, opt_state, slot_grads = _updates(plan, g.params, g.opt_state, grads, member)
     new_params = jax.tree.map(jnp.add, g.params, updates)
     ok = jnp.isfinite(value) & _finite_per_slot(slot_grads) & (g.diverged_at < 0)  # (B, K)
-    unit_ok = jnp.any(member & ok[:, :, None], axis=1)  # (B, C)
     g = BinState(
-        params=_pick_units(unit_ok, ok, new_params, g.params),
+        params=_pick_units(member, ok, new_params, g.params),
         opt_state=_select(ok, opt_state, g.opt_state),
-        last_good=_pick_units(unit_ok, ok, g.params, g.last_good),
+        last_good=_pick_units(member, ok, g.params, g.last_good),
         diverged_at=jnp.where(ok | (g.diverged_at >= 0), g.diverged_at, step),
     )
     return g, value
@@ -623,8 +625,7 @@ def _final(g: BinState, member: Array, steps: int) -> tuple[mlp.Params, Array]:
     """:func:`jaxmlp.train`'s choice of final params per unit, and ``diverged_at`` (B, K)."""
     finite = _finite_per_slot(_slot_views(g.params, member))
     final_ok = (g.diverged_at < 0) & finite  # (B, K)
-    unit_ok = jnp.any(member & final_ok[:, :, None], axis=1)
-    params = _pick_units(unit_ok, final_ok, g.params, g.last_good)
+    params = _pick_units(member, final_ok, g.params, g.last_good)
     diverged = (g.diverged_at < 0) & ~final_ok
     return params, jnp.where(diverged, jnp.int32(steps), g.diverged_at)
 
@@ -662,6 +663,7 @@ class _Programs(NamedTuple):
     """The compiled programs of a plan and the shardings their inputs must have."""
 
     init: Callable  # (seeds, key_data) -> SweepState
+    split: Callable  # SweepState -> its parts, one per host thread (a list)
     chunk: Callable  # (length, guarded) -> program (state, member, X, y, start)
     finish: Callable  # (state, member, X, y[, X_test, y_test]) -> per-activation results
     state_shapes: Any  # SweepState of ShapeDtypeStruct (all parts)
@@ -752,14 +754,22 @@ def _programs(
     init = jax.jit(
         functools.partial(_init_state, plan), in_shardings=(rep, rep), out_shardings=state_sharding
     )
+    whole_state = jax.tree.map(
+        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, state_sharding
+    )
+    # the parts in one call (eagerly, one slice per leaf and part: ~30 ms a sweep)
+    splitter = jax.jit(functools.partial(_split_parts, threads=threads))
     lowered = [
         init.lower(seeds, key_data),
         finish.lower(state_arg, member_arg, *train_data, *test_data),
+        *(splitter.lower(whole_state) for _ in range(threads > 1)),
         *(chunk_program(length, False) for length in chunk_lengths),
     ]
     with concurrent.futures.ThreadPoolExecutor(len(lowered)) as pool:
         compiled = list(pool.map(lambda program: program.compile(), lowered))
-    fast = dict(zip(chunk_lengths, compiled[2:], strict=True))
+    init_program, finish_program = compiled[:2]
+    split_program = compiled[2] if threads > 1 else (lambda state: [state])
+    fast = dict(zip(chunk_lengths, compiled[-len(chunk_lengths) :], strict=True))
 
     @functools.cache
     def chunk(length: int, guarded: bool):
@@ -767,7 +777,9 @@ def _programs(
             return fast[length]
         return chunk_program(length, guarded).compile()
 
-    return _Programs(compiled[0], chunk, compiled[1], shapes, state_sharding, rep, members)
+    return _Programs(
+        init_program, split_program, chunk, finish_program, shapes, state_sharding, rep, members
+    )
 
 
 def _host_threads(devices: Sequence[jax.Device]) -> int:
@@ -802,10 +814,6 @@ def _split_parts(tree, threads: int) -> list:
             for i in range(threads)
         ]
     return [part(tree, i) for i in range(threads)]
-
-
-# The state's parts in one dispatch (eagerly, one slice per leaf and part: ~30 ms a call).
-_split_state = jax.jit(_split_parts, static_argnums=1)
 
 
 def _join_parts(parts: list):
@@ -1174,7 +1182,7 @@ def sweep(
     if state is None:
         state = programs.init(seeds_array, key_data)
     threads = packing.threads
-    parts = _split_state(state, threads) if threads > 1 else [state]
+    parts = programs.split(state)
 
     # ---- the chunks: each part's program called on its own thread ----
     from tqdm.auto import tqdm
