@@ -86,11 +86,6 @@ BLOCK_ELEMENTS = 400_000
 # Delta is picked by broadcast selects (fused into their consumer) instead of an einsum
 # (the guarded steps always select: an einsum would let a bin-mate's NaN in).
 SMALL_BACK = 8
-# XLA options of the program that runs once per sweep (the final scores): the
-# lowest LLVM optimisation level compiles it ~2x faster, a saving that its
-# single run never pays back. (Not for the init: it would round the scaled
-# random weights 1 ulp away from init_mlp's.)
-RUN_ONCE = {"xla_backend_optimization_level": 0}
 
 
 # --------------------------------------------------------------------------------------
@@ -749,7 +744,6 @@ def _programs(
             out_specs=finish_out,
             check_vma=False,
         ),
-        compiler_options=RUN_ONCE,
     )
     init = jax.jit(
         functools.partial(_init_state, plan), in_shardings=(rep, rep), out_shardings=state_sharding
