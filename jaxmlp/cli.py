@@ -10,6 +10,7 @@ line usage); set ``JAXMLP_DEBUG=1`` to see the traceback instead.
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import json
 import os
@@ -27,6 +28,8 @@ EPILOG = """examples:
       --lr 0.01 --batch-size 32 --steps 3000 --seed 1 --out out/deep
   jaxmlp sweep --dataset circles --widths 2,3,8 --activations sigmoid,relu --seeds 0,1,2 \\
       --steps 2000 --out out/sweep
+  jaxmlp sweep --dataset spirals --widths 8,32 --activations tanh,relu --optimizer adam \\
+      --lrs 0.003,0.01,0.03 --steps 1000 --out out/sweep-lr
   jaxmlp figures --out out/blog --quick
   jaxmlp figures --out out/blog -- --steps 500 --widths 3,10
   jaxmlp bench --out out/bench --quick
@@ -75,14 +78,29 @@ def _dataset(name: str, n: int, seed: int):
     return getattr(datasets, name)(jax.random.key(seed), n)
 
 
-def _optimizer(name: str, lr: float):
+def _optimizer_factory(name: str):
+    """The optax constructor of ``--optimizer``, taking the learning rate first."""
     import optax
 
+    if name == "momentum":
+        return functools.partial(optax.sgd, momentum=0.9)
+    return getattr(optax, name)
+
+
+def _optimizer(name: str, lr: float):
     if lr <= 0:
         raise CLIError(f"--lr must be > 0, got {lr}")
-    if name == "momentum":
-        return optax.sgd(lr, momentum=0.9)
-    return getattr(optax, name)(lr)
+    return _optimizer_factory(name)(lr)
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise CLIError(f"--lrs must be comma-separated numbers, got {text!r}") from None
+    if not rates or any(not (r > 0) for r in rates):
+        raise CLIError(f"--lrs must be positive numbers, got {text!r}")
+    return rates
 
 
 def _progress(total: int, desc: str):
@@ -211,6 +229,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     X_train, X_test, y_train, y_test = datasets.train_test_split(
         jax.random.key(args.data_seed + 1), X, y, test_fraction=args.test_fraction
     )
+    rates = _rates(args.lrs) if args.lrs else None
     start = time.perf_counter()
     r = sweep(
         X_train,
@@ -219,7 +238,10 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
         activations=acts,
         seeds=seeds,
         steps=args.steps,
-        optimizer=_optimizer(args.optimizer, args.lr),
+        optimizer=_optimizer_factory(args.optimizer)
+        if rates
+        else _optimizer(args.optimizer, args.lr),
+        learning_rates=rates,
         X_test=X_test,
         y_test=y_test,
         batch_size=args.batch_size,
@@ -247,25 +269,34 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
         "steps": r.steps,
         "depth": r.depth,
         "optimizer": args.optimizer,
-        "lr": args.lr,
+        "lr": None if rates else args.lr,
+        "learning_rates": list(rates) if rates else None,
         "batch_size": args.batch_size,
-        "axes": "[width, activation, seed]",
+        "axes": "[width, activation, seed, learning rate]"
+        if rates
+        else "[width, activation, seed]",
         "seconds": seconds,
     }
     io.save_results(out / "results.npz", arrays, **meta)
+    test_acc = np.asarray(arrays["test_accuracy"])  # (W, A, S[, L])
     summary = {
         **meta,
-        "mean_test_accuracy": {
-            f"{w}/{a}": float(np.mean(np.asarray(arrays.get("test_accuracy"))[i, j]))
+        "mean_test_accuracy": {  # over seeds
+            f"{w}/{a}" + (f"/{rate:g}" if rates else ""): float(np.mean(acc))
             for i, w in enumerate(r.widths)
             for j, a in enumerate(r.activations)
+            for rate, acc in (
+                zip(rates, np.moveaxis(test_acc[i, j], -1, 0), strict=True)
+                if rates
+                else [(None, test_acc[i, j])]
+            )
         },
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
-    models = len(widths) * len(acts) * len(seeds)
+    models = len(widths) * len(acts) * len(seeds) * (len(rates) if rates else 1)
     print(f"trained {models} models in {seconds:.2f} s; wrote {out}/results.npz, summary.json")
     for key, value in summary["mean_test_accuracy"].items():
-        print(f"  width/activation {key}: mean test accuracy {value:.3f}")
+        print(f"  width/activation{'/lr' if rates else ''} {key}: mean test accuracy {value:.3f}")
     return summary
 
 
@@ -385,6 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=_positive(int), default=1, help="hidden layers per model")
     p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float, default=1.0)
+    p.add_argument(
+        "--lrs",
+        default=None,
+        help="comma-separated learning rates: a learning-rate axis (not --lr)",
+    )
     p.add_argument("--steps", type=_positive(int), default=2000)
     p.add_argument("--batch-size", type=_positive(int), default=None)
     p.add_argument("--test-fraction", type=float, default=0.25)

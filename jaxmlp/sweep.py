@@ -29,7 +29,9 @@ scheme), X, y, activation=a, ...)`` to float rounding, including
 :func:`jaxmlp.train`'s divergence guard per model: a chunk first runs without
 the guard (its state tracks whether any loss or gradient was non-finite); only
 if one was is the chunk redone, from its start, by a guarded program compiled
-on that first need.
+on that first need. A learning-rate axis (``learning_rates``) is optimizer
+state: the optimizer factory is wrapped in ``optax.inject_hyperparams`` and
+each slot's rate set at init, so models of different rates share bins.
 
 Devices: the bin axis is sharded over all devices (``shard_map`` on a one-axis
 ``Mesh``; bins padded to a multiple of the device count with empty bins); the
@@ -445,7 +447,7 @@ class _Plan:
 
     widths: tuple[int, ...]  # in the order given
     activations: tuple[_activations.Activation, ...]
-    n_seeds: int
+    n_seeds: int  # models per width: seeds x learning rates (seed-major)
     n_features: int
     n_outputs: int
     optimizer: optax.GradientTransformation
@@ -455,6 +457,10 @@ class _Plan:
     packing: Packing
     backend: str = "xla"  # "xla" or "pallas" (the loss-and-gradients of each step)
     depth: int = 1  # hidden layers, each of the model's width
+    # with a learning-rate axis: the rates, and the name of the optimizer's
+    # injected hyperparameter that holds each slot's rate
+    learning_rates: tuple[float, ...] | None = None
+    rate_name: str | None = None
 
     def sizes(self, width: int) -> tuple[int, ...]:
         """Layer sizes of a model of this width: ``(d, w, ..., w, k)``."""
@@ -546,9 +552,41 @@ def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
     params = (*(mlp.Dense(W, b) for W, b in layers), mlp.Dense(W_out, b_out))
     member = jnp.asarray(p.member(plan.widths))
     opt_state = jax.vmap(jax.vmap(plan.optimizer.init))(_slot_views(params, member))
+    if plan.learning_rates is not None:  # each slot's own rate
+        rates = jnp.asarray(_slot_rates(p, plan.widths, plan.learning_rates))
+        hyper = opt_state.hyperparams
+        opt_state = opt_state._replace(hyperparams={**hyper, plan.rate_name: rates})
     diverged = jnp.full((B, K), -1, jnp.int32)
     state = BinState(params, opt_state, params, diverged)
     return SweepState(tuple(state for _ in plan.activations), key_data)
+
+
+def _slot_rates(p: Packing, widths: Sequence[int], rates: Sequence[float]) -> np.ndarray:
+    """(B, K) float32: the learning rate of the model in each slot (columns are seed-major)."""
+    out = np.full((p.n_bins, p.slots), rates[0], np.float32)
+    for row in p.places:
+        for j, (b, k, _) in enumerate(row):
+            out[b, k] = rates[j % len(rates)]
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _rate_injected(factory: Callable) -> tuple[optax.GradientTransformation, str]:
+    """``factory`` with its first argument (the learning rate) as per-model state.
+
+    Cached, so the same factory gives the same transformation (and reuses the
+    compiled programs). The rate placeholder is replaced per slot at init.
+    """
+    import inspect
+
+    try:
+        name = next(iter(inspect.signature(factory).parameters))
+    except (StopIteration, TypeError, ValueError):
+        raise TypeError(
+            "optimizer must take the learning rate as its first argument "
+            "(like optax.adam) when learning_rates is given"
+        ) from None
+    return optax.inject_hyperparams(factory)(1.0), name
 
 
 def _batch(plan: _Plan, step: Array, key_data: Array, XT: Array, y: Array):
@@ -835,8 +873,13 @@ def _local_finite(result):
 class SweepResult:
     """What :func:`sweep` returns; arrays are indexed ``[width, activation, seed]``.
 
+    With ``learning_rates``, every array has a learning-rate axis after the seed
+    axis: ``[width, activation, seed, learning rate]`` (below, ``S`` stands for
+    ``S, L`` then).
+
     Attributes:
       widths, activations, seeds: the grid axes, in the order given.
+      learning_rates: the learning-rate axis, or None (one optimizer for all).
       final_loss: (W, A, S) mean training loss of the final params.
       train_accuracy: (W, A, S) training accuracy of the final params.
       test_loss, test_accuracy: (W, A, S) on the held-out set, or None without one.
@@ -866,12 +909,16 @@ class SweepResult:
     steps: int
     depth: int = 1
     group_params: tuple = dataclasses.field(repr=False, default=())
+    learning_rates: tuple[float, ...] | None = None
 
-    def params(self, width: int, activation: str, seed: int) -> mlp.Params:
+    def params(
+        self, width: int, activation: str, seed: int, learning_rate: float | None = None
+    ) -> mlp.Params:
         """The trained params of one config, unpadded.
 
         ``(Dense(W (w, d), b), ..., Dense(W (k, w), b))``: ``depth`` hidden layers, then
-        the output layer.
+        the output layer. ``learning_rate`` picks the model of a sweep with a
+        learning-rate axis (required there, not allowed otherwise).
 
         >>> import optax
         >>> X, y = jax.numpy.ones((4, 2)), jax.numpy.array([0, 1, 0, 1])
@@ -888,9 +935,18 @@ class SweepResult:
         ):
             if value not in axis:
                 raise ValueError(f"{label} must be one of {axis}, got {value!r}")
-        group = self.widths.index(width)
-        a, s = self.activations.index(name), self.seeds.index(seed)
-        return jax.tree.map(lambda p: jnp.asarray(p[a, s]), self.group_params[group])
+        at: tuple[int, ...] = (self.activations.index(name), self.seeds.index(seed))
+        if self.learning_rates is None:
+            if learning_rate is not None:
+                raise ValueError("learning_rate is only for a sweep with learning_rates")
+        elif learning_rate not in self.learning_rates:
+            raise ValueError(
+                f"learning_rate must be one of {self.learning_rates}, got {learning_rate!r}"
+            )
+        else:
+            at += (self.learning_rates.index(learning_rate),)
+        group = self.group_params[self.widths.index(width)]
+        return jax.tree.map(lambda p: jnp.asarray(p[at]), group)
 
 
 def _check_axis(values, name: str, kind) -> tuple:
@@ -903,6 +959,13 @@ def _check_axis(values, name: str, kind) -> tuple:
     for v in values:
         if kind is int and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
             raise TypeError(f"{name} must hold ints, got {type(v).__name__} ({v!r})")
+        if kind is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{name} must hold numbers, got {type(v).__name__} ({v!r})")
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be positive and finite, got {v!r}")
+    if kind is float:
+        values = tuple(float(v) for v in values)
     keys = [v.name if isinstance(v, _activations.Activation) else v for v in values]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{name} must not repeat values, got {keys}")
@@ -1001,6 +1064,7 @@ def sweep(
     devices: Sequence[jax.Device] | None = None,
     backend: str = "auto",
     depth: int = 1,
+    learning_rates: Sequence[float] | None = None,
 ) -> SweepResult:
     """Trains every (hidden width, activation, seed) MLP in one compiled program.
 
@@ -1019,7 +1083,9 @@ def sweep(
       activations: hidden activations (names or Activation objects), distinct names.
       seeds: distinct ints; model ``s`` starts from ``init_mlp(jax.random.key(s), ...)``.
       steps: updates per model.
-      optimizer: any optax transformation, applied to each model separately.
+      optimizer: any optax transformation, applied to each model separately; with
+        ``learning_rates``, a factory taking the learning rate first (``optax.adam``,
+        ``lambda lr: optax.sgd(lr, momentum=0.9)``).
       X_test, y_test: optional (m, d) and (m,) held-out data.
       batch_size: None (full batch) or the mini-batch size, shuffled as ``train``
         does with ``key`` (the same batches for every model).
@@ -1043,6 +1109,9 @@ def sweep(
         holds one model (a hidden-to-hidden layer is then a dense ``(C, C)``
         matrix whose padding stays zero; packing several models would make it
         block-diagonal), so deep sweeps of mixed widths cost more per model.
+      learning_rates: optional learning-rate axis: model ``(w, a, s, r)`` trains
+        with ``optimizer(r)`` (the rate is injected into each model's optimizer
+        state, ``optax.inject_hyperparams``), and results get an axis for it.
 
     Returns:
       A :class:`SweepResult`.
@@ -1065,9 +1134,20 @@ def sweep(
     steps = validation.positive_int(steps, "steps")
     backend = resolve_backend(backend)
     depth = validation.positive_int(depth, "depth")
+    rates: tuple[float, ...] | None = None
+    rate_name = None
+    if learning_rates is not None:
+        rates = tuple(_check_axis(learning_rates, "learning_rates", float))
+        if isinstance(optimizer, optax.GradientTransformation) or not callable(optimizer):
+            raise TypeError(
+                "with learning_rates, optimizer must be a factory taking the learning rate "
+                f"(like optax.adam), got {type(optimizer).__name__}"
+            )
+        optimizer, rate_name = _rate_injected(optimizer)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
+            + (" (a factory like optax.adam needs learning_rates)" if callable(optimizer) else "")
         )
     if scheme not in mlp.INIT_SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(mlp.INIT_SCHEMES)}; got {scheme!r}")
@@ -1093,9 +1173,10 @@ def sweep(
     devices = tuple(jax.devices() if devices is None else devices)
 
     # ---- plan and compiled programs ----
+    n_rates = 1 if rates is None else len(rates)
     packing = pack(
         widths,
-        len(seeds),
+        len(seeds) * n_rates,
         rows=batch_size or int(X.shape[0]),
         n_devices=len(devices),
         threads=_host_threads(devices),
@@ -1104,7 +1185,7 @@ def sweep(
     plan = _Plan(
         widths=widths,
         activations=acts,
-        n_seeds=len(seeds),
+        n_seeds=len(seeds) * n_rates,
         n_features=d,
         n_outputs=n_outputs,
         optimizer=optimizer,
@@ -1114,6 +1195,8 @@ def sweep(
         packing=packing,
         backend=backend,
         depth=depth,
+        learning_rates=rates,
+        rate_name=rate_name,
     )
     has_test = X_test is not None
     lengths = tuple(sorted({chunk_steps, steps % chunk_steps} - {0}))
@@ -1130,7 +1213,7 @@ def sweep(
     key_data = put(jax.random.key_data(key), np.uint32)
     kept = _loss_steps(steps, loss_points)
     index = _indices(packing, widths)
-    A, S = len(acts), len(seeds)
+    A, S = len(acts), len(seeds) * n_rates  # models per (width, activation)
     curves = np.full((len(widths), A, S, len(kept)), np.nan, np.float32)
 
     # ---- state: fresh, or resumed from a checkpoint ----
@@ -1150,11 +1233,12 @@ def sweep(
         "loss_points": loss_points,
         "backend": backend,
         "depth": depth,
+        "learning_rates": None if rates is None else list(rates),
         "parts": [len(devices), packing.threads],
     }
     done = 0
     state = None
-    seeds_array = put(seeds, np.int32)
+    seeds_array = put(np.repeat(seeds, n_rates), np.int32)  # one per model column
     if path is not None and os.path.exists(path):
         leaves, meta = _checkpoint.load(path)
         if meta.get("fingerprint") != fingerprint:
@@ -1234,12 +1318,21 @@ def sweep(
             pool.shutdown()
     out = _join_parts([jax.tree.map(_to_host, o) for o in finished])
 
+    def split_rates(a: np.ndarray, axis: int) -> np.ndarray:
+        """The model-column axis (S * L, seed-major) as (S, L) with a learning-rate axis."""
+        if rates is None:
+            return a
+        return a.reshape(a.shape[:axis] + (len(seeds), n_rates) + a.shape[axis + 1 :])
+
     def grid(field) -> np.ndarray:
-        """(W, A, S) from a per-activation (B, K) result."""
-        return np.stack([np.stack([field(o)[ix.bins, ix.slots] for o in out]) for ix in index])
+        """(W, A, S[, L]) from a per-activation (B, K) result."""
+        g = np.stack([np.stack([field(o)[ix.bins, ix.slots] for o in out]) for ix in index])
+        return split_rates(g, 2)
 
     group_params = tuple(
-        jax.tree.map(lambda *xs: np.stack(xs), *[_model_params(o[0], ix) for o in out])
+        jax.tree.map(
+            lambda *xs: split_rates(np.stack(xs), 1), *[_model_params(o[0], ix) for o in out]
+        )
         for ix in index
     )
     return SweepResult(
@@ -1250,10 +1343,11 @@ def sweep(
         train_accuracy=grid(lambda o: o[3]),
         test_loss=grid(lambda o: o[4][0]) if has_test else None,
         test_accuracy=grid(lambda o: o[4][1]) if has_test else None,
-        loss=curves,
+        loss=split_rates(curves, 2),
         loss_steps=kept,
         diverged_at=grid(lambda o: o[1]),
         steps=steps,
         depth=depth,
         group_params=group_params,
+        learning_rates=rates,
     )

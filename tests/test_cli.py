@@ -85,6 +85,26 @@ def test_sweep_writes_results(tmp_path):
     assert set(summary["mean_test_accuracy"]) == {"2/tanh", "3/tanh"}
 
 
+def test_sweep_learning_rate_axis(tmp_path):
+    out = tmp_path / "sweep"
+    done = run("sweep", "--widths", "2", "--activations", "tanh,relu", "--seeds", "0",
+               "--optimizer", "momentum", "--lrs", "0.1,0.3", "--steps", "5", "--n", "40",
+               "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    arrays, meta = io.load_results(out / "results.npz")
+    assert arrays["final_loss"].shape == (1, 2, 1, 2) and arrays["loss"].shape == (1, 2, 1, 2, 5)
+    assert meta["learning_rates"] == [0.1, 0.3] and meta["lr"] is None
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["mean_test_accuracy"]) == {
+        "2/tanh/0.1",
+        "2/tanh/0.3",
+        "2/relu/0.1",
+        "2/relu/0.3",
+    }
+    bad = run("sweep", "--lrs", "0.1,nope", "--out", str(out))
+    assert bad.returncode == 1 and "--lrs must be comma-separated numbers" in bad.stderr
+
+
 FAKE = """import json, pathlib, sys
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--out") + 1])

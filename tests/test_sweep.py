@@ -124,6 +124,11 @@ def test_loss_curves_are_subsampled(result, data):
         ({"scheme": "zeros"}, ValueError, "scheme must be one of"),
         ({"depth": 0}, ValueError, "depth must be a positive int"),
         ({"depth": 2.0}, TypeError, "depth must be a positive int"),
+        ({"optimizer": optax.adam}, TypeError, "needs learning_rates"),
+        ({"learning_rates": (0.1,)}, TypeError, "must be a factory"),
+        ({"optimizer": optax.adam, "learning_rates": (0.1, -1.0)}, ValueError, "positive"),
+        ({"optimizer": optax.adam, "learning_rates": (0.1, 0.1)}, ValueError, "not repeat"),
+        ({"optimizer": optax.adam, "learning_rates": ("0.1",)}, TypeError, "hold numbers"),
     ],
 )
 def test_bad_input_is_rejected(data, kwargs, error, match):
@@ -377,3 +382,44 @@ def test_deeper_models_equal_train(depth, n_classes, acts):
                     np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-5)
                 np.testing.assert_allclose(r.loss[i, j, m], ref.loss, rtol=1e-5, atol=1e-6)
                 assert r.diverged_at[i, j, m] == -1
+
+
+def test_learning_rate_axis_equals_train(data):
+    """Model (w, a, s, r) is train with the rate injected into its optimizer state.
+
+    Widths 3 and 8 share bins (3 + 3 <= 8), so one bin holds models of different rates.
+    """
+    X, _, y, _ = data
+    rates = (0.01, 0.2)
+    widths, seeds, steps = (3, 8), (0, 1), 10
+    r = jaxmlp.sweep(
+        X, y, widths=widths, activations=("tanh",), seeds=seeds, steps=steps,
+        optimizer=optax.adam, learning_rates=rates,
+    )  # fmt: skip
+    assert r.learning_rates == rates
+    assert r.final_loss.shape == r.diverged_at.shape == (2, 1, 2, 2)
+    assert r.loss.shape == (2, 1, 2, 2, steps)
+    for i, w in enumerate(widths):
+        for k, s in enumerate(seeds):
+            init = jaxmlp.init_mlp(jax.random.key(s), (2, w, 1))
+            for m, rate in enumerate(rates):
+                injected = optax.inject_hyperparams(optax.adam)(rate)
+                ref = jaxmlp.train(init, X, y, activation="tanh", optimizer=injected, steps=steps)
+                got_params = jax.tree.leaves(r.params(w, "tanh", s, rate))
+                pairs = zip(got_params, jax.tree.leaves(ref.params), strict=True)
+                for got, want in pairs:
+                    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+                np.testing.assert_allclose(r.loss[i, 0, k, m], ref.loss, rtol=1e-5, atol=1e-6)
+                # optax.adam(rate) itself rounds its updates a little differently
+                plain = jaxmlp.train(
+                    init, X, y, activation="tanh", optimizer=optax.adam(rate), steps=steps
+                )
+                np.testing.assert_allclose(r.loss[i, 0, k, m], plain.loss, rtol=1e-4, atol=1e-5)
+    # the rates differ, and so do the models
+    assert np.all(np.abs(r.loss[..., 0, -1] - r.loss[..., 1, -1]) > 1e-3)
+    with pytest.raises(ValueError, match="learning_rate must be one of"):
+        r.params(3, "tanh", 0)
+    with pytest.raises(ValueError, match="only for a sweep with learning_rates"):
+        jaxmlp.sweep(
+            X, y, widths=(2,), activations=("tanh",), seeds=(0,), steps=1, optimizer=OPT
+        ).params(2, "tanh", 0, 0.1)
