@@ -60,6 +60,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def sweep(session: nox.Session) -> None:
-    """Width x activation x seed sweep on circles and spirals (out/sweep; -- --steps N etc.)."""
+    """Width x activation x seed sweep on circles and spirals (out/sweep; -- --steps N etc.),
+    then learning rate x width x activation on the spirals (out/sweep-lr)."""
     session.install("-e", ".")
     session.run("python", "experiments/sweep_width_activation.py", *session.posargs)
+    session.run("python", "experiments/sweep_learning_rate.py", "--out", "out/sweep-lr")

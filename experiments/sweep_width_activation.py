@@ -200,7 +200,8 @@ def main(argv=None) -> None:
             f, indent=2,
         )  # fmt: skip
     write_report(cfg, summary, timings, os.path.join(args.out, "report.md"))
-    print(open(os.path.join(args.out, "report.md")).read())
+    with open(os.path.join(args.out, "report.md")) as f:
+        print(f.read())
 
 
 def write_report(cfg, summary, timings, path):
