@@ -54,6 +54,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import hashlib
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -107,8 +108,9 @@ class Packing:
       threads: the bins of a device are split into this many equal parts, each
         trained by its own program call on its own host thread (XLA:CPU runs one
         call's small per-step kernels on one core).
-      places: for model ``(width index i, seed index j)``, ``places[i][j] =
-        (bin, slot, first unit)``; its units are ``first .. first + width - 1``.
+      places: for model ``(width index i, column j)`` (a seed, or a seed and a learning
+        rate), ``places[i][j] = (bin, slot, first unit)``; its units are
+        ``first .. first + width - 1``.
     """
 
     capacity: int
@@ -129,18 +131,18 @@ class Packing:
 
 def pack(
     widths: Sequence[int],
-    n_seeds: int,
+    per_width: int,
     *,
     rows: int,
     n_devices: int = 1,
     threads: int = 1,
     max_slots: int = MAX_SLOTS,
 ) -> Packing:
-    """Packs ``len(widths) x n_seeds`` models into bins, first-fit decreasing.
+    """Packs ``len(widths) x per_width`` models into bins, first-fit decreasing.
 
     Args:
       widths: hidden width of each model row.
-      n_seeds: models per width.
+      per_width: models per width (seeds, or seeds x learning rates).
       rows: examples per step (sets the block size).
       n_devices: the bins are padded to a multiple of ``n_devices * threads * block``.
       threads: parts per device, at most one per bin.
@@ -152,7 +154,7 @@ def pack(
     """
     capacity = max(widths)
     order = sorted(
-        ((w, i, j) for i, w in enumerate(widths) for j in range(n_seeds)), key=lambda t: -t[0]
+        ((w, i, j) for i, w in enumerate(widths) for j in range(per_width)), key=lambda t: -t[0]
     )
     free: list[int] = []  # units left per bin
     used: list[int] = []  # slots used per bin
@@ -179,7 +181,7 @@ def pack(
         slots=max(used),
         n_bins=n_devices * threads * n_blocks * block,
         block=block,
-        places=tuple(tuple(places[(i, j)] for j in range(n_seeds)) for i in range(len(widths))),
+        places=tuple(tuple(places[(i, j)] for j in range(per_width)) for i in range(len(widths))),
         threads=threads,
     )
 
@@ -447,7 +449,7 @@ class _Plan:
 
     widths: tuple[int, ...]  # in the order given
     activations: tuple[_activations.Activation, ...]
-    n_seeds: int  # models per width: seeds x learning rates (seed-major)
+    models_per_width: int  # seeds x learning rates (seed-major)
     n_features: int
     n_outputs: int
     optimizer: optax.GradientTransformation
@@ -553,7 +555,7 @@ def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
     member = jnp.asarray(p.member(plan.widths))
     opt_state = jax.vmap(jax.vmap(plan.optimizer.init))(_slot_views(params, member))
     if plan.learning_rates is not None:  # each slot's own rate
-        rates = jnp.asarray(_slot_rates(p, plan.widths, plan.learning_rates))
+        rates = jnp.asarray(_slot_rates(p, plan.learning_rates))
         hyper = opt_state.hyperparams
         opt_state = opt_state._replace(hyperparams={**hyper, plan.rate_name: rates})
     diverged = jnp.full((B, K), -1, jnp.int32)
@@ -561,8 +563,11 @@ def _init_state(plan: _Plan, seeds: Array, key_data: Array) -> SweepState:
     return SweepState(tuple(state for _ in plan.activations), key_data)
 
 
-def _slot_rates(p: Packing, widths: Sequence[int], rates: Sequence[float]) -> np.ndarray:
-    """(B, K) float32: the learning rate of the model in each slot (columns are seed-major)."""
+def _slot_rates(p: Packing, rates: Sequence[float]) -> np.ndarray:
+    """(B, K) float32: the learning rate of the model in each slot (empty slots: any).
+
+    A width's models are seed-major: model column ``j`` has rate ``rates[j % L]``.
+    """
     out = np.full((p.n_bins, p.slots), rates[0], np.float32)
     for row in p.places:
         for j, (b, k, _) in enumerate(row):
@@ -577,8 +582,6 @@ def _rate_injected(factory: Callable) -> tuple[optax.GradientTransformation, str
     Cached, so the same factory gives the same transformation (and reuses the
     compiled programs). The rate placeholder is replaced per slot at init.
     """
-    import inspect
-
     try:
         name = next(iter(inspect.signature(factory).parameters))
     except (StopIteration, TypeError, ValueError):
@@ -723,7 +726,7 @@ def _programs(
     mesh = Mesh(np.array(devices), ("bins",))
     rep = NamedSharding(mesh, PartitionSpec())
     split = NamedSharding(mesh, PartitionSpec("bins"))
-    seeds = jax.ShapeDtypeStruct((plan.n_seeds,), jnp.int32)
+    seeds = jax.ShapeDtypeStruct((plan.models_per_width,), jnp.int32)  # one per model column
     key_data = jax.ShapeDtypeStruct((2,), jnp.uint32)
     shapes = jax.eval_shape(functools.partial(_init_state, plan), seeds, key_data)
     threads = plan.packing.threads
@@ -1185,7 +1188,7 @@ def sweep(
     plan = _Plan(
         widths=widths,
         activations=acts,
-        n_seeds=len(seeds) * n_rates,
+        models_per_width=len(seeds) * n_rates,
         n_features=d,
         n_outputs=n_outputs,
         optimizer=optimizer,
