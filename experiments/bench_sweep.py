@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from bench import interleaved  # experiments/bench.py, beside this script
 
 import jaxmlp
 
@@ -57,28 +58,6 @@ class Config:
     repeats: int = 7
     sklearn_models: int = 16
     data_seed: int = 0
-
-
-def interleaved(fns: dict, repeats: int) -> dict[str, dict]:
-    """First call of each fn, then ``repeats`` rounds calling every fn in turn.
-
-    Rounds alternate the methods, so a slow phase of a shared machine lands on
-    both and the per-round ratio stays fair. Returns per fn ``first_call_s``,
-    ``all_s`` (the rounds' times) and ``steady_s`` (the best round).
-    """
-    out = {}
-    for name, fn in fns.items():
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        out[name] = {"first_call_s": time.perf_counter() - t0, "all_s": []}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn())
-            out[name]["all_s"].append(time.perf_counter() - t0)
-    for row in out.values():
-        row["steady_s"] = min(row["all_s"])
-    return out
 
 
 def sweep_call(cfg: Config, X, y, optimizer):
@@ -200,9 +179,12 @@ def main(argv=None) -> dict:
     n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
 
     calls = {"sweep": sweep_call(cfg, X, y, optimizer), "vmap": vmap_call(cfg, X, y, optimizer)}
-    timed = interleaved(calls, cfg.repeats)
+    blocking = {name: (lambda c=c: jax.block_until_ready(c())) for name, c in calls.items()}
+    timed = interleaved(blocking, cfg.repeats)  # alternating rounds, as in bench.py
+    for row in timed.values():
+        row["steady_s"] = min(row["times_s"])  # the best round
     sweep, vmap = timed["sweep"], timed["vmap"]
-    round_ratios = [v / s for s, v in zip(sweep["all_s"], vmap["all_s"], strict=True)]
+    round_ratios = [v / s for s, v in zip(sweep["times_s"], vmap["times_s"], strict=True)]
     # Same results? (a check that the baseline trains the same models)
     vmap_curves = np.stack([np.asarray(c) for c in calls["vmap"]()])  # (A, W*S, steps)
     sk = bench_sklearn(cfg, X, y)
