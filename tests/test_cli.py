@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from jaxmlp import io
+from jaxmlp import cli, io
 
 
 def run(*args, env=None, cwd=None):
@@ -101,8 +101,9 @@ def test_sweep_learning_rate_axis(tmp_path):
         "2/relu/0.1",
         "2/relu/0.3",
     }
-    bad = run("sweep", "--lrs", "0.1,nope", "--out", str(out))
-    assert bad.returncode == 1 and "--lrs must be comma-separated numbers" in bad.stderr
+    for text, match in (("0.1,nope", "comma-separated numbers"), ("0.1,-1", "positive")):
+        with pytest.raises(cli.CLIError, match=match):
+            cli._rates(text)
 
 
 FAKE = """import json, pathlib, sys

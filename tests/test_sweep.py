@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import subprocess
 import sys
@@ -387,34 +388,32 @@ def test_deeper_models_equal_train(depth, n_classes, acts):
 def test_learning_rate_axis_equals_train(data):
     """Model (w, a, s, r) is train with the rate injected into its optimizer state.
 
-    Widths 3 and 8 share bins (3 + 3 <= 8), so one bin holds models of different rates.
+    The two width-3 models (one per rate) share a bin (3 + 3 <= 8): one bin, two rates.
     """
     X, _, y, _ = data
     rates = (0.01, 0.2)
-    widths, seeds, steps = (3, 8), (0, 1), 10
+    widths, steps = (3, 8), 10
+    (bin_a, _, _), (bin_b, _, _) = sweep_module.pack(widths, 2, rows=len(y)).places[0]
+    assert bin_a == bin_b
     r = jaxmlp.sweep(
-        X, y, widths=widths, activations=("tanh",), seeds=seeds, steps=steps,
+        X, y, widths=widths, activations=("tanh",), seeds=(0,), steps=steps,
         optimizer=optax.adam, learning_rates=rates,
     )  # fmt: skip
     assert r.learning_rates == rates
-    assert r.final_loss.shape == r.diverged_at.shape == (2, 1, 2, 2)
-    assert r.loss.shape == (2, 1, 2, 2, steps)
-    for i, w in enumerate(widths):
-        for k, s in enumerate(seeds):
-            init = jaxmlp.init_mlp(jax.random.key(s), (2, w, 1))
-            for m, rate in enumerate(rates):
-                injected = optax.inject_hyperparams(optax.adam)(rate)
-                ref = jaxmlp.train(init, X, y, activation="tanh", optimizer=injected, steps=steps)
-                got_params = jax.tree.leaves(r.params(w, "tanh", s, rate))
-                pairs = zip(got_params, jax.tree.leaves(ref.params), strict=True)
-                for got, want in pairs:
-                    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-                np.testing.assert_allclose(r.loss[i, 0, k, m], ref.loss, rtol=1e-5, atol=1e-6)
-                # optax.adam(rate) itself rounds its updates a little differently
-                plain = jaxmlp.train(
-                    init, X, y, activation="tanh", optimizer=optax.adam(rate), steps=steps
-                )
-                np.testing.assert_allclose(r.loss[i, 0, k, m], plain.loss, rtol=1e-4, atol=1e-5)
+    assert r.final_loss.shape == r.diverged_at.shape == (2, 1, 1, 2)
+    assert r.loss.shape == (2, 1, 1, 2, steps)
+    for (i, w), (m, rate) in itertools.product(enumerate(widths), enumerate(rates)):
+        init = jaxmlp.init_mlp(jax.random.key(0), (2, w, 1))
+        injected = optax.inject_hyperparams(optax.adam)(rate)
+        ref = jaxmlp.train(init, X, y, activation="tanh", optimizer=injected, steps=steps)
+        got = jax.tree.leaves(r.params(w, "tanh", 0, rate))
+        pairs = zip(got, jax.tree.leaves(ref.params), strict=True)
+        for leaf, want in pairs:
+            np.testing.assert_allclose(leaf, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(r.loss[i, 0, 0, m], ref.loss, rtol=1e-5, atol=1e-6)
+    # optax.adam(rate) itself rounds its updates a little differently from the injected rate
+    plain = jaxmlp.train(init, X, y, activation="tanh", optimizer=optax.adam(rate), steps=steps)
+    np.testing.assert_allclose(r.loss[-1, 0, 0, -1], plain.loss, rtol=1e-4, atol=1e-5)
     # the rates differ, and so do the models
     assert np.all(np.abs(r.loss[..., 0, -1] - r.loss[..., 1, -1]) > 1e-3)
     with pytest.raises(ValueError, match="learning_rate must be one of"):
