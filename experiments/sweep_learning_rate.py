@@ -23,10 +23,10 @@ import json
 import os
 import time
 
-import jax
 import matplotlib
 import numpy as np
 import optax
+from sweep_width_activation import make_data  # experiments/, beside this script
 
 import jaxmlp
 
@@ -45,14 +45,6 @@ class Config:
     test_fraction: float = 0.5
     data_seed: int = 0
     split_seed: int = 1
-
-
-def spirals(cfg: Config):
-    """The spirals of the width x activation sweep: the same points and split."""
-    X, y = jaxmlp.datasets.spirals(jax.random.key(cfg.data_seed), cfg.n_points, noise=0.05)
-    return jaxmlp.datasets.train_test_split(
-        jax.random.key(cfg.split_seed), X, y, test_fraction=cfg.test_fraction
-    )
 
 
 def plot_maps(r, path):
@@ -126,7 +118,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)))
     os.makedirs(args.out, exist_ok=True)
-    X, X_test, y, y_test = spirals(cfg)
+    X, X_test, y, y_test = make_data("spirals", cfg)  # the width sweep's points and split
     t0 = time.perf_counter()
     r = jaxmlp.sweep(
         X, y, widths=cfg.widths, activations=cfg.activations, seeds=cfg.seeds, steps=cfg.steps,

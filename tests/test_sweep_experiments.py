@@ -9,7 +9,8 @@ import sys
 SCRIPT = pathlib.Path(__file__).parents[1] / "experiments" / "sweep_learning_rate.py"
 
 
-def test_learning_rate_experiment_writes_its_results(tmp_path):
+def test_learning_rate_experiment_writes_its_results(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # it imports the width sweep's data
     spec = importlib.util.spec_from_file_location("jaxmlp_sweep_lr_script", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
