@@ -29,6 +29,13 @@ import jax.numpy as jnp
 from jaxmlp import activations as _activations
 from jaxmlp import losses, mlp, validation
 
+__all__ = [
+    "loss_and_manual_grads",
+    "manual_grads",
+    "output_delta",
+    "stacked_loss_and_grads",
+]
+
 Array = jax.Array
 
 

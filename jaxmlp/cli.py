@@ -22,6 +22,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+__all__ = [
+    "CLIError",
+    "build_parser",
+    "dataset_names",
+    "info",
+    "main",
+]
+
 EPILOG = """examples:
   jaxmlp train --dataset circles --sizes 3 --activation sigmoid --steps 2000 --out out/run
   jaxmlp train --dataset circles --sizes 16,16 --activation relu --optimizer adam \\
@@ -374,6 +382,7 @@ def _positive(kind):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxmlp`` argument parser: one subparser per subcommand, each with ``--help``."""
     from jaxmlp.activations import NAMES
 
     parser = argparse.ArgumentParser(

@@ -13,6 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = [
+    "blobs",
+    "circles",
+    "moons",
+    "spirals",
+    "train_test_split",
+    "xor",
+]
+
 Array = jax.Array
 
 

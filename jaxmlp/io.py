@@ -31,7 +31,17 @@ import numpy as np
 
 from jaxmlp import checkpoint, mlp
 
+__all__ = [
+    "FORMAT_VERSION",
+    "FileFormatError",
+    "load_params",
+    "load_results",
+    "save_params",
+    "save_results",
+]
+
 FORMAT_VERSION = 1
+"""The file format version written; newer versions are refused on load."""
 HEADER = "__jaxmlp__"
 PARAMS_FORMAT = "jaxmlp.params"
 RESULTS_FORMAT = "jaxmlp.results"

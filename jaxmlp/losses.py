@@ -15,6 +15,13 @@ import jax.numpy as jnp
 from jaxmlp import activations as _activations
 from jaxmlp import mlp, validation
 
+__all__ = [
+    "binary_cross_entropy",
+    "loss",
+    "mean_cross_entropy",
+    "softmax_cross_entropy",
+]
+
 Array = jax.Array
 
 

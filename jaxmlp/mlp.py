@@ -19,10 +19,25 @@ import jax.numpy as jnp
 from jaxmlp import activations as _activations
 from jaxmlp import validation
 
+__all__ = [
+    "Dense",
+    "INIT_SCHEMES",
+    "Intermediates",
+    "Params",
+    "forward",
+    "forward_with_intermediates",
+    "init_mlp",
+    "output_probabilities",
+    "predict",
+    "predict_proba",
+    "sizes_of",
+]
+
 Array = jax.Array
 ActivationLike = str | _activations.Activation
 
 INIT_SCHEMES = ("glorot_uniform", "he_normal", "uniform01")
+"""Initialisation schemes of ``init_mlp``."""
 
 
 class Dense(NamedTuple):
@@ -38,6 +53,7 @@ class Dense(NamedTuple):
 
 
 Params = tuple[Dense, ...]
+"""A network: one ``Dense`` layer per weight matrix, first layer first."""
 
 
 class Intermediates(NamedTuple):

@@ -16,6 +16,14 @@ from jaxmlp import activations as _activations
 from jaxmlp import backprop, losses, mlp, validation
 from jaxmlp.kernels.backends import resolve_backend
 
+__all__ = [
+    "TrainResult",
+    "autodiff_loss_and_grads",
+    "make_step",
+    "shuffled_positions",
+    "train",
+]
+
 Array = jax.Array
 LossAndGrads = Callable[..., tuple[Array, mlp.Params]]
 
