@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -188,6 +189,26 @@ def broken_links(site: pathlib.Path) -> tuple[list[str], int, int]:
     return problems, len(parsed), images
 
 
+def undocumented_names(site: pathlib.Path) -> list[str]:
+    """Names in a public module's ``__all__`` with no entry (an anchor ``module.name``, or for a
+    re-export ``<defining module>.name``) on the built API pages."""
+    ids = set()
+    for page in (site / "api").rglob("index.html"):
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        ids |= parser.ids
+    missing = []
+    for module_name in PUBLIC_MODULES:
+        if module_name in OPTIONAL and importlib.util.find_spec(OPTIONAL[module_name]) is None:
+            continue
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            if f"{module_name}.{name}" in ids or any(i.endswith(f".{name}") for i in ids):
+                continue
+            missing.append(f"{module_name}.{name}")
+    return missing
+
+
 def test_the_link_check_finds_a_broken_link(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "index.html").write_text(
@@ -221,6 +242,7 @@ def test_site_builds_strict_with_every_link_and_image_resolving(tmp_path):
     problems, pages, images = broken_links(site)
     assert not problems, "\n".join(problems)
     assert pages >= 20
+    assert not undocumented_names(site)
     tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
     figures = tutorial.count('src="data:image/png;base64,')
     assert figures >= 12, f"the rendered tutorial shows {figures} figures"

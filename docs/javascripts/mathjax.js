@@ -1,16 +1,20 @@
+// MathJax 3 for the pages (pymdownx.arithmatex wraps their math in .arithmatex) and for the
+// tutorial notebook's Markdown cells (plain $...$ inside .jp-MarkdownOutput).
 window.MathJax = {
   tex: {
-    inlineMath: [["\\(", "\\)"]],
-    displayMath: [["\\[", "\\]"]],
+    inlineMath: [["\\(", "\\)"], ["$", "$"]],
+    displayMath: [["\\[", "\\]"], ["$$", "$$"]],
     processEscapes: true,
     processEnvironments: true,
   },
   options: {
     ignoreHtmlClass: ".*|",
-    processHtmlClass: "arithmatex",
+    processHtmlClass: "arithmatex|jp-MarkdownOutput",
   },
 };
 
 document$.subscribe(() => {
-  MathJax.typesetPromise();
+  if (window.MathJax && MathJax.typesetPromise) {
+    MathJax.typesetPromise();
+  }
 });
