@@ -16,6 +16,7 @@ import sys
 import types
 import urllib.parse
 from html.parser import HTMLParser
+from typing import NamedTuple
 
 import pytest
 
@@ -111,10 +112,15 @@ def test_the_docstring_check_catches_a_missing_docstring():
     class Bare(tuple):
         pass
 
-    module.documented, module.bare, module.Bare = documented, bare, Bare
+    class Pair(NamedTuple):  # namedtuple writes "Pair(a, b)" as its docstring
+        a: int
+        b: int
+
+    module.documented, module.bare, module.Bare, module.Pair = documented, bare, Bare, Pair
     assert docstring_of(module, "documented")
     assert not docstring_of(module, "bare")
     assert not docstring_of(module, "Bare")
+    assert not docstring_of(module, "Pair")
 
 
 @pytest.mark.parametrize("module_name", sorted(PUBLIC_MODULES))
