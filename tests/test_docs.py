@@ -162,6 +162,7 @@ def broken_links(site: pathlib.Path) -> tuple[list[str], int, int]:
     Returns (problems, pages checked, images checked). External (http) links are not
     followed; ``data:`` images (the notebook's figures) must decode to something.
     """
+    site = site.resolve()  # targets are resolved paths; so must the keys of `parsed` be
     parsed = {}
     for page in site.rglob("*.html"):
         if page.name == "404.html":  # absolute links, resolved against the server's root
