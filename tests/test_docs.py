@@ -293,3 +293,51 @@ def test_tutorial_runs_top_to_bottom(tmp_path):
     assert "circles: accuracy 0.5" in out  # logistic regression fails on the circles
     assert re.search(r"training accuracy 1\.000", out)  # the 2-3-1 network does not
     assert re.search(r"identity network: accuracy 0\.5", out)
+
+
+# --- the README --------------------------------------------------------------------------------
+
+README = ROOT / "README.md"
+TEST_COMMAND = 'python -m pip install -e ".[test,sklearn]" && python -m pytest'
+
+
+def test_readme_is_short_and_opens_with_the_two_commands():
+    lines = README.read_text().splitlines()
+    assert len(lines) <= 260, len(lines)
+    first_block = "\n".join(lines[:6])
+    assert "python experiments/blog.py --out out/blog" in first_block
+    assert TEST_COMMAND in first_block
+
+
+def test_ci_runs_the_readmes_test_command():
+    assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_links_resolve():
+    links = re.findall(r"\]\(([^)\s]+)\)|src=\"([^\"]+)\"", README.read_text())
+    missing = []
+    for link in (a or b for a, b in links):
+        if urllib.parse.urlsplit(link).scheme or link.startswith(("#", "../")):
+            continue  # external, an anchor, or outside the repository
+        if not (ROOT / urllib.parse.unquote(link.split("#")[0])).exists():
+            missing.append(link)
+    assert not missing, missing
+
+
+STALE = re.compile(
+    r"\btoday\b|this session|last session|previous session|this VM\b|this run\b|"
+    r"the issue's|this machine\b",
+    re.IGNORECASE,
+)
+
+
+def test_no_wording_relative_to_a_session_or_a_date():
+    """Docs speak to users: measurements carry a date, a machine and versions instead."""
+    pages = [README, TUTORIAL, *DOCS.rglob("*.md")]
+    found = [
+        f"{page.relative_to(ROOT)}:{i + 1}: {line.strip()[:80]}"
+        for page in pages
+        for i, line in enumerate(page.read_text().splitlines())
+        if STALE.search(line)
+    ]
+    assert not found, "\n".join(found)
