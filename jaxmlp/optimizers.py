@@ -225,11 +225,12 @@ def static(optimizer: optax.GradientTransformation) -> StaticOptimizer:
     if entry is not None and entry[0]() is anchor and entry[1].optimizer is optimizer:
         return entry[1]
     wrapped = StaticOptimizer(optimizer)
+    marker = id(anchor)
     try:
-        ref = weakref.ref(anchor, lambda _, i=id(anchor): _WRAPPED.pop(i, None))
+        ref = weakref.ref(anchor, lambda _: _WRAPPED.pop(marker, None))
     except TypeError:  # an update that is not weak-referenceable: no memo
         return wrapped
-    _WRAPPED[id(anchor)] = (ref, wrapped)
+    _WRAPPED[marker] = (ref, wrapped)
     return wrapped
 
 
