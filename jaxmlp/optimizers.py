@@ -227,7 +227,7 @@ def static(optimizer: optax.GradientTransformation) -> StaticOptimizer:
     wrapped = StaticOptimizer(optimizer)
     marker = id(anchor)
     try:
-        ref = weakref.ref(anchor, lambda _: _WRAPPED.pop(marker, None))
+        ref = weakref.ref(anchor, lambda _, table=_WRAPPED: table.pop(marker, None))
     except TypeError:  # an update that is not weak-referenceable: no memo
         return wrapped
     _WRAPPED[marker] = (ref, wrapped)
