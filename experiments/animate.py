@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 import jaxmlp
-from jaxmlp import datasets
+from jaxmlp import compilation_cache, datasets
 from jaxmlp.plots import animation
 
 REPORT_MARKER = "<!-- animate.py: watch it learn -->"
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/blog"))
     parser.add_argument("--quick", action="store_true", help="reduced settings (smoke tests)")
     args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     cfg = Config(**(QUICK if args.quick else {}))
     start = time.perf_counter()
     results = run(cfg, args.out)

@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.metadata
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable
 
@@ -46,8 +43,10 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
+from _common import interleaved, machine, time_calls  # noqa: E402, F401
 
 import jaxmlp  # noqa: E402
+from jaxmlp import compilation_cache  # noqa: E402
 
 TARGET_VS_NUMPY = 20.0
 TARGET_VS_SKLEARN = 100.0
@@ -91,80 +90,6 @@ QUICK = Config(
     rss_width=64,
     rss_steps=5,
 )
-
-
-# --------------------------------------------------------------------------- timing
-
-
-def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """First call's wall time (compile included) and ``repeats`` later ones, in seconds."""
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return first, times
-
-
-def interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int, warm: int = 0
-) -> dict[str, dict]:
-    """First-call times, then ``repeats`` rounds that call every fn in turn (fair under load).
-
-    In each round every fn is first called ``warm`` times untimed, then once timed:
-    a steady-state time of back-to-back calls rather than of a call right after
-    another library's (measured on the post's problem: ~9% faster for jaxmlp's
-    3 ms run, within noise for the others).
-    """
-    out = {}
-    for name, fn in fns.items():
-        start = time.perf_counter()
-        fn()
-        out[name] = {"first_call_s": time.perf_counter() - start, "times_s": []}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            for _ in range(warm):
-                fn()
-            start = time.perf_counter()
-            fn()
-            out[name]["times_s"].append(time.perf_counter() - start)
-    for row in out.values():
-        row["median_s"] = statistics.median(row["times_s"])
-    return out
-
-
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine() -> dict:
-    """What the numbers were measured on."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "jax_backend": jax.default_backend(),
-        "jax_devices": [str(d) for d in jax.devices()],
-        "versions": {
-            p: _version(p) for p in ("jax", "jaxlib", "numpy", "optax", "scikit-learn", "torch")
-        },
-    }
 
 
 # --------------------------------------------------------------- 1. the post's problem
@@ -792,11 +717,15 @@ def main(argv: list[str] | None = None) -> dict:
     if args.rss_child:
         rss_child(*args.rss_child)
         return {}
+    # With a warm cache, first calls load compiled programs instead of compiling:
+    # JAXMLP_NO_CACHE=1 measures compilation (results["compilation_cache"] says which).
+    cache = compilation_cache.enable()
     cfg = QUICK if args.quick else Config()
     results = {
         "config": dataclasses.asdict(cfg),
         "machine": machine(),
         "command": "python experiments/bench.py" + (" --quick" if args.quick else ""),
+        "compilation_cache": None if cache is None else str(cache),
     }
     print("1. the post's problem", flush=True)
     results["post"] = bench_post(cfg)

@@ -42,16 +42,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from bench import interleaved  # experiments/bench.py, beside this script
+from _common import GRID, interleaved
 
 import jaxmlp
+from jaxmlp import compilation_cache
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    widths: tuple[int, ...] = tuple(range(5, 51, 5))
-    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu")
-    seeds: tuple[int, ...] = tuple(range(8))
+    widths: tuple[int, ...] = GRID["widths"]
+    activations: tuple[str, ...] = GRID["activations"]
+    seeds: tuple[int, ...] = GRID["seeds"]
     steps: int = 1000
     n_points: int = 200
     learning_rate: float = 0.01
@@ -172,6 +173,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--sklearn-models", type=int, default=Config.sklearn_models)
     parser.add_argument("--steps", type=int, default=Config.steps)
     args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     cfg = Config(repeats=args.repeats, sklearn_models=args.sklearn_models, steps=args.steps)
     os.makedirs(args.out, exist_ok=True)
     X, y = jaxmlp.datasets.circles(jax.random.key(cfg.data_seed), cfg.n_points)

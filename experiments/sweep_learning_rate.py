@@ -26,9 +26,10 @@ import time
 import matplotlib
 import numpy as np
 import optax
-from sweep_width_activation import make_data  # experiments/, beside this script
+from _common import make_data
 
 import jaxmlp
+from jaxmlp import compilation_cache
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -116,6 +117,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=len(Config.seeds))
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)))
     os.makedirs(args.out, exist_ok=True)
     X, X_test, y, y_test = make_data("spirals", cfg)  # the width sweep's points and split

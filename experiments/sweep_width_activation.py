@@ -18,13 +18,14 @@ import json
 import os
 import time
 
-import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
+from _common import GRID, make_data
 
 import jaxmlp
+from jaxmlp import compilation_cache
 from jaxmlp.plots import style
 
 matplotlib.use("Agg")
@@ -36,9 +37,9 @@ COLORS = dict(zip(("sigmoid", "tanh", "relu", "leaky_relu"), style.CURVE_COLORS,
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    widths: tuple[int, ...] = tuple(range(5, 51, 5))
-    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu")
-    seeds: tuple[int, ...] = tuple(range(8))
+    widths: tuple[int, ...] = GRID["widths"]
+    activations: tuple[str, ...] = GRID["activations"]
+    seeds: tuple[int, ...] = GRID["seeds"]
     steps: int = 1000
     depth: int = 1  # hidden layers per model
     learning_rate: float = 0.01
@@ -47,17 +48,6 @@ class Config:
     datasets: tuple[str, ...] = ("circles", "spirals")
     data_seed: int = 0
     split_seed: int = 1
-
-
-def make_data(name: str, cfg: Config):
-    key = jax.random.key(cfg.data_seed)
-    if name == "circles":
-        X, y = jaxmlp.datasets.circles(key, cfg.n_points, noise=0.3)
-    else:
-        X, y = jaxmlp.datasets.spirals(key, cfg.n_points, noise=0.05)
-    return jaxmlp.datasets.train_test_split(
-        jax.random.key(cfg.split_seed), X, y, test_fraction=cfg.test_fraction
-    )
 
 
 def spread_plot(ax, x, values, act, label=True):
@@ -146,6 +136,7 @@ def main(argv=None) -> None:
     parser.add_argument("--depth", type=int, default=Config.depth, help="hidden layers per model")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)), depth=args.depth)
     os.makedirs(args.out, exist_ok=True)
     optimizer = optax.adam(cfg.learning_rate)

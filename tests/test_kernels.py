@@ -95,6 +95,7 @@ def _reference(params, X, y, act):
     return logits, jaxmlp.loss(params, X, y, act), jaxmlp.manual_grads(params, X, y, act)
 
 
+@pytest.mark.slow  # six interpret-mode compiles, > 5 s
 def test_fused_forward_and_grads_match_the_xla_reference():
     for act, sizes in CASES:
         params, X, y = _data(sizes)
@@ -280,6 +281,7 @@ def test_kernels_lower_to_triton_for_gpu():
         assert "xla.gpu.triton" in exported.mlir_module()
 
 
+@pytest.mark.slow  # interpret-mode kernels inside train, > 5 s
 def test_train_backend_pallas_matches_xla():
     """``train(backend="pallas")`` routes each step's loss and gradients through the kernel."""
     X, y = _circles(n=24)
@@ -298,6 +300,7 @@ def test_train_backend_pallas_matches_xla():
         jaxmlp.train(params, X, y, optimizer=optimizer, steps=3, backend="cuda")
 
 
+@pytest.mark.slow  # two sweeps per depth, > 10 s
 @pytest.mark.parametrize("depth", [1, 2])
 def test_sweep_backend_pallas_matches_xla(depth):
     X, y = _circles(n=24)
