@@ -3,8 +3,8 @@
 * Timing: :func:`time_calls` and :func:`interleaved` (alternating rounds, fair
   on a shared machine), and :func:`machine`, what the numbers were measured on.
 * Data and grid: :data:`GRID`, the 320-model width x activation x seed grid of
-  the sweep experiments, and :func:`make_data`, their train/test split of
-  circles or spirals.
+  the sweep experiments, :func:`make_data`, their train/test split of
+  circles or spirals, and :func:`write_csv` for their per-model results.
 
 Scripts import ``jaxmlp`` and this module only; it sits beside them in
 ``experiments/`` (on ``sys.path`` when a script runs).
@@ -12,6 +12,7 @@ Scripts import ``jaxmlp`` and this module only; it sits beside them in
 
 from __future__ import annotations
 
+import csv
 import importlib.metadata
 import os
 import pathlib
@@ -49,6 +50,14 @@ def make_data(name: str, cfg):
     return jaxmlp.datasets.train_test_split(
         jax.random.key(cfg.split_seed), X, y, test_fraction=cfg.test_fraction
     )
+
+
+def write_csv(rows: list[dict], path: str) -> None:
+    """One CSV row per dict of ``rows`` (all with the same keys, which name the columns)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 # --------------------------------------------------------------------------- timing

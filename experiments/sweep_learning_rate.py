@@ -17,7 +17,6 @@ width x rate map) and ``report.md``. Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
@@ -26,7 +25,7 @@ import time
 import matplotlib
 import numpy as np
 import optax
-from _common import make_data
+from _common import make_data, write_csv
 
 import jaxmlp
 from jaxmlp import compilation_cache
@@ -110,6 +109,42 @@ def write_report(cfg: Config, r, seconds: float, path: str) -> None:
         f.write("\n".join(lines))
 
 
+def rows_of(r) -> list[dict]:
+    """One results.csv row per model: its configuration and its numbers."""
+    return [
+        {
+            "width": w,
+            "activation": act,
+            "seed": s,
+            "learning_rate": lr,
+            "final_loss": float(r.final_loss[i, j, k, m]),
+            "train_accuracy": float(r.train_accuracy[i, j, k, m]),
+            "test_loss": float(r.test_loss[i, j, k, m]),
+            "test_accuracy": float(r.test_accuracy[i, j, k, m]),
+            "diverged_at": int(r.diverged_at[i, j, k, m]),
+        }  # fmt: skip
+        for i, w in enumerate(r.widths)
+        for j, act in enumerate(r.activations)
+        for k, s in enumerate(r.seeds)
+        for m, lr in enumerate(r.learning_rates)
+    ]
+
+
+def mean_test_accuracy(r) -> dict:
+    """``{activation: {width: {learning rate: mean test accuracy over seeds}}}``."""
+    mean_acc = r.test_accuracy.mean(axis=2)
+    return {
+        act: {
+            str(w): {
+                f"{lr:g}": round(float(mean_acc[i, j, m]), 4)
+                for m, lr in enumerate(r.learning_rates)
+            }  # fmt: skip
+            for i, w in enumerate(r.widths)
+        }
+        for j, act in enumerate(r.activations)
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out/sweep-lr")
@@ -128,38 +163,8 @@ def main(argv=None) -> None:
         progress=args.progress,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
-    rows = [
-        {
-            "width": w,
-            "activation": act,
-            "seed": s,
-            "learning_rate": lr,
-            "final_loss": float(r.final_loss[i, j, k, m]),
-            "train_accuracy": float(r.train_accuracy[i, j, k, m]),
-            "test_loss": float(r.test_loss[i, j, k, m]),
-            "test_accuracy": float(r.test_accuracy[i, j, k, m]),
-            "diverged_at": int(r.diverged_at[i, j, k, m]),
-        }  # fmt: skip
-        for i, w in enumerate(r.widths)
-        for j, act in enumerate(r.activations)
-        for k, s in enumerate(r.seeds)
-        for m, lr in enumerate(r.learning_rates)
-    ]
-    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    mean_acc = r.test_accuracy.mean(axis=2)
-    summary = {
-        act: {
-            str(w): {
-                f"{lr:g}": round(float(mean_acc[i, j, m]), 4)
-                for m, lr in enumerate(r.learning_rates)
-            }  # fmt: skip
-            for i, w in enumerate(r.widths)
-        }
-        for j, act in enumerate(r.activations)
-    }
+    write_csv(rows_of(r), os.path.join(args.out, "results.csv"))
+    summary = mean_test_accuracy(r)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(
             {"config": dataclasses.asdict(cfg), "optimizer": "optax.adam",

@@ -12,7 +12,6 @@ loss curves) and ``report.md``. Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
@@ -22,7 +21,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from _common import GRID, make_data
+from _common import GRID, make_data, write_csv
 
 import jaxmlp
 from jaxmlp import compilation_cache
@@ -128,6 +127,41 @@ def plot_curves(r, name, path):
     plt.close(fig)
 
 
+def rows_of(r, dataset: str) -> list[dict]:
+    """One results.csv row per model of one data set's sweep."""
+    return [
+        {
+            "dataset": dataset,
+            "width": w,
+            "activation": act,
+            "seed": s,
+            "final_loss": float(r.final_loss[i, j, k]),
+            "train_accuracy": float(r.train_accuracy[i, j, k]),
+            "test_loss": float(r.test_loss[i, j, k]),
+            "test_accuracy": float(r.test_accuracy[i, j, k]),
+            "diverged_at": int(r.diverged_at[i, j, k]),
+        }  # fmt: skip
+        for i, w in enumerate(r.widths)
+        for j, act in enumerate(r.activations)
+        for k, s in enumerate(r.seeds)
+    ]
+
+
+def summary_of(r) -> dict:
+    """Per activation: mean test and train accuracy over seeds, by width."""
+    return {
+        act: {
+            "mean_test_accuracy_by_width": dict(
+                zip(map(str, r.widths), r.test_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
+            ),
+            "mean_train_accuracy_by_width": dict(
+                zip(map(str, r.widths), r.train_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
+            ),
+        }
+        for j, act in enumerate(r.activations)
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out/sweep")
@@ -150,39 +184,14 @@ def main(argv=None) -> None:
             progress=args.progress, depth=cfg.depth,
         )  # fmt: skip
         timings[name] = time.perf_counter() - t0
-        for i, w in enumerate(r.widths):
-            for j, act in enumerate(r.activations):
-                for k, s in enumerate(r.seeds):
-                    rows.append(
-                        {
-                            "dataset": name, "width": w, "activation": act, "seed": s,
-                            "final_loss": float(r.final_loss[i, j, k]),
-                            "train_accuracy": float(r.train_accuracy[i, j, k]),
-                            "test_loss": float(r.test_loss[i, j, k]),
-                            "test_accuracy": float(r.test_accuracy[i, j, k]),
-                            "diverged_at": int(r.diverged_at[i, j, k]),
-                        }
-                    )  # fmt: skip
-        summary[name] = {
-            act: {
-                "mean_test_accuracy_by_width": dict(
-                    zip(map(str, r.widths), r.test_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
-                ),
-                "mean_train_accuracy_by_width": dict(
-                    zip(map(str, r.widths), r.train_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
-                ),
-            }
-            for j, act in enumerate(r.activations)
-        }
+        rows += rows_of(r, name)
+        summary[name] = summary_of(r)
         plot_vs_width(r, name, os.path.join(args.out, f"{name}_vs_width.png"))
         boundary_grid(r, np.asarray(X), np.asarray(y), name,
                       os.path.join(args.out, f"{name}_boundaries.png"), cfg.seeds[0])  # fmt: skip
         plot_curves(r, name, os.path.join(args.out, f"{name}_loss_curves.png"))
         summary[name]["_result"] = r
-    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, os.path.join(args.out, "results.csv"))
     results = {name: {k: v for k, v in s.items() if k != "_result"} for name, s in summary.items()}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(
