@@ -80,7 +80,7 @@ def exact_reference():
         yield
 
 
-def test_layout_helpers():
+def test_padding_helpers():
     assert [_common.padded_dim(s) for s in (1, 2, 3, 16, 17, 33, 64)] == [1, 2, 4, 16, 32, 64, 64]
     x = jnp.ones((2, 3))
     padded = _common.pad_to(x, (4, 5))
