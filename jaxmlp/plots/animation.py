@@ -288,7 +288,7 @@ def _plane_panel(
     def update(i: int) -> None:
         for c in contours:
             c.remove()
-        contours[:] = _regions(ax, xx, yy, P_grid[i].reshape(xx.shape))
+        contours[:] = static._regions(ax, xx, yy, P_grid[i].reshape(xx.shape))
         for j, line in enumerate(lines):
             line.set_data(*static._line_through_box(W0[i, j], float(b0[i, j]), limits))
 
@@ -389,20 +389,6 @@ def _loss_panel(
         marker.set_data([steps[i]], [frame_loss[i]])
 
     return update
-
-
-def _regions(ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> list:
-    """Filled class regions and the 0.5 boundary, drawn as :func:`static.decision_regions` does."""
-    drawn = [
-        ax.contourf(xx, yy, proba, levels=[-0.01, 0.5, 1.01], colors=style.REGION_COLORS, zorder=1)
-    ]
-    if proba.min() < 0.5 <= proba.max():
-        drawn.append(
-            ax.contour(
-                xx, yy, proba, levels=[0.5], colors=style.BOUNDARY_COLOR, linewidths=1.4, zorder=2
-            )
-        )
-    return drawn
 
 
 def _math_name(act: _activations.Activation) -> str:

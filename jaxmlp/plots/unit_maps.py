@@ -28,7 +28,6 @@ from jaxmlp.plots import static, style
 from jaxmlp.plots.animation import (
     Animation,
     _check_binary_2d,
-    _regions,
     snapshot_at,
     snapshot_count,
 )
@@ -134,7 +133,7 @@ def _output_map(ax: Axes, row: _Row, P: np.ndarray) -> None:
     if contours:
         for c in contours:
             c.remove()
-        _regions(ax, row.xx, row.yy, P.reshape(row.xx.shape))
+        static._regions(ax, row.xx, row.yy, P.reshape(row.xx.shape))
         return
     static.decision_regions(
         row.X, row.y, lambda _: P, resolution=row.xx.shape[0], legend=False, ax=ax, title=None
