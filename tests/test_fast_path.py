@@ -9,7 +9,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import jaxmlp
-from jaxmlp import activations, batches, backprop, optimizers, training
+from jaxmlp import activations, backprop, optimizers, training
 
 SGD = optax.sgd(2.0)
 
@@ -191,21 +191,3 @@ def test_guarded_program_is_traced_only_when_a_run_diverges(sizes, monkeypatch):
     assert again.diverged_at == 5
     assert not np.allclose(again.loss[:5], diverged.loss[:5])  # it did run on the new values
     assert (count["traces"], guarded_steps["traces"]) == (traced, guarded)
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 12, 200, 4097])
-def test_shuffle_is_a_fresh_permutation_each_epoch(n):
-    positions = jnp.arange(n, dtype=jnp.int32)
-    key = jax.random.key(7)
-    perms = [
-        np.asarray(batches.shuffled_positions(key, jnp.int32(e), positions, n)) for e in (0, 1)
-    ]
-    for perm in perms:
-        np.testing.assert_array_equal(np.sort(perm), np.arange(n))  # a bijection of 0..n-1
-    again = batches.shuffled_positions(key, jnp.int32(0), positions[::-1], n)
-    np.testing.assert_array_equal(again, perms[0][::-1])  # a function of the position only
-    if n >= 12:
-        assert not np.array_equal(perms[0], perms[1])
-        assert np.mean(perms[0] == np.arange(n)) < 0.2  # shuffled, not the identity
-        other = batches.shuffled_positions(jax.random.key(8), jnp.int32(0), positions, n)
-        assert not np.array_equal(other, perms[0])
