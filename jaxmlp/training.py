@@ -10,66 +10,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.flatten_util import ravel_pytree
 
+from jaxmlp import _steps, guard, mlp, optimizers, validation
 from jaxmlp import activations as _activations
-from jaxmlp import backprop, batches, guard, losses, mlp, optimizers, validation
-from jaxmlp.batches import shuffled_positions  # noqa: F401  (re-export: the sweep imports it)
+
+# re-exported: code and tests that import these names from jaxmlp.training (the sweep)
+from jaxmlp._steps import (  # noqa: F401
+    BACKEND_GRADIENTS,
+    GRADIENTS,
+    autodiff_loss_and_grads,
+    loss_and_grads_fn,
+)
+from jaxmlp.batches import shuffled_positions  # noqa: F401
 from jaxmlp.kernels.backends import resolve_backend
 
 Array = jax.Array
-LossAndGrads = Callable[..., tuple[Array, mlp.Params]]
-
-
-def autodiff_loss_and_grads(
-    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
-) -> tuple[Array, mlp.Params]:
-    """``jax.value_and_grad`` of the mean loss: the autodiff twin of the manual pass."""
-    act = _activations.get(activation)
-
-    def objective(p: mlp.Params) -> Array:
-        return losses.mean_cross_entropy(mlp.forward_with_intermediates(p, X, act).s[-1], y)
-
-    return jax.value_and_grad(objective)(params)
-
-
-GRADIENTS: dict[str, LossAndGrads] = {
-    "manual": backprop.loss_and_manual_grads,
-    "autodiff": autodiff_loss_and_grads,
-}
-
-
-def _pallas_manual_grads(
-    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
-) -> tuple[Array, mlp.Params]:
-    """The fused Pallas kernel's loss and manual gradients (imported on first use)."""
-    from jaxmlp import kernels
-
-    # the kernels' unchecked twin (to be renamed kernels.fused_mlp._fused_loss_and_grads)
-    return kernels.loss_and_fused_grads(params, X, y, activation)
-
-
-def _pallas_autodiff_grads(
-    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
-) -> tuple[Array, mlp.Params]:
-    """``jax.value_and_grad`` of the fused loss, whose ``custom_vjp`` runs the same kernel."""
-    from jaxmlp import kernels
-
-    return jax.value_and_grad(kernels.fused_loss)(params, X, y, activation)
-
-
-# The loss-and-gradients function of each backend ("xla": GRADIENTS above).
-BACKEND_GRADIENTS: dict[str, dict[str, LossAndGrads]] = {
-    "xla": GRADIENTS,
-    "pallas": {"manual": _pallas_manual_grads, "autodiff": _pallas_autodiff_grads},
-}
-
-
-def _loss_and_grads_fn(grad: str, backend: str = "xla") -> LossAndGrads:
-    try:
-        return BACKEND_GRADIENTS[backend][grad]
-    except KeyError:
-        raise ValueError(f"grad must be one of {', '.join(GRADIENTS)}; got {grad!r}") from None
 
 
 class TrainResult(NamedTuple):
@@ -101,7 +56,7 @@ class TrainResult(NamedTuple):
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "activation", "grad"))
 def _step(params, opt_state, X, y, *, optimizer, activation, grad):
-    value, grads = _loss_and_grads_fn(grad)(params, X, y, activation)
+    value, grads = loss_and_grads_fn(grad)(params, X, y, activation)
     updates, opt_state = optimizer.optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, value
 
@@ -135,20 +90,12 @@ def make_step(
     >>> params, state, value = step(params, opt.init(params), X, y)
     """
     act = _activations.get(activation)
-    _loss_and_grads_fn(grad)
+    loss_and_grads_fn(grad)
     return functools.partial(
         _step, optimizer=optimizers.static(optimizer), activation=act, grad=grad
     )
 
 
-# Networks at most this wide (every layer) and with at most this many parameters
-# take the stacked-rows form of the manual gradients (backprop.stacked_loss_and_grads):
-# far fewer, fused operations per step than one matmul per gradient (measured 2-3x
-# faster for 2-3-1 up to 2-8-8-1 on 200 rows), while the (1 + P, rows) array stays
-# small; at 2-8-8-1 with 4096-row batches the matmul form is faster.
-STACKED_MAX_WIDTH = 8
-STACKED_MAX_PARAMS = 128
-STACKED_MAX_ELEMENTS = 2**16
 # lax.scan unroll of the fast path. Measured in experiments/bench.py: unrolling
 # saves a little loop work per step on tiny problems but multiplies compile time.
 UNROLL = 1
@@ -161,19 +108,6 @@ UNROLL = 1
 # form of 2-16-1 +65%).
 SMALL_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 SMALL_MAX_PARAMS = 64
-
-
-def _use_stacked(params: mlp.Params, grad: str, rows: int) -> bool:
-    sizes = mlp.sizes_of(params)
-    dtypes = {leaf.dtype for leaf in jax.tree.leaves(params)}
-    n_params = sum(leaf.size for leaf in jax.tree.leaves(params))
-    return (
-        grad == "manual"
-        and max(sizes) <= STACKED_MAX_WIDTH
-        and n_params <= STACKED_MAX_PARAMS
-        and (1 + n_params) * rows <= STACKED_MAX_ELEMENTS
-        and len(dtypes) == 1
-    )
 
 
 def _update(
@@ -194,62 +128,6 @@ def _update(
     return guard.update(carry, new_params, opt_state, ok, step_index - first_step), value
 
 
-class _FastStep(NamedTuple):
-    """A training step without the guard; its state also tracks a finiteness check.
-
-    The check is the running sum of every step's loss and gradients: NaN/inf in
-    any of them makes it non-finite (a false alarm from overflow only costs a
-    guarded rerun).
-    """
-
-    to_state: Callable  # params -> state
-    from_state: Callable  # state -> params
-    finite: Callable  # state -> bool: all losses and gradients so far, and the params, finite?
-    step: Callable  # (state, opt_state, Xb, yb) -> (state, opt_state, loss)
-
-
-def _tree_fast_step(loss_and_grads, optimizer) -> _FastStep:
-    def step(state, opt_state, Xb, yb):
-        params, check = state
-        value, grads = loss_and_grads(params, Xb, yb)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        check = check + value + sum(jnp.sum(g) for g in jax.tree.leaves(grads))
-        return (optax.apply_updates(params, updates), check), opt_state, value
-
-    return _FastStep(
-        to_state=lambda p: (p, jnp.zeros((), jax.tree.leaves(p)[0].dtype)),
-        from_state=lambda state: state[0],
-        finite=lambda state: jnp.isfinite(state[1]) & guard.all_finite(state[0]),
-        step=step,
-    )
-
-
-def _stacked_fast_step(params, act, optimizer, mean_weights) -> _FastStep:
-    # State: one flat vector [theta (P), check (1 + P)] that one fused loop updates
-    # in place (apply_updates on the pytree would be one loop per leaf).
-    flat, unravel = ravel_pytree(params)
-    size = flat.size
-
-    def step(state, opt_state, XTb, yb):
-        pp = unravel(state[:size])
-        m = backprop.stacked_loss_and_grads(pp, XTb, yb, act, mean_weights=mean_weights)
-        updates, opt_state = optimizer.update(unravel(m[1:]), opt_state, pp)
-        step_vector = jnp.concatenate([ravel_pytree(updates)[0], m]).astype(state.dtype)
-        return state + step_vector, opt_state, m[0]
-
-    def to_state(p):
-        theta = ravel_pytree(p)[0]
-        return jnp.concatenate([theta, jnp.zeros(size + 1, theta.dtype)])
-
-    return _FastStep(
-        to_state=to_state,
-        from_state=lambda state: unravel(state[:size]),
-        # a sum is finite only if every term is: params and checks in one reduction
-        finite=lambda state: jnp.isfinite(jnp.sum(state)),
-        step=step,
-    )
-
-
 _STATIC = (
     "activation",
     "optimizer",
@@ -262,34 +140,16 @@ _STATIC = (
 )
 
 
-def _program(params, X, y, key, *, activation, batch_size, grad, backend):
-    """What both programs share: ``(batch, loss_and_grads, fast_step)``.
-
-    ``batch(step_index) -> (Xb, yb)``; ``loss_and_grads(params, Xb, yb)``;
-    ``fast_step(optimizer) -> _FastStep``.
-    """
-    X = X.astype(params[0].W.dtype)  # compute in the parameters' dtype
-    if backend == "xla" and _use_stacked(params, grad, batch_size or X.shape[0]):
-        X = X.T  # examples as columns: (d, n)
-        axis = 1
-        unravel = ravel_pytree(params)[1]
-        rows = batch_size or X.shape[1]
-        # behind a barrier: XLA would otherwise sink the constant into the loop
-        # and rebuild it at every step
-        weights = jax.lax.optimization_barrier(jnp.full((rows,), 1.0 / rows, X.dtype))
-
-        def loss_and_grads(p, Xb, yb):
-            m = backprop.stacked_loss_and_grads(p, Xb, yb, activation, mean_weights=weights)
-            return m[0], unravel(m[1:])
-
-        fast_step = functools.partial(_stacked_fast_step, params, activation, mean_weights=weights)
-    else:
-        axis = 0
-        grads_fn = _loss_and_grads_fn(grad, backend)
-        loss_and_grads = lambda p, Xb, yb: grads_fn(p, Xb, yb, activation)  # noqa: E731
-        fast_step = functools.partial(_tree_fast_step, loss_and_grads)
-    batch = functools.partial(batches.batch_at, key=key, X=X, y=y, batch_size=batch_size, axis=axis)
-    return batch, loss_and_grads, fast_step
+def _program(params, X, y, key, options):
+    """``(batch, loss_and_grads, fast_step)`` of a run: see :func:`jaxmlp._steps.program`."""
+    grad, backend, batch_size = options["grad"], options["backend"], options["batch_size"]
+    return _steps.program(
+        params, X, y, key,
+        activation=options["activation"],
+        batch_size=batch_size,
+        grads_fn=loss_and_grads_fn(grad, backend),
+        stacked=backend == "xla" and _steps.use_stacked(params, grad, batch_size or X.shape[0]),
+    )  # fmt: skip
 
 
 def _initial_opt_state(optimizer, params, opt_state, rate, rate_name):
@@ -342,13 +202,7 @@ def _train_fast_impl(params, X, y, key, opt_state, first_step, rate, **options):
     reruns :func:`_train_guarded`, which is compiled only then.
     """
     optimizer = options["optimizer"].optimizer
-    batch, _, fast_step = _program(
-        params,
-        X,
-        y,
-        key,
-        **{k: options[k] for k in ("activation", "batch_size", "grad", "backend")},
-    )
+    batch, _, fast_step = _program(params, X, y, key, options)
     fast = fast_step(optimizer=optimizer)
 
     def update(c, step_index):
@@ -395,7 +249,7 @@ def _small_options_supported() -> bool:
 def _fast_program(params, grad: str, rows: int, backend: str) -> Callable:
     small = (
         backend == "xla"
-        and _use_stacked(params, grad, rows)
+        and _steps.use_stacked(params, grad, rows)
         and sum(leaf.size for leaf in jax.tree.leaves(params)) <= SMALL_MAX_PARAMS
     )
     return _train_fast_small if small and _small_options_supported() else _train_fast
@@ -408,13 +262,7 @@ def _train_guarded(params, X, y, key, opt_state, first_step, rate, **options):
     Returns ``(params, losses, diverged_at, opt_state, snapshots)``.
     """
     optimizer = options["optimizer"].optimizer
-    batch, loss_and_grads, _ = _program(
-        params,
-        X,
-        y,
-        key,
-        **{k: options[k] for k in ("activation", "batch_size", "grad", "backend")},
-    )
+    batch, loss_and_grads, _ = _program(params, X, y, key, options)
     update = functools.partial(
         _update,
         batch=batch,
@@ -564,7 +412,7 @@ def train(
     """
     act = _activations.get(activation)
     validation.check_data(params, X, y)
-    _loss_and_grads_fn(grad)
+    loss_and_grads_fn(grad)
     backend = resolve_backend(backend)
     optimizer, rate_name = _check_optimizer(optimizer, learning_rate)
     steps = validation.positive_int(steps, "steps")
