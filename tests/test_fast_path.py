@@ -9,7 +9,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import jaxmlp
-from jaxmlp import activations, backprop, optimizers, training
+from jaxmlp import _steps, activations, backprop, optimizers, training
 
 SGD = optax.sgd(2.0)
 
@@ -88,10 +88,10 @@ def test_stacked_bce_is_within_an_ulp_of_the_stable_loss_for_any_logit():
 def test_stacked_path_is_taken_only_for_tiny_networks():
     small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
     wide = jaxmlp.init_mlp(jax.random.key(0), (2, 16, 1))
-    assert training._use_stacked(small, "manual", 200)
-    assert not training._use_stacked(small, "manual", 100_000)  # (1 + 13) x rows too big
-    assert not training._use_stacked(small, "autodiff", 200)
-    assert not training._use_stacked(wide, "manual", 200)
+    assert _steps.use_stacked(small, "manual", 200)
+    assert not _steps.use_stacked(small, "manual", 100_000)  # (1 + 13) x rows too big
+    assert not _steps.use_stacked(small, "autodiff", 200)
+    assert not _steps.use_stacked(wide, "manual", 200)
 
 
 def test_small_stacked_networks_get_the_quick_compiling_program(circles_data):
