@@ -209,15 +209,20 @@ class StaticOptimizer:
     an equal one: their ``init`` and ``update`` compute the same thing.
     """
 
-    __slots__ = ("optimizer", "key", "__weakref__")
+    __slots__ = ("optimizer", "key", "_hash", "__weakref__")
 
-    def __init__(self, optimizer: optax.GradientTransformation, key: Hashable | None = None):
-        """Wraps ``optimizer``; ``key`` is its :func:`structural_key` if already known."""
+    def __init__(self, optimizer: optax.GradientTransformation, known: tuple | None = None):
+        """Wraps ``optimizer``; ``known`` is ``(key, hash)`` of an earlier wrapper of it."""
         self.optimizer = optimizer
-        self.key = structural_key(optimizer) if key is None else key
+        if known is None:
+            self.key = structural_key(optimizer)
+            # jit hashes its static arguments at every call: hash the deep key once
+            self._hash = hash(self.key) if self.key is not None else id(optimizer)
+        else:
+            self.key, self._hash = known
 
     def __hash__(self) -> int:
-        return hash(self.key) if self.key is not None else id(self.optimizer)
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StaticOptimizer):
@@ -235,8 +240,7 @@ class StaticOptimizer:
 # maps to its key without walking its closures again. The memo holds the key only,
 # and weak references to the optimizer's functions (a NamedTuple cannot be weakly
 # referenced), so it never keeps an optimizer alive.
-_UNKEYABLE = ("unkeyable",)
-_KEYS: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, Hashable]] = {}
+_KEYS: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, tuple]] = {}
 
 
 def static(optimizer: optax.GradientTransformation) -> StaticOptimizer:
@@ -252,15 +256,14 @@ def static(optimizer: optax.GradientTransformation) -> StaticOptimizer:
     marker = (id(init), id(update))
     entry = _KEYS.get(marker)
     if entry is not None and entry[0]() is init and entry[1]() is update:
-        key = entry[2]
-        return StaticOptimizer(optimizer, None if key is _UNKEYABLE else key)
+        return StaticOptimizer(optimizer, entry[2])
     wrapped = StaticOptimizer(optimizer)
     forget = lambda _, table=_KEYS: table.pop(marker, None)  # noqa: E731
     try:
         refs = weakref.ref(init, forget), weakref.ref(update, forget)
     except TypeError:  # functions that are not weak-referenceable: no memo
         return wrapped
-    _KEYS[marker] = (*refs, _UNKEYABLE if wrapped.key is None else wrapped.key)
+    _KEYS[marker] = (*refs, (wrapped.key, wrapped._hash))
     return wrapped
 
 
