@@ -262,7 +262,9 @@ def bench_processes(cfg: Config) -> dict:
 
 
 def machine() -> dict:
+    """What the numbers were measured on, and when."""
     return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": list(os.getloadavg()),
@@ -279,7 +281,8 @@ def markdown(results: dict) -> str:
     lines = [
         "# Latency as people call it",
         "",
-        f"{m['platform']}, {m['cpu_count']} CPUs, load average at start "
+        f"Measured {m['date_utc']} UTC on {m['platform']}, {m['cpu_count']} CPUs, "
+        "load average at start "
         f"{m['load_average_at_start'][0]:.1f}; jax {m['jax']}, optax {m['optax']}, "
         f"numpy {m['numpy']}. Ratios are of timings made in the same run.",
         "",
