@@ -8,15 +8,19 @@ a compiled program but not ``==``. :func:`structural_key` reads the closures
 value, so that :class:`StaticOptimizer`, the static argument of jaxmlp's compiled
 programs, compares two such objects by that value.
 
-What counts as equal: Python numbers (``2`` and ``2.0`` differ: they may trace to
-other dtypes), strings, ``None``, tuples/lists/dicts of those, functions with the
-same code and equal captured values, concrete NumPy/JAX arrays of at most
-``MAX_ARRAY_SIZE`` elements with the same dtype, shape and bytes, and any other
-hashable object by its own ``==`` (an object compared by identity only equals
-itself). What cannot be keyed (a traced array, a large array, an unhashable
-object such as a list-holding class instance): the optimizer is then compared by
-identity, as ``jax.jit`` does with any static argument, so only the very same
-object reuses the program.
+What counts as equal: Python numbers of the same type and bits (``2`` and ``2.0``
+differ: they may trace to other dtypes; so do ``0.0`` and ``-0.0``), strings,
+``None``, tuples/lists/dicts of those, functions with the same code, defaults and
+equal captured values, the globals a function reads (plain values by value; the
+caller's own functions by their code and globals, recursively, so a rebound
+module-level rate changes the key; functions of jax, numpy, optax and chex by
+identity), concrete NumPy/JAX arrays of at most ``MAX_ARRAY_SIZE`` elements with
+the same dtype, shape and bytes, enums, and other hashable objects that define
+their own ``==`` (dtypes). What cannot be keyed (a traced array, a large array,
+an unhashable object, an object compared by identity whose attributes could
+change, such as a config instance): the optimizer is then compared by identity,
+as ``jax.jit`` does with any static argument, so only the very same object
+reuses the program.
 
 >>> import optax
 >>> structural_key(optax.adam(1e-2)) == structural_key(optax.adam(1e-2))
