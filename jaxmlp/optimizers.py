@@ -8,15 +8,19 @@ a compiled program but not ``==``. :func:`structural_key` reads the closures
 value, so that :class:`StaticOptimizer`, the static argument of jaxmlp's compiled
 programs, compares two such objects by that value.
 
-What counts as equal: Python numbers (``2`` and ``2.0`` differ: they may trace to
-other dtypes), strings, ``None``, tuples/lists/dicts of those, functions with the
-same code and equal captured values, concrete NumPy/JAX arrays of at most
-``MAX_ARRAY_SIZE`` elements with the same dtype, shape and bytes, and any other
-hashable object by its own ``==`` (an object compared by identity only equals
-itself). What cannot be keyed (a traced array, a large array, an unhashable
-object such as a list-holding class instance): the optimizer is then compared by
-identity, as ``jax.jit`` does with any static argument, so only the very same
-object reuses the program.
+What counts as equal: Python numbers of the same type and bits (``2`` and ``2.0``
+differ: they may trace to other dtypes; so do ``0.0`` and ``-0.0``), strings,
+``None``, tuples/lists/dicts of those, functions with the same code, defaults and
+equal captured values, the globals a function reads (plain values by value; the
+caller's own functions by their code and globals, recursively, so a rebound
+module-level rate changes the key; functions of jax, numpy, optax and chex by
+identity), concrete NumPy/JAX arrays of at most ``MAX_ARRAY_SIZE`` elements with
+the same dtype, shape and bytes, enums, and other hashable objects that define
+their own ``==`` (dtypes). What cannot be keyed (a traced array, a large array,
+an unhashable object, an object compared by identity whose attributes could
+change, such as a config instance): the optimizer is then compared by identity,
+as ``jax.jit`` does with any static argument, so only the very same object
+reuses the program.
 
 >>> import optax
 >>> structural_key(optax.adam(1e-2)) == structural_key(optax.adam(1e-2))
@@ -28,8 +32,10 @@ False
 from __future__ import annotations
 
 import dis
+import enum
 import functools
 import hashlib
+import inspect
 import types
 import weakref
 from collections.abc import Hashable
@@ -99,12 +105,26 @@ def _function_key(fn: types.FunctionType, depth: int, seen: dict) -> tuple:
     )
 
 
+# Functions of these packages are keyed by identity when read as globals: their
+# module globals are the libraries' own constants, and walking them (jax's
+# internals) would cost milliseconds per call.
+LIBRARY_PACKAGES = ("jax", "jaxlib", "numpy", "optax", "chex", "builtins")
+
+
+def _is_library(module: str | None) -> bool:
+    return module is not None and module.split(".")[0] in LIBRARY_PACKAGES
+
+
 def _global_key(value: Any, depth: int, seen: dict) -> Any:
-    """Globals: modules, classes and functions by name; plain values by value."""
+    """Globals: modules and classes by name; functions of the caller's own code by
+    their code and globals (recursively: a helper reading a rebound global changes
+    the key), library functions and other callables by identity; plain values by value."""
     if isinstance(value, types.ModuleType):
         return ("module", value.__name__)
     if isinstance(value, type):
         return ("class", value.__module__, value.__qualname__)
+    if isinstance(value, types.FunctionType) and not _is_library(value.__module__):
+        return _key(value, depth + 1, seen)
     if callable(value) and hasattr(value, "__qualname__"):
         return ("global", getattr(value, "__module__", None), value.__qualname__, id(value))
     return _key(value, depth + 1, seen)
@@ -123,7 +143,9 @@ def _array_key(value: Any) -> tuple:
 def _key(value: Any, depth: int, seen: dict) -> Any:
     if depth > MAX_DEPTH:
         raise _Unkeyable
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+    if isinstance(value, (float, complex)):  # by bits: 0.0 == -0.0, and nan != nan
+        return (type(value).__name__, repr(value))
+    if value is None or isinstance(value, (bool, int, str, bytes)):
         return (type(value).__name__, value)
     marker = id(value)
     if marker in seen:  # a cycle (a recursive closure): refer to the first visit
@@ -157,7 +179,13 @@ def _key(value: Any, depth: int, seen: dict) -> Any:
             hash(value)
         except TypeError:
             raise _Unkeyable from None
-        return ("object", value)  # its own == (identity for most classes)
+        mutable = hasattr(value, "__dict__") and not isinstance(value, enum.Enum)
+        if type(value).__eq__ is object.__eq__ and mutable:
+            # compared by identity yet mutable: a rebuilt optimizer around the same
+            # object may read other attribute values; only the very same optimizer
+            # (as with any jit static argument) may reuse the program
+            raise _Unkeyable
+        return ("object", value)  # its own == (value semantics: dtypes, enums, ...)
     raise _Unkeyable
 
 
@@ -185,14 +213,20 @@ class StaticOptimizer:
     an equal one: their ``init`` and ``update`` compute the same thing.
     """
 
-    __slots__ = ("optimizer", "key", "__weakref__")
+    __slots__ = ("optimizer", "key", "_hash", "__weakref__")
 
-    def __init__(self, optimizer: optax.GradientTransformation):
+    def __init__(self, optimizer: optax.GradientTransformation, known: tuple | None = None):
+        """Wraps ``optimizer``; ``known`` is ``(key, hash)`` of an earlier wrapper of it."""
         self.optimizer = optimizer
-        self.key = structural_key(optimizer)
+        if known is None:
+            self.key = structural_key(optimizer)
+            # jit hashes its static arguments at every call: hash the deep key once
+            self._hash = hash(self.key) if self.key is not None else id(optimizer)
+        else:
+            self.key, self._hash = known
 
     def __hash__(self) -> int:
-        return hash(self.key) if self.key is not None else id(self.optimizer)
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StaticOptimizer):
@@ -206,13 +240,15 @@ class StaticOptimizer:
         return f"StaticOptimizer({kind})"
 
 
-# Wrapping is cheap to reuse: the same optimizer object (kept alive by the caller)
-# maps to its wrapper without walking its closures again.
-_WRAPPED: dict[int, tuple[weakref.ref, StaticOptimizer]] = {}
+# The walk is cheap to reuse: the same optimizer object (kept alive by the caller)
+# maps to its key without walking its closures again. The memo holds the key only,
+# and weak references to the optimizer's functions (a NamedTuple cannot be weakly
+# referenced), so it never keeps an optimizer alive.
+_KEYS: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, tuple]] = {}
 
 
 def static(optimizer: optax.GradientTransformation) -> StaticOptimizer:
-    """The :class:`StaticOptimizer` of ``optimizer``, memoised per live object.
+    """The :class:`StaticOptimizer` of ``optimizer``; its key memoised per live object.
 
     >>> import optax
     >>> static(optax.sgd(2.0)) == static(optax.sgd(2.0))
@@ -220,18 +256,53 @@ def static(optimizer: optax.GradientTransformation) -> StaticOptimizer:
     >>> static(optax.sgd(2.0)) == static(optax.sgd(3.0))
     False
     """
-    anchor = optimizer.update  # a NamedTuple is not weak-referenceable; its function is
-    entry = _WRAPPED.get(id(anchor))
-    if entry is not None and entry[0]() is anchor and entry[1].optimizer is optimizer:
-        return entry[1]
+    init, update = optimizer.init, optimizer.update
+    marker = (id(init), id(update))
+    entry = _KEYS.get(marker)
+    if entry is not None and entry[0]() is init and entry[1]() is update:
+        return StaticOptimizer(optimizer, entry[2])
     wrapped = StaticOptimizer(optimizer)
-    marker = id(anchor)
+    forget = lambda _, table=_KEYS: table.pop(marker, None)  # noqa: E731
     try:
-        ref = weakref.ref(anchor, lambda _, table=_WRAPPED: table.pop(marker, None))
-    except TypeError:  # an update that is not weak-referenceable: no memo
+        refs = weakref.ref(init, forget), weakref.ref(update, forget)
+    except TypeError:  # functions that are not weak-referenceable: no memo
         return wrapped
-    _WRAPPED[marker] = (ref, wrapped)
+    _KEYS[marker] = (*refs, (wrapped.key, wrapped._hash))
     return wrapped
+
+
+@functools.lru_cache(maxsize=32)
+def rate_injected(factory) -> tuple[optax.GradientTransformation, str]:
+    """``factory`` with its first argument (the learning rate) held as optimizer state.
+
+    ``optax.inject_hyperparams(factory)`` built with a placeholder rate of 1.0: the
+    caller sets the real rate in ``opt_state.hyperparams[name]`` after ``init``, so
+    that one compiled program serves every rate. Cached per factory (and equal
+    factories give equal :func:`static` wrappers anyway).
+
+    Args:
+      factory: an optax alias taking the learning rate first (``optax.adam``).
+
+    Returns:
+      ``(transformation, name)``: the injected transformation and the name of the
+      factory's first parameter (``"learning_rate"`` for optax's aliases).
+
+    Raises:
+      TypeError: ``factory`` has no first parameter to take the rate.
+
+    >>> import optax
+    >>> opt, name = rate_injected(optax.adam)
+    >>> name, float(opt.init(optax.tree.zeros_like({"w": 0.0})).hyperparams[name])
+    ('learning_rate', 1.0)
+    """
+    try:
+        name = next(iter(inspect.signature(factory).parameters))
+    except (StopIteration, TypeError, ValueError):
+        raise TypeError(
+            "optimizer must be a factory taking the learning rate as its first argument "
+            f"(like optax.adam) when learning_rate is given, got {factory!r}"
+        ) from None
+    return optax.inject_hyperparams(factory)(1.0), name
 
 
 def _stable(value: Any) -> Any:
