@@ -15,7 +15,7 @@ from jaxmlp.mlp import (
     predict,
     predict_proba,
 )
-from jaxmlp.sweep import SweepResult, sweep
+from jaxmlp._sweep import SweepResult, sweep
 from jaxmlp.training import TrainResult, make_step, train
 
 __version__ = "0.1.0"
