@@ -49,10 +49,12 @@ def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
     [0.5, -0.5]
     """
     axis = axis - logits.ndim if axis >= 0 else axis  # from the end: y aligns on the right
-    if logits.shape[axis] == 1:
-        return jax.nn.sigmoid(logits) - jnp.expand_dims(y.astype(logits.dtype), axis)
-    one_hot = jax.nn.one_hot(y, logits.shape[axis], dtype=logits.dtype, axis=axis)
-    return jax.nn.softmax(logits, axis=axis) - one_hot
+    if logits.shape[axis] == 1:  # BCE: the sigmoid
+        y_hat, target = jax.nn.sigmoid(logits), jnp.expand_dims(y.astype(logits.dtype), axis)
+    else:  # softmax CE
+        y_hat = jax.nn.softmax(logits, axis=axis)
+        target = jax.nn.one_hot(y, logits.shape[axis], dtype=logits.dtype, axis=axis)
+    return y_hat - jnp.expand_dims(target, tuple(range(logits.ndim - target.ndim)))
 
 
 def loss_and_manual_grads(

@@ -19,11 +19,12 @@ Array = jax.Array
 
 
 def binary_cross_entropy(logits: Array, y: Array) -> Array:
-    """Per-example BCE from logits.
+    """Per-example BCE from logits (elementwise).
 
     Args:
-      logits: (n,) logits ``z``.
-      y: (n,) labels in {0, 1} (any numeric dtype).
+      logits: (n,) logits ``z``, or any shape (the sweep's bins: (B, K, n)).
+      y: (n,) labels in {0, 1} (any numeric dtype), or of a shape that broadcasts
+        to the logits' from the right.
 
     Returns:
       (n,) ``softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|))``.
@@ -32,6 +33,7 @@ def binary_cross_entropy(logits: Array, y: Array) -> Array:
     0.6931...
     """
     y = y.astype(logits.dtype)
+    y = jnp.expand_dims(y, tuple(range(logits.ndim - y.ndim)))  # labels of a broadcast layout
     return jnp.maximum(logits, 0) - y * logits + jnp.log1p(jnp.exp(-jnp.abs(logits)))
 
 
@@ -59,6 +61,7 @@ def softmax_cross_entropy(logits: Array, y: Array, *, axis: int = -1) -> Array:
         picked = jnp.take_along_axis(logits, y.astype(jnp.int32)[..., None], axis=-1)[..., 0]
     else:  # labels broadcast against the other axes: pick z_y by a one-hot sum (exact)
         one_hot = jax.nn.one_hot(y, logits.shape[axis], dtype=logits.dtype, axis=axis)
+        one_hot = jnp.expand_dims(one_hot, tuple(range(logits.ndim - one_hot.ndim)))
         picked = jnp.sum(logits * one_hot, axis=axis)
     return log_z - picked
 
