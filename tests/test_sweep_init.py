@@ -30,7 +30,7 @@ def _plan(widths, n_seeds, *, scheme, depth, n_features=3, n_outputs=3, rates=No
         models_per_width=per_width,
         n_features=n_features,
         n_outputs=n_outputs,
-        static_optimizer=optimizers.static(optimizer),
+        optimizer=optimizers.static(optimizer),
         scheme=scheme,
         batch_size=None,
         n_examples=12,

@@ -52,7 +52,7 @@ def _plan(grid: validation.Grid, optimizer, X, *, n_outputs, devices, **options)
         models_per_width=per_width,
         n_features=int(X.shape[1]),
         n_outputs=n_outputs,
-        static_optimizer=optimizers.static(optimizer),
+        optimizer=optimizers.static(optimizer),
         n_examples=int(X.shape[0]),
         packing=packing,
         learning_rates=grid.learning_rates,
@@ -61,15 +61,24 @@ def _plan(grid: validation.Grid, optimizer, X, *, n_outputs, devices, **options)
     )
 
 
-def _put(programs, X, y, X_test, y_test, key) -> driver.Data:
-    """The data on the devices, replicated: float32 inputs, int32 labels, raw key."""
-
-    def put(a, dtype):
-        return jax.device_put(np.asarray(a, dtype), programs.replicated)
-
-    test = () if X_test is None else (put(X_test, np.float32), put(y_test, np.int32))
+def _host_data(X, y, X_test, y_test, key) -> tuple[np.ndarray, ...]:
+    """The data as the programs take it: float32 inputs, int32 labels, the raw (2,) key."""
     key_data = key if key.dtype == np.uint32 else jax.random.key_data(key)
-    return driver.Data(put(X, np.float32), put(y, np.int32), test, put(key_data, np.uint32))
+    test = () if X_test is None else (np.asarray(X_test, np.float32), np.asarray(y_test, np.int32))
+    return (
+        np.asarray(X, np.float32),
+        np.asarray(y, np.int32),
+        *test,
+        np.asarray(key_data, np.uint32),
+    )
+
+
+def _put(programs, X, y, X_test, y_test, key) -> driver.Data:
+    """The data on the devices, replicated."""
+    X, y, *test, key_data = (
+        jax.device_put(a, programs.replicated) for a in _host_data(X, y, X_test, y_test, key)
+    )
+    return driver.Data(X, y, tuple(test), key_data)
 
 
 def sweep(
@@ -186,15 +195,17 @@ def sweep(
         scheme=scheme, batch_size=batch_size, backend=backend, depth=depth,
     )  # fmt: skip
     spec = Spec(plan, grid.seeds, steps, chunk_steps, loss_points, len(devices))
+    saving, saved = None, None
+    if checkpoint is not None:  # checked before anything compiles
+        data_digest = resume.digest(*_host_data(X, y, X_test, y_test, key))
+        saving = driver.Checkpoint(os.fspath(checkpoint), resume.fingerprint(spec, data_digest))
+        if os.path.exists(saving.path):
+            saved = resume.read(saving.path, saving.fingerprint, steps)
     n_test = None if X_test is None else int(X_test.shape[0])
     programs = compiled_programs(plan, devices, steps, spec.chunk_lengths, n_test)
     data = _put(programs, X, y, X_test, y_test, key)
-    saving = None
-    if checkpoint is not None:
-        data_digest = resume.digest(data.X, data.y, *data.test, data.key_data)
-        saving = driver.Checkpoint(os.fspath(checkpoint), resume.fingerprint(spec, data_digest))
     kept, index = loss_steps(steps, loss_points), indices(plan.packing, plan.widths)
-    state, curves, done = driver.start(programs, spec, data, len(kept), saving)
+    state, curves, done = driver.start(programs, spec, data, len(kept), saved)
     out = driver.run(
         programs, spec, state, curves, done=done, data=data, kept=kept, index=index,
         checkpoint=saving, progress=progress, on_chunk=on_chunk,

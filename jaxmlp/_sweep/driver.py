@@ -80,20 +80,14 @@ def _save(checkpoint: Checkpoint, parts: list, curves: np.ndarray, done: int) ->
 
 
 def start(
-    programs: Programs,
-    spec: Spec,
-    data: Data,
-    n_kept: int,
-    checkpoint: Checkpoint | None,
+    programs: Programs, spec: Spec, data: Data, n_kept: int, saved: resume.Saved | None
 ) -> tuple[SweepState, np.ndarray, int]:
     """The state to start from, the (W, A, S, T) curves so far and the steps done:
-    resumed from ``checkpoint`` if its file exists, else fresh."""
+    those of the checkpoint ``saved`` (:func:`jaxmlp._sweep.resume.read`), else fresh."""
     plan = spec.plan
     curves_shape = (len(plan.widths), len(plan.activations), plan.models_per_width, n_kept)
-    if checkpoint is not None and resume.exists(checkpoint.path):
-        state, curves, done = resume.load(
-            checkpoint.path, checkpoint.fingerprint, programs.state_shapes, curves_shape, spec.steps
-        )
+    if saved is not None:
+        state, curves, done = resume.restore(saved, programs.state_shapes, curves_shape)
         return jax.device_put(state, programs.state_sharding), curves, done
     n_rates = 1 if plan.learning_rates is None else len(plan.learning_rates)
     seeds = np.repeat(np.asarray(spec.seeds, np.int32), n_rates)  # one per model column

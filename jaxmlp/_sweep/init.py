@@ -103,7 +103,7 @@ def init_state(plan: Plan, seeds: Array, key_data: Array) -> SweepState:
         b_out = b_out.at[ix.bins, ix.slots].set(o.b)
     params = (*(mlp.Dense(W, b) for W, b in layers), mlp.Dense(W_out, b_out))
     member = jnp.asarray(p.member(plan.widths))
-    opt_state = jax.vmap(jax.vmap(plan.optimizer.init))(slot_views(params, member))
+    opt_state = jax.vmap(jax.vmap(plan.transformation.init))(slot_views(params, member))
     if plan.learning_rates is not None:  # each slot's own rate
         rates = jnp.asarray(slot_rates(p, plan.learning_rates))
         hyper = opt_state.hyperparams

@@ -168,7 +168,7 @@ def slot_rates(p: Packing, rates: Sequence[float]) -> np.ndarray:
 class Plan:
     """Everything static about a sweep's programs: it keys the compiled programs.
 
-    ``static_optimizer`` compares optimizers by structure (:mod:`jaxmlp.optimizers`),
+    ``optimizer`` compares optimizers by structure (:mod:`jaxmlp.optimizers`),
     so an equal optimizer built again (``optax.adam(0.01)`` twice) reuses the programs.
     """
 
@@ -177,7 +177,7 @@ class Plan:
     models_per_width: int  # seeds x learning rates (seed-major)
     n_features: int
     n_outputs: int
-    static_optimizer: StaticOptimizer
+    optimizer: StaticOptimizer  # the optax transformation applied to every slot, as a key
     scheme: str
     batch_size: int | None
     n_examples: int
@@ -190,9 +190,9 @@ class Plan:
     rate_name: str | None = None
 
     @property
-    def optimizer(self) -> optax.GradientTransformation:
+    def transformation(self) -> optax.GradientTransformation:
         """The optax transformation applied to every slot."""
-        return self.static_optimizer.optimizer
+        return self.optimizer.optimizer
 
     def sizes(self, width: int) -> tuple[int, ...]:
         """Layer sizes of a model of this width: ``(d, w, ..., w, k)``."""

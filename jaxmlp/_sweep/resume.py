@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -76,16 +76,36 @@ def save(path: str, state: SweepState, curves: np.ndarray, fp: dict, step: int) 
     _checkpoint.save(path, (state, curves), {"fingerprint": fp, "step": step})
 
 
+def _differences(a: dict, b: dict) -> list[str]:
+    """The (innermost, the plan's unprefixed) fields whose values differ in a and b."""
+    out = []
+    for name in sorted(set(a) | set(b)):
+        x, y = a.get(name), b.get(name)
+        if isinstance(x, dict) and isinstance(y, dict) and name == "plan":
+            out += _differences(x, y)
+        elif x != y:
+            out.append(name)
+    return out
+
+
 def _refuse(path: str, why: str) -> ValueError:
     return ValueError(f"checkpoint {path!r} {why}; pass another path or delete it")
 
 
-def load(path: str, fp: dict, state_shapes: SweepState, curves_shape: tuple, steps: int):
-    """Reads a checkpoint of this sweep: ``(host state, curves, step)``.
+class Saved(NamedTuple):
+    """A checkpoint read and checked against this sweep's fingerprint."""
+
+    path: str
+    leaves: list  # the state's leaves, then the curves
+    step: int  # updates done, in 1..steps
+
+
+def read(path: str, fp: dict, steps: int) -> Saved:
+    """Reads the checkpoint at ``path`` and checks it was written by this very sweep.
 
     Refused with a ``ValueError`` naming the file: unreadable, another layout,
-    other arguments (the differing fields named), a step outside ``1..steps``,
-    or leaves of other shapes.
+    other arguments (the differing fields named) or a step outside ``1..steps``.
+    Runs before anything is compiled.
     """
     try:
         leaves, meta = _checkpoint.load(path)
@@ -101,20 +121,23 @@ def load(path: str, fp: dict, state_shapes: SweepState, curves_shape: tuple, ste
             f"(this one reads {LAYOUT!r})",
         )
     if got != fp:
-        fields = sorted(k for k in set(got) | set(fp) if got.get(k) != fp.get(k))
-        raise _refuse(path, f"was written by a sweep with other arguments ({', '.join(fields)})")
+        fields = ", ".join(_differences(got, fp))
+        raise _refuse(path, f"was written by a sweep with other arguments ({fields})")
     step = meta.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or not 0 < step <= steps:
         raise _refuse(path, f"holds step {step!r}, outside 1..{steps}")
+    return Saved(path, list(leaves), step)
+
+
+def restore(saved: Saved, state_shapes: SweepState, curves_shape: tuple):
+    """The host state and curves of a checkpoint: ``(state, curves, step)``.
+
+    Refused with a ``ValueError`` naming the file if its arrays have other shapes.
+    """
     expected = [(tuple(s.shape), np.dtype(s.dtype)) for s in jax.tree.leaves(state_shapes)]
     expected.append((tuple(curves_shape), np.dtype(np.float32)))
-    found = [(tuple(leaf.shape), leaf.dtype) for leaf in leaves]
+    found = [(tuple(np.shape(leaf)), np.asarray(leaf).dtype) for leaf in saved.leaves]
     if found != expected:
-        raise _refuse(path, "does not match this sweep's state (arrays of other shapes)")
-    state = jax.tree.unflatten(jax.tree.structure(state_shapes), leaves[:-1])
-    return state, np.array(leaves[-1]), step
-
-
-def exists(path: str | None) -> bool:
-    """Is there a checkpoint to resume at ``path``?"""
-    return path is not None and os.path.exists(path)
+        raise _refuse(saved.path, "does not match this sweep's state (arrays of other shapes)")
+    state = jax.tree.unflatten(jax.tree.structure(state_shapes), saved.leaves[:-1])
+    return state, np.array(saved.leaves[-1]), saved.step

@@ -23,7 +23,7 @@ Array = jax.Array
 def updates(plan: Plan, params, opt_state, grads, member):
     """Per-slot optimizer updates, recombined: (updates, new opt states, slot grads)."""
     slot_grads = slot_views(grads, member)
-    update = jax.vmap(jax.vmap(plan.optimizer.update))
+    update = jax.vmap(jax.vmap(plan.transformation.update))
     views, opt_state = update(slot_grads, opt_state, slot_views(params, member))
     return combine(views, member), opt_state, slot_grads
 
