@@ -109,8 +109,11 @@ def read(path: str, fp: dict, steps: int) -> Saved:
     """
     try:
         leaves, meta = _checkpoint.load(path)
-    except Exception as e:  # any failure to read is the file's
-        raise _refuse(path, f"cannot be read ({type(e).__name__}: {e})") from e
+    except OSError as e:
+        raise _refuse(path, f"cannot be read ({e.strerror or e})") from e
+    except Exception as e:  # any other failure to read is the file's content
+        # (the reader's own message is not repeated: NumPy's suggests loading unsafely)
+        raise _refuse(path, f"cannot be read as a checkpoint ({type(e).__name__})") from e
     got = meta.get("fingerprint") if isinstance(meta, dict) else None
     if not isinstance(got, dict):
         raise _refuse(path, "has no sweep fingerprint (not a jaxmlp sweep checkpoint)")
