@@ -62,9 +62,8 @@ def _layout(plan: Plan, devices: tuple) -> _Layout:
     threads = plan.packing.threads
     part_shapes = jax.eval_shape(lambda state: split_parts(state, threads)[0], shapes)
     state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)  # type: ignore[arg-type]
-    state_spec = SweepState(  # type: ignore[arg-type]
-        jax.tree.map(lambda _: PartitionSpec("bins"), shapes.bins), PartitionSpec()
-    )
+    by_bin = PartitionSpec("bins")
+    state_spec = SweepState(jax.tree.map(lambda _: by_bin, shapes.bins), PartitionSpec())  # type: ignore[arg-type]
     members = [
         jax.make_array_from_callback(m.shape, split, functools.partial(index, m))
         for m in split_parts(plan.packing.member(plan.widths), threads)
