@@ -337,3 +337,21 @@ def check_devices(devices) -> tuple:
         if not isinstance(device, jax.Device):
             raise TypeError(f"devices must hold jax devices, got {type(device).__name__}")
     return devices
+
+
+def check_path(path, name: str) -> str | None:
+    """``path`` (str or ``os.PathLike``) as a str, or None; a TypeError naming ``name``."""
+    import os
+
+    if path is None:
+        return None
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a file path, got {type(path).__name__}") from None
+
+
+def check_callback(fn, name: str) -> None:
+    """``fn`` None or callable; a TypeError naming ``name`` (before any work is done)."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")

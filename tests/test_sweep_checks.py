@@ -43,6 +43,8 @@ def data():
         ({"scheme": "zeros"}, ValueError, "scheme must be one of"),
         ({"depth": 0}, ValueError, "depth must be a positive int"),
         ({"depth": 2.0}, TypeError, "depth must be a positive int"),
+        ({"checkpoint": 3}, TypeError, "checkpoint must be a file path"),
+        ({"on_chunk": 3}, TypeError, "on_chunk must be callable"),
         ({"devices": ()}, ValueError, "devices must hold at least one device"),
         ({"devices": ("cpu",)}, TypeError, "devices must hold jax devices"),
         ({"n_outputs": validation.MAX_CLASSES + 1}, ValueError, "n_outputs must be at most"),

@@ -189,6 +189,8 @@ def sweep(
     chunk_steps = min(validation.positive_int(chunk_steps, "chunk_steps"), steps)
     loss_points = validation.positive_int(loss_points, "loss_points")
     devices = validation.check_devices(devices)
+    checkpoint = validation.check_path(checkpoint, "checkpoint")
+    validation.check_callback(on_chunk, "on_chunk")
 
     plan = _plan(
         grid, optimizer, X, n_outputs=n_outputs, devices=devices,
@@ -198,7 +200,7 @@ def sweep(
     saving, saved = None, None
     if checkpoint is not None:  # checked before anything compiles
         data_digest = resume.digest(*_host_data(X, y, X_test, y_test, key))
-        saving = driver.Checkpoint(os.fspath(checkpoint), resume.fingerprint(spec, data_digest))
+        saving = driver.Checkpoint(checkpoint, resume.fingerprint(spec, data_digest))
         if os.path.exists(saving.path):
             saved = resume.read(saving.path, saving.fingerprint, steps)
     n_test = None if X_test is None else int(X_test.shape[0])
