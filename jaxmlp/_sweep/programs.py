@@ -2,7 +2,9 @@
 
 The bin axis is sharded over all devices (``shard_map`` on a one-axis ``Mesh``;
 bins padded to a multiple of the device count with empty bins); the programs
-have no cross-device communication but the finiteness flag. :func:`programs` is
+have no cross-device communication but the finiteness flag. Under
+``jax.distributed`` the same call runs on the global mesh (and the driver gathers
+the results on every process). :func:`programs` is
 cached on the :class:`~jaxmlp._sweep.plan.Plan`, whose optimizer compares by
 structure, so an equal optimizer built again reuses every compiled program.
 """
