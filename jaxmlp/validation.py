@@ -216,8 +216,9 @@ def check_grid(*, widths, activations, seeds, learning_rates, optimizer) -> Grid
     factory taking the rate first (``optax.adam``). Seeds must lie in
     ``SEED_RANGE``: ``jax.random.key`` keeps 32 bits, so wider seeds would alias.
 
+    >>> import optax
     >>> check_grid(widths=(2, 3), activations=("tanh",), seeds=(0,), learning_rates=None,
-    ...            optimizer=__import__("optax").sgd(0.1)).widths
+    ...            optimizer=optax.sgd(0.1)).widths
     (2, 3)
     """
     import optax

@@ -63,7 +63,7 @@ class Packing:
         """(B, K, C) bool: unit c of bin b belongs to the model in slot k.
 
         >>> pack((2, 1), 1, rows=4).member((2, 1)).astype(int).tolist()
-        [[[1, 1], [0, 0]], [[1, 0], [0, 0]]]
+        [[[1, 1]], [[1, 0]]]
         """
         out = np.zeros((self.n_bins, self.slots, self.capacity), bool)
         for w, row in zip(widths, self.places, strict=True):
