@@ -90,6 +90,7 @@ def test_every_config_equals_train(result, data):
                 assert result.test_accuracy[i, j, k] == pytest.approx(test_acc)
 
 
+@pytest.mark.slow
 def test_minibatches_and_sigmoid_padding_free_match_train(data):
     X, _, y, _ = data
     key = jax.random.key(3)
