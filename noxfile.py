@@ -54,6 +54,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks to out/bench (pass -- --quick for a smoke run); then the sweep's, if present."""
     session.install("-e", ".[bench]")
     session.run("python", "experiments/bench.py", *session.posargs)
+    session.run("python", "experiments/bench_latency.py", *session.posargs)
     if pathlib.Path("experiments/bench_sweep.py").exists():
         session.run("python", "experiments/bench_sweep.py", "--out", "out/bench")
 

@@ -227,7 +227,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     from jaxmlp import datasets, io
 
     try:
-        from jaxmlp.sweep import sweep
+        from jaxmlp import sweep
     except ImportError as e:
         raise CLIError(f"jaxmlp.sweep is not available in this installation ({e})") from None
     widths = _ints(args.widths, "--widths")

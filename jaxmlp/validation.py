@@ -158,3 +158,201 @@ def _unused_key():
         return key
     with jax.ensure_compile_time_eval():  # first asked under a trace: cache a concrete key
         return jax.random.key(0)  # (this way compiles its own program: ~70 ms, once)
+
+
+# --------------------------------------------------------------------------------------
+# The sweep's arguments (jaxmlp.sweep): the grid, the optimizer, the data, the devices.
+# --------------------------------------------------------------------------------------
+
+from typing import NamedTuple  # noqa: E402 (this section is appended; kept local to it)
+
+# The most classes (output units) a sweep trains. Labels are class ids, so one
+# stray label such as 100000 would otherwise make every model 100001 outputs wide
+# (and a label of 10**7 exhaust the memory); larger problems are not what a
+# sweep of small MLPs is for.
+MAX_CLASSES = 4096
+SEED_RANGE = (-(2**31), 2**31 - 1)  # jax.random.key's 32-bit seeds: wider ones alias
+
+
+def _check_axis(values, name: str, kind) -> tuple:
+    """A grid axis as a non-empty tuple of distinct ints (kind int), numbers (float) or any."""
+    from jaxmlp import activations as _activations
+
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence, got {type(values).__name__}") from None
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    for v in values:
+        if kind is int and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise TypeError(f"{name} must hold ints, got {type(v).__name__} ({v!r})")
+        if kind is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{name} must hold numbers, got {type(v).__name__} ({v!r})")
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be positive and finite, got {v!r}")
+    if kind is float:
+        values = tuple(float(v) for v in values)
+    keys = [v.name if isinstance(v, _activations.Activation) else v for v in values]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{name} must not repeat values, got {keys}")
+    return values
+
+
+class Grid(NamedTuple):
+    """A checked sweep grid (see :func:`check_grid`)."""
+
+    widths: tuple[int, ...]
+    activations: tuple  # Activation objects, distinct names
+    seeds: tuple[int, ...]
+    learning_rates: tuple[float, ...] | None
+
+
+def check_grid(*, widths, activations, seeds, learning_rates, optimizer) -> Grid:
+    """Checks a sweep's grid axes and its optimizer; returns the axes as tuples.
+
+    ``optimizer`` must be an optax transformation, or with ``learning_rates`` a
+    factory taking the rate first (``optax.adam``). Seeds must lie in
+    ``SEED_RANGE``: ``jax.random.key`` keeps 32 bits, so wider seeds would alias.
+
+    >>> import optax
+    >>> check_grid(widths=(2, 3), activations=("tanh",), seeds=(0,), learning_rates=None,
+    ...            optimizer=optax.sgd(0.1)).widths
+    (2, 3)
+    """
+    import optax
+
+    from jaxmlp import activations as _activations
+
+    widths = tuple(int(w) for w in _check_axis(widths, "widths", int))
+    for w in widths:
+        positive_int(w, "widths entries")
+    acts = tuple(_activations.get(a) for a in _check_axis(activations, "activations", None))
+    if len({a.name for a in acts}) != len(acts):
+        raise ValueError(f"activations must have distinct names, got {[a.name for a in acts]}")
+    seeds = tuple(int(s) for s in _check_axis(seeds, "seeds", int))
+    low, high = SEED_RANGE
+    for s in seeds:
+        if not low <= s <= high:
+            raise ValueError(f"seeds must lie in [{low}, {high}] (32-bit keys), got {s}")
+    rates = None
+    if learning_rates is not None:
+        rates = tuple(_check_axis(learning_rates, "learning_rates", float))
+        if isinstance(optimizer, optax.GradientTransformation) or not callable(optimizer):
+            raise TypeError(
+                "with learning_rates, optimizer must be a factory taking the learning rate "
+                f"(like optax.adam), got {type(optimizer).__name__}"
+            )
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
+            + (" (a factory like optax.adam needs learning_rates)" if callable(optimizer) else "")
+        )
+    return Grid(widths, acts, seeds, rates)
+
+
+def check_n_outputs(y, n_outputs, *, name: str = "y") -> int:
+    """The number of outputs k for labels ``y``: given, or 1 for {0, 1}, else max(y) + 1.
+
+    The labels are checked to be numbers, finite, whole and >= 0 before their
+    maximum is read, and k is at most ``MAX_CLASSES``.
+
+    >>> check_n_outputs(np.array([0, 2, 1]), None)
+    3
+    """
+    if not hasattr(y, "shape") or not hasattr(y, "dtype"):
+        raise TypeError(f"{name} must be an array, got {type(y).__name__}")
+    if not (
+        np.issubdtype(y.dtype, np.integer)
+        or np.issubdtype(y.dtype, np.floating)
+        or y.dtype == np.bool_
+    ):
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if n_outputs is None:
+        values = np.asarray(y)
+        bad = values[~(np.isfinite(values) & (values == np.round(values)) & (values >= 0))]
+        if bad.size:
+            raise ValueError(f"{name} must hold class labels 0, 1, 2, ..., got {bad[0].item()!r}")
+        top = int(values.max()) if values.size else 0
+        if top >= MAX_CLASSES:
+            raise ValueError(
+                f"{name} holds the label {top}: at most MAX_CLASSES = {MAX_CLASSES} classes "
+                f"(labels 0..{MAX_CLASSES - 1}) are supported"
+            )
+        n_outputs = 1 if top <= 1 else top + 1
+    n_outputs = positive_int(n_outputs, "n_outputs")
+    if n_outputs > MAX_CLASSES:
+        raise ValueError(f"n_outputs must be at most MAX_CLASSES = {MAX_CLASSES}, got {n_outputs}")
+    return n_outputs
+
+
+def check_key(key, name: str = "key") -> None:
+    """Checks a PRNG key: ``jax.random.key(s)`` (shape ()) or a raw (2,) uint32 key."""
+    typed = hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    raw = hasattr(key, "dtype") and key.dtype == np.uint32 and tuple(key.shape) == (2,)
+    if typed and tuple(key.shape) != ():
+        raise ValueError(f"{name} must be one PRNG key (shape ()), got shape {tuple(key.shape)}")
+    if not (typed or raw):
+        raise TypeError(
+            f"{name} must be a PRNG key such as jax.random.key(0), "
+            f"got {type(key).__name__} ({key!r})"
+        )
+
+
+def check_sweep_data(X, y, X_test, y_test, *, n_outputs, batch_size, key):
+    """Checks a sweep's data and batching; returns ``(n_outputs, batch_size, key)``.
+
+    X (n, d) finite floats, y (n,) labels (:func:`check_n_outputs`), the optional
+    held-out pair given together, and :func:`check_batching`'s options.
+    """
+    if not hasattr(X, "shape") or len(X.shape) != 2:
+        raise ValueError(f"X must be 2-D with shape (n, d), got shape {getattr(X, 'shape', X)}")
+    d = int(X.shape[1])
+    check_inputs(X, d)
+    n_outputs = check_n_outputs(y, n_outputs)
+    check_labels(y, X.shape[0], n_outputs)
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test must be given together")
+    if X_test is not None:
+        check_inputs(X_test, d, name="X_test")
+        check_n_outputs(y_test, n_outputs, name="y_test")
+        check_labels(y_test, X_test.shape[0], n_outputs, name="y_test")
+    if key is not None:
+        check_key(key)
+    batch_size, key = check_batching(batch_size, key, X.shape[0])
+    return n_outputs, batch_size, key
+
+
+def check_devices(devices) -> tuple:
+    """``devices`` as a non-empty tuple of ``jax.Device`` (default: ``jax.devices()``)."""
+    if devices is None:
+        return tuple(jax.devices())
+    try:
+        devices = tuple(devices)
+    except TypeError:
+        raise TypeError(f"devices must be a sequence of jax devices, got {devices!r}") from None
+    if not devices:
+        raise ValueError("devices must hold at least one device, got an empty sequence")
+    for device in devices:
+        if not isinstance(device, jax.Device):
+            raise TypeError(f"devices must hold jax devices, got {type(device).__name__}")
+    return devices
+
+
+def check_path(path, name: str) -> str | None:
+    """``path`` (str or ``os.PathLike``) as a str, or None; a TypeError naming ``name``."""
+    import os
+
+    if path is None:
+        return None
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a file path, got {type(path).__name__}") from None
+
+
+def check_callback(fn, name: str) -> None:
+    """``fn`` None or callable; a TypeError naming ``name`` (before any work is done)."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
