@@ -534,7 +534,7 @@ def train(
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
         )
-    steps = validation.positive_int(steps, "steps")
+    steps = validation.check_steps(steps)
     if snapshot_every is not None:
         snapshot_every = validation.positive_int(snapshot_every, "snapshot_every")
         if snapshot_every > steps:
