@@ -82,7 +82,9 @@ def encode(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> byt
     for name, array in arrays.items():
         code = dtype_code(array.dtype)
         if code is None:
-            raise TypeError(f"arrays[{name!r}] has dtype {array.dtype}, which has no safetensors code")
+            raise TypeError(
+                f"arrays[{name!r}] has dtype {array.dtype}, which has no safetensors code"
+            )
         data = np.ascontiguousarray(array, dtype=DTYPES[code]).tobytes()
         header[name] = {
             "dtype": code,
@@ -143,9 +145,7 @@ def decode_header(
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
         metadata = header.pop(METADATA, {})
-        if not isinstance(metadata, dict) or not all(
-            isinstance(v, str) for v in metadata.values()
-        ):
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise ValueError("__metadata__ must map strings to strings")
         entries = {name: _entry(name, value, data_size) for name, value in header.items()}
         end = 0

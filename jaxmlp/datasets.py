@@ -259,7 +259,9 @@ def _check_number(value, name: str) -> None:
 def _check_noise(noise, name: str = "noise") -> None:
     _check_number(noise, name)
     if not noise >= 0 or not noise <= MAX_COORDINATE:
-        raise ValueError(f"{name} must be a finite number >= 0 (<= {MAX_COORDINATE:g}), got {noise}")
+        raise ValueError(
+            f"{name} must be a finite number >= 0 (<= {MAX_COORDINATE:g}), got {noise}"
+        )
 
 
 def _points(values, shape: tuple[int, ...], name: str, what: str) -> np.ndarray:

@@ -56,8 +56,7 @@ def check_key(key, name: str = "key") -> None:
             return
     shown = repr(key) if np.ndim(key) == 0 else f"of shape {shape} and dtype {dtype}"
     raise TypeError(
-        f"{name} must be a JAX PRNG key such as jax.random.key(0), "
-        f"got {type(key).__name__} {shown}"
+        f"{name} must be a JAX PRNG key such as jax.random.key(0), got {type(key).__name__} {shown}"
     )
 
 
@@ -137,9 +136,7 @@ def check_params(params) -> tuple[int, ...]:
             )
         for what, leaf in (("W", W), ("b", b)):
             if not jnp.issubdtype(getattr(leaf, "dtype", np.float64), jnp.floating):
-                raise TypeError(
-                    f"params[{i}].{what} must have a floating dtype, got {leaf.dtype}"
-                )
+                raise TypeError(f"params[{i}].{what} must have a floating dtype, got {leaf.dtype}")
         if not sizes:
             sizes.append(int(np.shape(W)[1]))
         sizes.append(int(np.shape(W)[0]))
@@ -154,9 +151,7 @@ def _all_finite(leaves) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
-def check_inputs(
-    X, n_features: int, *, name: str = "X", batched: bool = True, dtype=None
-) -> None:
+def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True, dtype=None) -> None:
     """Checks a feature array: 2-D (n, d) when ``batched`` else 1-D (d,), finite floats.
 
     ``dtype``: the dtype ``X`` is computed in (default its own); ``X`` must be

@@ -187,7 +187,9 @@ def test_non_finite_or_negative_geometry_is_refused(name, options, message):
 def test_numpy_scalars_are_accepted(name):
     noise = {"blobs": {"std": np.float32(0.5)}}.get(name, {"noise": np.float32(0.1)})
     X, y = getattr(datasets, name)(jax.random.key(0), np.int64(10), **noise)
-    X_py, y_py = getattr(datasets, name)(jax.random.key(0), 10, **{k: float(v) for k, v in noise.items()})
+    X_py, y_py = getattr(datasets, name)(
+        jax.random.key(0), 10, **{k: float(v) for k, v in noise.items()}
+    )
     np.testing.assert_array_equal(X, X_py)
     np.testing.assert_array_equal(y, y_py)
     assert np.isfinite(np.asarray(X)).all()

@@ -279,8 +279,12 @@ def test_keys_must_match_arrays(saved):
 
 @pytest.mark.parametrize(
     "value",
-    [np.ones((4, 2), np.int32), np.ones((4, 2), np.uint8), np.full((4, 2), np.nan, np.float32),
-     np.full((4, 2), -np.inf, np.float16)],  # fmt: skip
+    [
+        np.ones((4, 2), np.int32),
+        np.ones((4, 2), np.uint8),
+        np.full((4, 2), np.nan, np.float32),
+        np.full((4, 2), -np.inf, np.float16),
+    ],  # fmt: skip
 )
 def test_non_float_or_non_finite_weights_are_refused(saved, value):
     arrays, _ = _safetensors.read(saved)
