@@ -274,6 +274,7 @@ def _train_setup(args: argparse.Namespace) -> TrainSetup:
 
     _check_out(pathlib.Path(args.out), TRAIN_FILES)
     optimizer = _optimizer(args.optimizer, args.lr)
+    _usage("--sizes", validation.check_sizes, (1, *args.sizes, 1))  # at once, before the data
     X, y = _dataset(args.dataset, args.n, args.seed)
     X_train, X_test, y_train, y_test = _usage(
         "--test-fraction", datasets.train_test_split,

@@ -144,7 +144,7 @@ def forward(params: Params, x: Array, activation: ActivationLike = "sigmoid") ->
 def _compute_dtype(params: Params, X: Array):
     """The dtype ``W @ x`` is computed in (JAX's promotion, x64 off or on); None if unknown."""
     try:
-        return jnp.result_type(X.dtype, params[0].W.dtype)
+        return jax.dtypes.canonicalize_dtype(jnp.promote_types(X.dtype, params[0].W.dtype))
     except Exception:  # noqa: BLE001 - no dtype, or none JAX knows: check_inputs says which
         return None
 
