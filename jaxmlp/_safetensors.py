@@ -17,6 +17,12 @@ well-formed entries (duplicate names, unknown dtypes, negative or non-int
 shapes or offsets, more than :data:`MAX_NDIM` dimensions), offsets that do not
 tile the data section exactly, and a byte count that does not match the shape.
 Memory use is bounded by the file's size: nothing is inflated.
+
+Integrity: jaxmlp writes a CRC-32 of the whole file (computed with the
+checksum's own digits as zeros) into ``__metadata__["crc32"]``; the reader
+checks it when present, so a flipped bit anywhere (header, metadata or data) is
+refused instead of loading as other numbers. Files without it (written by the
+safetensors package) load unchecked.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import json
 import math
 import os
 import struct
+import zlib
 from collections.abc import Mapping
 
 import ml_dtypes
@@ -33,6 +40,14 @@ import numpy as np
 MAX_HEADER_BYTES = 2**23  # 8 MiB of JSON: ~100 000 arrays; the safetensors package allows 100 MB
 MAX_NDIM = 32  # NumPy's own limit on dimensions (64 since NumPy 2; 32 is plenty here)
 METADATA = "__metadata__"
+CRC = "crc32"
+_CRC_ZERO = json.dumps("0" * 8)
+
+
+def _crc_field(value: str) -> bytes:
+    """The bytes of the checksum entry in the header: ``"crc32":"\\"1a2b3c4d\\""``."""
+    return json.dumps({CRC: value}, separators=(",", ":")).encode()[1:-1]
+
 
 DTYPES: dict[str, np.dtype] = {
     "BOOL": np.dtype(np.bool_),
@@ -66,18 +81,21 @@ def dtype_code(dtype: np.dtype) -> str | None:
     return _NAMES.get((dtype.kind, dtype.itemsize, dtype.newbyteorder("=").name))
 
 
-def encode(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:
+def encode(
+    arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str], *, checksum: bool = False
+) -> bytes:
     """The bytes of a safetensors file holding ``arrays`` (in order) and ``metadata``.
 
     Args:
       arrays: name -> array of a dtype :func:`dtype_code` knows.
       metadata: str -> str, stored as ``__metadata__``.
+      checksum: also store the file's CRC-32 as ``metadata["crc32"]``.
 
     >>> blob = encode({"a": np.arange(3, dtype=np.int32)}, {"kind": "demo"})
     >>> decode_header(blob[8:], len(blob) - 8 - int.from_bytes(blob[:8], "little"), "x")[0]
     {'a': (dtype('int32'), (3,), 0, 12)}
     """
-    header: dict[str, object] = {METADATA: dict(metadata)}
+    header: dict[str, object] = {METADATA: {**metadata, **({CRC: _CRC_ZERO} if checksum else {})}}
     chunks, offset = [], 0
     for name, array in arrays.items():
         code = dtype_code(array.dtype)
@@ -95,7 +113,28 @@ def encode(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> byt
         offset += len(data)
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-len(text) % 8)  # the data section 8-byte aligned, as the package does
-    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
+    blob = struct.pack("<Q", len(text)) + text + b"".join(chunks)
+    if checksum:
+        crc = json.dumps(f"{zlib.crc32(blob):08x}")
+        blob = blob.replace(_crc_field(_CRC_ZERO), _crc_field(crc), 1)
+    return blob
+
+
+def _check_crc(path: str, prefix: bytes, raw: bytes, data: bytearray, value: str) -> None:
+    field = _crc_field(value)
+    try:
+        expected = int(json.loads(value), 16)
+    except (ValueError, TypeError):
+        expected = None
+    if expected is None or raw.count(field) != 1:
+        raise FileFormatError(f"{path!r} has a damaged checksum entry")
+    crc = zlib.crc32(
+        data, zlib.crc32(raw.replace(field, _crc_field(_CRC_ZERO)), zlib.crc32(prefix))
+    )
+    if crc != expected:
+        raise FileFormatError(
+            f"{path!r} is corrupted: its CRC-32 is {crc:08x}, the file says {expected:08x}"
+        )
 
 
 def _entry(name: str, value: object, data_size: int) -> tuple[np.dtype, tuple[int, ...], int, int]:
@@ -178,10 +217,13 @@ def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]
                 f"{path!r} declares a header of {n} bytes; the file has {file_size} bytes and "
                 f"headers are limited to MAX_HEADER_BYTES = {MAX_HEADER_BYTES}"
             )
-        entries, metadata = decode_header(f.read(n), file_size - 8 - n, path)
+        raw = f.read(n)
+        entries, metadata = decode_header(raw, file_size - 8 - n, path)
         data = bytearray(file_size - 8 - n)
         if f.readinto(data) != len(data):
             raise FileFormatError(f"{path!r} changed size while being read")
+    if CRC in metadata:
+        _check_crc(path, prefix, raw, data, metadata.pop(CRC))
     arrays = {
         name: np.frombuffer(data, dtype, math.prod(shape), begin).reshape(shape)
         for name, (dtype, shape, begin, _) in entries.items()
@@ -217,17 +259,23 @@ def jaxmlp_bytes(
         metadata = {k: json.dumps(v, allow_nan=False) for k, v in header.items()}
     except (TypeError, ValueError) as e:
         raise TypeError(f"metadata must be JSON-serialisable (finite numbers): {e}") from None
-    return encode(arrays, metadata)
+    return encode(arrays, metadata, checksum=True)
 
 
-def read_jaxmlp(path: str, kind: str, version: int) -> tuple[dict[str, np.ndarray], dict]:
+def read_jaxmlp(
+    path: str, kind: str, version: int, fields: tuple[str, ...] = ("metadata",)
+) -> tuple[dict[str, np.ndarray], dict]:
     """Reads a file of :func:`jaxmlp_bytes`: ``(arrays in order, decoded metadata fields)``.
 
     Raises:
       FileFormatError: not a safetensors file of ``kind`` with ``format_version <=
-        version`` whose ``keys`` name exactly its arrays.
+        version`` whose ``keys`` name exactly its arrays, or metadata entries other
+        than the standard ones and ``fields`` (a flipped bit in a name, say).
     """
     arrays, raw = read(path)
+    unexpected = sorted(set(raw) - {"format", "format_version", "jaxmlp_version", "keys", *fields})
+    if unexpected:
+        raise FileFormatError(f"{path!r} has unexpected metadata entries {unexpected[:5]}")
     try:
         fields = {k: json.loads(v) for k, v in raw.items()}
     except (ValueError, RecursionError) as e:

@@ -192,7 +192,7 @@ def load(path: str) -> tuple[list[np.ndarray], dict]:
             f"{path!r} is a checkpoint in jaxmlp 0.1's .npz format, which is not read "
             "any more: delete it and run the sweep again"
         )
-    arrays, fields = _safetensors.read_jaxmlp(path, KIND, FORMAT_VERSION)
+    arrays, fields = _safetensors.read_jaxmlp(path, KIND, FORMAT_VERSION, ("meta",))
     meta = fields.get("meta")
     names = [f"leaf_{i:04d}" for i in range(len(arrays))]
     if not isinstance(meta, dict) or list(arrays) != names:

@@ -332,6 +332,9 @@ def _fit(args: argparse.Namespace, setup: TrainSetup) -> Fit:
                 opt_state = result.opt_state
             params, done = result.params, done + steps
             losses.append(loss)
+            if done == steps and chunk < args.steps:  # after the first (compiling) chunk
+                note = f"training in chunks of {chunk} steps; Ctrl-C stops after the current one"
+                print(f"jaxmlp: {note} and saves the finished ones", file=sys.stderr, flush=True)
             if result.diverged_at is not None:
                 diverged_at = done - steps + result.diverged_at
             if bar is not None:
