@@ -263,19 +263,16 @@ def jaxmlp_bytes(
 
 
 def read_jaxmlp(
-    path: str, kind: str, version: int, fields: tuple[str, ...] = ("metadata",)
+    path: str, kind: str, version: int, extra: tuple[str, ...] = ("metadata",)
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Reads a file of :func:`jaxmlp_bytes`: ``(arrays in order, decoded metadata fields)``.
 
     Raises:
       FileFormatError: not a safetensors file of ``kind`` with ``format_version <=
         version`` whose ``keys`` name exactly its arrays, or metadata entries other
-        than the standard ones and ``fields`` (a flipped bit in a name, say).
+        than the standard ones and ``extra`` (a flipped bit in a name, say).
     """
     arrays, raw = read(path)
-    unexpected = sorted(set(raw) - {"format", "format_version", "jaxmlp_version", "keys", *fields})
-    if unexpected:
-        raise FileFormatError(f"{path!r} has unexpected metadata entries {unexpected[:5]}")
     try:
         fields = {k: json.loads(v) for k, v in raw.items()}
     except (ValueError, RecursionError) as e:
@@ -290,6 +287,9 @@ def read_jaxmlp(
             f"{path!r} has format_version {found_version!r}; this jaxmlp "
             f"({_library_version()}) reads {kind} format_version <= {version}: upgrade jaxmlp"
         )
+    unexpected = sorted(set(raw) - {"format", "format_version", "jaxmlp_version", "keys", *extra})
+    if unexpected:
+        raise FileFormatError(f"{path!r} has unexpected metadata entries {unexpected[:5]}")
     keys = fields.get("keys")
     if (
         not isinstance(keys, list)
