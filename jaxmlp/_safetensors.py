@@ -34,7 +34,7 @@ import struct
 import zlib
 from collections.abc import Mapping
 
-import ml_dtypes
+import jax.numpy as jnp
 import numpy as np
 
 MAX_HEADER_BYTES = 2**23  # 8 MiB of JSON: ~100 000 arrays; the safetensors package allows 100 MB
@@ -60,7 +60,7 @@ DTYPES: dict[str, np.dtype] = {
     "U64": np.dtype("<u8"),
     "I64": np.dtype("<i8"),
     "F16": np.dtype("<f2"),
-    "BF16": np.dtype(ml_dtypes.bfloat16),
+    "BF16": np.dtype(jnp.bfloat16),  # ml_dtypes' bfloat16, as JAX uses it
     "F32": np.dtype("<f4"),
     "F64": np.dtype("<f8"),
 }
@@ -92,7 +92,8 @@ def encode(
       checksum: also store the file's CRC-32 as ``metadata["crc32"]``.
 
     >>> blob = encode({"a": np.arange(3, dtype=np.int32)}, {"kind": "demo"})
-    >>> decode_header(blob[8:], len(blob) - 8 - int.from_bytes(blob[:8], "little"), "x")[0]
+    >>> n = int.from_bytes(blob[:8], "little")
+    >>> decode_header(blob[8 : 8 + n], len(blob) - 8 - n, "x")[0]
     {'a': (dtype('int32'), (3,), 0, 12)}
     """
     header: dict[str, object] = {METADATA: {**metadata, **({CRC: _CRC_ZERO} if checksum else {})}}
@@ -201,6 +202,12 @@ def decode_header(
 
 def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Reads a safetensors file: ``(name -> NumPy array, metadata)``; never runs code.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.safetensors"
+    >>> _ = p.write_bytes(encode({"a": np.ones(2, np.float32)}, {"k": "v"}, checksum=True))
+    >>> read(p)
+    ({'a': array([1., 1.], dtype=float32)}, {'k': 'v'})
 
     Raises:
       FileFormatError: the file is not a well-formed safetensors file (see module doc).

@@ -120,7 +120,8 @@ def atomic_write(path: str | os.PathLike, write) -> None:
 
     >>> import tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
-    >>> atomic_write(p, lambda f: f.write(b"hi")); open(p, "rb").read()
+    >>> import pathlib
+    >>> atomic_write(p, lambda f: f.write(b"hi")); pathlib.Path(p).read_bytes()
     b'hi'
     """
     path = os.fspath(path)

@@ -61,7 +61,11 @@ def check_key(key, name: str = "key") -> None:
 
 
 def memory_bytes() -> int:
-    """Memory of the default device: its allocator's limit, else the machine's RAM."""
+    """Memory of the default device: its allocator's limit, else the machine's RAM.
+
+    >>> memory_bytes() > 2**20
+    True
+    """
     try:
         stats = jax.devices()[0].memory_stats() or {}
     except Exception:  # noqa: BLE001 - backends without memory stats (CPU)
@@ -72,7 +76,10 @@ def memory_bytes() -> int:
 
 
 def check_memory(n_bytes: int, what: str) -> None:
-    """Refuses ``what`` when it needs more than MEMORY_FRACTION of :func:`memory_bytes`."""
+    """Refuses ``what`` when it needs more than MEMORY_FRACTION of :func:`memory_bytes`.
+
+    >>> check_memory(2**20, "a small network")
+    """
     budget = int(memory_bytes() * MEMORY_FRACTION)
     if n_bytes > budget:
         raise ValueError(

@@ -12,7 +12,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import ml_dtypes
 import numpy as np
 import pytest
 
@@ -86,7 +85,7 @@ def test_results_round_trip(tmp_path):
         "allow_pickle": np.array([1.5]),  # numpy's own keyword: fine as a name here
         "file": np.array(True),
         "empty": np.zeros((0, 3), np.int64),
-        "half": np.ones(3, ml_dtypes.bfloat16),
+        "half": np.ones(3, jnp.bfloat16),
         "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
     }
     io.save_results(path, arrays, note="x", seeds=[0, 1])
