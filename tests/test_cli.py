@@ -14,7 +14,7 @@ import optax
 import pytest
 
 import jaxmlp
-from jaxmlp import checkpoint, cli, datasets, io
+from jaxmlp import _cli_runs, checkpoint, cli, datasets, io
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def _reference_params(steps, seed=0, n=100, width=3):
 
 
 def test_train_in_chunks_equals_one_call(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "MAX_CHUNK_STEPS", 7)  # 30 steps: chunks of 7, 7, 7, 7, 2
+    monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 7)  # 30 steps: chunks of 7, 7, 7, 7, 2
     status, _, err = run(capsys, "train", "--steps", "30", "--n", "100", "--out", str(tmp_path))
     assert status == 0, err
     got, meta = io.load_params(tmp_path / "params.safetensors")
@@ -78,7 +78,7 @@ def test_train_in_chunks_equals_one_call(tmp_path, capsys, monkeypatch):
 
 
 def test_ctrl_c_saves_the_finished_chunks(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "MAX_CHUNK_STEPS", 5)
+    monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 5)
     real_train, calls = jaxmlp.train, []
 
     def train_then_ctrl_c(*args, **kwargs):
