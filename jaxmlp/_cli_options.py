@@ -138,7 +138,7 @@ def _dataset(name: str, n: int, seed: int):
     names = dataset_names()
     if name not in names:
         raise UsageError(f"--dataset must be one of {', '.join(names)}; got {name!r}")
-    return getattr(datasets, name)(jax.random.key(seed), n)
+    return _usage("--n", getattr(datasets, name), jax.random.key(seed), n)
 
 
 def _optimizer_factory(name: str):

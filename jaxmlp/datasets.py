@@ -244,8 +244,8 @@ MAX_COORDINATE = 1e18
 def _check_n(n) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an int >= 2, got {n!r}")
-    if n > validation.MAX_PARAMS:
-        raise ValueError(f"n must be <= MAX_PARAMS = {validation.MAX_PARAMS}, got {n}")
+    # X, y and the draws behind them: about 64 bytes an example, refused up front
+    validation.check_memory(64 * int(n), f"n = {n} examples")
 
 
 def _check_number(value, name: str) -> None:

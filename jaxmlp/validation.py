@@ -41,7 +41,7 @@ def _is_concrete(x) -> bool:
 
 
 def check_key(key, name: str = "key") -> None:
-    """Checks that ``key`` is one JAX PRNG key: ``jax.random.key(s)`` or a raw uint32 (2,) key.
+    """Checks that ``key`` is one JAX PRNG key: ``jax.random.key(s)`` or a raw uint32 key.
 
     >>> check_key(jax.random.key(0))
     >>> check_key(0)
@@ -52,7 +52,7 @@ def check_key(key, name: str = "key") -> None:
     if dtype is not None and isinstance(key, (jax.Array, np.ndarray)):
         if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ():
             return
-        if dtype == np.uint32 and shape == (2,):
+        if dtype == np.uint32 and shape in ((2,), (4,)):  # raw threefry / rbg keys
             return
     shown = repr(key) if np.ndim(key) == 0 else f"of shape {shape} and dtype {dtype}"
     raise TypeError(

@@ -219,3 +219,8 @@ def test_train_test_split_bad_shapes():
         datasets.train_test_split(jax.random.key(0), X[:, 0], y)
     with pytest.raises(ValueError, match="at least 2 rows"):
         datasets.train_test_split(jax.random.key(0), X[:1], y[:1])
+
+
+def test_too_many_examples_are_refused_up_front():
+    with pytest.raises(ValueError, match=r"n = 1000000000000 examples needs .* MEMORY_FRACTION"):
+        datasets.moons(jax.random.key(0), 10**12)
