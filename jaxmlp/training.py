@@ -423,7 +423,7 @@ def train(
     loss_and_grads_fn(grad)
     backend = resolve_backend(backend)
     optimizer, rate_name = _check_optimizer(optimizer, learning_rate)
-    steps = validation.positive_int(steps, "steps")
+    steps = validation.check_steps(steps)
     if snapshot_every is not None:
         snapshot_every = validation.positive_int(snapshot_every, "snapshot_every")
         if snapshot_every > steps:

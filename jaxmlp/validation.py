@@ -3,19 +3,91 @@
 Every failure is a ``ValueError`` or ``TypeError`` that names the argument,
 what was expected and what was given. Value checks (finite, label range) are
 skipped for tracers, so the public functions still work under ``jit``/``vmap``.
+
+Limits that protect the machine (each named in the error that enforces it, and
+listed in docs/cli.md):
+
+* :data:`MAX_PARAMS`: parameters of one network (and entries of one layer);
+* :data:`MAX_CLASSES`: outputs of a network, i.e. classes of its labels;
+* :data:`MAX_STEPS`: updates of one training run;
+* :data:`MEMORY_FRACTION`: share of the machine's memory a network may need.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+# 2**31 - 1: XLA indexes arrays with 32-bit ints in places, and beyond it jax.random and
+# XLA:CPU abort the process instead of raising (sizes (2, 3e9, 1) did); 8 GiB of float32.
+MAX_PARAMS = 2**31 - 1
+# Outputs of a classifier: one stray label 10**7 would otherwise build a 10**7-output model.
+MAX_CLASSES = 10_000
+# Updates of one run: the (steps,) loss curve is kept (400 MB of float32 at the limit),
+# and step indices are int32 inside the compiled loop.
+MAX_STEPS = 100_000_000
+# A network whose parameters need more than this share of the memory (the device's, or
+# the machine's on CPU) is refused by init_mlp: training needs several copies of them.
+MEMORY_FRACTION = 0.5
 
 
 def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
+
+
+def check_key(key, name: str = "key") -> None:
+    """Checks that ``key`` is one JAX PRNG key: ``jax.random.key(s)`` or a raw uint32 key.
+
+    >>> check_key(jax.random.key(0))
+    >>> check_key(0)
+    Traceback (most recent call last):
+    TypeError: key must be a JAX PRNG key such as jax.random.key(0), got int 0
+    """
+    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
+    if dtype is not None and isinstance(key, (jax.Array, np.ndarray)):
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+            if shape != ():
+                raise ValueError(f"{name} must be one PRNG key (shape ()), got shape {shape}")
+            return
+        if dtype == np.uint32 and shape in ((2,), (4,)):  # raw threefry / rbg keys
+            return
+    shown = repr(key) if np.ndim(key) == 0 else f"of shape {shape} and dtype {dtype}"
+    raise TypeError(
+        f"{name} must be a JAX PRNG key such as jax.random.key(0), got {type(key).__name__} {shown}"
+    )
+
+
+def memory_bytes() -> int:
+    """Memory of the default device: its allocator's limit, else the machine's RAM.
+
+    >>> memory_bytes() > 2**20
+    True
+    """
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 - backends without memory stats (CPU)
+        stats = {}
+    if stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(n_bytes: int, what: str) -> None:
+    """Refuses ``what`` when it needs more than MEMORY_FRACTION of :func:`memory_bytes`.
+
+    >>> check_memory(2**20, "a small network")
+    """
+    budget = int(memory_bytes() * MEMORY_FRACTION)
+    if n_bytes > budget:
+        raise ValueError(
+            f"{what} needs {n_bytes / 2**30:.1f} GiB, more than MEMORY_FRACTION = "
+            f"{MEMORY_FRACTION} of this device's {memory_bytes() / 2**30:.1f} GiB"
+        )
 
 
 def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
@@ -35,7 +107,18 @@ def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
             raise TypeError(f"sizes[{i}] must be an int, got {type(s).__name__} ({s!r})")
         if s <= 0:
             raise ValueError(f"sizes must all be positive, got sizes[{i}] = {s} in {sizes}")
-    return tuple(int(s) for s in sizes)
+    sizes = tuple(int(s) for s in sizes)
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if n_params > MAX_PARAMS:
+        raise ValueError(
+            f"sizes {sizes} make a network of {n_params:.3g} parameters; the limit is "
+            f"MAX_PARAMS = {MAX_PARAMS} ({MAX_PARAMS:.3g})"
+        )
+    if sizes[-1] > MAX_CLASSES:
+        raise ValueError(
+            f"sizes[-1] = {sizes[-1]} outputs (classes) is beyond MAX_CLASSES = {MAX_CLASSES}"
+        )
+    return sizes
 
 
 def check_params(params) -> tuple[int, ...]:
@@ -60,14 +143,29 @@ def check_params(params) -> tuple[int, ...]:
                 f"params[{i}].W must have {sizes[-1]} input columns (the previous layer's "
                 f"width), got W of shape {np.shape(W)}"
             )
+        for what, leaf in (("W", W), ("b", b)):
+            if not jnp.issubdtype(getattr(leaf, "dtype", np.float64), jnp.floating):
+                raise TypeError(f"params[{i}].{what} must have a floating dtype, got {leaf.dtype}")
         if not sizes:
             sizes.append(int(np.shape(W)[1]))
         sizes.append(int(np.shape(W)[0]))
+    leaves = jax.tree.leaves(tuple((layer.W, layer.b) for layer in params))
+    if all(_is_concrete(leaf) for leaf in leaves) and not bool(_all_finite(leaves)):
+        raise ValueError("params must be finite, got NaN or inf values")
     return tuple(sizes)
 
 
-def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True) -> None:
-    """Checks a feature array: 2-D (n, d) when ``batched`` else 1-D (d,), finite floats."""
+@jax.jit
+def _all_finite(leaves) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True, dtype=None) -> None:
+    """Checks a feature array: 2-D (n, d) when ``batched`` else 1-D (d,), finite floats.
+
+    ``dtype``: the dtype ``X`` is computed in (default its own); ``X`` must be
+    finite in it, so float64 values beyond float32's range are refused for float32.
+    """
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         raise TypeError(f"{name} must be an array, got {type(X).__name__}")
     expected_ndim = 2 if batched else 1
@@ -76,7 +174,7 @@ def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True) -
         raise ValueError(
             f"{name} must be {expected_ndim}-D with shape {expected}, got shape {tuple(X.shape)}"
         )
-    if not np.issubdtype(X.dtype, np.floating):
+    if not jnp.issubdtype(X.dtype, jnp.floating):
         raise TypeError(f"{name} must have a floating dtype, got {X.dtype}")
     if X.shape[-1] != n_features:
         raise ValueError(
@@ -85,8 +183,20 @@ def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True) -
         )
     if batched and X.shape[0] == 0:
         raise ValueError(f"{name} must have at least one row, got shape {tuple(X.shape)}")
-    if _is_concrete(X) and not bool(np.isfinite(np.asarray(X)).all()):
+    if not _is_concrete(X):
+        return
+    values = np.asarray(X)
+    if not bool(np.isfinite(values).all()):
         raise ValueError(f"{name} must be finite, got NaN or inf values")
+    if dtype is not None and np.dtype(dtype) != values.dtype:
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = values.astype(dtype)
+        if not bool(np.isfinite(cast).all()):
+            raise ValueError(
+                f"{name} must be finite in {np.dtype(dtype).name}, the dtype it is computed in: "
+                f"|values| up to {np.abs(values).max():.3g} exceed its largest "
+                f"{float(jnp.finfo(dtype).max):.3g}"
+            )
 
 
 def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
@@ -117,7 +227,7 @@ def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
 def check_data(params, X, y) -> tuple[int, ...]:
     """Checks params, X (n, d) and y (n,) together; returns the network's sizes."""
     sizes = check_params(params)
-    check_inputs(X, sizes[0])
+    check_inputs(X, sizes[0], dtype=params[0].W.dtype)  # training computes in W's dtype
     check_labels(y, X.shape[0], sizes[-1])
     return sizes
 
@@ -129,6 +239,18 @@ def positive_int(value, name: str) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value}")
     return int(value)
+
+
+def check_steps(steps) -> int:
+    """Returns ``steps`` as an int in 1..MAX_STEPS (NumPy integers accepted).
+
+    >>> check_steps(np.int64(5))
+    5
+    """
+    steps = positive_int(steps, "steps")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be <= MAX_STEPS = {MAX_STEPS}, got {steps}")
+    return steps
 
 
 def check_batching(batch_size, key, n: int):
@@ -145,6 +267,7 @@ def check_batching(batch_size, key, n: int):
             )
         if key is None:
             raise ValueError("key must be given when batch_size is set (it drives the shuffle)")
+        check_key(key)
     if key is None:
         key = _unused_key()
     return batch_size, key
@@ -166,11 +289,8 @@ def _unused_key():
 
 from typing import NamedTuple  # noqa: E402 (this section is appended; kept local to it)
 
-# The most classes (output units) a sweep trains. Labels are class ids, so one
-# stray label such as 100000 would otherwise make every model 100001 outputs wide
-# (and a label of 10**7 exhaust the memory); larger problems are not what a
-# sweep of small MLPs is for.
-MAX_CLASSES = 4096
+# MAX_CLASSES (above) also bounds a sweep's outputs: labels are class ids, so one
+# stray label such as 100000 would otherwise make every model 100001 outputs wide.
 SEED_RANGE = (-(2**31), 2**31 - 1)  # jax.random.key's 32-bit seeds: wider ones alias
 
 
@@ -285,19 +405,6 @@ def check_n_outputs(y, n_outputs, *, name: str = "y") -> int:
     if n_outputs > MAX_CLASSES:
         raise ValueError(f"n_outputs must be at most MAX_CLASSES = {MAX_CLASSES}, got {n_outputs}")
     return n_outputs
-
-
-def check_key(key, name: str = "key") -> None:
-    """Checks a PRNG key: ``jax.random.key(s)`` (shape ()) or a raw (2,) uint32 key."""
-    typed = hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-    raw = hasattr(key, "dtype") and key.dtype == np.uint32 and tuple(key.shape) == (2,)
-    if typed and tuple(key.shape) != ():
-        raise ValueError(f"{name} must be one PRNG key (shape ()), got shape {tuple(key.shape)}")
-    if not (typed or raw):
-        raise TypeError(
-            f"{name} must be a PRNG key such as jax.random.key(0), "
-            f"got {type(key).__name__} ({key!r})"
-        )
 
 
 def check_sweep_data(X, y, X_test, y_test, *, n_outputs, batch_size, key):
