@@ -39,7 +39,7 @@ def data():
         ({"batch_size": 4}, ValueError, "key must be given"),
         ({"batch_size": 4, "key": 0}, TypeError, "key must be a JAX PRNG key"),
         ({"key": 0}, TypeError, "key must be a JAX PRNG key"),
-        ({"key": jax.random.split(jax.random.key(0))}, ValueError, "key must be one PRNG key"),
+        ({"key": jax.random.split(jax.random.key(0))}, TypeError, "key must be a JAX PRNG key.*shape \\(2,\\)"),
         ({"scheme": "zeros"}, ValueError, "scheme must be one of"),
         ({"depth": 0}, ValueError, "depth must be a positive int"),
         ({"depth": 2.0}, TypeError, "depth must be a positive int"),
