@@ -20,8 +20,12 @@ import pathlib
 
 import jax
 
+__all__ = ["ENV_DIR", "ENV_OFF", "default_dir", "disabled_by_env", "enable"]
+
 ENV_DIR = "JAXMLP_CACHE_DIR"
+"""The environment variable naming the cache directory."""
 ENV_OFF = "JAXMLP_NO_CACHE"
+"""The environment variable that switches the cache off (``1``, ``true``, ...)."""
 
 
 def default_dir() -> pathlib.Path:
@@ -35,7 +39,7 @@ def default_dir() -> pathlib.Path:
 
 
 def disabled_by_env() -> bool:
-    """True when ``JAXMLP_NO_CACHE`` is set to anything but ``""``, ``0`` or ``false``."""
+    """True when ``JAXMLP_NO_CACHE`` is set to anything but ``""``, ``0``, ``false`` or ``no``."""
     return os.environ.get(ENV_OFF, "").strip().lower() not in ("", "0", "false", "no")
 
 

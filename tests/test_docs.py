@@ -35,6 +35,7 @@ PUBLIC_MODULES = {
     "jaxmlp.batches": "batches",
     "jaxmlp.guard": "guard",
     "jaxmlp.optimizers": "optimizers",
+    "jaxmlp.compilation_cache": "compilation_cache",
     "jaxmlp.datasets": "datasets",
     "jaxmlp.baselines": "baselines",
     "jaxmlp.io": "io",
