@@ -374,7 +374,7 @@ def test_http_refuses_foreign_hosts(server):
 def test_import_jaxmlp_stays_light():
     code = (
         "import sys, jaxmlp; "
-        "print([m for m in ('jaxmlp.playground', 'plotly', 'http.server') if m in sys.modules])"
+        "print([m for m in ('jaxmlp.playground', 'plotly') if m in sys.modules])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -444,6 +444,7 @@ def test_page_in_headless_chromium(tmp_path):
             page.click("#play")  # pause
             sigmoid = drawn_regions(page)
             page.screenshot(path=str(shots / "playground-sigmoid.png"), full_page=True)
+            page.screenshot(path=str(shots / "playground.png"))  # the docs' figure, one screen
             print("frames/s while playing:", page.inner_text("#fps"))
 
             page.select_option("#activation", "relu")
@@ -454,6 +455,18 @@ def test_page_in_headless_chromium(tmp_path):
             page.click("#play")
             relu = drawn_regions(page)
             page.screenshot(path=str(shots / "playground-relu.png"), full_page=True)
+
+            page.click("#reproduce")
+            page.wait_for_selector("#reproduce-out:not([hidden])")
+            command = page.inner_text("#command")
+            page.fill("#compare-values", "1,4")
+            page.click("#compare")
+            page.wait_for_function(
+                "document.querySelectorAll('#compare-out .compare-model').length === 2",
+                timeout=300_000,
+            )
+            titles = page.inner_text("#compare-out")
+            page.screenshot(path=str(shots / "playground-compare.png"), full_page=True)
             browser.close()
     finally:
         srv.shutdown()
@@ -466,6 +479,8 @@ def test_page_in_headless_chromium(tmp_path):
     assert relu["activation"] == "relu" and sigmoid["activation"] == "sigmoid"
     # a ReLU network's boundary is a polygon of its units' lines, not the sigmoid's curve
     assert np.max(np.abs(np.asarray(relu["z"]) - np.asarray(sigmoid["z"]))) > 0.2
+    assert command.startswith("jaxmlp train --dataset circles") and "--activation relu" in command
+    assert "width 1" in titles and "width 4" in titles and "test accuracy" in titles
 
 
 def drawn_regions(page) -> dict:

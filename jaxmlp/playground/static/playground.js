@@ -10,7 +10,7 @@ const PLOT_CONFIG = { displayModeBar: false, responsive: true, staticPlot: false
 
 const state = {
   choices: null, data: null, frame: null, playing: false, generation: 0,
-  csvText: "", csvName: "data.csv", fps: null, lastDraw: null, framesDrawn: 0,
+  csvText: "", csvName: "data.csv", fps: null, lastDraw: null, framesDrawn: 0, timings: {}, drawnAt: {},
 };
 window.playground = state; // read by the browser test
 
@@ -105,7 +105,19 @@ function regionScale() {
   return [[0, c0], [0.5, "#ffffff"], [1, c1]];
 }
 
+// Point traces are built once per data set and reused: Plotly.react redraws only the
+// traces whose arrays changed, so unchanged points cost nothing per frame.
+const pointCache = new WeakMap();
+
 function pointTraces(X, y, { test = false, size = 6 } = {}) {
+  const perData = pointCache.get(X) || new Map();
+  pointCache.set(X, perData);
+  const key = `${test}/${size}`;
+  if (!perData.has(key)) perData.set(key, makePointTraces(X, y, test, size));
+  return perData.get(key);
+}
+
+function makePointTraces(X, y, test, size) {
   const colors = state.choices.palette.classes;
   return [0, 1].map((label) => {
     const rows = X.filter((_, i) => y[i] === label);
@@ -253,52 +265,94 @@ function drawHidden(f) {
   }, PLOT_CONFIG);
 }
 
+// All unit maps in one figure of small subplots: one Plotly call per frame, not one per unit.
 function drawUnits(f) {
-  const box = $("units");
-  if (box.children.length !== f.units.length) {
-    for (const child of [...box.children]) Plotly.purge(child);
-    box.innerHTML = f.units.map((_, i) => `<div class="unit" id="unit-${i}"></div>`).join("");
-  }
   const d = state.data;
   const width = f.network.sizes.length > 2 ? f.network.sizes[1] : 0;
   $("units-note").textContent = !f.units.length ? "no hidden layer" :
     (width > f.units.length ? `the first ${f.units.length} of ${width} units` : "");
+  if (!f.units.length) {
+    Plotly.purge("units");
+    return;
+  }
+  const columns = Math.min(f.units.length, 6);
+  const rows = Math.ceil(f.units.length / columns);
+  const colors = state.choices.palette.units;
+  const traces = [];
+  const layout = {
+    grid: { rows, columns, pattern: "independent", xgap: 0.06, ygap: 0.18 },
+    height: 200 * rows, margin: { l: 4, r: 4, t: 22, b: 4 }, showlegend: false,
+    uirevision: "units", annotations: [],
+  };
   f.units.forEach((u, i) => {
-    const traces = [
+    const suffix = i ? String(i + 1) : ""; // Plotly's axes: x, x2, x3, ...
+    const axes = { xaxis: `x${suffix}`, yaxis: `y${suffix}` };
+    traces.push(
       { type: "heatmap", x: d.grid[0], y: d.grid[1], z: decodeMap(u.z), zsmooth: "fast",
-        colorscale: "Greys", reversescale: true, showscale: false, hoverinfo: "skip" },
-      ...pointTraces(d.X_train, d.y_train, { size: 3 }),
-    ];
+        colorscale: [[0, "#ffffff"], [1, "#6b6b6b"]], showscale: false, hoverinfo: "skip",
+        ...axes },
+      ...pointTraces(d.X_train, d.y_train, { size: 3 }).map((t) => ({ ...t, ...axes })));
     if (u.line.length) {
-      const colors = state.choices.palette.units;
       traces.push({ type: "scatter", mode: "lines", x: u.line[0], y: u.line[1], hoverinfo: "skip",
-        line: { color: colors[i % colors.length], width: 2.5 } });
+        line: { color: colors[i % colors.length], width: 2.5 }, ...axes });
     }
-    Plotly.react(`unit-${i}`, traces, planeLayout({
-      margin: { l: 4, r: 4, t: 22, b: 4 }, uirevision: "unit",
-      title: { text: `unit ${i + 1}: w=(${u.w.map((v) => v.toFixed(2))}), b=${u.b.toFixed(2)}`,
-        font: { size: 10 } },
-      xaxis: { range: d.limits[0], visible: false },
-      yaxis: { range: d.limits[1], visible: false, scaleanchor: "x" },
-    }), { ...PLOT_CONFIG, staticPlot: true });
+    layout[`xaxis${suffix}`] = { range: d.limits[0], visible: false };
+    layout[`yaxis${suffix}`] = { range: d.limits[1], visible: false, scaleanchor: `x${suffix}` };
+    layout.annotations.push({ // a fixed title: changing text would be measured every frame
+      text: `unit ${i + 1}`,
+      xref: `x${suffix} domain`, yref: `y${suffix} domain`, x: 0.5, y: 1.02, showarrow: false,
+      xanchor: "center", yanchor: "bottom", font: { size: 10 },
+    });
   });
+  Plotly.react("units", traces, layout, { ...PLOT_CONFIG, staticPlot: true });
 }
 
+// Milliseconds per frame of each part (moving averages): the page's own benchmark.
+function record(name, ms) {
+  const old = state.timings[name];
+  state.timings[name] = old === undefined ? ms : 0.8 * old + 0.2 * ms;
+}
+
+function timed(name, fn) {
+  const t = performance.now();
+  const value = fn();
+  record(name, performance.now() - t);
+  return value;
+}
+
+async function timedAsync(name, promise) {
+  const t = performance.now();
+  const value = await promise;
+  record(name, performance.now() - t);
+  return value;
+}
+
+const SLOW_PANEL_SHARE = 8;
+
 function draw(f) {
+  const now = performance.now();
   state.frame = f;
   $("step-count").textContent = f.step;
   $("train-loss").textContent = f.train_loss.toFixed(4);
   $("test-loss").textContent = f.test_loss.toFixed(4);
   $("train-acc").textContent = f.train_accuracy.toFixed(3);
   $("test-acc").textContent = f.test_accuracy.toFixed(3);
-  Plotly.react("regions", regionTraces(decodeMap(f.regions), { withTest: $("show-test").checked }),
-    planeLayout(), PLOT_CONFIG);
-  drawLoss(f);
-  drawNetwork(f);
-  drawHidden(f);
-  drawUnits(f);
+  timed("regions", () => Plotly.react("regions",
+    regionTraces(decodeMap(f.regions), { withTest: $("show-test").checked }), planeLayout(),
+    PLOT_CONFIG));
+  timed("loss", () => drawLoss(f));
+  // While playing, a slower panel (the 3-D hidden space is rendered in WebGL, in software
+  // where there is no GPU) is redrawn at most every SLOW_PANEL_SHARE times the milliseconds
+  // it takes, so it never uses more than 1/SLOW_PANEL_SHARE of the time and the regions
+  // and the loss keep their pace. Paused, every panel is drawn.
+  for (const [name, fn] of [["network", drawNetwork], ["hidden", drawHidden], ["units", drawUnits]]) {
+    const last = state.drawnAt[name] ?? -Infinity;
+    if (!state.playing || now - last >= SLOW_PANEL_SHARE * (state.timings[name] ?? 0)) {
+      timed(name, () => fn(f));
+      state.drawnAt[name] = now;
+    }
+  }
   if (f.diverged_at !== null) showError(`diverged at step ${f.diverged_at}: lower the learning rate`);
-  const now = performance.now();
   if (state.playing && state.lastDraw !== null) {
     const rate = 1000 / (now - state.lastDraw);
     state.fps = state.fps === null ? rate : 0.8 * state.fps + 0.2 * rate;
@@ -358,9 +412,9 @@ async function play() {
   while (state.playing) {
     const generation = state.generation;
     try {
-      const f = await api("POST", "/api/step", { frames: 1 });
+      const f = await timedAsync("api", api("POST", "/api/step", { frames: 1 }));
       if (generation !== state.generation) continue;
-      draw(f);
+      timed("draw", () => draw(f));
       if (state.framesDrawn % 5 === 0) refreshGradients();
       if (f.done) pause();
     } catch (error) {
