@@ -467,6 +467,19 @@ def test_page_in_headless_chromium(tmp_path):
             )
             titles = page.inner_text("#compare-out")
             page.screenshot(path=str(shots / "playground-compare.png"), full_page=True)
+
+            # an uploaded CSV: 40 rows, 30 of them drawn as training points
+            rng = np.random.default_rng(0)
+            X = rng.normal(size=(40, 2))
+            rows = [f"{a:.4f},{b:.4f},{int(a * b > 0)}" for a, b in X]
+            csv = tmp_path / "quadrants.csv"
+            csv.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
+            page.select_option("#dataset", "csv")
+            page.set_input_files("#csv", str(csv))
+            page.wait_for_function(
+                "window.playground.data.settings.dataset === 'csv' && " + ready, timeout=300_000
+            )
+            uploaded = drawn_regions(page)
             browser.close()
     finally:
         srv.shutdown()
@@ -481,6 +494,7 @@ def test_page_in_headless_chromium(tmp_path):
     assert np.max(np.abs(np.asarray(relu["z"]) - np.asarray(sigmoid["z"]))) > 0.2
     assert command.startswith("jaxmlp train --dataset circles") and "--activation relu" in command
     assert "width 1" in titles and "width 4" in titles and "test accuracy" in titles
+    assert uploaded["points"] == 30
 
 
 def drawn_regions(page) -> dict:
