@@ -156,15 +156,27 @@ function regionTraces(z, { withTest = false, size = 6 } = {}) {
   return traces;
 }
 
+// Axis ranges that change rarely (x up to 1, 2 or 5 x 10^k steps, y in whole decades):
+// Plotly then keeps its tick labels instead of measuring new ones every frame.
+function niceCeil(v) {
+  const p = 10 ** Math.floor(Math.log10(Math.max(v, 1)));
+  return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v);
+}
+
 function drawLoss(f) {
   const [steps, train, test] = f.curve;
   const colors = state.choices.palette.curves;
+  const values = train.concat(test).filter((v) => v > 0);
+  const yRange = [Math.floor(Math.log10(Math.min(...values))),
+    Math.ceil(Math.log10(Math.max(...values)))];
+  if (yRange[0] === yRange[1]) yRange[0] -= 1;
   Plotly.react("loss", [
     { x: steps, y: train, name: "training", mode: "lines", line: { color: colors[0] } },
     { x: steps, y: test, name: "test", mode: "lines", line: { color: colors[1], dash: "dash" } },
   ], {
     margin: { l: 50, r: 8, t: 8, b: 36 }, uirevision: "loss",
-    xaxis: { title: { text: "step" } }, yaxis: { title: { text: "mean loss" }, type: "log" },
+    xaxis: { title: { text: "step" }, range: [0, niceCeil(steps[steps.length - 1] || 1)] },
+    yaxis: { title: { text: "mean loss" }, type: "log", range: yRange },
     legend: { x: 1, xanchor: "right", y: 1 },
   }, PLOT_CONFIG);
 }
