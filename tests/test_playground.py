@@ -506,7 +506,7 @@ def drawn_regions(page) -> dict:
         const nearest = (axis, v) => axis.reduce((best, a, i) =>
             Math.abs(a - v) < Math.abs(axis[best] - v) ? i : best, 0);
         let right = 0, total = 0;
-        for (const trace of plot.data.slice(2)) {
+        for (const trace of document.getElementById('regions-points').data) {
             const label = trace.name.endsWith('class 1') ? 1 : 0;
             trace.x.forEach((x, k) => {
                 const p = z[nearest(ys, trace.y[k])][nearest(xs, x)];

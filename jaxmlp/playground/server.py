@@ -146,6 +146,12 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
         super().__init__((HOST, port), _Handler)
         self.app = app or Playground()
 
+    def handle_error(self, request, client_address) -> None:
+        """A page closed mid-answer is no error; anything else is reported as usual."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.server_address[1]}/"

@@ -88,6 +88,7 @@ async function applySettings(settings) {
     if (generation !== state.generation) return;
     state.data = answer;
     showSettings(answer.settings);
+    drawRegionPoints();
     showError(null);
     draw(answer.frame);
     setState(state.playing ? "playing" : "ready");
@@ -142,7 +143,7 @@ function planeLayout(extra = {}) {
   };
 }
 
-function regionTraces(z, { withTest = false, size = 6 } = {}) {
+function regionTraces(z, { withTest = false, size = 6, points = true } = {}) {
   const d = state.data;
   const traces = [
     { type: "heatmap", x: d.grid[0], y: d.grid[1], z, zmin: 0, zmax: 1, zsmooth: "fast",
@@ -150,9 +151,9 @@ function regionTraces(z, { withTest = false, size = 6 } = {}) {
     { type: "contour", x: d.grid[0], y: d.grid[1], z, showscale: false, hoverinfo: "skip",
       contours: { coloring: "none", start: 0.5, end: 0.5, size: 1 },
       line: { color: state.choices.palette.boundary, width: 2 } },
-    ...pointTraces(d.X_train, d.y_train, { size }),
   ];
-  if (withTest) traces.push(...pointTraces(d.X_test, d.y_test, { test: true, size }));
+  if (points) traces.push(...pointTraces(d.X_train, d.y_train, { size }));
+  if (points && withTest) traces.push(...pointTraces(d.X_test, d.y_test, { test: true, size }));
   return traces;
 }
 
@@ -161,6 +162,22 @@ function regionTraces(z, { withTest = false, size = 6 } = {}) {
 function niceCeil(v) {
   const p = 10 ** Math.floor(Math.log10(Math.max(v, 1)));
   return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v);
+}
+
+function drawRegions(f) {
+  Plotly.react("regions", regionTraces(decodeMap(f.regions), { points: false }), planeLayout(),
+    PLOT_CONFIG);
+}
+
+// The data points of the regions panel, on their own transparent plot with the same axes.
+function drawRegionPoints() {
+  const d = state.data;
+  const traces = pointTraces(d.X_train, d.y_train);
+  if ($("show-test").checked) traces.push(...pointTraces(d.X_test, d.y_test, { test: true }));
+  const layout = planeLayout({ paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" });
+  layout.xaxis.visible = false; // the axes are drawn once, by the plot beneath
+  layout.yaxis.visible = false;
+  Plotly.react("regions-points", traces, layout, { ...PLOT_CONFIG, staticPlot: true });
 }
 
 function drawLoss(f) {
@@ -349,9 +366,7 @@ function draw(f) {
   $("test-loss").textContent = f.test_loss.toFixed(4);
   $("train-acc").textContent = f.train_accuracy.toFixed(3);
   $("test-acc").textContent = f.test_accuracy.toFixed(3);
-  timed("regions", () => Plotly.react("regions",
-    regionTraces(decodeMap(f.regions), { withTest: $("show-test").checked }), planeLayout(),
-    PLOT_CONFIG));
+  timed("regions", () => drawRegions(f));
   timed("loss", () => drawLoss(f));
   // While playing, a slower panel (the 3-D hidden space is rendered in WebGL, in software
   // where there is no GPU) is redrawn at most every SLOW_PANEL_SHARE times the milliseconds
@@ -517,6 +532,7 @@ async function start() {
     setState("compiling");
     state.data = await api("GET", "/api/data");
     showSettings(state.data.settings);
+    drawRegionPoints();
     draw(await api("GET", "/api/frame"));
     setState("ready");
     refreshGradients();
@@ -545,7 +561,7 @@ async function start() {
   $("step").addEventListener("click", stepOnce);
   $("reset").addEventListener("click", reset);
   $("defaults").addEventListener("click", () => applySettings(state.choices.defaults));
-  $("show-test").addEventListener("change", () => state.frame && draw(state.frame));
+  $("show-test").addEventListener("change", drawRegionPoints);
   $("show-grads").addEventListener("change", refreshGradients);
   $("compare").addEventListener("click", runCompare);
   $("reproduce").addEventListener("click", reproduce);
