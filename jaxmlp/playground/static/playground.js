@@ -285,6 +285,7 @@ function drawHidden(f) {
   }
   Plotly.react("hidden-space", traces, {
     margin: { l: 0, r: 0, t: 0, b: 0 }, showlegend: false, uirevision: "hidden3",
+    hovermode: false, // no picking pass (a read-back of the WebGL frame) at every draw
     scene: {
       xaxis: { range: [lo[0], hi[0]], title: { text: "h1" } },
       yaxis: { range: [lo[1], hi[1]], title: { text: "h2" } },
