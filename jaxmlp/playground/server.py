@@ -190,12 +190,16 @@ def serve(port: int = 8050, *, open_browser: bool = False) -> None:
         raise ValueError(f"--port {port}: cannot listen on {HOST}:{port} ({e.strerror})") from None
     print(f"jaxmlp playground: {server.url}  (Ctrl-C stops it)", flush=True)
     # compile the first setting's programs while the page loads
-    threading.Thread(target=server.app.frame, name="jaxmlp-playground-warm", daemon=True).start()
+    warm = threading.Thread(target=server.app.frame, name="jaxmlp-playground-warm")
+    warm.start()
     if open_browser:
         webbrowser.open(server.url)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print("jaxmlp playground: stopped", file=sys.stderr, flush=True)
+        print("jaxmlp playground: stopping", file=sys.stderr, flush=True)
     finally:
+        # JAX work still running in a thread at interpreter exit can crash it: finish first
+        warm.join()
         server.server_close()
+    print("jaxmlp playground: stopped", file=sys.stderr, flush=True)

@@ -53,15 +53,25 @@ class Playground:
     def __init__(self, settings: Settings | None = None):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "jaxmlp-playground")
         self._lock = threading.RLock()
+        self._closed = False
         self._configure(settings or Settings())
 
     def close(self) -> None:
-        """Stops the background training thread (a running horizon finishes first)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Waits for running work (a horizon in the background, a request's computation)
+        and refuses any later call: JAX work still running in a thread at interpreter exit
+        can crash it."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the playground is stopped")
 
     def _configure(self, settings: Settings) -> None:
-        problem = make_problem(settings)
         with self._lock:
+            self._check_open()
+            problem = make_problem(settings)
             self.settings = settings
             self.problem = problem
             self.canvas = views.make_canvas(problem)
@@ -123,6 +133,7 @@ class Playground:
 
     def _current(self):
         with self._lock:
+            self._check_open()
             step, params = self.trajectory.frame(self.index)
             self.index = min(self.index, self.trajectory.frame_count() - 1)
             return step, jax.tree.map(jax.numpy.asarray, params)
@@ -157,11 +168,16 @@ class Playground:
 
     def compare(self, axis: str, values) -> dict:
         """The setting trained for several widths or activations (see :mod:`.compare`)."""
-        with self._lock:
+        with self._lock:  # held throughout: the page's stepping waits for the comparison
             step, _ = self._current()
-            settings, problem, canvas = self.settings, self.problem, self.canvas
-        steps = step or settings.max_steps
-        return _compare.compare(settings, problem, canvas, axis=axis, values=values, steps=steps)
+            return _compare.compare(
+                self.settings,
+                self.problem,
+                self.canvas,
+                axis=axis,
+                values=values,
+                steps=step or self.settings.max_steps,
+            )
 
     def reproduce(self) -> dict:
         """The ``jaxmlp train`` command (or why there is none) and Python of the current step."""
