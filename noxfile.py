@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, typecheck (default); figures, sweep, bench (on demand)."""
+"""Sessions: tests, lint, typecheck (default); figures, sweep, bench, docs (on demand)."""
 
 import pathlib
 
@@ -54,6 +54,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks to out/bench (pass -- --quick for a smoke run); then the sweep's, if present."""
     session.install("-e", ".[bench]")
     session.run("python", "experiments/bench.py", *session.posargs)
+    session.run("python", "experiments/bench_latency.py", *session.posargs)
     if pathlib.Path("experiments/bench_sweep.py").exists():
         session.run("python", "experiments/bench_sweep.py", "--out", "out/bench")
 
@@ -65,3 +66,20 @@ def sweep(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "experiments/sweep_width_activation.py", *session.posargs)
     session.run("python", "experiments/sweep_learning_rate.py", "--out", "out/sweep-lr")
+
+
+@nox.session(python=PYTHON, default=False)
+def docs(session: nox.Session) -> None:
+    """Builds the docs site into site/ with --strict (the tutorial executed), then checks that
+    every internal link and image of the built site resolves."""
+    session.install("-e", ".[docs,test]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+    session.run(
+        "pytest",
+        "-n",
+        "0",
+        "tests/test_docs.py",
+        "-k",
+        "site_builds",
+        env={"JAXMLP_DOCS_SITE": "site"},
+    )

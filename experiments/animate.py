@@ -28,8 +28,8 @@ import numpy as np
 import optax
 
 import jaxmlp
-from jaxmlp import datasets
-from jaxmlp.plots import animation
+from jaxmlp import compilation_cache, datasets
+from jaxmlp.plots import animation, network, unit_maps
 
 REPORT_MARKER = "<!-- animate.py: watch it learn -->"
 
@@ -88,17 +88,16 @@ def train_with_snapshots(cfg: Config, X, y, width: int) -> jaxmlp.TrainResult:
     )
 
 
-def run(cfg: Config, out: pathlib.Path) -> dict:
-    """Trains the two networks once each, writes every figure; returns what was drawn."""
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = datasets.circles(jax.random.key(cfg.data_seed), cfg.n, radii=cfg.radii, noise=cfg.noise)
-    post = train_with_snapshots(cfg, X, y, 3)
-    wide = train_with_snapshots(cfg, X, y, cfg.wide)
-    m = animation.snapshot_count(post.snapshots)
-    frames = animation.frame_indices(m, cfg.frames, power=cfg.frame_power)
-    unit_frames = animation.frame_indices(m, cfg.unit_frames, power=cfg.frame_power)
-    hold = int(round(2 * cfg.fps))  # pause ~2 s on the last frame, ~1 s on the first
+def save(animation_: animation.Animation, cfg: Config, path: pathlib.Path) -> None:
+    """Writes a GIF that pauses ~1 s on its first frame and ~2 s on its last."""
+    hold = int(round(2 * cfg.fps))
+    animation.save_gif(
+        animation_, path, fps=cfg.fps, dpi=cfg.gif_dpi, hold_first=hold // 2, hold_last=hold
+    )
 
+
+def training_gif(cfg: Config, out: pathlib.Path, X, y, post, frames) -> animation.Animation:
+    """training.gif: the post's network learning, three panels."""
     anim = animation.training_animation(
         X,
         y,
@@ -109,18 +108,15 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         resolution=cfg.resolution,
         title="The post's 2-3-1 sigmoid network learning the circles",
     )
-    animation.save_gif(
-        anim,
-        out / "training.gif",
-        fps=cfg.fps,
-        dpi=cfg.gif_dpi,
-        hold_first=hold // 2,
-        hold_last=hold,
-    )
+    save(anim, cfg, out / "training.gif")
+    return anim
 
+
+def unit_figures(cfg: Config, out: pathlib.Path, X, y, post, wide, frames) -> animation.Animation:
+    """hidden_units.png (after training) and hidden_units.gif (during), both networks."""
     labels = ("3 hidden units (the post)", f"{cfg.wide} hidden units")
     kw = {"labels": labels, "resolution": cfg.unit_resolution}
-    fig = animation.hidden_unit_maps(
+    fig = unit_maps.hidden_unit_maps(
         X,
         y,
         [post.params, wide.params],
@@ -129,38 +125,45 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         **kw,
     )
     fig.savefig(out / "hidden_units.png", dpi=cfg.png_dpi)
-    units = animation.hidden_units_animation(
+    units = unit_maps.hidden_units_animation(
         X,
         y,
         [post.snapshots, wide.snapshots],
         post.snapshot_steps,
-        frames=unit_frames,
+        frames=frames,
         title="Each hidden unit's activation (grey: on) and line; (weight to the output)",
         **kw,
     )
-    animation.save_gif(
-        units,
-        out / "hidden_units.gif",
-        fps=cfg.fps,
-        dpi=cfg.gif_dpi,
-        hold_first=hold // 2,
-        hold_last=hold,
-    )
-    fig = animation.network_graph(
+    save(units, cfg, out / "hidden_units.gif")
+    return units
+
+
+def summary(r: jaxmlp.TrainResult, X, y) -> dict:
+    return {
+        "final_loss": float(jaxmlp.loss(r.params, X, y)),
+        "train_accuracy": float((jaxmlp.predict(r.params, X) == y).mean()),
+        "snapshots": int(animation.snapshot_count(r.snapshots)),
+    }
+
+
+def run(cfg: Config, out: pathlib.Path) -> dict:
+    """Trains the two networks once each, writes every figure; returns what was drawn."""
+    out.mkdir(parents=True, exist_ok=True)
+    X, y = datasets.circles(jax.random.key(cfg.data_seed), cfg.n, radii=cfg.radii, noise=cfg.noise)
+    post = train_with_snapshots(cfg, X, y, 3)
+    wide = train_with_snapshots(cfg, X, y, cfg.wide)
+    m = animation.snapshot_count(post.snapshots)
+    frames = animation.frame_indices(m, cfg.frames, power=cfg.frame_power)
+    unit_frames = animation.frame_indices(m, cfg.unit_frames, power=cfg.frame_power)
+    anim = training_gif(cfg, out, X, y, post, frames)
+    units = unit_figures(cfg, out, X, y, post, wide, unit_frames)
+    fig = network.network_graph(
         post.params, title=f"The trained 2-3-1 network (after {cfg.steps} steps)"
     )
     fig.savefig(out / "network.png", dpi=cfg.png_dpi)
-
-    def summary(r) -> dict:
-        return {
-            "final_loss": float(jaxmlp.loss(r.params, X, y)),
-            "train_accuracy": float((jaxmlp.predict(r.params, X) == y).mean()),
-            "snapshots": int(animation.snapshot_count(r.snapshots)),
-        }
-
     return {
-        "mlp_2_3_1": summary(post),
-        f"mlp_2_{cfg.wide}_1": summary(wide),
+        "mlp_2_3_1": summary(post, X, y),
+        f"mlp_2_{cfg.wide}_1": summary(wide, X, y),
         "training_gif_steps": anim.steps.tolist(),
         "hidden_units_gif_steps": units.steps.tolist(),
         "gif_bytes": {
@@ -213,6 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/blog"))
     parser.add_argument("--quick", action="store_true", help="reduced settings (smoke tests)")
     args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     cfg = Config(**(QUICK if args.quick else {}))
     start = time.perf_counter()
     results = run(cfg, args.out)

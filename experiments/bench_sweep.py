@@ -42,16 +42,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from bench import interleaved  # experiments/bench.py, beside this script
+from _common import GRID, interleaved
 
 import jaxmlp
+from jaxmlp import compilation_cache
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    widths: tuple[int, ...] = tuple(range(5, 51, 5))
-    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu")
-    seeds: tuple[int, ...] = tuple(range(8))
+    widths: tuple[int, ...] = GRID["widths"]
+    activations: tuple[str, ...] = GRID["activations"]
+    seeds: tuple[int, ...] = GRID["seeds"]
     steps: int = 1000
     n_points: int = 200
     learning_rate: float = 0.01
@@ -165,31 +166,22 @@ def bench_sklearn(cfg: Config, X, y) -> dict | None:
     }
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/bench")
-    parser.add_argument("--repeats", type=int, default=Config.repeats)
-    parser.add_argument("--sklearn-models", type=int, default=Config.sklearn_models)
-    parser.add_argument("--steps", type=int, default=Config.steps)
-    args = parser.parse_args(argv)
-    cfg = Config(repeats=args.repeats, sklearn_models=args.sklearn_models, steps=args.steps)
-    os.makedirs(args.out, exist_ok=True)
-    X, y = jaxmlp.datasets.circles(jax.random.key(cfg.data_seed), cfg.n_points)
-    optimizer = optax.adam(cfg.learning_rate)
-    n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
-
+def time_both(cfg: Config, X, y, optimizer) -> dict:
+    """The sweep and the vmap in alternating rounds; their times and per-round ratios."""
     calls = {"sweep": sweep_call(cfg, X, y, optimizer), "vmap": vmap_call(cfg, X, y, optimizer)}
     blocking = {name: (lambda c=c: jax.block_until_ready(c())) for name, c in calls.items()}
     timed = interleaved(blocking, cfg.repeats)  # alternating rounds, as in bench.py
     for row in timed.values():
         row["steady_s"] = min(row["times_s"])  # the best round
     sweep, vmap = timed["sweep"], timed["vmap"]
-    round_ratios = [v / s for s, v in zip(sweep["times_s"], vmap["times_s"], strict=True)]
+    timed["round_ratios"] = [v / s for s, v in zip(sweep["times_s"], vmap["times_s"], strict=True)]
     # Same results? (a check that the baseline trains the same models)
-    vmap_curves = np.stack([np.asarray(c) for c in calls["vmap"]()])  # (A, W*S, steps)
-    sk = bench_sklearn(cfg, X, y)
+    timed["vmap_curves"] = np.stack([np.asarray(c) for c in calls["vmap"]()])  # (A, W*S, steps)
+    return timed
 
-    # The baseline trains the same models: compare its curves with the sweep's.
+
+def max_curve_difference(cfg: Config, X, y, optimizer, vmap_curves: np.ndarray) -> float:
+    """The baseline trains the same models: its curves against the sweep's, on every step."""
     result = jaxmlp.sweep(
         X,
         y,
@@ -199,9 +191,15 @@ def main(argv=None) -> dict:
         steps=cfg.steps,
         optimizer=optimizer,
     )
+    n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
     sweep_curves = np.moveaxis(result.loss, 1, 0).reshape(len(cfg.activations), n_models // 4, -1)
-    agreement = float(np.nanmax(np.abs(sweep_curves - vmap_curves[..., result.loss_steps])))
+    return float(np.nanmax(np.abs(sweep_curves - vmap_curves[..., result.loss_steps])))
 
+
+def markdown(cfg: Config, report: dict, out: str) -> str:
+    """The table and the verdict of ``OUT/sweep.md``."""
+    n_models, sweep, vmap, sk = report["models"], report["sweep"], report["vmap"], report["sklearn"]
+    round_ratios = report["speedup_vs_vmap_per_round"]
     rows = [
         ("jaxmlp.sweep", sweep["steady_s"], sweep["first_call_s"] - sweep["steady_s"]),
         (
@@ -210,6 +208,68 @@ def main(argv=None) -> dict:
             vmap["first_call_s"] - vmap["steady_s"],
         ),
     ]
+    lines = [
+        f"# Sweep benchmark: {n_models} MLPs, {cfg.steps} full-batch steps, "
+        f"{cfg.n_points} circle points, optax.adam({cfg.learning_rate})",
+        "",
+        f"{platform.platform()}, {os.cpu_count()} CPUs, jax {jax.__version__}, "
+        f"devices {[str(d) for d in jax.devices()]}",
+        "",
+        "| method | steady time (s) | models/s | compile (s, first call - steady) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, t, c in rows:
+        lines.append(f"| {name} | {t:.3f} | {n_models / t:.1f} | {c:.1f} |")
+    lines.append(sklearn_row(sk, n_models))
+    lines += [
+        "",
+        f"jaxmlp.sweep is {report['speedup_vs_vmap']:.2f}x the straightforward vmap, "
+        f"best against best (steady = best of {cfg.repeats} rounds that alternate the two "
+        f"methods); median of the rounds' own ratios "
+        f"{report['speedup_vs_vmap_median_round']:.2f}x "
+        f"(range {min(round_ratios):.2f}-{max(round_ratios):.2f}x).",
+        f"Max |loss difference| between the two on every step: "
+        f"{report['max_abs_loss_diff_sweep_vs_vmap']:.2e}.",
+        sklearn_note(sk),
+        "",
+        "Command: `python experiments/bench_sweep.py --out " + out + "`",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sklearn_row(sk: dict | None, n_models: int) -> str:
+    if sk is None:
+        return "| scikit-learn MLPClassifier | (skipped: sklearn not installed) | | |"
+    t = sk["grid_s_extrapolated"]
+    return f"| scikit-learn MLPClassifier, one at a time | {t:.1f} | {n_models / t:.2f} | - |"
+
+
+def sklearn_note(sk: dict | None) -> str:
+    if sk is None:
+        return ""
+    return (
+        f"scikit-learn: {sk['timed_models']} models timed ({sk['timed_s']:.1f} s), the grid's "
+        f"time extrapolated; leaky_relu runs as relu there."
+    )
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="out/bench")
+    parser.add_argument("--repeats", type=int, default=Config.repeats)
+    parser.add_argument("--sklearn-models", type=int, default=Config.sklearn_models)
+    parser.add_argument("--steps", type=int, default=Config.steps)
+    args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
+    cfg = Config(repeats=args.repeats, sklearn_models=args.sklearn_models, steps=args.steps)
+    os.makedirs(args.out, exist_ok=True)
+    X, y = jaxmlp.datasets.circles(jax.random.key(cfg.data_seed), cfg.n_points)
+    optimizer = optax.adam(cfg.learning_rate)
+    n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
+    timed = time_both(cfg, X, y, optimizer)
+    sweep, vmap, round_ratios = timed["sweep"], timed["vmap"], timed["round_ratios"]
+    sk = bench_sklearn(cfg, X, y)
+    agreement = max_curve_difference(cfg, X, y, optimizer, timed["vmap_curves"])
     report = {
         "config": dataclasses.asdict(cfg),
         "optimizer": f"optax.adam({cfg.learning_rate})",
@@ -227,43 +287,7 @@ def main(argv=None) -> dict:
         "speedup_vs_vmap_median_round": statistics.median(round_ratios),
         "max_abs_loss_diff_sweep_vs_vmap": agreement,
     }
-    lines = [
-        f"# Sweep benchmark: {n_models} MLPs, {cfg.steps} full-batch steps, "
-        f"{cfg.n_points} circle points, optax.adam({cfg.learning_rate})",
-        "",
-        f"{platform.platform()}, {os.cpu_count()} CPUs, jax {jax.__version__}, "
-        f"devices {[str(d) for d in jax.devices()]}",
-        "",
-        "| method | steady time (s) | models/s | compile (s, first call - steady) |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, t, c in rows:
-        lines.append(f"| {name} | {t:.3f} | {n_models / t:.1f} | {c:.1f} |")
-    if sk is None:
-        lines.append("| scikit-learn MLPClassifier | (skipped: sklearn not installed) | | |")
-        sk_note = ""
-    else:
-        t = sk["grid_s_extrapolated"]
-        lines.append(
-            f"| scikit-learn MLPClassifier, one at a time | {t:.1f} | {n_models / t:.2f} | - |"
-        )
-        sk_note = (
-            f"scikit-learn: {sk['timed_models']} models timed ({sk['timed_s']:.1f} s), the grid's "
-            f"time extrapolated; leaky_relu runs as relu there."
-        )
-    lines += [
-        "",
-        f"jaxmlp.sweep is {report['speedup_vs_vmap']:.2f}x the straightforward vmap, "
-        f"best against best (steady = best of {cfg.repeats} rounds that alternate the two "
-        f"methods); median of the rounds' own ratios "
-        f"{report['speedup_vs_vmap_median_round']:.2f}x "
-        f"(range {min(round_ratios):.2f}-{max(round_ratios):.2f}x).",
-        f"Max |loss difference| between the two on every step: {agreement:.2e}.",
-        sk_note,
-        "",
-        "Command: `python experiments/bench_sweep.py --out " + args.out + "`",
-    ]
-    text = "\n".join(lines) + "\n"
+    text = markdown(cfg, report, args.out)
     print(text)
     with open(os.path.join(args.out, "sweep.md"), "w") as f:
         f.write(text)

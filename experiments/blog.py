@@ -19,6 +19,7 @@ import json
 import pathlib
 import platform
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +27,7 @@ import numpy as np
 import optax
 
 import jaxmlp
-from jaxmlp import baselines, datasets, plots
+from jaxmlp import baselines, compilation_cache, datasets, plots
 from jaxmlp.plots import style
 
 # The loss the post's notebook printed for its 2-3-1 network (a quotation of the
@@ -127,24 +128,31 @@ def save(fig, out: pathlib.Path, name: str, dpi: int, *, tight: bool = False) ->
     return name
 
 
-def run(cfg: Config, out: pathlib.Path) -> dict:
-    """Trains every model, writes every figure; returns the metrics."""
-    out.mkdir(parents=True, exist_ok=True)
-    key = jax.random.key
-    models: dict[str, dict] = {}
-    checks: dict[str, float] = {}
-    base_kw = {"learning_rate": cfg.baseline_learning_rate, "steps": cfg.baseline_steps}
+class Circles(NamedTuple):
+    """The post's data set: (n, 2) points on two circles and their (n,) labels."""
 
-    # 1. A linear classifier is enough when the data is (nearly) linearly separable.
+    X: jax.Array
+    y: jax.Array
+
+
+class Post(NamedTuple):
+    """What the later sections reuse of section 5's 2-3-1 network."""
+
+    init: jaxmlp.Params  # its U(0, 1) initialisation
+    params: jaxmlp.Params  # trained, manual gradients
+    optimizer: optax.GradientTransformation
+
+
+def baseline_kw(cfg: Config) -> dict:
+    return {"learning_rate": cfg.baseline_learning_rate, "steps": cfg.baseline_steps}
+
+
+def blobs(cfg: Config, out: pathlib.Path) -> dict:
+    """1. A linear classifier is enough when the data is (nearly) linearly separable."""
+    key = jax.random.key
     Xb, yb = datasets.blobs(key(cfg.blobs_seed), cfg.n)
-    logreg_b = baselines.logistic_regression(key(cfg.baseline_seed), Xb, yb, **base_kw)
-    models["logreg_blobs"] = model_entry(
-        "blobs",
-        "logistic regression (MLP with sizes (2, 1))",
-        logreg_b.loss[-1],
-        accuracy(baselines.predict(logreg_b, Xb), yb),
-    )
-    layer = logreg_b.params[0]
+    logreg = baselines.logistic_regression(key(cfg.baseline_seed), Xb, yb, **baseline_kw(cfg))
+    layer = logreg.params[0]
     fig = plots.linear_boundaries(
         Xb,
         yb,
@@ -154,36 +162,46 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         title="Blobs: one line separates the classes",
     )
     save(fig, out, "blobs.png", cfg.dpi)
-
-    # 2. Concentric circles: no line can.
-    X, y = datasets.circles(key(cfg.data_seed), cfg.n, radii=cfg.radii, noise=cfg.noise)
-    save(
-        plots.data_scatter(
-            X,
-            y,
-            title="Concentric circles: no line separates them",
-            class_labels=(
-                f"class 0 (radius {cfg.radii[0]:g})",
-                f"class 1 (radius {cfg.radii[1]:g})",
-            ),
-        ),
-        out,
-        "circles.png",
-        cfg.dpi,
+    entry = model_entry(
+        "blobs",
+        "logistic regression (MLP with sizes (2, 1))",
+        logreg.loss[-1],
+        accuracy(baselines.predict(logreg, Xb), yb),
     )
-    logreg_c = baselines.logistic_regression(key(cfg.baseline_seed), X, y, **base_kw)
-    models["logreg_circles"] = model_entry(
+    return {"logreg_blobs": entry}
+
+
+def circles(cfg: Config, out: pathlib.Path) -> tuple[Circles, baselines.LinearClassifier, dict]:
+    """2. Concentric circles: no line can separate them. Returns the data and the line."""
+    key = jax.random.key
+    X, y = datasets.circles(key(cfg.data_seed), cfg.n, radii=cfg.radii, noise=cfg.noise)
+    fig = plots.data_scatter(
+        X,
+        y,
+        title="Concentric circles: no line separates them",
+        class_labels=(
+            f"class 0 (radius {cfg.radii[0]:g})",
+            f"class 1 (radius {cfg.radii[1]:g})",
+        ),
+    )
+    save(fig, out, "circles.png", cfg.dpi)
+    logreg = baselines.logistic_regression(key(cfg.baseline_seed), X, y, **baseline_kw(cfg))
+    entry = model_entry(
         "circles",
         "logistic regression on raw x",
-        logreg_c.loss[-1],
-        accuracy(baselines.predict(logreg_c, X), y),
+        logreg.loss[-1],
+        accuracy(baselines.predict(logreg, X), y),
     )
+    return Circles(X, y), logreg, {"logreg_circles": entry}
 
-    # 3. A hand-made feature map phi(x) = [x1^2, x2^2] makes them separable.
+
+def square_features(cfg: Config, out: pathlib.Path, data: Circles) -> dict:
+    """3. A hand-made feature map phi(x) = [x1^2, x2^2] makes the circles separable."""
+    X, y = data
     square = baselines.feature_map_classifier(
-        key(cfg.baseline_seed), X, y, feature_map="square", **base_kw
+        jax.random.key(cfg.baseline_seed), X, y, feature_map="square", **baseline_kw(cfg)
     )
-    models["square_features_linear_circles"] = model_entry(
+    entry = model_entry(
         "circles",
         "logistic regression on phi(x) = [x1^2, x2^2]",
         square.loss[-1],
@@ -202,11 +220,15 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         title="The circles in $\\phi(x) = [x_1^2, x_2^2]$ space:\na line separates them",
     )
     save(fig, out, "circles_transformed_clf.png", cfg.dpi)
+    return {"square_features_linear_circles": entry}
 
-    # 4. Three linear classifiers that together enclose the inner circle (by hand).
+
+def three_lines(cfg: Config, out: pathlib.Path, data: Circles) -> dict:
+    """4. Three linear classifiers that together enclose the inner circle (by hand)."""
+    X, y = data
     W3, b3 = triangle(cfg.triangle_radius)
     inside = np.all(np.asarray(X) @ W3.T + b3[None, :] >= 0, axis=1).astype(np.int32)
-    models["three_lines_by_hand_circles"] = model_entry(
+    entry = model_entry(
         "circles",
         f"class 1 iff inside all three hand-made lines (triangle, inradius "
         f"{cfg.triangle_radius:g})",
@@ -223,8 +245,15 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         title="Three linear classifiers that together\nenclose the inner circle",
     )
     save(fig, out, "circles3.png", cfg.dpi)
+    return {"three_lines_by_hand_circles": entry}
 
-    # 5. The post's MLP: 2-3-1 sigmoid, U(0, 1) init, full-batch gradient descent.
+
+def mlp_231(cfg: Config, out: pathlib.Path, data: Circles) -> tuple[Post, dict, dict]:
+    """5-6. The post's MLP: 2-3-1 sigmoid, U(0, 1) init, full-batch gradient descent.
+
+    Returns the network (for sections 7-8), its metrics and the manual-vs-autodiff check.
+    """
+    X, y = data
     opt = optax.sgd(cfg.learning_rate)
     t0 = time.perf_counter()
     init = jaxmlp.init_mlp(jax.random.key(cfg.init_seed), (2, 3, 1), scheme=cfg.init_scheme)
@@ -236,26 +265,34 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     final_loss, final_acc = fit_metrics(params, X, y)
     loss_at = {str(s): float(res.loss[s]) for s in (0, 100, 300) if s < cfg.steps}
     loss_at[str(cfg.steps)] = float(final_loss)  # after the last update
-    models["mlp_2_3_1_sigmoid_circles"] = model_entry(
-        "circles",
-        "MLP 2-3-1, sigmoid, manual gradients",
-        final_loss,
-        float(final_acc),
-        loss_at_step=loss_at,
-        train_seconds_incl_compile=train_seconds,
-        W=np.asarray(params[0].W).tolist(),
-        b=np.asarray(params[0].b).tolist(),
-        w_m=np.asarray(params[1].W[0]).tolist(),
-        b_m=float(params[1].b[0]),
-    )
-    models["mlp_2_3_1_sigmoid_circles_autodiff"] = model_entry(
-        "circles",
-        "MLP 2-3-1, sigmoid, jax.grad gradients",
-        *map(float, fit_metrics(res_ad.params, X, y)),
-    )
-    checks["manual_vs_autodiff_max_abs_loss_diff"] = float(
-        np.max(np.abs(np.asarray(res.loss) - np.asarray(res_ad.loss)))
-    )
+    models = {
+        "mlp_2_3_1_sigmoid_circles": model_entry(
+            "circles",
+            "MLP 2-3-1, sigmoid, manual gradients",
+            final_loss,
+            float(final_acc),
+            loss_at_step=loss_at,
+            train_seconds_incl_compile=train_seconds,
+            W=np.asarray(params[0].W).tolist(),
+            b=np.asarray(params[0].b).tolist(),
+            w_m=np.asarray(params[1].W[0]).tolist(),
+            b_m=float(params[1].b[0]),
+        ),
+        "mlp_2_3_1_sigmoid_circles_autodiff": model_entry(
+            "circles",
+            "MLP 2-3-1, sigmoid, jax.grad gradients",
+            *map(float, fit_metrics(res_ad.params, X, y)),
+        ),
+    }
+    diff = float(np.max(np.abs(np.asarray(res.loss) - np.asarray(res_ad.loss))))
+    mlp_231_figures(cfg, out, data, res, res_ad)
+    return Post(init, params, opt), models, {"manual_vs_autodiff_max_abs_loss_diff": diff}
+
+
+def mlp_231_figures(cfg: Config, out: pathlib.Path, data: Circles, res, res_ad) -> None:
+    """The loss curves, the decision boundary, the hidden space and the hidden units' lines."""
+    X, y = data
+    params = res.params
     fig = plots.loss_curves(
         {"manual gradients (the post's formulas)": res.loss, "autodiff (jax.grad)": res_ad.loss},
         title=f"2-3-1 MLP on circles: loss per step (sgd, learning rate {cfg.learning_rate:g})",
@@ -289,46 +326,44 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     )
     save(fig, out, "hidden_classifiers.png", cfg.dpi)
 
-    # 6. The exercise: identity activations collapse the network to one linear classifier.
-    res_id = train_mlp(cfg, init, X, y, "identity", opt)
-    p_id = res_id.params
+
+def identity_collapse(
+    cfg: Config, out: pathlib.Path, data: Circles, post: Post, logreg
+) -> tuple[dict, dict]:
+    """8. The exercise: identity activations collapse the network to one linear classifier."""
+    X, y = data
+    p_id = train_mlp(cfg, post.init, X, y, "identity", post.optimizer).params
     (W1, b1), (W2, b2) = [(np.asarray(lay.W), np.asarray(lay.b)) for lay in p_id]
     w_eff, b_eff = W2 @ W1, W2 @ b1 + b2  # (1, 2) and (1,): w_m^T W and w_m^T b + b_m
     _, logits = hidden_and_logits(p_id, X, activation="identity")
-    checks["identity_collapse_max_abs_logit_diff"] = float(
-        np.max(np.abs(np.asarray(logits) - (np.asarray(X) @ w_eff[0] + b_eff[0])))
-    )
-    models["mlp_2_3_1_identity_circles"] = model_entry(
+    diff = float(np.max(np.abs(np.asarray(logits) - (np.asarray(X) @ w_eff[0] + b_eff[0]))))
+    entry = model_entry(
         "circles",
         "MLP 2-3-1, identity hidden activation",
         *map(float, fit_metrics(p_id, X, y, activation="identity")),
         w_eff=np.asarray(w_eff[0]).tolist(),
         b_eff=float(b_eff[0]),
     )
+    identity_figure(cfg, out, data, post.params, p_id, logreg)
+    return {"mlp_2_3_1_identity_circles": entry}, {"identity_collapse_max_abs_logit_diff": diff}
+
+
+def identity_figure(cfg: Config, out: pathlib.Path, data: Circles, params, p_id, logreg) -> None:
+    """Sigmoid against identity hidden units, with logistic regression's line beside."""
+    X, y = data
     fig, axes = style.new_figure(1, 2, panel_size=4.4)
-    plots.decision_regions(
-        X,
-        y,
-        mlp_proba(params, "sigmoid"),
-        resolution=cfg.resolution,
-        ax=axes[0],
-        title="sigmoid hidden units",
-        legend=False,
-    )
-    plots.decision_regions(
-        X,
-        y,
-        mlp_proba(p_id, "identity"),
-        resolution=cfg.resolution,
-        ax=axes[1],
-        title="identity hidden units: a single line",
-        legend=False,
-    )
+    for ax, p, act, title in (
+        (axes[0], params, "sigmoid", "sigmoid hidden units"),
+        (axes[1], p_id, "identity", "identity hidden units: a single line"),
+    ):
+        plots.decision_regions(
+            X, y, mlp_proba(p, act), resolution=cfg.resolution, ax=ax, title=title, legend=False
+        )
     plots.linear_boundaries(
         X,
         y,
-        logreg_c.params[0].W,
-        logreg_c.params[0].b,
+        logreg.params[0].W,
+        logreg.params[0].b,
         show_data=False,
         ax=axes[1],
         line_labels=["logistic regression"],
@@ -341,13 +376,16 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     fig.suptitle("The same 2-3-1 network, trained the same way", fontsize=style.FONT_SIZE + 2)
     save(fig, out, "identity_collapse.png", cfg.dpi)
 
-    # 7. More hidden units: the boundary gets rounder (the later version of the post).
-    fns, titles = [], []
+
+def widths(cfg: Config, out: pathlib.Path, data: Circles, post: Post) -> dict:
+    """7. More hidden units: the boundary gets rounder (the later version of the post)."""
+    X, y = data
+    models, fns, titles = {}, [], []
     widest = jaxmlp.init_mlp(
         jax.random.key(cfg.init_seed), (2, max(cfg.widths), 1), scheme=cfg.init_scheme
     )
     for width in cfg.widths:
-        r = train_mlp(cfg, first_units(widest, width), X, y, "sigmoid", opt)
+        r = train_mlp(cfg, first_units(widest, width), X, y, "sigmoid", post.optimizer)
         models[f"mlp_2_{width}_1_sigmoid_circles"] = model_entry(
             "circles",
             f"MLP 2-{width}-1, sigmoid",
@@ -366,6 +404,23 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
         suptitle="Decision boundary of a 2-h-1 sigmoid MLP as the hidden width h grows",
     )
     save(fig, out, "decision_boundaries_progress.png", cfg.dpi)
+    return models
+
+
+def run(cfg: Config, out: pathlib.Path) -> dict:
+    """Trains every model, writes every figure; returns the metrics, section by section."""
+    out.mkdir(parents=True, exist_ok=True)
+    models = blobs(cfg, out)
+    data, logreg, entries = circles(cfg, out)
+    models |= entries
+    models |= square_features(cfg, out, data)
+    models |= three_lines(cfg, out, data)
+    post, entries, checks = mlp_231(cfg, out, data)
+    models |= entries
+    entries, check = identity_collapse(cfg, out, data, post, logreg)
+    models |= entries
+    checks |= check
+    models |= widths(cfg, out, data, post)
     return {"models": models, "checks": checks}
 
 
@@ -376,9 +431,84 @@ def fmt(x: float) -> str:
 def report(cfg: Config, metrics: dict) -> str:
     """The post's argument, figure by figure, with the numbers of this run."""
     m, c = metrics["models"], metrics["checks"]
-    mlp = m["mlp_2_3_1_sigmoid_circles"]
+    sections = [
+        report_header(cfg, metrics),
+        report_blobs(cfg, m),
+        report_circles(m),
+        report_square_features(m),
+        report_three_lines(cfg, m),
+        report_mlp_231(cfg, m, c),
+        report_hidden_space(m),
+        report_widths(cfg, m),
+        report_identity_collapse(m, c),
+    ]
+    return "\n".join(sections)
+
+
+def report_header(cfg: Config, metrics: dict) -> str:
+    return f"""# Introduction to Multilayer Perceptron, reproduced with jaxmlp
+
+Every number below was measured by `python experiments/blog.py --out {metrics["out"]}`
+({metrics["seconds"]:.0f} s on {metrics["platform"]}, jax {jax.__version__}); all of them are in
+`metrics.json`. Data: {cfg.n} points per data set, circles of radii {cfg.radii[0]:g} and
+{cfg.radii[1]:g} with noise std {cfg.noise:g} (`jaxmlp.datasets.circles(key({cfg.data_seed}))`).
+"""
+
+
+def report_blobs(cfg: Config, m: dict) -> str:
+    lb = m["logreg_blobs"]
+    return f"""## 1. A linear classifier, when a line is enough
+
+![blobs](blobs.png)
+
+Logistic regression (jaxmlp's MLP with sizes (2, 1), trained by the same `train`, sgd
+{cfg.baseline_learning_rate:g}, {cfg.baseline_steps} steps) separates two Gaussian blobs:
+training accuracy **{lb["train_accuracy"]:.3f}**, loss {fmt(lb["final_loss"])}.
+"""
+
+
+def report_circles(m: dict) -> str:
+    return f"""## 2. Data that no line separates
+
+![circles](circles.png)
+
+The same logistic regression on the concentric circles reaches only
+**{m["logreg_circles"]["train_accuracy"]:.3f}** accuracy (loss
+{fmt(m["logreg_circles"]["final_loss"])}, about log 2 = 0.693: it learned almost nothing).
+"""
+
+
+def report_square_features(m: dict) -> str:
     sq = m["square_features_linear_circles"]
-    idn = m["mlp_2_3_1_identity_circles"]
+    ws, bs = sq["w"], sq["b"]
+    ratio = -bs / float(np.mean(ws))
+    sq_shape = f"nearly a circle of radius {np.sqrt(ratio):.2f}" if ratio > 0 else "no circle"
+    return f"""## 3. A hand-made transformation phi(x) = [x1^2, x2^2]
+
+![circles transformed](circles_transformed_clf.png)
+
+In the squared coordinates each circle of radius r falls on the segment x1^2 + x2^2 = r^2, and
+one line separates the two segments: accuracy **{sq["train_accuracy"]:.3f}**, loss
+{fmt(sq["final_loss"])}. The learned line is {ws[0]:.3f} x1^2 {ws[1]:+.3f} x2^2 {bs:+.3f} = 0,
+in the original plane {sq_shape}, between the two classes. But we
+had to know that the data were circles.
+"""
+
+
+def report_three_lines(cfg: Config, m: dict) -> str:
+    return f"""## 4. Three linear classifiers that cooperate
+
+![three classifiers](circles3.png)
+
+Three lines drawn by hand (at distance {cfg.triangle_radius:g} from the centre) enclose the inner
+circle: "class 1 iff inside all three" classifies
+**{m["three_lines_by_hand_circles"]["train_accuracy"]:.3f}** of the points correctly. An MLP learns
+such lines together: a hidden layer of three units, and an output unit that combines them.
+"""
+
+
+def report_mlp_231(cfg: Config, m: dict, c: dict) -> str:
+    mlp = m["mlp_2_3_1_sigmoid_circles"]
     loss_rows = "\n".join(
         f"| {s} | {fmt(v)} | {NOTEBOOK_LOSS[int(s)] if int(s) in NOTEBOOK_LOSS else '-'} |"
         for s, v in mlp["loss_at_step"].items()
@@ -392,65 +522,7 @@ def report(cfg: Config, metrics: dict) -> str:
         )
     else:
         versus = f"(Reduced run: {cfg.steps} steps; the post trains for 1000.)"
-    width_rows = "\n".join(
-        f"| {w} | {fmt(m[f'mlp_2_{w}_1_sigmoid_circles']['final_loss'])} | "
-        f"{m[f'mlp_2_{w}_1_sigmoid_circles']['train_accuracy']:.3f} |"
-        for w in cfg.widths
-    )
-    W = np.asarray(mlp["W"])
-    b = np.asarray(mlp["b"])
-    dist = np.abs(b) / np.linalg.norm(W, axis=1)  # distance of each unit's line from (0, 0)
-    lb, lc = m["logreg_blobs"], m["logreg_circles"]
-    units = "\n".join(
-        f"| {i + 1} | ({W[i, 0]:.2f}, {W[i, 1]:.2f}) | {b[i]:.2f} | {dist[i]:.2f} |"
-        for i in range(W.shape[0])
-    )
-    ws, bs = sq["w"], sq["b"]
-    ratio = -bs / float(np.mean(ws))
-    sq_shape = f"nearly a circle of radius {np.sqrt(ratio):.2f}" if ratio > 0 else "no circle"
-    return f"""# Introduction to Multilayer Perceptron, reproduced with jaxmlp
-
-Every number below was measured by `python experiments/blog.py --out {metrics["out"]}`
-({metrics["seconds"]:.0f} s on {metrics["platform"]}, jax {jax.__version__}); all of them are in
-`metrics.json`. Data: {cfg.n} points per data set, circles of radii {cfg.radii[0]:g} and
-{cfg.radii[1]:g} with noise std {cfg.noise:g} (`jaxmlp.datasets.circles(key({cfg.data_seed}))`).
-
-## 1. A linear classifier, when a line is enough
-
-![blobs](blobs.png)
-
-Logistic regression (jaxmlp's MLP with sizes (2, 1), trained by the same `train`, sgd
-{cfg.baseline_learning_rate:g}, {cfg.baseline_steps} steps) separates two Gaussian blobs:
-training accuracy **{lb["train_accuracy"]:.3f}**, loss {fmt(lb["final_loss"])}.
-
-## 2. Data that no line separates
-
-![circles](circles.png)
-
-The same logistic regression on the concentric circles reaches only
-**{m["logreg_circles"]["train_accuracy"]:.3f}** accuracy (loss
-{fmt(m["logreg_circles"]["final_loss"])}, about log 2 = 0.693: it learned almost nothing).
-
-## 3. A hand-made transformation phi(x) = [x1^2, x2^2]
-
-![circles transformed](circles_transformed_clf.png)
-
-In the squared coordinates each circle of radius r falls on the segment x1^2 + x2^2 = r^2, and
-one line separates the two segments: accuracy **{sq["train_accuracy"]:.3f}**, loss
-{fmt(sq["final_loss"])}. The learned line is {ws[0]:.3f} x1^2 {ws[1]:+.3f} x2^2 {bs:+.3f} = 0,
-in the original plane {sq_shape}, between the two classes. But we
-had to know that the data were circles.
-
-## 4. Three linear classifiers that cooperate
-
-![three classifiers](circles3.png)
-
-Three lines drawn by hand (at distance {cfg.triangle_radius:g} from the centre) enclose the inner
-circle: "class 1 iff inside all three" classifies
-**{m["three_lines_by_hand_circles"]["train_accuracy"]:.3f}** of the points correctly. An MLP learns
-such lines together: a hidden layer of three units, and an output unit that combines them.
-
-## 5. Learning: the post's 2-3-1 network
+    return f"""## 5. Learning: the post's 2-3-1 network
 
 MLP(x) = sigma(w_m^T sigma(W x + b) + b_m), every parameter initialised from U(0, 1)
 (`init_mlp(key({cfg.init_seed}), (2, 3, 1), scheme="{cfg.init_scheme}")`), full-batch gradient
@@ -470,8 +542,19 @@ The hand-derived gradients and `jax.grad` give the same run: the largest differe
 two loss curves over {cfg.steps} steps is {c["manual_vs_autodiff_max_abs_loss_diff"]:.2g}
 (autodiff run: final loss {fmt(m["mlp_2_3_1_sigmoid_circles_autodiff"]["final_loss"])}, accuracy
 {m["mlp_2_3_1_sigmoid_circles_autodiff"]["train_accuracy"]:.3f}).
+"""
 
-## 6. Result: the learned transformation makes the data linearly separable
+
+def report_hidden_space(m: dict) -> str:
+    mlp = m["mlp_2_3_1_sigmoid_circles"]
+    W = np.asarray(mlp["W"])
+    b = np.asarray(mlp["b"])
+    dist = np.abs(b) / np.linalg.norm(W, axis=1)  # distance of each unit's line from (0, 0)
+    units = "\n".join(
+        f"| {i + 1} | ({W[i, 0]:.2f}, {W[i, 1]:.2f}) | {b[i]:.2f} | {dist[i]:.2f} |"
+        for i in range(W.shape[0])
+    )
+    return f"""## 6. Result: the learned transformation makes the data linearly separable
 
 ![projection](projection.png)
 
@@ -494,8 +577,16 @@ in the hand-made picture of section 4:
 
 In the input plane, the network's decision boundary (probability 0.5) is the triangle-ish shape
 that three lines allow.
+"""
 
-## 7. More hidden units, rounder boundaries
+
+def report_widths(cfg: Config, m: dict) -> str:
+    width_rows = "\n".join(
+        f"| {w} | {fmt(m[f'mlp_2_{w}_1_sigmoid_circles']['final_loss'])} | "
+        f"{m[f'mlp_2_{w}_1_sigmoid_circles']['train_accuracy']:.3f} |"
+        for w in cfg.widths
+    )
+    return f"""## 7. More hidden units, rounder boundaries
 
 ![progress](decision_boundaries_progress.png)
 
@@ -505,8 +596,12 @@ width-h network starts from the first h hidden units of one U(0, 1) draw of the 
 | hidden units | final loss | training accuracy |
 |---:|---:|---:|
 {width_rows}
+"""
 
-## 8. The exercise: why the activation matters
+
+def report_identity_collapse(m: dict, c: dict) -> str:
+    idn, lc = m["mlp_2_3_1_identity_circles"], m["logreg_circles"]
+    return f"""## 8. The exercise: why the activation matters
 
 ![identity collapse](identity_collapse.png)
 
@@ -526,6 +621,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, help="training steps of the MLPs")
     parser.add_argument("--widths", type=str, help="hidden widths, e.g. 5,10,50")
     args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     overrides: dict = dict(QUICK) if args.quick else {}
     if args.steps is not None:
         overrides["steps"] = args.steps

@@ -17,7 +17,6 @@ width x rate map) and ``report.md``. Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
@@ -26,9 +25,10 @@ import time
 import matplotlib
 import numpy as np
 import optax
-from sweep_width_activation import make_data  # experiments/, beside this script
+from _common import make_data, write_csv
 
 import jaxmlp
+from jaxmlp import compilation_cache
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -109,24 +109,9 @@ def write_report(cfg: Config, r, seconds: float, path: str) -> None:
         f.write("\n".join(lines))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/sweep-lr")
-    parser.add_argument("--steps", type=int, default=Config.steps)
-    parser.add_argument("--seeds", type=int, default=len(Config.seeds))
-    parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)))
-    os.makedirs(args.out, exist_ok=True)
-    X, X_test, y, y_test = make_data("spirals", cfg)  # the width sweep's points and split
-    t0 = time.perf_counter()
-    r = jaxmlp.sweep(
-        X, y, widths=cfg.widths, activations=cfg.activations, seeds=cfg.seeds, steps=cfg.steps,
-        optimizer=optax.adam, learning_rates=cfg.learning_rates, X_test=X_test, y_test=y_test,
-        progress=args.progress,
-    )  # fmt: skip
-    seconds = time.perf_counter() - t0
-    rows = [
+def rows_of(r) -> list[dict]:
+    """One results.csv row per model: its configuration and its numbers."""
+    return [
         {
             "width": w,
             "activation": act,
@@ -143,12 +128,12 @@ def main(argv=None) -> None:
         for k, s in enumerate(r.seeds)
         for m, lr in enumerate(r.learning_rates)
     ]
-    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+
+
+def mean_test_accuracy(r) -> dict:
+    """``{activation: {width: {learning rate: mean test accuracy over seeds}}}``."""
     mean_acc = r.test_accuracy.mean(axis=2)
-    summary = {
+    return {
         act: {
             str(w): {
                 f"{lr:g}": round(float(mean_acc[i, j, m]), 4)
@@ -158,6 +143,28 @@ def main(argv=None) -> None:
         }
         for j, act in enumerate(r.activations)
     }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="out/sweep-lr")
+    parser.add_argument("--steps", type=int, default=Config.steps)
+    parser.add_argument("--seeds", type=int, default=len(Config.seeds))
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
+    cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)))
+    os.makedirs(args.out, exist_ok=True)
+    X, X_test, y, y_test = make_data("spirals", cfg)  # the width sweep's points and split
+    t0 = time.perf_counter()
+    r = jaxmlp.sweep(
+        X, y, widths=cfg.widths, activations=cfg.activations, seeds=cfg.seeds, steps=cfg.steps,
+        optimizer=optax.adam, learning_rates=cfg.learning_rates, X_test=X_test, y_test=y_test,
+        progress=args.progress,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    write_csv(rows_of(r), os.path.join(args.out, "results.csv"))
+    summary = mean_test_accuracy(r)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(
             {"config": dataclasses.asdict(cfg), "optimizer": "optax.adam",

@@ -36,7 +36,9 @@ def worker(process_id: int, port: int) -> None:
     import optax
 
     import jaxmlp
+    from jaxmlp import compilation_cache
 
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
     r = jaxmlp.sweep(X, y, optimizer=optax.adam(0.05), **GRID)
     print(f"process {process_id}: {jax.device_count()} devices, {jax.local_device_count()} local")
@@ -70,7 +72,9 @@ def main() -> int:
     import optax
 
     import jaxmlp
+    from jaxmlp import compilation_cache
 
+    compilation_cache.enable()
     X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
     single = jaxmlp.sweep(X, y, optimizer=optax.adam(0.05), **GRID)
     with np.load(out, allow_pickle=False) as multi:

@@ -12,19 +12,19 @@ loss curves) and ``report.md``. Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
 import time
 
-import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
+from _common import GRID, make_data, write_csv
 
 import jaxmlp
+from jaxmlp import compilation_cache
 from jaxmlp.plots import style
 
 matplotlib.use("Agg")
@@ -36,9 +36,9 @@ COLORS = dict(zip(("sigmoid", "tanh", "relu", "leaky_relu"), style.CURVE_COLORS,
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    widths: tuple[int, ...] = tuple(range(5, 51, 5))
-    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu")
-    seeds: tuple[int, ...] = tuple(range(8))
+    widths: tuple[int, ...] = GRID["widths"]
+    activations: tuple[str, ...] = GRID["activations"]
+    seeds: tuple[int, ...] = GRID["seeds"]
     steps: int = 1000
     depth: int = 1  # hidden layers per model
     learning_rate: float = 0.01
@@ -47,17 +47,6 @@ class Config:
     datasets: tuple[str, ...] = ("circles", "spirals")
     data_seed: int = 0
     split_seed: int = 1
-
-
-def make_data(name: str, cfg: Config):
-    key = jax.random.key(cfg.data_seed)
-    if name == "circles":
-        X, y = jaxmlp.datasets.circles(key, cfg.n_points, noise=0.3)
-    else:
-        X, y = jaxmlp.datasets.spirals(key, cfg.n_points, noise=0.05)
-    return jaxmlp.datasets.train_test_split(
-        jax.random.key(cfg.split_seed), X, y, test_fraction=cfg.test_fraction
-    )
 
 
 def spread_plot(ax, x, values, act, label=True):
@@ -138,6 +127,41 @@ def plot_curves(r, name, path):
     plt.close(fig)
 
 
+def rows_of(r, dataset: str) -> list[dict]:
+    """One results.csv row per model of one data set's sweep."""
+    return [
+        {
+            "dataset": dataset,
+            "width": w,
+            "activation": act,
+            "seed": s,
+            "final_loss": float(r.final_loss[i, j, k]),
+            "train_accuracy": float(r.train_accuracy[i, j, k]),
+            "test_loss": float(r.test_loss[i, j, k]),
+            "test_accuracy": float(r.test_accuracy[i, j, k]),
+            "diverged_at": int(r.diverged_at[i, j, k]),
+        }  # fmt: skip
+        for i, w in enumerate(r.widths)
+        for j, act in enumerate(r.activations)
+        for k, s in enumerate(r.seeds)
+    ]
+
+
+def summary_of(r) -> dict:
+    """Per activation: mean test and train accuracy over seeds, by width."""
+    return {
+        act: {
+            "mean_test_accuracy_by_width": dict(
+                zip(map(str, r.widths), r.test_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
+            ),
+            "mean_train_accuracy_by_width": dict(
+                zip(map(str, r.widths), r.train_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
+            ),
+        }
+        for j, act in enumerate(r.activations)
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out/sweep")
@@ -146,6 +170,7 @@ def main(argv=None) -> None:
     parser.add_argument("--depth", type=int, default=Config.depth, help="hidden layers per model")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)), depth=args.depth)
     os.makedirs(args.out, exist_ok=True)
     optimizer = optax.adam(cfg.learning_rate)
@@ -159,39 +184,14 @@ def main(argv=None) -> None:
             progress=args.progress, depth=cfg.depth,
         )  # fmt: skip
         timings[name] = time.perf_counter() - t0
-        for i, w in enumerate(r.widths):
-            for j, act in enumerate(r.activations):
-                for k, s in enumerate(r.seeds):
-                    rows.append(
-                        {
-                            "dataset": name, "width": w, "activation": act, "seed": s,
-                            "final_loss": float(r.final_loss[i, j, k]),
-                            "train_accuracy": float(r.train_accuracy[i, j, k]),
-                            "test_loss": float(r.test_loss[i, j, k]),
-                            "test_accuracy": float(r.test_accuracy[i, j, k]),
-                            "diverged_at": int(r.diverged_at[i, j, k]),
-                        }
-                    )  # fmt: skip
-        summary[name] = {
-            act: {
-                "mean_test_accuracy_by_width": dict(
-                    zip(map(str, r.widths), r.test_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
-                ),
-                "mean_train_accuracy_by_width": dict(
-                    zip(map(str, r.widths), r.train_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
-                ),
-            }
-            for j, act in enumerate(r.activations)
-        }
+        rows += rows_of(r, name)
+        summary[name] = summary_of(r)
         plot_vs_width(r, name, os.path.join(args.out, f"{name}_vs_width.png"))
         boundary_grid(r, np.asarray(X), np.asarray(y), name,
                       os.path.join(args.out, f"{name}_boundaries.png"), cfg.seeds[0])  # fmt: skip
         plot_curves(r, name, os.path.join(args.out, f"{name}_loss_curves.png"))
         summary[name]["_result"] = r
-    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, os.path.join(args.out, "results.csv"))
     results = {name: {k: v for k, v in s.items() if k != "_result"} for name, s in summary.items()}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(

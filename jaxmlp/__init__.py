@@ -3,6 +3,7 @@ gradients of "Introduction to Multilayer Perceptron" derived by hand and checked
 against autodiff."""
 
 from jaxmlp import activations, baselines, datasets
+from jaxmlp._sweep import SweepResult, sweep
 from jaxmlp.activations import Activation
 from jaxmlp.backprop import manual_grads
 from jaxmlp.losses import loss
@@ -15,7 +16,6 @@ from jaxmlp.mlp import (
     predict,
     predict_proba,
 )
-from jaxmlp.sweep import SweepResult, sweep
 from jaxmlp.training import TrainResult, make_step, train
 
 __version__ = "0.1.0"

@@ -15,6 +15,19 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+__all__ = [
+    "Activation",
+    "NAMES",
+    "REGISTRY",
+    "get",
+    "identity",
+    "leaky_relu",
+    "relu",
+    "sigmoid",
+    "softplus",
+    "tanh",
+]
+
 Array = jax.Array
 
 DEFAULT_NEGATIVE_SLOPE = 0.01
@@ -80,10 +93,15 @@ def _leaky_relu_derivative(s: Array, h: Array, negative_slope: float) -> Array:
 
 
 sigmoid = Activation("sigmoid", jax.nn.sigmoid, _sigmoid_derivative)
+"""The logistic sigmoid ``1 / (1 + exp(-s))``; ``g'(s) = h (1 - h)`` as in the post."""
 tanh = Activation("tanh", jnp.tanh, _tanh_derivative)
+"""``tanh(s)``; ``g'(s) = 1 - h^2``."""
 relu = Activation("relu", jax.nn.relu, _relu_derivative)
+"""``max(s, 0)``; ``g'(s) = 1`` for ``s > 0``, else 0."""
 softplus = Activation("softplus", jax.nn.softplus, _softplus_derivative)
+"""``log(1 + exp(s))``; ``g'(s) = sigmoid(s)``."""
 identity = Activation("identity", _identity, _identity_derivative)
+"""``g(s) = s``: no activation (the post's exercise: the network collapses to a line)."""
 
 
 @functools.cache
@@ -109,7 +127,9 @@ def leaky_relu(negative_slope: float = DEFAULT_NEGATIVE_SLOPE) -> Activation:
 REGISTRY: dict[str, Activation] = {
     act.name: act for act in (sigmoid, tanh, relu, leaky_relu(), softplus, identity)
 }
+"""Every activation by name (``leaky_relu`` with slope 0.01)."""
 NAMES: tuple[str, ...] = tuple(REGISTRY)
+"""The registered names, in the order of ``REGISTRY``."""
 
 
 def get(activation: str | Activation) -> Activation:

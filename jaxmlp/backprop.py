@@ -29,15 +29,39 @@ import jax.numpy as jnp
 from jaxmlp import activations as _activations
 from jaxmlp import losses, mlp, validation
 
+__all__ = [
+    "loss_and_manual_grads",
+    "manual_grads",
+    "output_delta",
+    "stacked_loss_and_grads",
+]
+
 Array = jax.Array
 
 
-def output_delta(logits: Array, y: Array) -> Array:
-    """``Delta_L = Y_hat - Y`` (P1), shape (n, k), for BCE (k == 1) and softmax CE (k > 1)."""
-    if logits.shape[-1] == 1:
-        return jax.nn.sigmoid(logits) - y.astype(logits.dtype)[:, None]
-    one_hot = jax.nn.one_hot(y, logits.shape[-1], dtype=logits.dtype)
-    return jax.nn.softmax(logits, axis=-1) - one_hot
+def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
+    """``Delta_L = Y_hat - Y`` (P1) for BCE (k == 1) and softmax CE (k > 1).
+
+    Args:
+      logits: (n, k) logits, or any shape with the k outputs on ``axis`` (the
+        sweep's bins use (B, K, k, n) with ``axis=2``).
+      y: labels of the logits' shape without ``axis`` ((n,) for (n, k) logits),
+        or broadcastable to it.
+      axis: the output axis of ``logits``.
+
+    Returns:
+      An array of the logits' shape.
+
+    >>> output_delta(jnp.zeros((2, 1)), jnp.array([0, 1]))[:, 0].tolist()
+    [0.5, -0.5]
+    """
+    axis = axis - logits.ndim if axis >= 0 else axis  # from the end: y aligns on the right
+    if logits.shape[axis] == 1:  # BCE: the sigmoid
+        y_hat, target = jax.nn.sigmoid(logits), jnp.expand_dims(y.astype(logits.dtype), axis)
+    else:  # softmax CE
+        y_hat = jax.nn.softmax(logits, axis=axis)
+        target = jax.nn.one_hot(y, logits.shape[axis], dtype=logits.dtype, axis=axis)
+    return y_hat - jnp.expand_dims(target, tuple(range(logits.ndim - target.ndim)))
 
 
 def loss_and_manual_grads(

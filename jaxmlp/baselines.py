@@ -19,6 +19,19 @@ import optax
 
 from jaxmlp import mlp, training, validation
 
+__all__ = [
+    "LinearClassifier",
+    "accuracy",
+    "decision_function",
+    "feature_map_classifier",
+    "fit_linear",
+    "identity_features",
+    "logistic_regression",
+    "predict",
+    "predict_proba",
+    "square_features",
+]
+
 Array = jax.Array
 FeatureMap = Callable[[Array], Array]
 

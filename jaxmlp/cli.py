@@ -1,303 +1,73 @@
 """The ``jaxmlp`` command line (also ``python -m jaxmlp``).
 
-Subcommands: ``train``, ``sweep``, ``figures``, ``bench``, ``playground``, ``info``. ``figures``
-and ``bench`` run ``experiments/blog.py`` and ``experiments/bench.py`` of the source
-checkout (or of the folder ``$JAXMLP_EXPERIMENTS``) in a subprocess. Errors are
-printed as one line ``jaxmlp: error: ...`` with exit status 1 (2 for bad command
-line usage); set ``JAXMLP_DEBUG=1`` to see the traceback instead.
+Subcommands: ``train``, ``sweep``, ``convert``, ``figures``, ``bench``, ``playground``,
+``info``.
+``figures`` and ``bench`` run ``experiments/blog.py`` and ``experiments/bench.py``
+of the source checkout (or of the folder ``$JAXMLP_EXPERIMENTS``) in a subprocess.
+
+Exit status (docs/cli.md): 0 done; 2 a bad command line (an unknown option, a bad
+value, an unusable ``--out``, a limit exceeded), always found before any training;
+1 a failure while running; 130 interrupted by Ctrl-C (``train`` first saves what
+it trained, ``sweep --checkpoint`` resumes from its last chunk). Errors are one
+line ``jaxmlp: error: ...``; set ``JAXMLP_DEBUG=1`` to see the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import inspect
 import json
 import os
 import pathlib
 import platform
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
-from typing import Any
+
+from jaxmlp._cli_options import (  # noqa: F401 - re-exported: the command line's public names
+    _STEPS_HELP,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    MAX_SEED,
+    CLIError,
+    Interrupted,
+    UsageError,
+    _choice_list,
+    _fraction,
+    _ints,
+    _list,
+    _positive,
+    _rates,
+    _seed,
+    _steps,
+    dataset_names,
+)
+from jaxmlp._cli_runs import CHUNK_FLOPS, MAX_CHUNK_STEPS, cmd_convert, cmd_sweep, cmd_train  # noqa: F401
+
+__all__ = [
+    "CLIError",
+    "build_parser",
+    "dataset_names",
+    "info",
+    "main",
+]
 
 EPILOG = """examples:
   jaxmlp train --dataset circles --sizes 3 --activation sigmoid --steps 2000 --out out/run
   jaxmlp train --dataset circles --sizes 16,16 --activation relu --optimizer adam \\
       --lr 0.01 --batch-size 32 --steps 3000 --seed 1 --out out/deep
   jaxmlp sweep --dataset circles --widths 2,3,8 --activations sigmoid,relu --seeds 0,1,2 \\
-      --steps 2000 --out out/sweep
+      --steps 2000 --out out/sweep --checkpoint out/sweep.ckpt
   jaxmlp sweep --dataset spirals --widths 8,32 --activations tanh,relu --optimizer adam \\
       --lrs 0.003,0.01,0.03 --steps 1000 --out out/sweep-lr
+  jaxmlp convert old/params.npz new/params.safetensors
   jaxmlp figures --out out/blog --quick
   jaxmlp figures --out out/blog -- --steps 500 --widths 3,10
   jaxmlp bench --out out/bench --quick
-  jaxmlp info
+  jaxmlp --no-cache info
 """
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
-
-
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status 1."""
-
-
-def _ints(text: str, name: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise CLIError(f"{name} must be comma-separated ints, got {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise CLIError(f"{name} must be comma-separated positive ints, got {text!r}")
-    return values
-
-
-def dataset_names() -> tuple[str, ...]:
-    """Generators in :mod:`jaxmlp.datasets` with the ``(key, n, ...)`` signature."""
-    from jaxmlp import datasets
-
-    names = []
-    for name, fn in vars(datasets).items():
-        if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ != datasets.__name__:
-            continue
-        params = list(inspect.signature(fn).parameters)
-        if params[:2] == ["key", "n"]:
-            names.append(name)
-    return tuple(sorted(names))
-
-
-def _dataset(name: str, n: int, seed: int):
-    import jax
-
-    from jaxmlp import datasets
-
-    names = dataset_names()
-    if name not in names:
-        raise CLIError(f"--dataset must be one of {', '.join(names)}; got {name!r}")
-    return getattr(datasets, name)(jax.random.key(seed), n)
-
-
-def _optimizer_factory(name: str):
-    """The optax constructor of ``--optimizer``, taking the learning rate first."""
-    import optax
-
-    if name == "momentum":
-        return functools.partial(optax.sgd, momentum=0.9)
-    return getattr(optax, name)
-
-
-def _optimizer(name: str, lr: float):
-    if lr <= 0:
-        raise CLIError(f"--lr must be > 0, got {lr}")
-    return _optimizer_factory(name)(lr)
-
-
-def _rates(text: str) -> tuple[float, ...]:
-    try:
-        rates = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise CLIError(f"--lrs must be comma-separated numbers, got {text!r}") from None
-    if not rates or any(not (r > 0) for r in rates):
-        raise CLIError(f"--lrs must be positive numbers, got {text!r}")
-    return rates
-
-
-def _progress(total: int, desc: str):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    return tqdm(total=total, desc=desc, disable=not sys.stderr.isatty() or None, file=sys.stderr)
-
-
-def cmd_train(args: argparse.Namespace) -> dict:
-    import jax
-    import numpy as np
-
-    import jaxmlp
-    from jaxmlp import datasets, io
-
-    hidden = _ints(args.sizes, "--sizes")
-    out = pathlib.Path(args.out)
-    bar = _progress(4, "train")
-
-    def tick(what: str) -> None:
-        if bar is not None:
-            bar.set_postfix_str(what)
-            bar.update(1)
-
-    X, y = _dataset(args.dataset, args.n, args.seed)
-    X_train, X_test, y_train, y_test = datasets.train_test_split(
-        jax.random.key(args.seed + 1), X, y, test_fraction=args.test_fraction
-    )
-    k = int(np.max(np.asarray(y))) + 1
-    sizes = (X.shape[1], *hidden, 1 if k == 2 else k)
-    params = jaxmlp.init_mlp(jax.random.key(args.seed), sizes)
-    optimizer = _optimizer(args.optimizer, args.lr)
-    tick("data")
-    start = time.perf_counter()
-    result = jaxmlp.train(
-        params,
-        X_train,
-        y_train,
-        activation=args.activation,
-        optimizer=optimizer,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        key=jax.random.key(args.seed + 2) if args.batch_size else None,
-    )
-    jax.block_until_ready(result.params)
-    seconds = time.perf_counter() - start
-    tick("trained")
-
-    def accuracy(Xs, ys) -> float:
-        return float(np.mean(np.asarray(jaxmlp.predict(result.params, Xs, args.activation)) == ys))
-
-    loss = np.asarray(result.loss)
-    metrics = {
-        "dataset": args.dataset,
-        "n": args.n,
-        "sizes": list(sizes),
-        "activation": args.activation,
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "steps": args.steps,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "initial_loss": float(loss[0]),
-        "final_loss": float(jaxmlp.loss(result.params, X_train, y_train, args.activation)),
-        "train_accuracy": accuracy(X_train, np.asarray(y_train)),
-        "test_accuracy": accuracy(X_test, np.asarray(y_test)),
-        "diverged_at": result.diverged_at,
-        "seconds": seconds,
-        "backend": jax.default_backend(),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    io.save_params(
-        out / "params.npz",
-        result.params,
-        activation=args.activation,
-        dataset=args.dataset,
-        seed=args.seed,
-        steps=args.steps,
-    )
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    tick("saved")
-    if X.shape[1] == 2 and k == 2:
-        import functools
-
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from jaxmlp.plots import decision_regions
-
-        proba = functools.partial(jaxmlp.predict_proba, result.params, activation=args.activation)
-        title = f"{args.dataset}: {'-'.join(map(str, sizes))} {args.activation}"
-        fig = decision_regions(np.asarray(X), np.asarray(y), proba, title=title, resolution=100)
-        fig.savefig(out / "boundary.png", dpi=120)
-        plt.close(fig)
-    tick("figure")
-    if bar is not None:
-        bar.close()
-    print(
-        f"{args.dataset} {'-'.join(map(str, sizes))} {args.activation}: loss "
-        f"{metrics['initial_loss']:.4f} -> {metrics['final_loss']:.4f}, train accuracy "
-        f"{metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f} "
-        f"({seconds:.2f} s); wrote {out}/params.npz, metrics.json"
-        + (", boundary.png" if (out / "boundary.png").exists() else "")
-    )
-    return metrics
-
-
-def cmd_sweep(args: argparse.Namespace) -> dict:
-    import jax
-    import numpy as np
-
-    from jaxmlp import datasets, io
-
-    try:
-        from jaxmlp.sweep import sweep
-    except ImportError as e:
-        raise CLIError(f"jaxmlp.sweep is not available in this installation ({e})") from None
-    widths = _ints(args.widths, "--widths")
-    seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    acts = tuple(a.strip() for a in args.activations.split(",") if a.strip())
-    X, y = _dataset(args.dataset, args.n, args.data_seed)
-    X_train, X_test, y_train, y_test = datasets.train_test_split(
-        jax.random.key(args.data_seed + 1), X, y, test_fraction=args.test_fraction
-    )
-    rates = _rates(args.lrs) if args.lrs else None
-    start = time.perf_counter()
-    r = sweep(
-        X_train,
-        y_train,
-        widths=widths,
-        activations=acts,
-        seeds=seeds,
-        steps=args.steps,
-        optimizer=_optimizer_factory(args.optimizer)
-        if rates
-        else _optimizer(args.optimizer, args.lr),
-        learning_rates=rates,
-        X_test=X_test,
-        y_test=y_test,
-        batch_size=args.batch_size,
-        key=jax.random.key(args.data_seed + 2) if args.batch_size else None,
-        progress=sys.stderr.isatty(),
-        depth=args.depth,
-    )
-    seconds = time.perf_counter() - start
-    out = pathlib.Path(args.out)
-    arrays: dict[str, Any] = {
-        "final_loss": r.final_loss,
-        "train_accuracy": r.train_accuracy,
-        "loss": r.loss,
-        "loss_steps": r.loss_steps,
-        "diverged_at": r.diverged_at,
-    }
-    if r.test_accuracy is not None:
-        arrays["test_accuracy"] = r.test_accuracy
-        arrays["test_loss"] = r.test_loss
-    meta = {
-        "dataset": args.dataset,
-        "widths": list(r.widths),
-        "activations": list(r.activations),
-        "seeds": list(r.seeds),
-        "steps": r.steps,
-        "depth": r.depth,
-        "optimizer": args.optimizer,
-        "lr": None if rates else args.lr,
-        "learning_rates": list(rates) if rates else None,
-        "batch_size": args.batch_size,
-        "axes": "[width, activation, seed, learning rate]"
-        if rates
-        else "[width, activation, seed]",
-        "seconds": seconds,
-    }
-    io.save_results(out / "results.npz", arrays, **meta)
-    test_acc = np.asarray(arrays["test_accuracy"])  # (W, A, S[, L])
-    summary = {
-        **meta,
-        "mean_test_accuracy": {  # over seeds
-            f"{w}/{a}" + (f"/{rate:g}" if rates else ""): float(np.mean(acc))
-            for i, w in enumerate(r.widths)
-            for j, a in enumerate(r.activations)
-            for rate, acc in (
-                zip(rates, np.moveaxis(test_acc[i, j], -1, 0), strict=True)
-                if rates
-                else [(None, test_acc[i, j])]
-            )
-        },
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
-    models = len(widths) * len(acts) * len(seeds) * (len(rates) if rates else 1)
-    print(f"trained {models} models in {seconds:.2f} s; wrote {out}/results.npz, summary.json")
-    for key, value in summary["mean_test_accuracy"].items():
-        print(f"  width/activation{'/lr' if rates else ''} {key}: mean test accuracy {value:.3f}")
-    return summary
 
 
 def _experiment(script: str, args: argparse.Namespace) -> int:
@@ -311,9 +81,15 @@ def _experiment(script: str, args: argparse.Namespace) -> int:
         command.append("--quick")
     command += args.extra
     print("running", " ".join(command), flush=True)
-    done = subprocess.run(command, cwd=root, check=False)
+    # stderr captured: a failing script's traceback becomes its last line (JAXMLP_DEBUG: all)
+    done = subprocess.run(command, cwd=root, check=False, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
-        raise CLIError(f"{script} failed with exit status {done.returncode}")
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        if os.environ.get("JAXMLP_DEBUG"):
+            sys.stderr.write(done.stderr)
+        reason = f": {lines[-1].strip()}" if lines else ""
+        raise CLIError(f"{script} failed with exit status {done.returncode}{reason}")
+    sys.stderr.write(done.stderr)
     return 0
 
 
@@ -368,23 +144,61 @@ def cmd_playground(args: argparse.Namespace) -> None:
             f'the playground needs its extra: pip install "jaxmlp[playground]" ({e})'
         ) from None
     if not 0 <= args.port <= 65535:
-        raise CLIError(f"--port must be in [0, 65535], got {args.port}")
+        raise UsageError(f"--port must be in [0, 65535], got {args.port}")
     serve(args.port, open_browser=args.open)
 
 
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive {kind.__name__}, got {text!r}"
-            ) from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
-        return value
+def _train_options(
+    p: argparse.ArgumentParser, datasets: Sequence[str], activations: Sequence[str]
+) -> None:
+    """The options of ``jaxmlp train``."""
+    p.add_argument("--dataset", default="circles", choices=datasets)
+    p.add_argument("--n", type=_positive(int), default=200, help="examples (default 200)")
+    p.add_argument("--sizes", type=_list(_positive(int), "positive ints"), default=(3,),
+                   help="hidden widths, comma-separated (default 3)")  # fmt: skip
+    p.add_argument("--activation", default="sigmoid", choices=activations)
+    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
+    p.add_argument("--lr", type=_positive(float), default=1.0, help="learning rate (default 1.0)")
+    p.add_argument("--steps", type=_steps, default=2000, help=_STEPS_HELP)
+    p.add_argument("--batch-size", type=_positive(int), default=None, help="default: full batch")
+    p.add_argument("--test-fraction", type=_fraction, default=0.25)
+    p.add_argument("--seed", type=_seed, default=0, help="seed of data, init and shuffle")
+    p.add_argument("--out", default="out/train", help="output directory")
+    p.set_defaults(func=cmd_train)
 
-    return parse
+
+def _sweep_options(
+    p: argparse.ArgumentParser, datasets: Sequence[str], activations: Sequence[str]
+) -> None:
+    """The options of ``jaxmlp sweep``."""
+    p.add_argument("--dataset", default="circles", choices=datasets)
+    p.add_argument("--n", type=_positive(int), default=200)
+    p.add_argument("--widths", type=_list(_positive(int), "positive ints"), default=(2, 3, 8))
+    p.add_argument(
+        "--activations", type=_choice_list(activations), default=("sigmoid", "tanh", "relu")
+    )
+    p.add_argument("--seeds", type=_list(_seed, f"ints in 0..{MAX_SEED}"), default=(0, 1, 2))
+    p.add_argument("--depth", type=_positive(int), default=1, help="hidden layers per model")
+    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
+    p.add_argument("--lr", type=_positive(float), default=1.0)
+    p.add_argument(
+        "--lrs",
+        type=_list(_positive(float), "positive finite numbers"),
+        default=None,
+        help="comma-separated learning rates: a learning-rate axis (not --lr)",
+    )
+    p.add_argument("--steps", type=_steps, default=2000, help=_STEPS_HELP)
+    p.add_argument("--batch-size", type=_positive(int), default=None)
+    p.add_argument("--test-fraction", type=_fraction, default=0.25)
+    p.add_argument("--data-seed", type=_seed, default=0)
+    p.add_argument("--out", default="out/sweep")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
+        help="save the sweep's state after every chunk; rerun the same command to resume",
+    )
+    p.set_defaults(func=cmd_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -396,51 +210,37 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    no_cache = dict(action="store_true", help="no persistent compilation cache (JAXMLP_NO_CACHE=1)")
+    parser.add_argument("--no-cache", **no_cache)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
+        p = sub.add_parser(
             name,
             help=help,
             description=help,
             epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        p.add_argument("--no-cache", **no_cache, default=argparse.SUPPRESS)
+        return p
 
-    p = add("train", "train one MLP on a toy data set; writes params.npz, metrics.json, a figure")
-    p.add_argument("--dataset", default="circles", help="one of jaxmlp.datasets (default circles)")
-    p.add_argument("--n", type=_positive(int), default=200, help="examples (default 200)")
-    p.add_argument("--sizes", default="3", help="hidden widths, comma-separated (default 3)")
-    p.add_argument("--activation", default="sigmoid", choices=NAMES)
-    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=float, default=1.0, help="learning rate (default 1.0)")
-    p.add_argument("--steps", type=_positive(int), default=2000)
-    p.add_argument("--batch-size", type=_positive(int), default=None, help="default: full batch")
-    p.add_argument("--test-fraction", type=float, default=0.25)
-    p.add_argument("--seed", type=int, default=0, help="seed of data, init and shuffle")
-    p.add_argument("--out", default="out/train", help="output directory")
-    p.set_defaults(func=cmd_train)
-
-    p = add("sweep", "train a grid of widths x activations x seeds in one compiled program")
-    p.add_argument("--dataset", default="circles")
-    p.add_argument("--n", type=_positive(int), default=200)
-    p.add_argument("--widths", default="2,3,8")
-    p.add_argument("--activations", default="sigmoid,tanh,relu")
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--depth", type=_positive(int), default=1, help="hidden layers per model")
-    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=float, default=1.0)
-    p.add_argument(
-        "--lrs",
-        default=None,
-        help="comma-separated learning rates: a learning-rate axis (not --lr)",
+    datasets = dataset_names()
+    _train_options(
+        add("train", "train one MLP on a toy data set; writes params, metrics.json, a figure"),
+        datasets,
+        NAMES,
     )
-    p.add_argument("--steps", type=_positive(int), default=2000)
-    p.add_argument("--batch-size", type=_positive(int), default=None)
-    p.add_argument("--test-fraction", type=float, default=0.25)
-    p.add_argument("--data-seed", type=int, default=0)
-    p.add_argument("--out", default="out/sweep")
-    p.set_defaults(func=cmd_sweep)
+    _sweep_options(
+        add("sweep", "train a grid of widths x activations x seeds in one compiled program"),
+        datasets,
+        NAMES,
+    )
+
+    p = add("convert", "rewrite a params/results file (e.g. jaxmlp 0.1's .npz) as safetensors")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("destination", metavar="DESTINATION")
+    p.set_defaults(func=cmd_convert)
 
     p = add("figures", "reproduce the blog post's figures (runs experiments/blog.py)")
     p.add_argument("--out", default="out/blog")
@@ -466,21 +266,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``jaxmlp`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``jaxmlp`` console script; returns the exit status.
+
+    0 done, 1 failed while running, 2 bad command line, 130 interrupted (docs/cli.md).
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    from jaxmlp import compilation_cache
+
+    compilation_cache.enable(disable=args.no_cache)
     try:
         args.func(args)
+    except Interrupted as e:
+        print(f"jaxmlp: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("jaxmlp: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as e:  # one line, no traceback, unless JAXMLP_DEBUG is set
         if os.environ.get("JAXMLP_DEBUG"):
             raise
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if not isinstance(e, (CLIError, ValueError, TypeError)):
+        if not isinstance(e, (CLIError, ValueError, TypeError, OSError)):
             message = f"{type(e).__name__}: {message}"
         print(f"jaxmlp: error: {message}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_ERROR
     return 0
 
 

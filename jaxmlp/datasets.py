@@ -13,6 +13,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp import validation
+
+__all__ = [
+    "blobs",
+    "circles",
+    "moons",
+    "spirals",
+    "train_test_split",
+    "xor",
+]
+
 Array = jax.Array
 
 
@@ -37,12 +48,13 @@ def circles(
     >>> X.shape, y.shape
     ((200, 2), (200,))
     """
+    validation.check_key(key)
     _check_n(n)
     _check_noise(noise)
-    if len(radii) != 2 or min(radii) <= 0:
-        raise ValueError(f"radii must be two positive numbers (outer, inner), got {radii}")
-    if len(center) != 2:
-        raise ValueError(f"center must be one (x1, x2) point, got {center}")
+    radii = _points(radii, (2,), "radii", "two radii (outer, inner)")
+    if not (radii > 0).all():
+        raise ValueError(f"radii must be two positive numbers (outer, inner), got {radii.tolist()}")
+    center = _points(center, (2,), "center", "one (x1, x2) point")
     # Op by op, not jitted: the exact numbers of the first release (fusion changes the last bit).
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     n_outer = n // 2
@@ -74,11 +86,10 @@ def blobs(
     >>> X.shape, int(y.sum())
     ((10, 2), 5)
     """
+    validation.check_key(key)
     _check_n(n)
     _check_noise(std, "std")
-    shape = np.shape(centers)
-    if shape != (2, 2):
-        raise ValueError(f"centers must be two (x1, x2) points, shape (2, 2); got {shape}")
+    centers = _points(centers, (2, 2), "centers", "two (x1, x2) points")
     return _blobs(key, int(n), _floats(centers), _floats(std))
 
 
@@ -104,6 +115,7 @@ def moons(key: Array, n: int = 200, *, noise: float = 0.1) -> tuple[Array, Array
     >>> X.shape, y.dtype
     ((200, 2), dtype('int32'))
     """
+    validation.check_key(key)
     _check_n(n)
     _check_noise(noise)
     return _moons(key, int(n), _floats(noise))
@@ -135,6 +147,7 @@ def xor(key: Array, n: int = 200, *, noise: float = 0.2) -> tuple[Array, Array]:
     >>> X.shape, int(y.sum())
     ((8, 2), 4)
     """
+    validation.check_key(key)
     _check_n(n)
     _check_noise(noise)
     return _xor(key, int(n), _floats(noise))
@@ -168,9 +181,11 @@ def spirals(
     >>> X.shape
     (200, 2)
     """
+    validation.check_key(key)
     _check_n(n)
     _check_noise(noise)
-    if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns < np.inf:
+    _check_number(turns, "turns")
+    if not 0 < turns < np.inf:
         raise ValueError(f"turns must be > 0 (and finite), got {turns!r}")
     return _spirals(key, int(n), _floats(turns), _floats(noise))
 
@@ -215,7 +230,9 @@ def train_test_split(
         raise ValueError(f"y must have shape ({n},) to match X, got {getattr(y, 'shape', y)}")
     if n < 2:
         raise ValueError(f"X must have at least 2 rows to split, got {n}")
-    if isinstance(test_fraction, bool) or not 0 < test_fraction < 1:
+    validation.check_key(key)
+    _check_number(test_fraction, "test_fraction")
+    if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     n_test = min(max(round(n * test_fraction), 1), n - 1)
     return _split(key, jnp.asarray(X), jnp.asarray(y), n_test)
@@ -228,16 +245,47 @@ def _split(key, X, y, n_test):
     return X[train], X[test], y[train], y[test]
 
 
+# Points of a data set are float32: geometry beyond this would overflow it (or lose all
+# precision); the limit is far beyond any sensible toy data set.
+MAX_COORDINATE = 1e18
+
+
 def _check_n(n) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an int >= 2, got {n!r}")
+    # X, y and the draws behind them: about 64 bytes an example, refused up front
+    validation.check_memory(64 * int(n), f"n = {n} examples")
+
+
+def _check_number(value, name: str) -> None:
+    """A real number: Python or NumPy int/float, not bool."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
 
 
 def _check_noise(noise, name: str = "noise") -> None:
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.floating)):
-        raise TypeError(f"{name} must be a number >= 0, got {type(noise).__name__}")
-    if not noise >= 0 or not np.isfinite(noise):
-        raise ValueError(f"{name} must be a finite number >= 0, got {noise}")
+    _check_number(noise, name)
+    if not noise >= 0 or not noise <= MAX_COORDINATE:
+        raise ValueError(
+            f"{name} must be a finite number >= 0 (<= {MAX_COORDINATE:g}), got {noise}"
+        )
+
+
+def _points(values, shape: tuple[int, ...], name: str, what: str) -> np.ndarray:
+    """``values`` as a float64 array of ``shape``, finite and within +-MAX_COORDINATE."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {what} (numbers), got {values!r}") from None
+    if array.shape != shape:
+        raise ValueError(f"{name} must be {what}, shape {shape}; got shape {array.shape}")
+    if not (np.abs(array) <= MAX_COORDINATE).all():  # also False for NaN
+        raise ValueError(
+            f"{name} must be finite, within +-{MAX_COORDINATE:g}; got {array.tolist()}"
+        )
+    return array
 
 
 def _floats(values) -> Array:

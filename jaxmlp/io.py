@@ -1,79 +1,62 @@
 """Safe, atomic files for trained parameters and results.
 
-File format (``format_version`` 1): one ``.npz`` (a zip of ``.npy`` arrays) holding
+File format (``format_version`` 2): one safetensors file (see :mod:`jaxmlp._safetensors`
+and docs/files.md) holding
 
-* ``__jaxmlp__``: a uint8 array, the UTF-8 bytes of a JSON object
-  ``{"format": "jaxmlp.params" | "jaxmlp.results", "format_version": 1,
-  "jaxmlp_version": ..., "keys": [...], "metadata": {...}}``;
-* for params, ``layer_{l}.W`` (out, in) and ``layer_{l}.b`` (out,) for each Dense layer
-  (``metadata`` then also records ``sizes``); for results, one entry per array.
+* for params, ``layer_{l}.W`` (out, in) and ``layer_{l}.b`` (out,) for each Dense
+  layer, floating point and finite;
+* for results, one entry per array (any name, numeric dtypes);
+* in its ``__metadata__`` (every value JSON-encoded): ``format``
+  (``"jaxmlp.params"`` | ``"jaxmlp.results"``), ``format_version``,
+  ``jaxmlp_version``, ``keys`` (the array names in order) and ``metadata`` (the
+  caller's dict; for params it also records ``sizes``).
 
-Files are read with ``allow_pickle=False`` only, so no object arrays and no code
-execution; a pickle, a truncated or corrupted file, a foreign ``.npz`` or missing
-entries raise :class:`FileFormatError` (a ``ValueError``) with the path in the
-message. A file written by a newer ``format_version`` is refused; a file written by
-another jaxmlp version with the same ``format_version`` loads (the writer's version is
-kept in the returned metadata as ``jaxmlp_version``). Writes go to a temporary file
-in the same directory, then ``os.replace``: readers see the old file or the new one,
-never a torn one.
+Reading never runs code and never allocates more than the file's size: a
+truncated, corrupted or crafted file raises :class:`FileFormatError` (a
+``ValueError``) naming the file. Files of jaxmlp 0.1 (``.npz``, ``format_version``
+1) still load, through a hardened reader (:mod:`jaxmlp._legacy_npz`); ``jaxmlp
+convert OLD NEW`` (or :func:`convert`) rewrites one in the current format. A file
+written by a newer ``format_version`` is refused. Writes are atomic
+(:func:`jaxmlp.checkpoint.atomic_write`). The path's suffix does not choose the
+format: ``.safetensors`` is the recommended one.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
-from jaxmlp import checkpoint, mlp
+from jaxmlp import _legacy_npz, _safetensors, checkpoint, mlp
+from jaxmlp._safetensors import FileFormatError
 
-FORMAT_VERSION = 1
-HEADER = "__jaxmlp__"
+FORMAT_VERSION = 2
+"""The file format version written; newer versions are refused on load."""
 PARAMS_FORMAT = "jaxmlp.params"
 RESULTS_FORMAT = "jaxmlp.results"
 
-
-class FileFormatError(ValueError):
-    """A file that is not a readable jaxmlp file of the expected kind."""
-
-
-def _library_version() -> str:
-    from jaxmlp import __version__
-
-    return __version__
-
-
-def _atomic_savez(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
-    path = os.fspath(path)
-    if not path.endswith(".npz"):
-        raise ValueError(f"path must end with .npz, got {path!r}")
-    checkpoint.atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+__all__ = [
+    "FORMAT_VERSION",
+    "FileFormatError",
+    "convert",
+    "load_params",
+    "load_results",
+    "save_params",
+    "save_results",
+]
 
 
-def _header(kind: str, keys: list[str], metadata: Mapping[str, Any]) -> np.ndarray:
-    try:
-        text = json.dumps(
-            {
-                "format": kind,
-                "format_version": FORMAT_VERSION,
-                "jaxmlp_version": _library_version(),
-                "keys": keys,
-                "metadata": dict(metadata),
-            },
-            allow_nan=False,
-        )
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"metadata must be JSON-serialisable (finite numbers): {e}") from None
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+def _write(path: str | os.PathLike, kind: str, arrays: dict, metadata: Mapping) -> None:
+    blob = _safetensors.jaxmlp_bytes(kind, FORMAT_VERSION, arrays, {"metadata": dict(metadata)})
+    checkpoint.atomic_write(path, lambda f: f.write(blob))
 
 
 def _plain_array(value, name: str) -> np.ndarray:
     array = np.asarray(value)
-    if array.dtype == object or array.dtype.kind not in "biuf":
+    if _safetensors.dtype_code(array.dtype) is None:  # bool, ints, floats, bfloat16
         raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
     return array
 
@@ -88,73 +71,74 @@ def _read(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], di
         raise FileFormatError(
             f"{path!r} is a Python pickle, which jaxmlp never loads (it could run code)"
         )
-    if magic != b"PK\x03\x04":
-        raise FileFormatError(f"{path!r} is not a jaxmlp .npz file (not a zip archive)")
-    try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        raise FileFormatError(f"{path!r} is truncated or corrupted: {e}") from None
-    if HEADER not in arrays:
-        raise FileFormatError(f"{path!r} is an .npz file but not a jaxmlp file (no {HEADER})")
-    raw = arrays.pop(HEADER)
-    try:
-        if raw.dtype != np.uint8 or raw.ndim != 1:
-            raise ValueError(f"header has dtype {raw.dtype} and shape {raw.shape}")
-        header = json.loads(raw.tobytes().decode("utf-8"))
-        if not isinstance(header, dict) or not isinstance(header.get("metadata"), dict):
-            raise ValueError("header is not a JSON object with metadata")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FileFormatError(f"{path!r} has an unreadable jaxmlp header: {e}") from None
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise FileFormatError(
-            f"{path!r} has format_version {version!r}; this jaxmlp "
-            f"({_library_version()}) reads format_version <= {FORMAT_VERSION}: upgrade jaxmlp"
-        )
-    if header.get("format") != kind:
-        raise FileFormatError(f"{path!r} holds {header.get('format')!r}, expected {kind!r}")
-    keys = header.get("keys")
-    missing = sorted(set(keys or ()) - set(arrays))
-    if not isinstance(keys, list) or missing:
-        raise FileFormatError(f"{path!r} is missing entries {missing}")
+    if magic == _legacy_npz.MAGIC:
+        arrays, header = _legacy_npz.read(path)
+        version = header.get("format_version")
+        if header.get("format") != kind or version != 1:
+            raise FileFormatError(
+                f"{path!r} holds {header.get('format')!r} format_version {version!r}, "
+                f"expected {kind!r} format_version 1"
+            )
+    else:
+        arrays, header = _safetensors.read_jaxmlp(path, kind, FORMAT_VERSION)
+    if not isinstance(header.get("metadata"), dict):
+        raise FileFormatError(f"{path!r} has no metadata object")
     metadata = dict(header["metadata"])
     metadata["jaxmlp_version"] = header.get("jaxmlp_version")
-    return {k: arrays[k] for k in keys}, metadata
+    return arrays, metadata
 
 
 def save_params(path: str | os.PathLike, params: mlp.Params, **metadata: Any) -> None:
-    """Writes a network's parameters atomically to an ``.npz`` file.
+    """Writes a network's parameters atomically to a safetensors file.
 
     Args:
-      path: destination ending in ``.npz``; parent directories are created.
-      params: tuple of Dense layers, W (out, in) and b (out,).
+      path: destination (``.safetensors`` recommended); parent directories are created.
+      params: tuple of Dense layers, W (out, in) and b (out,), floating point and finite.
       **metadata: JSON-serialisable extras, e.g. ``activation="tanh"``; ``sizes``
         is added.
 
     >>> import tempfile, os
     >>> params = mlp.init_mlp(jax.random.key(0), (2, 3, 1))
-    >>> path = os.path.join(tempfile.mkdtemp(), "p.npz")
+    >>> path = os.path.join(tempfile.mkdtemp(), "p.safetensors")
     >>> save_params(path, params, activation="sigmoid")
     >>> load_params(path)[1]["sizes"]
     [2, 3, 1]
     """
-    if not isinstance(params, (tuple, list)) or not all(
-        isinstance(layer, mlp.Dense) for layer in params
-    ):
-        raise TypeError(f"params must be a tuple of Dense layers, got {type(params).__name__}")
+    from jaxmlp import validation
+
+    sizes = validation.check_params(params)
     arrays: dict[str, np.ndarray] = {}
     for i, layer in enumerate(params):
         arrays[f"layer_{i}.W"] = _plain_array(jax.device_get(layer.W), f"params[{i}].W")
         arrays[f"layer_{i}.b"] = _plain_array(jax.device_get(layer.b), f"params[{i}].b")
-    sizes = [int(params[0].W.shape[1])] + [int(layer.W.shape[0]) for layer in params]
-    meta = {**metadata, "sizes": sizes}
-    arrays[HEADER] = _header(PARAMS_FORMAT, [k for k in arrays], meta)
-    _atomic_savez(path, arrays)
+    _write(path, PARAMS_FORMAT, arrays, {**metadata, "sizes": list(sizes)})
+
+
+def _layers(path: str, arrays: dict[str, np.ndarray]) -> mlp.Params:
+    n = len(arrays) // 2
+    expected = [f"layer_{i}.{p}" for i in range(n) for p in "Wb"]
+    if not n or sorted(arrays) != sorted(expected):
+        raise FileFormatError(
+            f"{path!r} must hold layer_0.W, layer_0.b, ... layer_(L-1).b, got {sorted(arrays)[:6]}"
+        )
+    for name, array in arrays.items():
+        if array.dtype.kind != "f" and _safetensors.dtype_code(array.dtype) != "BF16":
+            raise FileFormatError(f"{path!r}: {name} has dtype {array.dtype}, not floating point")
+        if not np.isfinite(array.astype(np.float64)).all():
+            raise FileFormatError(f"{path!r}: {name} holds NaN or inf")
+    layers = [(arrays[f"layer_{i}.W"], arrays[f"layer_{i}.b"]) for i in range(n)]
+    shapes_ok = all(W.ndim == 2 and b.shape == (W.shape[0],) for W, b in layers) and all(
+        layers[i + 1][0].shape[1] == layers[i][0].shape[0] for i in range(n - 1)
+    )
+    if not shapes_ok:
+        raise FileFormatError(
+            f"{path!r} has inconsistent layer shapes: {[W.shape for W, _ in layers]}"
+        )
+    return tuple(mlp.Dense(W=jax.numpy.asarray(W), b=jax.numpy.asarray(b)) for W, b in layers)
 
 
 def load_params(path: str | os.PathLike) -> tuple[mlp.Params, dict]:
-    """Reads a file written by :func:`save_params`, never unpickling anything.
+    """Reads a file written by :func:`save_params` (or jaxmlp 0.1's ``.npz``), running no code.
 
     Returns:
       ``(params, metadata)``: params as a tuple of Dense of jax arrays (the saved
@@ -163,39 +147,33 @@ def load_params(path: str | os.PathLike) -> tuple[mlp.Params, dict]:
 
     Raises:
       FileNotFoundError: no file at ``path``.
-      FileFormatError: a pickle, a truncated/corrupted/foreign file, missing
-        entries, inconsistent shapes or a newer format version.
+      FileFormatError: a pickle, a truncated/corrupted/crafted/foreign file, missing
+        entries, inconsistent shapes, non-float or non-finite weights, or a newer
+        format version.
     """
+    path = os.fspath(path)
     arrays, metadata = _read(path, PARAMS_FORMAT)
-    layers = []
-    for i in range(len(arrays) // 2):
-        try:
-            W, b = arrays[f"layer_{i}.W"], arrays[f"layer_{i}.b"]
-        except KeyError:
-            raise FileFormatError(f"{os.fspath(path)!r} is missing layer {i}") from None
-        layers.append(mlp.Dense(W=jax.numpy.asarray(W), b=jax.numpy.asarray(b)))
-    sizes = [int(layers[0].W.shape[1])] + [int(layer.W.shape[0]) for layer in layers]
-    shapes_ok = all(
-        layer.W.ndim == 2 and layer.b.shape == (layer.W.shape[0],) for layer in layers
-    ) and all(layers[i + 1].W.shape[1] == layers[i].W.shape[0] for i in range(len(layers) - 1))
-    if not layers or not shapes_ok or metadata.get("sizes") != sizes:
+    params = _layers(path, arrays)
+    sizes = [int(params[0].W.shape[1])] + [int(layer.W.shape[0]) for layer in params]
+    if metadata.get("sizes") != sizes:
         raise FileFormatError(
-            f"{os.fspath(path)!r} has inconsistent layer shapes: metadata sizes "
-            f"{metadata.get('sizes')}, arrays {[tuple(layer.W.shape) for layer in layers]}"
+            f"{path!r} has inconsistent layer shapes: metadata sizes "
+            f"{metadata.get('sizes')}, arrays {sizes}"
         )
-    return tuple(layers), metadata
+    return params, metadata
 
 
 def save_results(path: str | os.PathLike, arrays: Mapping[str, Any], **metadata: Any) -> None:
-    """Writes a dict of numeric arrays plus JSON metadata atomically to an ``.npz`` file.
+    """Writes a dict of numeric arrays plus JSON metadata atomically to a safetensors file.
 
     Args:
-      path: destination ending in ``.npz``.
-      arrays: name -> numeric array (any shape); names must not start with ``__``.
+      path: destination (``.safetensors`` recommended).
+      arrays: name -> numeric array (any shape); names are non-empty str not
+        starting with ``__`` (any other name, ``"allow_pickle"`` included, is fine).
       **metadata: JSON-serialisable extras (settings, seeds, ...).
 
     >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "r.npz")
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.safetensors")
     >>> save_results(path, {"loss": np.array([0.7, 0.1])}, steps=2)
     >>> arrays, meta = load_results(path); arrays["loss"].tolist(), meta["steps"]
     ([0.7, 0.1], 2)
@@ -207,12 +185,11 @@ def save_results(path: str | os.PathLike, arrays: Mapping[str, Any], **metadata:
         if not isinstance(name, str) or not name or name.startswith("__"):
             raise ValueError(f"array names must be non-empty str not starting with '__': {name!r}")
         out[name] = _plain_array(jax.device_get(value), f"arrays[{name!r}]")
-    out[HEADER] = _header(RESULTS_FORMAT, list(arrays), metadata)
-    _atomic_savez(path, out)
+    _write(path, RESULTS_FORMAT, out, metadata)
 
 
 def load_results(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Reads a file written by :func:`save_results`.
+    """Reads a file written by :func:`save_results` (or jaxmlp 0.1's ``.npz``).
 
     Returns:
       ``(arrays, metadata)``: a dict of NumPy arrays and the saved metadata plus
@@ -222,3 +199,31 @@ def load_results(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
       FileNotFoundError, FileFormatError: as :func:`load_params`.
     """
     return _read(path, RESULTS_FORMAT)
+
+
+def convert(source: str | os.PathLike, destination: str | os.PathLike) -> str:
+    """Rewrites a params or results file (e.g. jaxmlp 0.1's ``.npz``) in the current format.
+
+    Returns:
+      The kind converted, ``"jaxmlp.params"`` or ``"jaxmlp.results"``.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> save_results(os.path.join(d, "a.safetensors"), {"x": np.ones(2)})
+    >>> convert(os.path.join(d, "a.safetensors"), os.path.join(d, "b.safetensors"))
+    'jaxmlp.results'
+    """
+    try:
+        params, metadata = load_params(source)
+    except FileFormatError as params_error:
+        try:
+            arrays, metadata = load_results(source)
+        except FileFormatError:
+            raise params_error from None
+        metadata.pop("jaxmlp_version", None)
+        save_results(destination, arrays, **metadata)
+        return RESULTS_FORMAT
+    metadata.pop("jaxmlp_version", None)
+    metadata.pop("sizes", None)
+    save_params(destination, params, **metadata)
+    return PARAMS_FORMAT

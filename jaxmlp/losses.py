@@ -15,15 +15,23 @@ import jax.numpy as jnp
 from jaxmlp import activations as _activations
 from jaxmlp import mlp, validation
 
+__all__ = [
+    "binary_cross_entropy",
+    "loss",
+    "mean_cross_entropy",
+    "softmax_cross_entropy",
+]
+
 Array = jax.Array
 
 
 def binary_cross_entropy(logits: Array, y: Array) -> Array:
-    """Per-example BCE from logits.
+    """Per-example BCE from logits (elementwise).
 
     Args:
-      logits: (n,) logits ``z``.
-      y: (n,) labels in {0, 1} (any numeric dtype).
+      logits: (n,) logits ``z``, or any shape (the sweep's bins: (B, K, n)).
+      y: (n,) labels in {0, 1} (any numeric dtype), or of a shape that broadcasts
+        to the logits' from the right.
 
     Returns:
       (n,) ``softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|))``.
@@ -32,21 +40,36 @@ def binary_cross_entropy(logits: Array, y: Array) -> Array:
     0.6931...
     """
     y = y.astype(logits.dtype)
+    y = jnp.expand_dims(y, tuple(range(logits.ndim - y.ndim)))  # labels of a broadcast layout
     return jnp.maximum(logits, 0) - y * logits + jnp.log1p(jnp.exp(-jnp.abs(logits)))
 
 
-def softmax_cross_entropy(logits: Array, y: Array) -> Array:
-    """Per-example softmax cross-entropy from logits.
+def softmax_cross_entropy(logits: Array, y: Array, *, axis: int = -1) -> Array:
+    """Per-example softmax cross-entropy from logits, the classes on ``axis``.
 
     Args:
-      logits: (n, k) logits.
-      y: (n,) integer class ids in 0..k-1.
+      logits: (n, k) logits, or any shape with the k classes on ``axis`` (the
+        sweep's bins use (B, K, k, n) with ``axis=2``).
+      y: integer class ids in 0..k-1, of the logits' shape without ``axis``
+        ((n,) for (n, k) logits), or broadcastable to it.
+      axis: the class axis of ``logits``.
 
     Returns:
-      (n,) ``logsumexp(z) - z_y``.
+      ``logsumexp(z) - z_y`` over ``axis``: (n,) for (n, k) logits.
+
+    >>> z = jnp.array([[0.0, 0.0], [0.0, 0.0]])
+    >>> softmax_cross_entropy(z, jnp.array([0, 1])).tolist() == softmax_cross_entropy(
+    ...     z.T, jnp.array([0, 1]), axis=0).tolist()
+    True
     """
-    log_z = jax.nn.logsumexp(logits, axis=-1)
-    picked = jnp.take_along_axis(logits, y.astype(jnp.int32)[:, None], axis=-1)[:, 0]
+    axis = axis - logits.ndim if axis >= 0 else axis  # from the end: y aligns on the right
+    log_z = jax.nn.logsumexp(logits, axis=axis)
+    if axis == -1 and y.ndim == logits.ndim - 1:
+        picked = jnp.take_along_axis(logits, y.astype(jnp.int32)[..., None], axis=-1)[..., 0]
+    else:  # labels broadcast against the other axes: pick z_y by a one-hot sum (exact)
+        one_hot = jax.nn.one_hot(y, logits.shape[axis], dtype=logits.dtype, axis=axis)
+        one_hot = jnp.expand_dims(one_hot, tuple(range(logits.ndim - one_hot.ndim)))
+        picked = jnp.sum(logits * one_hot, axis=axis)
     return log_z - picked
 
 

@@ -19,10 +19,25 @@ import jax.numpy as jnp
 from jaxmlp import activations as _activations
 from jaxmlp import validation
 
+__all__ = [
+    "Dense",
+    "INIT_SCHEMES",
+    "Intermediates",
+    "Params",
+    "forward",
+    "forward_with_intermediates",
+    "init_mlp",
+    "output_probabilities",
+    "predict",
+    "predict_proba",
+    "sizes_of",
+]
+
 Array = jax.Array
 ActivationLike = str | _activations.Activation
 
 INIT_SCHEMES = ("glorot_uniform", "he_normal", "uniform01")
+"""Initialisation schemes of ``init_mlp``."""
 
 
 class Dense(NamedTuple):
@@ -38,6 +53,7 @@ class Dense(NamedTuple):
 
 
 Params = tuple[Dense, ...]
+"""A network: one ``Dense`` layer per weight matrix, first layer first."""
 
 
 class Intermediates(NamedTuple):
@@ -75,9 +91,15 @@ def init_mlp(
     >>> [layer.W.shape for layer in params]
     [(3, 2), (1, 3)]
     """
+    validation.check_key(key)
     sizes = validation.check_sizes(sizes)
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(INIT_SCHEMES)}; got {scheme!r}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {dtype!r}")
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    # twice: the random draws and the parameters exist together while they are made
+    validation.check_memory(2 * n_params * jnp.dtype(dtype).itemsize, f"init_mlp of sizes {sizes}")
     keys = jax.random.split(key, len(sizes) - 1)
     return tuple(
         _init_dense(k, fan_in, fan_out, scheme, dtype)
@@ -131,8 +153,16 @@ def forward(params: Params, x: Array, activation: ActivationLike = "sigmoid") ->
     """
     act = _activations.get(activation)
     sizes = validation.check_params(params)
-    validation.check_inputs(x, sizes[0], name="x", batched=False)
+    validation.check_inputs(x, sizes[0], name="x", batched=False, dtype=_compute_dtype(params, x))
     return _forward(params, x, act)
+
+
+def _compute_dtype(params: Params, X: Array):
+    """The dtype ``W @ x`` is computed in (JAX's promotion, x64 off or on); None if unknown."""
+    try:
+        return jax.dtypes.canonicalize_dtype(jnp.promote_types(X.dtype, params[0].W.dtype))
+    except Exception:  # noqa: BLE001 - no dtype, or none JAX knows: check_inputs says which
+        return None
 
 
 def forward_with_intermediates(
@@ -193,7 +223,7 @@ def predict_proba(params: Params, X: Array, activation: ActivationLike = "sigmoi
     """
     act = _activations.get(activation)
     sizes = validation.check_params(params)
-    validation.check_inputs(X, sizes[0])
+    validation.check_inputs(X, sizes[0], dtype=_compute_dtype(params, X))
     return _predict_proba(params, X, act)
 
 

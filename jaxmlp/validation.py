@@ -3,19 +3,91 @@
 Every failure is a ``ValueError`` or ``TypeError`` that names the argument,
 what was expected and what was given. Value checks (finite, label range) are
 skipped for tracers, so the public functions still work under ``jit``/``vmap``.
+
+Limits that protect the machine (each named in the error that enforces it, and
+listed in docs/cli.md):
+
+* :data:`MAX_PARAMS`: parameters of one network (and entries of one layer);
+* :data:`MAX_CLASSES`: outputs of a network, i.e. classes of its labels;
+* :data:`MAX_STEPS`: updates of one training run;
+* :data:`MEMORY_FRACTION`: share of the machine's memory a network may need.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+# 2**31 - 1: XLA indexes arrays with 32-bit ints in places, and beyond it jax.random and
+# XLA:CPU abort the process instead of raising (sizes (2, 3e9, 1) did); 8 GiB of float32.
+MAX_PARAMS = 2**31 - 1
+# Outputs of a classifier: one stray label 10**7 would otherwise build a 10**7-output model.
+MAX_CLASSES = 10_000
+# Updates of one run: the (steps,) loss curve is kept (400 MB of float32 at the limit),
+# and step indices are int32 inside the compiled loop.
+MAX_STEPS = 100_000_000
+# A network whose parameters need more than this share of the memory (the device's, or
+# the machine's on CPU) is refused by init_mlp: training needs several copies of them.
+MEMORY_FRACTION = 0.5
 
 
 def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
+
+
+def check_key(key, name: str = "key") -> None:
+    """Checks that ``key`` is one JAX PRNG key: ``jax.random.key(s)`` or a raw uint32 key.
+
+    >>> check_key(jax.random.key(0))
+    >>> check_key(0)
+    Traceback (most recent call last):
+    TypeError: key must be a JAX PRNG key such as jax.random.key(0), got int 0
+    """
+    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
+    if dtype is not None and isinstance(key, (jax.Array, np.ndarray)):
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+            if shape != ():
+                raise ValueError(f"{name} must be one PRNG key (shape ()), got shape {shape}")
+            return
+        if dtype == np.uint32 and shape in ((2,), (4,)):  # raw threefry / rbg keys
+            return
+    shown = repr(key) if np.ndim(key) == 0 else f"of shape {shape} and dtype {dtype}"
+    raise TypeError(
+        f"{name} must be a JAX PRNG key such as jax.random.key(0), got {type(key).__name__} {shown}"
+    )
+
+
+def memory_bytes() -> int:
+    """Memory of the default device: its allocator's limit, else the machine's RAM.
+
+    >>> memory_bytes() > 2**20
+    True
+    """
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 - backends without memory stats (CPU)
+        stats = {}
+    if stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(n_bytes: int, what: str) -> None:
+    """Refuses ``what`` when it needs more than MEMORY_FRACTION of :func:`memory_bytes`.
+
+    >>> check_memory(2**20, "a small network")
+    """
+    budget = int(memory_bytes() * MEMORY_FRACTION)
+    if n_bytes > budget:
+        raise ValueError(
+            f"{what} needs {n_bytes / 2**30:.1f} GiB, more than MEMORY_FRACTION = "
+            f"{MEMORY_FRACTION} of this device's {memory_bytes() / 2**30:.1f} GiB"
+        )
 
 
 def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
@@ -35,7 +107,18 @@ def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
             raise TypeError(f"sizes[{i}] must be an int, got {type(s).__name__} ({s!r})")
         if s <= 0:
             raise ValueError(f"sizes must all be positive, got sizes[{i}] = {s} in {sizes}")
-    return tuple(int(s) for s in sizes)
+    sizes = tuple(int(s) for s in sizes)
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if n_params > MAX_PARAMS:
+        raise ValueError(
+            f"sizes {sizes} make a network of {n_params:.3g} parameters; the limit is "
+            f"MAX_PARAMS = {MAX_PARAMS} ({MAX_PARAMS:.3g})"
+        )
+    if sizes[-1] > MAX_CLASSES:
+        raise ValueError(
+            f"sizes[-1] = {sizes[-1]} outputs (classes) is beyond MAX_CLASSES = {MAX_CLASSES}"
+        )
+    return sizes
 
 
 def check_params(params) -> tuple[int, ...]:
@@ -60,14 +143,29 @@ def check_params(params) -> tuple[int, ...]:
                 f"params[{i}].W must have {sizes[-1]} input columns (the previous layer's "
                 f"width), got W of shape {np.shape(W)}"
             )
+        for what, leaf in (("W", W), ("b", b)):
+            if not jnp.issubdtype(getattr(leaf, "dtype", np.float64), jnp.floating):
+                raise TypeError(f"params[{i}].{what} must have a floating dtype, got {leaf.dtype}")
         if not sizes:
             sizes.append(int(np.shape(W)[1]))
         sizes.append(int(np.shape(W)[0]))
+    leaves = jax.tree.leaves(tuple((layer.W, layer.b) for layer in params))
+    if all(_is_concrete(leaf) for leaf in leaves) and not bool(_all_finite(leaves)):
+        raise ValueError("params must be finite, got NaN or inf values")
     return tuple(sizes)
 
 
-def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True) -> None:
-    """Checks a feature array: 2-D (n, d) when ``batched`` else 1-D (d,), finite floats."""
+@jax.jit
+def _all_finite(leaves) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True, dtype=None) -> None:
+    """Checks a feature array: 2-D (n, d) when ``batched`` else 1-D (d,), finite floats.
+
+    ``dtype``: the dtype ``X`` is computed in (default its own); ``X`` must be
+    finite in it, so float64 values beyond float32's range are refused for float32.
+    """
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         raise TypeError(f"{name} must be an array, got {type(X).__name__}")
     expected_ndim = 2 if batched else 1
@@ -76,7 +174,7 @@ def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True) -
         raise ValueError(
             f"{name} must be {expected_ndim}-D with shape {expected}, got shape {tuple(X.shape)}"
         )
-    if not np.issubdtype(X.dtype, np.floating):
+    if not jnp.issubdtype(X.dtype, jnp.floating):
         raise TypeError(f"{name} must have a floating dtype, got {X.dtype}")
     if X.shape[-1] != n_features:
         raise ValueError(
@@ -85,8 +183,20 @@ def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True) -
         )
     if batched and X.shape[0] == 0:
         raise ValueError(f"{name} must have at least one row, got shape {tuple(X.shape)}")
-    if _is_concrete(X) and not bool(np.isfinite(np.asarray(X)).all()):
+    if not _is_concrete(X):
+        return
+    values = np.asarray(X)
+    if not bool(np.isfinite(values).all()):
         raise ValueError(f"{name} must be finite, got NaN or inf values")
+    if dtype is not None and np.dtype(dtype) != values.dtype:
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = values.astype(dtype)
+        if not bool(np.isfinite(cast).all()):
+            raise ValueError(
+                f"{name} must be finite in {np.dtype(dtype).name}, the dtype it is computed in: "
+                f"|values| up to {np.abs(values).max():.3g} exceed its largest "
+                f"{float(jnp.finfo(dtype).max):.3g}"
+            )
 
 
 def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
@@ -117,7 +227,7 @@ def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
 def check_data(params, X, y) -> tuple[int, ...]:
     """Checks params, X (n, d) and y (n,) together; returns the network's sizes."""
     sizes = check_params(params)
-    check_inputs(X, sizes[0])
+    check_inputs(X, sizes[0], dtype=params[0].W.dtype)  # training computes in W's dtype
     check_labels(y, X.shape[0], sizes[-1])
     return sizes
 
@@ -129,6 +239,18 @@ def positive_int(value, name: str) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value}")
     return int(value)
+
+
+def check_steps(steps) -> int:
+    """Returns ``steps`` as an int in 1..MAX_STEPS (NumPy integers accepted).
+
+    >>> check_steps(np.int64(5))
+    5
+    """
+    steps = positive_int(steps, "steps")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be <= MAX_STEPS = {MAX_STEPS}, got {steps}")
+    return steps
 
 
 def check_batching(batch_size, key, n: int):
@@ -145,6 +267,7 @@ def check_batching(batch_size, key, n: int):
             )
         if key is None:
             raise ValueError("key must be given when batch_size is set (it drives the shuffle)")
+        check_key(key)
     if key is None:
         key = _unused_key()
     return batch_size, key
@@ -158,3 +281,185 @@ def _unused_key():
         return key
     with jax.ensure_compile_time_eval():  # first asked under a trace: cache a concrete key
         return jax.random.key(0)  # (this way compiles its own program: ~70 ms, once)
+
+
+# --------------------------------------------------------------------------------------
+# The sweep's arguments (jaxmlp.sweep): the grid, the optimizer, the data, the devices.
+# --------------------------------------------------------------------------------------
+
+from typing import NamedTuple  # noqa: E402 (this section is appended; kept local to it)
+
+# MAX_CLASSES (above) also bounds a sweep's outputs: labels are class ids, so one
+# stray label such as 100000 would otherwise make every model 100001 outputs wide.
+SEED_RANGE = (-(2**31), 2**31 - 1)  # jax.random.key's 32-bit seeds: wider ones alias
+
+
+def _check_axis(values, name: str, kind) -> tuple:
+    """A grid axis as a non-empty tuple of distinct ints (kind int), numbers (float) or any."""
+    from jaxmlp import activations as _activations
+
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence, got {type(values).__name__}") from None
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    for v in values:
+        if kind is int and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise TypeError(f"{name} must hold ints, got {type(v).__name__} ({v!r})")
+        if kind is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{name} must hold numbers, got {type(v).__name__} ({v!r})")
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be positive and finite, got {v!r}")
+    if kind is float:
+        values = tuple(float(v) for v in values)
+    keys = [v.name if isinstance(v, _activations.Activation) else v for v in values]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{name} must not repeat values, got {keys}")
+    return values
+
+
+class Grid(NamedTuple):
+    """A checked sweep grid (see :func:`check_grid`)."""
+
+    widths: tuple[int, ...]
+    activations: tuple  # Activation objects, distinct names
+    seeds: tuple[int, ...]
+    learning_rates: tuple[float, ...] | None
+
+
+def check_grid(*, widths, activations, seeds, learning_rates, optimizer) -> Grid:
+    """Checks a sweep's grid axes and its optimizer; returns the axes as tuples.
+
+    ``optimizer`` must be an optax transformation, or with ``learning_rates`` a
+    factory taking the rate first (``optax.adam``). Seeds must lie in
+    ``SEED_RANGE``: ``jax.random.key`` keeps 32 bits, so wider seeds would alias.
+
+    >>> import optax
+    >>> check_grid(widths=(2, 3), activations=("tanh",), seeds=(0,), learning_rates=None,
+    ...            optimizer=optax.sgd(0.1)).widths
+    (2, 3)
+    """
+    import optax
+
+    from jaxmlp import activations as _activations
+
+    widths = tuple(int(w) for w in _check_axis(widths, "widths", int))
+    for w in widths:
+        positive_int(w, "widths entries")
+    acts = tuple(_activations.get(a) for a in _check_axis(activations, "activations", None))
+    if len({a.name for a in acts}) != len(acts):
+        raise ValueError(f"activations must have distinct names, got {[a.name for a in acts]}")
+    seeds = tuple(int(s) for s in _check_axis(seeds, "seeds", int))
+    low, high = SEED_RANGE
+    for s in seeds:
+        if not low <= s <= high:
+            raise ValueError(f"seeds must lie in [{low}, {high}] (32-bit keys), got {s}")
+    rates = None
+    if learning_rates is not None:
+        rates = tuple(_check_axis(learning_rates, "learning_rates", float))
+        if isinstance(optimizer, optax.GradientTransformation) or not callable(optimizer):
+            raise TypeError(
+                "with learning_rates, optimizer must be a factory taking the learning rate "
+                f"(like optax.adam), got {type(optimizer).__name__}"
+            )
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
+            + (" (a factory like optax.adam needs learning_rates)" if callable(optimizer) else "")
+        )
+    return Grid(widths, acts, seeds, rates)
+
+
+def check_n_outputs(y, n_outputs, *, name: str = "y") -> int:
+    """The number of outputs k for labels ``y``: given, or 1 for {0, 1}, else max(y) + 1.
+
+    The labels are checked to be numbers, finite, whole and >= 0 before their
+    maximum is read, and k is at most ``MAX_CLASSES``.
+
+    >>> check_n_outputs(np.array([0, 2, 1]), None)
+    3
+    """
+    if not hasattr(y, "shape") or not hasattr(y, "dtype"):
+        raise TypeError(f"{name} must be an array, got {type(y).__name__}")
+    if not (
+        np.issubdtype(y.dtype, np.integer)
+        or np.issubdtype(y.dtype, np.floating)
+        or y.dtype == np.bool_
+    ):
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if n_outputs is None:
+        values = np.asarray(y)
+        bad = values[~(np.isfinite(values) & (values == np.round(values)) & (values >= 0))]
+        if bad.size:
+            raise ValueError(f"{name} must hold class labels 0, 1, 2, ..., got {bad[0].item()!r}")
+        top = int(values.max()) if values.size else 0
+        if top >= MAX_CLASSES:
+            raise ValueError(
+                f"{name} holds the label {top}: at most MAX_CLASSES = {MAX_CLASSES} classes "
+                f"(labels 0..{MAX_CLASSES - 1}) are supported"
+            )
+        n_outputs = 1 if top <= 1 else top + 1
+    n_outputs = positive_int(n_outputs, "n_outputs")
+    if n_outputs > MAX_CLASSES:
+        raise ValueError(f"n_outputs must be at most MAX_CLASSES = {MAX_CLASSES}, got {n_outputs}")
+    return n_outputs
+
+
+def check_sweep_data(X, y, X_test, y_test, *, n_outputs, batch_size, key):
+    """Checks a sweep's data and batching; returns ``(n_outputs, batch_size, key)``.
+
+    X (n, d) finite floats, y (n,) labels (:func:`check_n_outputs`), the optional
+    held-out pair given together, and :func:`check_batching`'s options.
+    """
+    if not hasattr(X, "shape") or len(X.shape) != 2:
+        raise ValueError(f"X must be 2-D with shape (n, d), got shape {getattr(X, 'shape', X)}")
+    d = int(X.shape[1])
+    check_inputs(X, d)
+    n_outputs = check_n_outputs(y, n_outputs)
+    check_labels(y, X.shape[0], n_outputs)
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test must be given together")
+    if X_test is not None:
+        check_inputs(X_test, d, name="X_test")
+        check_n_outputs(y_test, n_outputs, name="y_test")
+        check_labels(y_test, X_test.shape[0], n_outputs, name="y_test")
+    if key is not None:
+        check_key(key)
+    batch_size, key = check_batching(batch_size, key, X.shape[0])
+    return n_outputs, batch_size, key
+
+
+def check_devices(devices) -> tuple:
+    """``devices`` as a non-empty tuple of ``jax.Device`` (default: ``jax.devices()``)."""
+    if devices is None:
+        return tuple(jax.devices())
+    try:
+        devices = tuple(devices)
+    except TypeError:
+        raise TypeError(f"devices must be a sequence of jax devices, got {devices!r}") from None
+    if not devices:
+        raise ValueError("devices must hold at least one device, got an empty sequence")
+    for device in devices:
+        if not isinstance(device, jax.Device):
+            raise TypeError(f"devices must hold jax devices, got {type(device).__name__}")
+    return devices
+
+
+def check_path(path, name: str) -> str | None:
+    """``path`` (str or ``os.PathLike``) as a str, or None; a TypeError naming ``name``."""
+    import os
+
+    if path is None:
+        return None
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a file path, got {type(path).__name__}") from None
+
+
+def check_callback(fn, name: str) -> None:
+    """``fn`` None or callable; a TypeError naming ``name`` (before any work is done)."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")

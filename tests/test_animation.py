@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import chex
 import jax
 import numpy as np
@@ -16,7 +12,7 @@ from matplotlib.contour import ContourSet
 from PIL import Image
 
 import jaxmlp
-from jaxmlp.plots import animation, style
+from jaxmlp.plots import animation, network, style, unit_maps
 
 SGD = optax.sgd(2.0)
 STEPS, EVERY = 12, 4  # snapshots at steps 0, 4, 8, 12
@@ -158,7 +154,7 @@ def test_training_animation_bad_input(data, run3):
 def test_hidden_unit_maps_one_map_and_line_per_unit(data, run3, run4):
     X, y = data
     nets = [run3[1].params, run4.params]
-    fig = animation.hidden_unit_maps(X, y, nets, labels=["3", "4"], resolution=16)
+    fig = unit_maps.hidden_unit_maps(X, y, nets, labels=["3", "4"], resolution=16)
     assert len(fig.axes) == (3 + 1) + (4 + 1)
     unit_axes = fig.axes[:3] + fig.axes[4:8]
     grid = np.stack(
@@ -185,15 +181,15 @@ def test_hidden_unit_maps_one_map_and_line_per_unit(data, run3, run4):
 def test_hidden_unit_maps_checks(data, run3):
     X, y = data
     with pytest.raises(ValueError, match="labels must have 1"):
-        animation.hidden_unit_maps(X, y, run3[1].params, labels=["a", "b"])
+        unit_maps.hidden_unit_maps(X, y, run3[1].params, labels=["a", "b"])
     with pytest.raises(ValueError, match="hidden layer"):
-        animation.hidden_unit_maps(X, y, jaxmlp.init_mlp(jax.random.key(0), (2, 1)))
+        unit_maps.hidden_unit_maps(X, y, jaxmlp.init_mlp(jax.random.key(0), (2, 1)))
 
 
 def test_hidden_units_animation_updates_every_map(data, run3, run4):
     X, y = data
     stacks = [run3[1].snapshots, run4.snapshots]
-    anim = animation.hidden_units_animation(
+    anim = unit_maps.hidden_units_animation(
         X, y, stacks, run4.snapshot_steps, frames=[0, 3], resolution=10
     )
     assert anim.n_frames == 2 and len(anim.figure.axes) == 9
@@ -208,7 +204,7 @@ def test_hidden_units_animation_updates_every_map(data, run3, run4):
     assert all(len(ax.lines) == 1 for ax in anim.figure.axes[:3])
     assert "step 12" in anim.figure._suptitle.get_text()
     with pytest.raises(ValueError, match="one snapshot per entry"):
-        animation.hidden_units_animation(X, y, stacks, run4.snapshot_steps[:3])
+        unit_maps.hidden_units_animation(X, y, stacks, run4.snapshot_steps[:3])
 
 
 # ----------------------------------------------------------------------------- network.png
@@ -226,7 +222,7 @@ def numpy_params(sizes, seed=0):
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 4, 3, 2)])
 def test_network_graph_edges(sizes):
     params = numpy_params(sizes)
-    fig = animation.network_graph(params, title="t")
+    fig = network.network_graph(params, title="t")
     ax = fig.axes[0]
     edges = [line for line in ax.lines if line.get_gid() in ("weight", "bias")]
     weights = [line for line in edges if line.get_gid() == "weight"]
@@ -238,9 +234,7 @@ def test_network_graph_edges(sizes):
         [np.concatenate([np.append(L.W[j], L.b[j]) for j in range(L.W.shape[0])]) for L in params]
     )
     colours = [to_hex(line.get_color()) for line in edges]
-    want = [
-        to_hex(animation.POSITIVE_COLOR if v >= 0 else animation.NEGATIVE_COLOR) for v in expected
-    ]
+    want = [to_hex(network.POSITIVE_COLOR if v >= 0 else network.NEGATIVE_COLOR) for v in expected]
     assert colours == want
     widths = np.array([line.get_linewidth() for line in edges])
     assert np.all(np.diff(widths[np.argsort(np.abs(expected))]) >= -1e-9)  # wider for larger |w|
@@ -255,14 +249,14 @@ def test_network_graph_edges(sizes):
 
 
 def test_network_graph_annotates_small_networks_only():
-    small = animation.network_graph(numpy_params((2, 3, 1)))
+    small = network.network_graph(numpy_params((2, 3, 1)))
     texts = [t.get_text() for t in small.axes[0].texts]
     numbers = [t for t in texts if t.lstrip("-").replace(".", "").isdigit() and t != "1"]
     assert len(numbers) == 9 + 4  # every weight and bias
-    big = animation.network_graph(numpy_params((2, 20, 1)))
+    big = network.network_graph(numpy_params((2, 20, 1)))
     assert not [t for t in big.axes[0].texts if "." in t.get_text()]
     with pytest.raises(ValueError, match="input_names"):
-        animation.network_graph(numpy_params((2, 3, 1)), input_names=["a"])
+        network.network_graph(numpy_params((2, 3, 1)), input_names=["a"])
 
 
 # ----------------------------------------------------------------------------- GIF writing
@@ -293,15 +287,11 @@ def test_save_gif_writes_one_gif_frame_per_animation_frame(data, run3, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def animate_script():
-    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "animate.py"
-    spec = importlib.util.spec_from_file_location("experiments_animate", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def animate_script(load_experiment):
+    return load_experiment("animate")
 
 
+@pytest.mark.slow  # the whole script, > 10 s
 def test_animate_script_quick_run(animate_script, tmp_path):
     (tmp_path / "report.md").write_text("# report\n\ntext\n")
     results = animate_script.main(["--out", str(tmp_path), "--quick"])
@@ -323,3 +313,14 @@ def test_report_section_is_replaced_not_duplicated(animate_script, tmp_path):
     assert animate_script.update_report(path, f"{marker}\nsecond\n")
     text = path.read_text()
     assert text.count(marker) == 1 and "second" in text and "first" not in text
+
+
+def test_moved_figures_are_still_reachable_from_the_animation_module():
+    from jaxmlp import plots
+
+    assert animation.network_graph is network.network_graph is plots.network_graph
+    assert animation.hidden_unit_maps is unit_maps.hidden_unit_maps is plots.hidden_unit_maps
+    assert animation.hidden_units_animation is unit_maps.hidden_units_animation
+    assert animation.POSITIVE_COLOR == network.POSITIVE_COLOR
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        animation.nope  # noqa: B018

@@ -116,3 +116,15 @@ def test_backprop_uses_no_autodiff():
     used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     used |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     assert not used & {"grad", "vjp", "value_and_grad", "jvp", "linearize", "custom_vjp"}
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_output_delta_takes_the_output_axis_anywhere(k):
+    """The sweep's bin layout (B, K, k, n), axis 2, gives the (n, k) layout's Delta_L."""
+    z = jax.random.normal(jax.random.key(0), (2, 3, k, 5)) * 3
+    y = jnp.array([0, 1, 1, 0, 1]) if k == 1 else jnp.array([0, 2, 1, 2, 0])
+    got = backprop.output_delta(z, y, axis=2)
+    assert got.shape == z.shape
+    want = jax.vmap(jax.vmap(lambda zz: backprop.output_delta(zz.T, y).T))(z)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(backprop.output_delta(z, y, axis=-2), got)

@@ -1,9 +1,6 @@
 """experiments/bench.py: its reference loops agree with jaxmlp, its pieces run on tiny sizes."""
 
-import importlib.util
 import json
-import pathlib
-import sys
 
 import jax
 import numpy as np
@@ -12,17 +9,10 @@ import pytest
 
 import jaxmlp
 
-BENCH = pathlib.Path(__file__).parents[1] / "experiments" / "bench.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("jaxmlp_bench_script", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def bench(load_experiment):
+    return load_experiment("bench")
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +66,7 @@ def test_interleaved_calls_each_function_once_per_round(bench):
     assert rows["a"]["median_s"] == np.median(rows["a"]["times_s"])
 
 
+@pytest.mark.slow  # > 5 s
 def test_matmul_roofline_runs(bench):
     bench.matmul_only((2, 8, 8, 1), 16, 3)()
 
@@ -150,6 +141,7 @@ def test_markdown_and_plot(bench, tmp_path):
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # a whole training child run, > 5 s
 def test_rss_child_reports_its_peak(bench, capsys):
     bench.main(["--rss-child", "64", "4", "32", "2", "0"])  # what each subprocess runs
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import pathlib
-import sys
 
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "blog.py"
 FIGURES = [
     "blobs.png",
     "circles.png",
@@ -24,12 +20,12 @@ FIGURES = [
 ]
 
 
+pytestmark = pytest.mark.slow  # one reduced run of the whole post: ~10 s on 2 cores
+
+
 @pytest.fixture(scope="module")
-def blog_run(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("experiments_blog", SCRIPT)
-    blog = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = blog  # dataclasses look their module up there
-    spec.loader.exec_module(blog)
+def blog_run(tmp_path_factory, load_experiment):
+    blog = load_experiment("blog")
     out = tmp_path_factory.mktemp("blog")
     blog.main(["--out", str(out), "--quick", "--widths", "5"])
     return out

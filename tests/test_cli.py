@@ -1,83 +1,165 @@
-"""The jaxmlp command line, each command run as a subprocess (tiny settings)."""
+"""The jaxmlp command line, run in-process through ``cli.main`` (one subprocess test, slow).
+
+Ctrl-C and kill tests of real processes are in tests/test_hostile.py.
+"""
 
 import json
 import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
+import optax
 import pytest
 
-from jaxmlp import cli, io
+import jaxmlp
+from jaxmlp import _cli_runs, checkpoint, cli, datasets, io
 
 
-def run(*args, env=None, cwd=None):
-    full_env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
-    full_env.pop("JAXMLP_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "jaxmlp", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=600,
-    )
+@pytest.fixture(autouse=True)
+def _no_cache_no_debug(monkeypatch):
+    monkeypatch.setenv("JAXMLP_NO_CACHE", "1")  # no persistent cache switched on in pytest
+    monkeypatch.delenv("JAXMLP_DEBUG", raising=False)
 
 
-def test_help_lists_commands_and_examples():
-    done = run("--help")
-    assert done.returncode == 0
-    for word in ("train", "sweep", "figures", "bench", "info", "examples:", "jaxmlp train"):
-        assert word in done.stdout
+def run(capsys, *args):
+    """``(status, stdout, stderr)`` of ``jaxmlp *args`` in this process."""
+    status = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
-def test_train_writes_params_metrics_and_figure(tmp_path):
+def test_help_lists_commands_and_examples(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0
+    for word in ("train", "sweep", "convert", "figures", "bench", "info", "--no-cache",
+                 "examples:", "jaxmlp train"):  # fmt: skip
+        assert word in out
+
+
+@pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
+def test_train_writes_params_metrics_and_figure(tmp_path, capsys):
     out = tmp_path / "run"
-    done = run("train", "--dataset", "circles", "--sizes", "4", "--activation", "tanh",
-               "--optimizer", "adam", "--lr", "0.05", "--steps", "40", "--batch-size", "50",
-               "--seed", "3", "--n", "100", "--out", str(out))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
+    status, stdout, err = run(capsys, "train", "--dataset", "circles", "--sizes", "4",
+                              "--activation", "tanh", "--optimizer", "adam", "--lr", "0.05",
+                              "--steps", "40", "--batch-size", "50", "--seed", "3", "--n", "100",
+                              "--out", str(out))  # fmt: skip
+    assert status == 0, err
+    assert "params.safetensors" in stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["sizes"] == [2, 4, 1] and metrics["steps"] == 40 and metrics["seed"] == 3
+    assert metrics["steps_done"] == 40 and metrics["interrupted"] is False
     assert metrics["final_loss"] < metrics["initial_loss"]
     assert 0.5 < metrics["train_accuracy"] <= 1.0
-    params, meta = io.load_params(out / "params.npz")
+    params, meta = io.load_params(out / "params.safetensors")
     assert meta["activation"] == "tanh" and meta["sizes"] == [2, 4, 1]
     assert params[0].W.shape == (4, 2)
     png = (out / "boundary.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
+def _reference_params(steps, seed=0, n=100, width=3):
+    """What one ``jaxmlp.train`` call gives for ``jaxmlp train`` with full-batch SGD."""
+    X, y = datasets.circles(jax.random.key(seed), n)
+    X_train, _, y_train, _ = datasets.train_test_split(jax.random.key(seed + 1), X, y)
+    params = jaxmlp.init_mlp(jax.random.key(seed), (2, width, 1))
+    return jaxmlp.train(params, X_train, y_train, optimizer=optax.sgd(1.0), steps=steps).params
+
+
+def test_train_in_chunks_equals_one_call(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 7)  # 30 steps: chunks of 7, 7, 7, 7, 2
+    status, _, err = run(capsys, "train", "--steps", "30", "--n", "100", "--out", str(tmp_path))
+    assert status == 0, err
+    got, meta = io.load_params(tmp_path / "params.safetensors")
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(_reference_params(30)), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert meta["steps"] == 30
+
+
+def test_ctrl_c_saves_the_finished_chunks(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 5)
+    real_train, calls = jaxmlp.train, []
+
+    def train_then_ctrl_c(*args, **kwargs):
+        calls.append(kwargs["steps"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as if Ctrl-C came during the third chunk
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(jaxmlp, "train", train_then_ctrl_c)
+    status, _, err = run(capsys, "train", "--steps", "1000", "--n", "100", "--out", str(tmp_path))
+    assert status == 130
+    assert "interrupted after 10 of 1000 steps" in err and "Traceback" not in err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and metrics["steps_done"] == 10
+    got, meta = io.load_params(tmp_path / "params.safetensors")
+    assert meta["steps"] == 10
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(_reference_params(10)), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("train", "--dataset", "nope"), "--dataset must be one of"),
-        (("train", "--sizes", "3,x"), "--sizes must be comma-separated"),
-        (("train", "--lr", "-1"), "--lr must be > 0"),
-        (("train", "--n", "10", "--batch-size", "500"), "batch_size must be <="),
+        (("train", "--dataset", "nope"), "argument --dataset: invalid choice"),
+        (("train", "--sizes", "3,x"), "argument --sizes: expected comma-separated positive ints"),
+        (("train", "--lr", "-1"), "argument --lr: expected a positive finite number"),
+        (("train", "--lr", "nan"), "argument --lr: expected a positive finite number"),
+        (("train", "--lr", "inf"), "argument --lr: expected a positive finite number"),
+        (("train", "--steps", "0"), "argument --steps: expected an int in 1..MAX_STEPS"),
+        (("train", "--steps", str(2**40)), "argument --steps: expected an int in 1..MAX_STEPS"),
+        (("train", "--seed", "-1"), "argument --seed: expected an int in 0..MAX_SEED"),
+        (("train", "--test-fraction", "1.5"), "argument --test-fraction: expected a number in"),
+        (("train", "--sizes", "3000000000"), "--sizes: sizes (2, 3000000000, 1) make a network"),
+        (("train", "--sizes", "3000000000"), "MAX_PARAMS"),
+        (("train", "--n", "10", "--batch-size", "500"), "--batch-size: batch_size must be <="),
+        (("sweep", "--seeds", "abc"), "argument --seeds: expected comma-separated ints"),
+        (("sweep", "--seeds", "1,-2"), "argument --seeds"),
+        (("sweep", "--activations", "tanh,gelu"), "argument --activations"),
+        (("sweep", "--lrs", "0.1,nan"), "argument --lrs: expected comma-separated positive"),
+        (("sweep", "--widths", ""), "argument --widths"),
+        (("frobnicate",), "invalid choice: 'frobnicate'"),
     ],
 )
-def test_errors_are_one_line_with_nonzero_status(tmp_path, args, message):
-    done = run(*args, "--out", str(tmp_path / "x"))
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("jaxmlp: error: ") and message in lines[0]
+def test_bad_values_exit_2_naming_the_flag_before_any_work(tmp_path, capsys, args, message):
+    out = tmp_path / "x"
+    extra = ("--out", str(out)) if args[0] != "frobnicate" else ()
+    status, stdout, err = run(capsys, *args, *extra)
+    assert status == 2
+    assert message in err and "Traceback" not in err
+    assert not (out / "params.safetensors").exists() and not (out / "results.safetensors").exists()
 
 
-def test_usage_error_exit_2():
-    done = run("train", "--steps", "0")
-    assert done.returncode == 2 and "positive int" in done.stderr
-    assert run("frobnicate").returncode == 2
+def test_output_problems_are_found_before_training(tmp_path, capsys, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained despite a bad --out")
+
+    monkeypatch.setattr(jaxmlp, "train", no_training)
+    monkeypatch.setattr(jaxmlp, "sweep", no_training)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for command in ("train", "sweep"):
+        status, _, err = run(capsys, command, "--out", str(a_file))
+        assert status == 2 and "is an existing file, not a directory" in err
+        status, _, err = run(capsys, command, "--out", str(a_file / "sub"))
+        assert status == 2 and "is not a writable directory" in err
+    (tmp_path / "o" / "params.safetensors").mkdir(parents=True)
+    status, _, err = run(capsys, "train", "--out", str(tmp_path / "o"))
+    assert status == 2 and "params.safetensors exists and is a directory" in err
+    status, _, err = run(capsys, "sweep", "--out", str(tmp_path / "s"), "--checkpoint",
+                         str(tmp_path))  # fmt: skip
+    assert status == 2 and "--checkpoint" in err and "is a directory" in err
 
 
-def test_sweep_writes_results(tmp_path):
+@pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
+def test_sweep_writes_results(tmp_path, capsys):
     out = tmp_path / "sweep"
-    done = run("sweep", "--widths", "2,3", "--activations", "tanh", "--seeds", "0,1",
-               "--steps", "20", "--n", "60", "--depth", "2", "--out", str(out))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    arrays, meta = io.load_results(out / "results.npz")
+    status, _, err = run(capsys, "sweep", "--widths", "2,3", "--activations", "tanh",
+                         "--seeds", "0,1", "--steps", "20", "--n", "60", "--depth", "2",
+                         "--out", str(out))  # fmt: skip
+    assert status == 0, err
+    arrays, meta = io.load_results(out / "results.safetensors")
     assert arrays["final_loss"].shape == (2, 1, 2)
     assert np.all(np.isfinite(arrays["final_loss"]))
     assert meta["widths"] == [2, 3] and meta["seeds"] == [0, 1] and meta["depth"] == 2
@@ -85,13 +167,29 @@ def test_sweep_writes_results(tmp_path):
     assert set(summary["mean_test_accuracy"]) == {"2/tanh", "3/tanh"}
 
 
-def test_sweep_learning_rate_axis(tmp_path):
+@pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
+def test_sweep_checkpoint_is_written_and_resumed(tmp_path, capsys):
+    args = ("sweep", "--widths", "2", "--activations", "tanh", "--seeds", "0", "--steps", "20",
+            "--n", "40", "--checkpoint", str(tmp_path / "ck.safetensors"))  # fmt: skip
+    status, _, err = run(capsys, *args, "--out", str(tmp_path / "a"))
+    assert status == 0, err
+    leaves, meta = checkpoint.load(str(tmp_path / "ck.safetensors"))
+    assert leaves and isinstance(meta, dict)
+    status, _, err = run(capsys, *args, "--out", str(tmp_path / "b"))  # resumes: the end state
+    assert status == 0, err
+    a, _ = io.load_results(tmp_path / "a" / "results.safetensors")
+    b, _ = io.load_results(tmp_path / "b" / "results.safetensors")
+    np.testing.assert_array_equal(a["final_loss"], b["final_loss"])
+
+
+@pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
+def test_sweep_learning_rate_axis(tmp_path, capsys):
     out = tmp_path / "sweep"
-    done = run("sweep", "--widths", "2", "--activations", "tanh,relu", "--seeds", "0",
-               "--optimizer", "momentum", "--lrs", "0.1,0.3", "--steps", "5", "--n", "40",
-               "--out", str(out))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    arrays, meta = io.load_results(out / "results.npz")
+    status, _, err = run(capsys, "sweep", "--widths", "2", "--activations", "tanh,relu",
+                         "--seeds", "0", "--optimizer", "momentum", "--lrs", "0.1,0.3",
+                         "--steps", "5", "--n", "40", "--out", str(out))  # fmt: skip
+    assert status == 0, err
+    arrays, meta = io.load_results(out / "results.safetensors")
     assert arrays["final_loss"].shape == (1, 2, 1, 2) and arrays["loss"].shape == (1, 2, 1, 2, 5)
     assert meta["learning_rates"] == [0.1, 0.3] and meta["lr"] is None
     summary = json.loads((out / "summary.json").read_text())
@@ -101,9 +199,19 @@ def test_sweep_learning_rate_axis(tmp_path):
         "2/relu/0.1",
         "2/relu/0.3",
     }
-    for text, match in (("0.1,nope", "comma-separated numbers"), ("0.1,-1", "positive")):
-        with pytest.raises(cli.CLIError, match=match):
+    assert cli._rates("0.1, 0.3") == (0.1, 0.3)
+    for text in ("0.1,nope", "0.1,-1", "nan"):
+        with pytest.raises(cli.CLIError, match="--lrs"):
             cli._rates(text)
+
+
+def test_convert_refuses_garbage_with_exit_1(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    status, _, err = run(capsys, "convert", str(bad), str(tmp_path / "new.safetensors"))
+    assert status == 1 and "bad.npz" in err and "Traceback" not in err
+    status, _, err = run(capsys, "convert", str(bad), str(bad))
+    assert status == 2 and "must differ" in err
 
 
 FAKE = """import json, pathlib, sys
@@ -111,47 +219,73 @@ args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--out") + 1])
 out.mkdir(parents=True, exist_ok=True)
 (out / "argv.json").write_text(json.dumps(args))
+if "--raise" in args:
+    raise ValueError("boom in the script")
 sys.exit(3 if "--fail" in args else 0)
 """
 
 
 @pytest.mark.parametrize("command, script", [("figures", "blog.py"), ("bench", "bench.py")])
-def test_figures_and_bench_run_their_script(tmp_path, command, script):
+def test_figures_and_bench_run_their_script(tmp_path, capsys, monkeypatch, command, script):
     # The real scripts take a minute and have their own tests; here a stand-in
     # checks what the command passes and how it reports the script's failure.
     (tmp_path / script).write_text(FAKE)
-    env = {"JAXMLP_EXPERIMENTS": str(tmp_path)}
+    monkeypatch.setenv("JAXMLP_EXPERIMENTS", str(tmp_path))
     out = tmp_path / "out"
-    done = run(command, "--out", str(out), "--quick", "--", "--steps", "5", env=env)
-    assert done.returncode == 0, done.stderr
+    status, _, err = run(capsys, command, "--out", str(out), "--quick", "--", "--steps", "5")
+    assert status == 0, err
     assert json.loads((out / "argv.json").read_text()) == ["--out", str(out), "--quick",
                                                            "--steps", "5"]  # fmt: skip
-    failed = run(command, "--out", str(out), "--", "--fail", env=env)
-    assert failed.returncode == 1
-    assert f"jaxmlp: error: {script} failed with exit status 3" in failed.stderr
-    missing = run(command, "--out", str(out), env={"JAXMLP_EXPERIMENTS": str(tmp_path / "no")})
-    assert missing.returncode == 1 and "needs a source checkout" in missing.stderr
+    status, _, err = run(capsys, command, "--out", str(out), "--", "--fail")
+    assert status == 1 and f"jaxmlp: error: {script} failed with exit status 3" in err
+    status, _, err = run(capsys, command, "--out", str(out), "--", "--raise")
+    assert status == 1 and "ValueError: boom in the script" in err
+    assert "Traceback" not in err  # the script's traceback does not leak
+    monkeypatch.setenv("JAXMLP_EXPERIMENTS", str(tmp_path / "no"))
+    status, _, err = run(capsys, command, "--out", str(out))
+    assert status == 1 and "needs a source checkout" in err
 
 
 def test_figures_default_script_exists():
-    import jaxmlp.cli
-
-    root = os.path.dirname(os.path.dirname(jaxmlp.cli.__file__))
+    root = os.path.dirname(os.path.dirname(cli.__file__))
     for script in ("blog.py", "bench.py"):
         assert os.path.isfile(os.path.join(root, "experiments", script))
 
 
-def test_info_json():
-    done = run("info", "--json")
-    assert done.returncode == 0, done.stderr
-    info = json.loads(done.stdout)
-    import jax
-
-    import jaxmlp
-
+def test_info_json(capsys):
+    status, out, _ = run(capsys, "--no-cache", "info", "--json")
+    assert status == 0
+    info = json.loads(out)
     assert info["versions"]["jaxmlp"] == jaxmlp.__version__
     assert info["versions"]["jax"] == jax.__version__
     assert info["backend"] == "cpu" and info["devices"]
     assert "circles" in info["datasets"]
-    text = run("info")
-    assert text.returncode == 0 and "jaxmlp" in text.stdout and "devices" in text.stdout
+    status, out, _ = run(capsys, "info", "--no-cache")
+    assert status == 0 and "jaxmlp" in out and "devices" in out
+
+
+def test_no_cache_flag_reaches_compilation_cache(capsys, monkeypatch):
+    from jaxmlp import compilation_cache
+
+    seen = []
+    monkeypatch.setattr(compilation_cache, "enable", lambda disable=False: seen.append(disable))
+    run(capsys, "--no-cache", "info", "--json")
+    run(capsys, "info", "--json")
+    assert seen == [True, False]
+
+
+@pytest.mark.slow
+def test_console_entry_point_in_a_subprocess(tmp_path):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXMLP_NO_CACHE": "1"}
+    env.pop("JAXMLP_DEBUG", None)
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "jaxmlp", "train", "--steps", "20", "--n", "60", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert io.load_params(out / "params.safetensors")[1]["steps"] == 20
+    bad = subprocess.run([sys.executable, "-m", "jaxmlp", "train", "--lr", "nan"],
+                         capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert bad.returncode == 2 and "argument --lr" in bad.stderr

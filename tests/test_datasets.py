@@ -154,11 +154,61 @@ def test_train_test_split_keeps_both_sides_non_empty():
     assert X_te.shape[0] == 2 and X_tr.shape[0] == 1
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.2, 1.5, True])
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.2, 1.5, float("nan")])
 def test_train_test_split_bad_fraction(fraction):
     X, y = datasets.blobs(jax.random.key(0), 10)
     with pytest.raises(ValueError, match="test_fraction must be in"):
         datasets.train_test_split(jax.random.key(0), X, y, test_fraction=fraction)
+    with pytest.raises(TypeError, match="test_fraction must be a number"):
+        datasets.train_test_split(jax.random.key(0), X, y, test_fraction=True)
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("circles", {"radii": (float("nan"), 1.0)}, "radii must be finite"),
+        ("circles", {"radii": (float("inf"), 1.0)}, "radii must be finite"),
+        ("circles", {"radii": (3.0, -1.0)}, "radii must be two positive"),
+        ("circles", {"center": (0.0, float("nan"))}, "center must be finite"),
+        ("circles", {"center": (0.0, 1e300)}, "center must be finite"),
+        ("circles", {"center": (0.0,)}, "center must be one"),
+        ("blobs", {"centers": ((0.0, float("inf")), (1.0, 1.0))}, "centers must be finite"),
+        ("blobs", {"std": float("nan")}, "std must be a finite number"),
+        ("spirals", {"turns": float("nan")}, "turns must be > 0"),
+        ("moons", {"noise": 1e300}, "noise must be a finite number"),
+    ],
+)
+def test_non_finite_or_negative_geometry_is_refused(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(datasets, name)(jax.random.key(0), 10, **options)
+
+
+@pytest.mark.parametrize("name", ["circles", "blobs", "moons", "xor", "spirals"])
+def test_numpy_scalars_are_accepted(name):
+    noise = {"blobs": {"std": np.float32(0.5)}}.get(name, {"noise": np.float32(0.1)})
+    X, y = getattr(datasets, name)(jax.random.key(0), np.int64(10), **noise)
+    X_py, y_py = getattr(datasets, name)(
+        jax.random.key(0), 10, **{k: float(v) for k, v in noise.items()}
+    )
+    np.testing.assert_array_equal(X, X_py)
+    np.testing.assert_array_equal(y, y_py)
+    assert np.isfinite(np.asarray(X)).all()
+    datasets.spirals(jax.random.key(0), 10, turns=np.float64(2.0), noise=np.int64(0))
+    datasets.train_test_split(jax.random.key(0), X, y, test_fraction=np.float32(0.3))
+
+
+@pytest.mark.parametrize("key", [0, None, np.uint32(3), jax.random.split(jax.random.key(0))])
+def test_key_misuse_names_key(key):
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key such as jax.random.key"):
+        datasets.circles(key, 10)
+    X, y = datasets.blobs(jax.random.key(0), 10)
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        datasets.train_test_split(key, X, y)
+
+
+def test_legacy_raw_keys_still_work():
+    X, y = datasets.moons(jax.random.PRNGKey(0), 10)
+    assert X.shape == (10, 2)
 
 
 def test_train_test_split_bad_shapes():
@@ -169,3 +219,8 @@ def test_train_test_split_bad_shapes():
         datasets.train_test_split(jax.random.key(0), X[:, 0], y)
     with pytest.raises(ValueError, match="at least 2 rows"):
         datasets.train_test_split(jax.random.key(0), X[:1], y[:1])
+
+
+def test_too_many_examples_are_refused_up_front():
+    with pytest.raises(ValueError, match=r"n = 1000000000000 examples needs .* MEMORY_FRACTION"):
+        datasets.moons(jax.random.key(0), 10**12)

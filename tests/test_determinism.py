@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from jaxmlp import io
 
@@ -59,6 +60,7 @@ def _train_in_subprocess(tmp_path, seed: int, name: str) -> dict[int, list[bytes
     return blobs
 
 
+@pytest.mark.slow
 def test_same_seed_bit_identical_params_across_processes(tmp_path):
     first = _train_in_subprocess(tmp_path, 7, "run1")
     second = _train_in_subprocess(tmp_path, 7, "run2")

@@ -31,7 +31,7 @@ def test_the_examples_are_found():
     finder = doctest.DocTestFinder()
     found = sum(
         len(test.examples)
-        for name in ("jaxmlp.mlp", "jaxmlp.activations", "jaxmlp.sweep")
+        for name in ("jaxmlp.mlp", "jaxmlp.activations", "jaxmlp._sweep.plan")
         for test in finder.find(importlib.import_module(name))
     )
     assert found >= 10, found

@@ -9,7 +9,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import jaxmlp
-from jaxmlp import activations, backprop, training
+from jaxmlp import _steps, activations, backprop, optimizers, training
 
 SGD = optax.sgd(2.0)
 
@@ -88,10 +88,10 @@ def test_stacked_bce_is_within_an_ulp_of_the_stable_loss_for_any_logit():
 def test_stacked_path_is_taken_only_for_tiny_networks():
     small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
     wide = jaxmlp.init_mlp(jax.random.key(0), (2, 16, 1))
-    assert training._use_stacked(small, "manual", 200)
-    assert not training._use_stacked(small, "manual", 100_000)  # (1 + 13) x rows too big
-    assert not training._use_stacked(small, "autodiff", 200)
-    assert not training._use_stacked(wide, "manual", 200)
+    assert _steps.use_stacked(small, "manual", 200)
+    assert not _steps.use_stacked(small, "manual", 100_000)  # (1 + 13) x rows too big
+    assert not _steps.use_stacked(small, "autodiff", 200)
+    assert not _steps.use_stacked(wide, "manual", 200)
 
 
 def test_small_stacked_networks_get_the_quick_compiling_program(circles_data):
@@ -109,16 +109,17 @@ def test_small_stacked_networks_get_the_quick_compiling_program(circles_data):
     # same program, other XLA emitters: the same numbers
     options = dict(
         activation=activations.get("sigmoid"),
-        optimizer=SGD,
+        optimizer=optimizers.static(SGD),
         steps=20,
         batch_size=None,
         grad="manual",
         snapshot_every=None,
         backend="xla",
+        rate_name=None,
     )
-    key = jax.random.key(0)
-    a = training._train_fast(small, X, y, key, **options)
-    b = quick(small, X, y, key, **options)
+    args = (small, X, y, jax.random.key(0), None, np.int32(0), None)
+    a = training._train_fast(*args, **options)
+    b = quick(*args, **options)
     chex.assert_trees_all_close(a[:2], b[:2], rtol=1e-6)
     assert bool(a[4]) and bool(b[4])
 
@@ -190,21 +191,3 @@ def test_guarded_program_is_traced_only_when_a_run_diverges(sizes, monkeypatch):
     assert again.diverged_at == 5
     assert not np.allclose(again.loss[:5], diverged.loss[:5])  # it did run on the new values
     assert (count["traces"], guarded_steps["traces"]) == (traced, guarded)
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 12, 200, 4097])
-def test_shuffle_is_a_fresh_permutation_each_epoch(n):
-    positions = jnp.arange(n, dtype=jnp.int32)
-    key = jax.random.key(7)
-    perms = [
-        np.asarray(training.shuffled_positions(key, jnp.int32(e), positions, n)) for e in (0, 1)
-    ]
-    for perm in perms:
-        np.testing.assert_array_equal(np.sort(perm), np.arange(n))  # a bijection of 0..n-1
-    again = training.shuffled_positions(key, jnp.int32(0), positions[::-1], n)
-    np.testing.assert_array_equal(again, perms[0][::-1])  # a function of the position only
-    if n >= 12:
-        assert not np.array_equal(perms[0], perms[1])
-        assert np.mean(perms[0] == np.arange(n)) < 0.2  # shuffled, not the identity
-        other = training.shuffled_positions(jax.random.key(8), jnp.int32(0), positions, n)
-        assert not np.array_equal(other, perms[0])

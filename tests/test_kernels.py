@@ -16,7 +16,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import kernels
-from jaxmlp.kernels import _layout
+from jaxmlp.kernels import _common
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -80,12 +80,12 @@ def exact_reference():
         yield
 
 
-def test_layout_helpers():
-    assert [_layout.padded_dim(s) for s in (1, 2, 3, 16, 17, 33, 64)] == [1, 2, 4, 16, 32, 64, 64]
+def test_padding_helpers():
+    assert [_common.padded_dim(s) for s in (1, 2, 3, 16, 17, 33, 64)] == [1, 2, 4, 16, 32, 64, 64]
     x = jnp.ones((2, 3))
-    padded = _layout.pad_to(x, (4, 5))
+    padded = _common.pad_to(x, (4, 5))
     assert padded.shape == (4, 5) and float(padded.sum()) == 6.0
-    assert _layout.pad_to(x, (2, 3)) is x
+    assert _common.pad_to(x, (2, 3)) is x
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -95,6 +95,7 @@ def _reference(params, X, y, act):
     return logits, jaxmlp.loss(params, X, y, act), jaxmlp.manual_grads(params, X, y, act)
 
 
+@pytest.mark.slow  # six interpret-mode compiles, > 5 s
 def test_fused_forward_and_grads_match_the_xla_reference():
     for act, sizes in CASES:
         params, X, y = _data(sizes)
@@ -148,11 +149,14 @@ def test_jax_grad_of_fused_loss_is_the_kernel_gradient():
     _close(dx, ref_dx)
 
 
-def test_loss_and_fused_grads_is_the_unchecked_twin():
+def test_fused_loss_and_grads_has_an_unchecked_twin():
     params, X, y = _data((3, 5, 1), seed=2)
-    value, grads = jax.jit(kernels.loss_and_fused_grads, static_argnums=3)(params, X, y, "sigmoid")
+    twin = kernels._fused_loss_and_grads
+    value, grads = jax.jit(twin, static_argnums=3)(params, X, y, "sigmoid")
     _close(value, jaxmlp.loss(params, X, y, "sigmoid"))
     _close(grads, jaxmlp.manual_grads(params, X, y, "sigmoid"))
+    # The old public name of the twin stays importable (deprecated alias).
+    assert kernels.loss_and_fused_grads is twin
 
 
 def test_vmap_of_fused_grads_over_models():
@@ -160,7 +164,7 @@ def test_vmap_of_fused_grads_over_models():
     X, y = _circles()
     params = _stacked((2, 5, 1), 2, seed=5)
     many = jax.jit(
-        jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None)), static_argnums=3
+        jax.vmap(kernels._fused_loss_and_grads, in_axes=(0, None, None, None)), static_argnums=3
     )
     values, grads = many(params, X, y, "tanh")
     for m in range(2):
@@ -277,6 +281,7 @@ def test_kernels_lower_to_triton_for_gpu():
         assert "xla.gpu.triton" in exported.mlir_module()
 
 
+@pytest.mark.slow  # interpret-mode kernels inside train, > 5 s
 def test_train_backend_pallas_matches_xla():
     """``train(backend="pallas")`` routes each step's loss and gradients through the kernel."""
     X, y = _circles(n=24)
@@ -295,6 +300,7 @@ def test_train_backend_pallas_matches_xla():
         jaxmlp.train(params, X, y, optimizer=optimizer, steps=3, backend="cuda")
 
 
+@pytest.mark.slow  # two sweeps per depth, > 10 s
 @pytest.mark.parametrize("depth", [1, 2])
 def test_sweep_backend_pallas_matches_xla(depth):
     X, y = _circles(n=24)

@@ -68,3 +68,26 @@ def test_loss_with_and_without_jit(maybe_jit, k):
     else:
         expected = -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(6), y])
     np.testing.assert_allclose(value, expected, rtol=1e-5)
+
+
+def test_softmax_ce_takes_the_class_axis_anywhere():
+    """The bin layout (B, K, k, n) with labels (n,) gives train's (n, k) values exactly."""
+    z = jax.random.normal(jax.random.key(0), (2, 3, 4, 5)) * 3  # (B, K, k, n)
+    y = jnp.array([0, 3, 1, 2, 3])
+    got = losses.softmax_cross_entropy(z, y, axis=2)
+    assert got.shape == (2, 3, 5)
+    want = jax.vmap(jax.vmap(lambda zz: losses.softmax_cross_entropy(zz.T, y)))(z)
+    np.testing.assert_array_equal(got, want)  # a one-hot sum picks z_y exactly
+    np.testing.assert_array_equal(losses.softmax_cross_entropy(z, y, axis=-2), got)
+    flat = z[0, 0].T  # (n, k)
+    np.testing.assert_array_equal(
+        losses.softmax_cross_entropy(flat.T, y, axis=0), losses.softmax_cross_entropy(flat, y)
+    )
+
+
+def test_bce_broadcasts_labels_from_the_right():
+    z = jax.random.normal(jax.random.key(1), (2, 3, 5)) * 3  # (B, K, n)
+    y = jnp.array([0, 1, 1, 0, 1])
+    got = losses.binary_cross_entropy(z, y)
+    for b in range(2):
+        np.testing.assert_array_equal(got[b, 1], losses.binary_cross_entropy(z[b, 1], y))

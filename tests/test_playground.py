@@ -31,7 +31,7 @@ TINY = {"n": 40, "max_steps": 60, "steps_per_frame": 10}
 def loaded_params(pg: Playground):
     """The current params as the download gives them, read back with jaxmlp.io."""
     name, content = pg.params_file()
-    assert name.endswith(".npz")
+    assert name.endswith(".safetensors")
     path = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"pg-{os.getpid()}-{name}"
     path.write_bytes(content)
     try:
@@ -236,7 +236,7 @@ def test_python_snippet_reproduces_the_page_across_horizons(raw, tmp_path, monke
     finally:
         pg.close()
     namespace = run_snippet(snippet, tmp_path)
-    assert (tmp_path / "params.npz").exists()
+    assert (tmp_path / "params.safetensors").exists()
     for got, want in zip(params, namespace["result"].params, strict=True):
         np.testing.assert_allclose(got.W, want.W, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(got.b, want.b, rtol=1e-5, atol=1e-6)
@@ -256,7 +256,7 @@ def test_command_line_reproduces_the_page(tmp_path):
     args = command.split()[1:]
     args[args.index("--out") + 1] = str(tmp_path / "run")
     assert cli.main(args) == 0
-    trained, _ = io.load_params(tmp_path / "run" / "params.npz")
+    trained, _ = io.load_params(tmp_path / "run" / "params.safetensors")
     for got, want in zip(params, trained, strict=True):
         np.testing.assert_allclose(got.W, want.W, rtol=1e-5, atol=1e-6)
 
@@ -358,7 +358,9 @@ def test_http_api_trains_and_reports_errors(server):
     reproduce = json.loads(request(server, "GET", "/api/reproduce")[2])
     assert reproduce["steps"] == 20 and "--seed 3" in reproduce["command"]
     status, kind, content = request(server, "GET", "/api/params")
-    assert status == 200 and kind == "application/octet-stream" and content[:2] == b"PK"
+    assert status == 200 and kind == "application/octet-stream"
+    header = int.from_bytes(content[:8], "little")  # safetensors: u64 header size, JSON header
+    assert json.loads(content[8 : 8 + header])["__metadata__"]
 
 
 def test_http_refuses_foreign_hosts(server):

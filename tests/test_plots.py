@@ -37,6 +37,7 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow  # a subprocess
 def test_import_jaxmlp_stays_light():
     code = (
         "import sys, jaxmlp; assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"

@@ -1,8 +1,11 @@
-"""jaxmlp.sweep: exactness against train, result shapes, input checks, checkpoint/resume."""
+"""jaxmlp.sweep end to end: every config equals train (divergence, mini-batches, depth,
+softmax, learning rates), result shapes, and resume after a kill in a subprocess.
+
+The parts are tested alone, fast, in test_sweep_{plan,bins,init,resume,checks}.py; these
+compile whole sweeps (and train per config) and are marked slow where they take > ~5 s."""
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
 import subprocess
@@ -17,8 +20,7 @@ import pytest
 
 import jaxmlp
 from jaxmlp import checkpoint
-
-sweep_module = importlib.import_module("jaxmlp.sweep")
+from jaxmlp._sweep import plan
 
 WIDTHS = (3, 2)  # not sorted on purpose: results follow the order given
 ACTS = ("sigmoid", "relu")
@@ -50,6 +52,7 @@ def result(data):
     )
 
 
+@pytest.mark.slow
 def test_shapes_and_axes(result):
     W, A, S = len(WIDTHS), len(ACTS), len(SEEDS)
     assert result.widths == WIDTHS and result.activations == ACTS and result.seeds == SEEDS
@@ -63,6 +66,7 @@ def test_shapes_and_axes(result):
     assert np.all(result.loss[..., -1] < result.loss[..., 0])
 
 
+@pytest.mark.slow
 def test_every_config_equals_train(result, data):
     X, X_test, y, y_test = data
     for i, w in enumerate(WIDTHS):
@@ -86,6 +90,7 @@ def test_every_config_equals_train(result, data):
                 assert result.test_accuracy[i, j, k] == pytest.approx(test_acc)
 
 
+@pytest.mark.slow
 def test_minibatches_and_sigmoid_padding_free_match_train(data):
     X, _, y, _ = data
     key = jax.random.key(3)
@@ -100,6 +105,7 @@ def test_minibatches_and_sigmoid_padding_free_match_train(data):
     np.testing.assert_allclose(r.loss[0, 0, 0], ref.loss, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_loss_curves_are_subsampled(result, data):
     X, _, y, _ = data
     r = jaxmlp.sweep(
@@ -110,36 +116,7 @@ def test_loss_curves_are_subsampled(result, data):
     np.testing.assert_array_equal(r.loss, result.loss[..., r.loss_steps])
 
 
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        ({"widths": (3, 3)}, ValueError, "widths must not repeat"),
-        ({"widths": (0,)}, ValueError, "widths entries must be a positive int"),
-        ({"widths": (2.5,)}, TypeError, "widths must hold ints"),
-        ({"activations": ("nope",)}, ValueError, "activation must be one of"),
-        ({"seeds": ()}, ValueError, "seeds must not be empty"),
-        ({"steps": 0}, ValueError, "steps must be a positive int"),
-        ({"optimizer": "adam"}, TypeError, "optimizer must be an optax"),
-        ({"X_test": jnp.ones((3, 2))}, ValueError, "given together"),
-        ({"batch_size": 4}, ValueError, "key must be given"),
-        ({"scheme": "zeros"}, ValueError, "scheme must be one of"),
-        ({"depth": 0}, ValueError, "depth must be a positive int"),
-        ({"depth": 2.0}, TypeError, "depth must be a positive int"),
-        ({"optimizer": optax.adam}, TypeError, "needs learning_rates"),
-        ({"learning_rates": (0.1,)}, TypeError, "must be a factory"),
-        ({"optimizer": optax.adam, "learning_rates": (0.1, -1.0)}, ValueError, "positive"),
-        ({"optimizer": optax.adam, "learning_rates": (0.1, 0.1)}, ValueError, "not repeat"),
-        ({"optimizer": optax.adam, "learning_rates": ("0.1",)}, TypeError, "hold numbers"),
-    ],
-)
-def test_bad_input_is_rejected(data, kwargs, error, match):
-    X, _, y, _ = data
-    args = dict(widths=(2,), activations=("tanh",), seeds=(0,), steps=2, optimizer=OPT)
-    args.update(kwargs)
-    with pytest.raises(error, match=match):
-        jaxmlp.sweep(X, y, **args)
-
-
+@pytest.mark.slow
 def test_params_rejects_unknown_config(result):
     with pytest.raises(ValueError, match="width must be one of"):
         result.params(7, "relu", 0)
@@ -174,6 +151,7 @@ RESUME_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_to_identical_results(result, data, tmp_path):
     X, X_test, y, y_test = data
     path = str(tmp_path / "sweep.npz")
@@ -203,12 +181,7 @@ def test_interrupted_sweep_resumes_to_identical_results(result, data, tmp_path):
         )  # fmt: skip
 
 
-def test_default_chunk_prefers_divisors():
-    assert sweep_module._default_chunk(1000) == 100
-    assert sweep_module._default_chunk(12) == 2
-    assert sweep_module._default_chunk(997) == 100
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("depth, scale, lr", [(1, 30.0, 1e3), (2, 100.0, 1e4)])
 def test_diverging_models_stop_where_train_stops(data, depth, scale, lr):
     """A chunk whose models blow up is redone with the guard: per model, as train does."""
@@ -236,35 +209,14 @@ def test_diverging_models_stop_where_train_stops(data, depth, scale, lr):
                 np.testing.assert_allclose(r.loss[i, j, k], ref.loss, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize(
-    "scheme, depth",
-    [("glorot_uniform", 1), ("he_normal", 1), ("uniform01", 1), ("he_normal", 3),
-     ("uniform01", 2)],
-)  # fmt: skip
-def test_initial_params_equal_init_mlp(scheme, depth):
-    """Zero learning rate: every model keeps init_mlp(key(seed), sizes, scheme), bit for bit."""
-    X = jax.random.normal(jax.random.key(0), (12, 3))
-    y = jnp.arange(12) % 3
-    widths, seeds = (4, 1, 7), (2, 9)
-    r = jaxmlp.sweep(
-        X, y, widths=widths, activations=("tanh",), seeds=seeds, steps=1,
-        optimizer=optax.sgd(0.0), scheme=scheme, depth=depth,
-    )  # fmt: skip
-    for w in widths:
-        for s in seeds:
-            want = jaxmlp.init_mlp(jax.random.key(s), (3,) + (w,) * depth + (3,), scheme)
-            got_params = jax.tree.leaves(r.params(w, "tanh", s))
-            for got, ref in zip(got_params, jax.tree.leaves(want), strict=True):
-                np.testing.assert_array_equal(got, ref)
-
-
+@pytest.mark.slow
 def test_softmax_outputs_equal_train():
     """Three classes; widths 1 and 8 pack four width-1 models into a bin (K * k = 12 > 8)."""
     X, _ = jaxmlp.datasets.blobs(jax.random.key(2), 30)
     y = jnp.asarray(np.arange(30) % 3, jnp.int32)
     opt = optax.adam(0.05)
     widths, seeds = (1, 8), (1, 2, 3, 4, 5)
-    assert sweep_module.pack(widths, len(seeds), rows=30).slots == 4
+    assert plan.pack(widths, len(seeds), rows=30).slots == 4
     r = jaxmlp.sweep(
         X, y, widths=widths, activations=("relu",), seeds=seeds, steps=6, optimizer=opt
     )
@@ -280,27 +232,7 @@ def test_softmax_outputs_equal_train():
                 np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_packing_fills_bins_without_overlap():
-    widths = tuple(range(5, 51, 5))
-    p = sweep_module.pack(widths, 8, rows=200, n_devices=4, threads=2)
-    member = p.member(widths)
-    assert p.capacity == 50 and p.slots <= sweep_module.MAX_SLOTS
-    assert p.threads == 2 and p.n_bins % (4 * 2 * p.block) == 0
-    # every unit belongs to at most one model, every model has exactly its width
-    assert member.sum(axis=1).max() == 1
-    assert member.sum() == 8 * sum(widths)
-    for w, row in zip(widths, p.places, strict=True):
-        for b, k, first in row:
-            assert member[b, k, first : first + w].all() and member[b, k].sum() == w
-    # little padding: 2200 units in bins of 50 need at least 44 bins
-    used = np.flatnonzero(member.any(axis=(1, 2)))
-    assert len(used) <= 46
-    # at most MAX_SLOTS models per bin, even where more would fit (8 units, width 1)
-    q = sweep_module.pack((1, 8), 10, rows=10)
-    assert q.slots == sweep_module.MAX_SLOTS == 4
-    assert q.member((1, 8)).any(axis=2).sum(axis=1).max() == 4
-
-
+@pytest.mark.slow
 def test_minibatch_divergence_matches_train(data):
     """Mini-batches, several chunks, models diverging at different steps: per model as train."""
     X, _, y, _ = data
@@ -327,37 +259,7 @@ def test_minibatch_divergence_matches_train(data):
                     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh"])
-def test_a_bin_mates_overflow_does_not_reach_a_model(act):
-    """Two models share a bin; the second's hidden units overflow (inf, or NaN from inf - inf).
-
-    The guarded form (``isolated``) gives the first model exactly what it gets
-    alone; the fast form would let ``0 * inf`` into its logits. (The fast form
-    runs only while everything is finite; a non-finite chunk is redone guarded.)
-    """
-    act = jaxmlp.activations.get(act)
-    XT = jax.random.normal(jax.random.key(0), (2, 16))
-    y = (XT[0] > 0).astype(jnp.int32)
-    (l1, l2) = jaxmlp.init_mlp(jax.random.key(1), (2, 6, 1))
-    member = jnp.array([[[True] * 4 + [False] * 2, [False] * 4 + [True] * 2]])  # (B=1, K=2, C=6)
-    W1 = l1.W.at[4:].set(jnp.inf)  # model 2's units: s = +-inf or NaN
-    params = (
-        jaxmlp.Dense(W1[None], l1.b[None]),
-        jaxmlp.Dense(l2.W[None], jnp.stack([l2.b, l2.b], axis=0)[None]),
-    )
-    alone = (jaxmlp.Dense(l1.W[:4], l1.b[:4]), jaxmlp.Dense(l2.W[:, :4], l2.b))
-    want_value, want_grads = jaxmlp.backprop.loss_and_manual_grads(alone, XT.T, y, act)
-
-    value, (g1, g2) = sweep_module._block_loss_and_grads(params, member, XT, y, act, isolated=True)
-    np.testing.assert_allclose(value[0, 0], want_value, rtol=1e-6)
-    np.testing.assert_allclose(g1.W[0, :4], want_grads[0].W, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(g1.b[0, :4], want_grads[0].b, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(g2.W[0, :, :4], want_grads[1].W, rtol=1e-5, atol=1e-7)
-    assert not np.isfinite(value[0, 1])  # the overflowing model itself is non-finite
-    fast_value, _ = sweep_module._block_loss_and_grads(params, member, XT, y, act)
-    assert not np.isfinite(fast_value[0, 0])  # why the guarded form needs isolation
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("depth, n_classes, acts", [(2, 2, ("sigmoid", "relu")), (3, 3, ("tanh",))])
 def test_deeper_models_equal_train(depth, n_classes, acts):
     """``depth`` hidden layers of width w: config (w, a, s) is train on (d, w, ..., w, k)."""
@@ -385,6 +287,7 @@ def test_deeper_models_equal_train(depth, n_classes, acts):
                 assert r.diverged_at[i, j, m] == -1
 
 
+@pytest.mark.slow
 def test_learning_rate_axis_equals_train(data):
     """Model (w, a, s, r) is train with the rate injected into its optimizer state.
 
@@ -393,7 +296,7 @@ def test_learning_rate_axis_equals_train(data):
     X, _, y, _ = data
     rates = (0.01, 0.2)
     widths, steps = (3, 8), 10
-    (bin_a, _, _), (bin_b, _, _) = sweep_module.pack(widths, 2, rows=len(y)).places[0]
+    (bin_a, _, _), (bin_b, _, _) = plan.pack(widths, 2, rows=len(y)).places[0]
     assert bin_a == bin_b
     r = jaxmlp.sweep(
         X, y, widths=widths, activations=("tanh",), seeds=(0,), steps=steps,

@@ -1,25 +1,16 @@
 """experiments/sweep_learning_rate.py on a few steps: its files and their contents."""
 
 import csv
-import importlib.util
 import json
-import pathlib
-import sys
 
-SCRIPT = pathlib.Path(__file__).parents[1] / "experiments" / "sweep_learning_rate.py"
+import pytest
 
 
-def test_learning_rate_experiment_writes_its_results(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # it imports the width sweep's data
-    spec = importlib.util.spec_from_file_location("jaxmlp_sweep_lr_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-        module.main(["--out", str(tmp_path), "--steps", "3", "--seeds", "1"])
-        cfg = module.Config()
-    finally:
-        del sys.modules[spec.name]
+@pytest.mark.slow  # a 384-model sweep, > 10 s
+def test_learning_rate_experiment_writes_its_results(tmp_path, load_experiment):
+    module = load_experiment("sweep_learning_rate")
+    module.main(["--out", str(tmp_path), "--steps", "3", "--seeds", "1"])
+    cfg = module.Config()
     with open(tmp_path / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(cfg.widths) * len(cfg.activations) * len(cfg.learning_rates)

@@ -10,8 +10,11 @@ import textwrap
 import jax
 import numpy as np
 import optax
+import pytest
 
 import jaxmlp
+
+pytestmark = pytest.mark.slow  # subprocesses, ~25 s
 
 SCRIPT = textwrap.dedent(
     """

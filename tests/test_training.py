@@ -197,3 +197,82 @@ def test_full_batch_key_is_built_once_and_never_a_tracer():
     np.testing.assert_array_equal(jax.random.key_data(key), jax.random.key_data(jax.random.key(0)))
     given = jax.random.key(3)
     assert validation.check_batching(None, given, 4)[1] is given
+
+
+# ----------------------------------------------------------------------------- continuing a run
+RESUMABLE = {
+    "sgd_schedule": lambda: optax.sgd(optax.exponential_decay(2.0, 20, 0.5)),
+    "adam": lambda: optax.adam(0.05),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESUMABLE))
+@pytest.mark.parametrize("batch_size", [None, 48])  # full batch; 4 batches an epoch, 12.5 epochs
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])  # stacked form, matrix form
+def test_two_pieces_of_50_steps_are_one_run_of_100(circles_data, name, batch_size, sizes):
+    X, y = circles_data
+    params = jaxmlp.init_mlp(jax.random.key(5), sizes)
+    opt = RESUMABLE[name]()
+    kw = dict(optimizer=opt, batch_size=batch_size, key=jax.random.key(9), activation="tanh")
+    whole = jaxmlp.train(params, X, y, steps=100, **kw)
+    first = jaxmlp.train(params, X, y, steps=50, **kw)
+    second = jaxmlp.train(
+        first.params, X, y, steps=50, opt_state=first.opt_state, first_step=50, **kw
+    )
+    # bit for bit: the same per-step program, resumed from the same state
+    np.testing.assert_array_equal(np.concatenate([first.loss, second.loss]), whole.loss)
+    chex.assert_trees_all_equal(second.params, whole.params)
+    chex.assert_trees_all_equal(second.opt_state, whole.opt_state)
+    # the second piece did depend on the state and the step it was given
+    fresh = jaxmlp.train(first.params, X, y, steps=50, first_step=50, **kw)
+    assert not np.array_equal(fresh.loss, second.loss)
+    if batch_size:
+        shifted = jaxmlp.train(
+            first.params, X, y, steps=50, opt_state=first.opt_state, first_step=51, **kw
+        )
+        assert not np.array_equal(shifted.loss, second.loss)
+
+
+def test_continuing_a_learning_rate_run(circles_data, post_params):
+    X, y = circles_data
+    kw = dict(optimizer=optax.adam, learning_rate=0.05)
+    whole = jaxmlp.train(post_params, X, y, steps=40, **kw)
+    first = jaxmlp.train(post_params, X, y, steps=20, **kw)
+    second = jaxmlp.train(
+        first.params, X, y, steps=20, opt_state=first.opt_state, first_step=20, **kw
+    )
+    np.testing.assert_array_equal(np.concatenate([first.loss, second.loss]), whole.loss)
+    chex.assert_trees_all_equal(second.params, whole.params)
+
+
+def test_divergence_in_a_continued_run_counts_from_its_first_update(circles_data, post_params):
+    X, y = circles_data
+    first = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=3)
+    second = jaxmlp.train(
+        first.params, X, y, optimizer=NAN_AT_5, steps=10, opt_state=first.opt_state, first_step=3
+    )
+    assert second.diverged_at == 3  # update 5 of the run is update 2 of this call
+    whole = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=13)
+    np.testing.assert_array_equal(np.concatenate([first.loss, second.loss]), whole.loss)
+    chex.assert_trees_all_equal(second.params, whole.params)
+
+
+def test_bad_resume_and_rate_arguments_are_named(circles_data, post_params):
+    X, y = circles_data
+    adam_state = optax.adam(0.1).init(post_params)
+    with pytest.raises(ValueError, match="opt_state does not match"):
+        jaxmlp.train(post_params, X, y, optimizer=SGD, steps=2, opt_state=adam_state)
+    with pytest.raises(ValueError, match="opt_state does not match"):
+        jaxmlp.train(post_params, X, y, optimizer=optax.adam(0.1), steps=2, opt_state=(1.0,))
+    with pytest.raises(ValueError, match="first_step"):
+        jaxmlp.train(post_params, X, y, optimizer=SGD, steps=2, first_step=-1)
+    with pytest.raises(TypeError, match="first_step"):
+        jaxmlp.train(post_params, X, y, optimizer=SGD, steps=2, first_step=1.5)
+    with pytest.raises(TypeError, match="factory"):
+        jaxmlp.train(post_params, X, y, optimizer=SGD, steps=2, learning_rate=0.1)
+    with pytest.raises(TypeError, match="needs learning_rate"):
+        jaxmlp.train(post_params, X, y, optimizer=optax.sgd, steps=2)
+    with pytest.raises(ValueError, match="learning_rate"):
+        jaxmlp.train(post_params, X, y, optimizer=optax.sgd, steps=2, learning_rate=float("nan"))
+    with pytest.raises(TypeError, match="learning_rate must be a number"):
+        jaxmlp.train(post_params, X, y, optimizer=optax.sgd, steps=2, learning_rate="0.1")

@@ -114,3 +114,88 @@ def test_bad_train_options(kwargs, error, message):
 def test_optimizer_type():
     with pytest.raises(TypeError, match="optimizer must be an optax.GradientTransformation"):
         jaxmlp.train(PARAMS, X, Y, optimizer=0.1, steps=2)
+
+
+# ---- hostile numbers (issue 19): refused where they enter, named ----
+
+
+def test_finite_in_the_compute_dtype():
+    """float64 1e300 is finite in float64 but inf in float32: refused, not 'diverged'."""
+    import numpy as np
+
+    huge = np.full((4, 2), 1e300)
+    for call in all_entry_points(PARAMS, huge, Y):
+        with pytest.raises(ValueError, match="X must be finite in float32"):
+            call()
+    with pytest.raises(ValueError, match="X must be finite in float32"):
+        jaxmlp.predict(PARAMS, huge)
+    with pytest.raises(ValueError, match="x must be finite in float32"):
+        jaxmlp.forward(PARAMS, huge[0])
+    np.testing.assert_array_equal(  # in range: float64 input still works
+        jaxmlp.predict(PARAMS, np.ones((4, 2))), jaxmlp.predict(PARAMS, jnp.ones((4, 2)))
+    )
+
+
+@pytest.mark.parametrize("bad", [jnp.nan, jnp.inf, -jnp.inf])
+def test_non_finite_params_are_refused(bad):
+    broken = (PARAMS[0]._replace(W=PARAMS[0].W.at[0, 0].set(bad)), PARAMS[1])
+    calls = [
+        *all_entry_points(broken, X, Y),
+        lambda: jaxmlp.predict(broken, X),
+        lambda: jaxmlp.predict_proba(broken, X),
+        lambda: jaxmlp.forward(broken, X[0]),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="params must be finite"):
+            call()
+
+
+def test_integer_params_are_refused():
+    broken = (PARAMS[0]._replace(W=jnp.ones((3, 2), jnp.int32)), PARAMS[1])
+    with pytest.raises(TypeError, match=r"params\[0\].W must have a floating dtype"):
+        jaxmlp.predict(broken, X)
+
+
+def test_bfloat16_input_is_handled():
+    got = jaxmlp.predict(PARAMS, X.astype(jnp.bfloat16))
+    assert got.shape == (4,)
+    result = jaxmlp.train(PARAMS, X.astype(jnp.bfloat16), Y, optimizer=optax.sgd(0.1), steps=2)
+    assert result.loss.shape == (2,)
+
+
+def test_numpy_scalars_are_accepted():
+    import numpy as np
+
+    a = jaxmlp.train(PARAMS, X, Y, optimizer=optax.sgd(0.1), steps=np.int64(3))
+    b = jaxmlp.train(PARAMS, X, Y, optimizer=optax.sgd(0.1), steps=3)
+    assert (a.loss == b.loss).all()
+    options = dict(batch_size=np.int64(2), key=jax.random.key(0), snapshot_every=np.uint8(1))
+    jaxmlp.train(PARAMS, X, Y, optimizer=optax.sgd(0.1), steps=np.int32(2), **options)
+    assert jaxmlp.init_mlp(jax.random.key(0), (np.int64(2), np.int32(3), 1))[0].W.shape == (3, 2)
+
+
+@pytest.mark.parametrize("key", [0, 1.5, "seed", jax.random.split(jax.random.key(0), 2)])
+def test_key_misuse_is_named(key):
+    from jaxmlp import validation
+
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key such as jax.random.key"):
+        jaxmlp.init_mlp(key, (2, 3, 1))
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        jaxmlp.train(PARAMS, X, Y, optimizer=optax.sgd(0.1), steps=2, batch_size=2, key=key)
+    validation.check_key(jax.random.PRNGKey(0))  # the legacy raw key still works
+
+
+def test_limits_are_named(monkeypatch):
+    from jaxmlp import validation
+
+    with pytest.raises(ValueError, match="MAX_STEPS"):
+        jaxmlp.train(PARAMS, X, Y, optimizer=optax.sgd(0.1), steps=2**40)
+    with pytest.raises(ValueError, match="MAX_PARAMS"):
+        jaxmlp.init_mlp(jax.random.key(0), (2, 3_000_000_000, 1))
+    with pytest.raises(ValueError, match="MAX_CLASSES"):
+        jaxmlp.init_mlp(jax.random.key(0), (2, 3, validation.MAX_CLASSES + 1))
+    with pytest.raises(ValueError, match="MEMORY_FRACTION"):
+        validation.check_memory(validation.memory_bytes(), "a test")
+    monkeypatch.setattr(validation, "memory_bytes", lambda: 2**32)  # a 4 GiB machine
+    with pytest.raises(ValueError, match="MEMORY_FRACTION"):  # refused at once, nothing allocated
+        jaxmlp.init_mlp(jax.random.key(0), (2, 20_000, 20_000, 1))  # 1.6 GB of float32, twice

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 
 BACKENDS = ("auto", "xla", "pallas")
+"""The accepted ``backend`` names of ``train`` and ``sweep``."""
 # Platforms where "auto" picks the Pallas kernels. They are written for Pallas'
 # Triton backend (GPU); Mosaic TPU wants other block shapes, so TPU stays on XLA.
 PALLAS_PLATFORMS = ("gpu", "cuda", "rocm")

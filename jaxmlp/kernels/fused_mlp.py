@@ -22,72 +22,40 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.experimental import pallas as pl
-from jax.experimental.pallas import triton as pltriton
 
 from jaxmlp import activations as _activations
 from jaxmlp import losses, mlp, validation
-from jaxmlp.kernels import _layout
+from jaxmlp.kernels import _common
+from jaxmlp.kernels._config import (
+    NUM_WARPS,
+    PRECISIONS,
+    _check_pow2,
+    _check_precision,
+    _check_warps,
+    _compiler_params,
+    resolve_interpret,
+)
 
 Array = jax.Array
 
-PRECISIONS = {"highest": lax.Precision.HIGHEST, "default": lax.Precision.DEFAULT}
 FORWARD_BLOCK_ROWS = 128
 GRAD_BLOCK_ROWS = 128
 TARGET_PROGRAMS = 512  # programs of the gradient kernel for large n (a few per SM)
 MAX_BLOCKS_PER_PROGRAM = 32
-NUM_WARPS = 4
 _LANES = 16  # width of the per-program loss output row
 
 
-def resolve_interpret(interpret: bool | None) -> bool:
-    """``interpret`` as given, or True exactly when the default backend is the CPU."""
-    if interpret is None:
-        return jax.default_backend() == "cpu"
-    if not isinstance(interpret, bool):
-        raise TypeError(f"interpret must be a bool or None, got {type(interpret).__name__}")
-    return interpret
-
-
-def _check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    return precision
-
-
-def _check_pow2(value, name: str, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
-    if value < minimum or value & (value - 1):
-        raise ValueError(f"{name} must be a power of two >= {minimum}, got {value}")
-    return value
-
-
-def _check_warps(num_warps) -> int:
-    if num_warps not in (1, 2, 4, 8, 16) or isinstance(num_warps, bool):
-        raise ValueError(f"num_warps must be one of 1, 2, 4, 8, 16, got {num_warps!r}")
-    return int(num_warps)
-
-
-def _compiler_params(num_warps: int = NUM_WARPS):
-    """Triton compiler parameters; passing them also selects the Triton backend
-    (jax >= 0.10 otherwise defaults ``pallas_call`` on GPU to Mosaic GPU)."""
-    return pltriton.CompilerParams(num_warps=num_warps, num_stages=1)
-
-
 def _block_rows(n: int, cap: int) -> int:
-    return min(cap, max(_layout.MIN_DIM, _layout.next_pow2(n)))
+    return min(cap, max(_common.MIN_DIM, _common.next_pow2(n)))
 
 
 # ----------------------------------------------------------------------------- forward
 
 
-def _forward_kernel(x_ref, *refs, n_layers, act, precision):
-    w_refs, b_refs, out_ref = refs[:n_layers], refs[n_layers : 2 * n_layers], refs[-1]
+def _forward_kernel(x_ref, w_refs, b_refs, out_ref, *, act, precision):
     weights = [r[...] for r in w_refs]
     biases = [r[...] for r in b_refs]
-    ss, _ = _layout.forward_block(x_ref[...], weights, biases, act, precision)
+    ss, _ = _common.forward_block(x_ref[...], weights, biases, act, precision)
     out_ref[...] = ss[-1].astype(out_ref.dtype)
 
 
@@ -97,26 +65,26 @@ def _forward_kernel(x_ref, *refs, n_layers, act, precision):
 def _fused_forward(params, X, *, act, precision, interpret, block_rows=None, num_warps=NUM_WARPS):
     n, d = X.shape
     k = params[-1].W.shape[0]
-    weights, biases = _layout.pad_params(params)
+    weights, biases = _common.pad_params(params)
     bn = block_rows or _block_rows(n, FORWARD_BLOCK_ROWS)
     n_blocks = pl.cdiv(n, bn)
-    dp, kp = _layout.padded_dim(d), _layout.padded_dim(k)
-    Xp = _layout.pad_to(X.astype(jnp.float32), (n_blocks * bn, dp))
-    kernel = functools.partial(
-        _forward_kernel, n_layers=len(params), act=act, precision=PRECISIONS[precision]
-    )
+    dp, kp = _common.padded_dim(d), _common.padded_dim(k)
+    Xp = _common.pad_to(X.astype(jnp.float32), (n_blocks * bn, dp))
+    kernel = functools.partial(_forward_kernel, act=act, precision=PRECISIONS[precision])
     logits = pl.pallas_call(
         kernel,
         grid=(n_blocks,),
-        in_specs=[pl.BlockSpec((bn, dp), lambda i: (i, 0))]
-        + [_layout.whole_spec(w) for w in weights]
-        + [_layout.whole_spec(b) for b in biases],
+        in_specs=(
+            pl.BlockSpec((bn, dp), lambda i: (i, 0)),
+            tuple(_common.whole_spec(w) for w in weights),
+            tuple(_common.whole_spec(b) for b in biases),
+        ),
         out_specs=pl.BlockSpec((bn, kp), lambda i: (i, 0)),
         out_shape=jax.ShapeDtypeStruct((n_blocks * bn, kp), jnp.float32),
         compiler_params=_compiler_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_forward",
-    )(Xp, *weights, *biases)
+    )(Xp, weights, biases)
     return logits[:n, :k].astype(X.dtype)
 
 
@@ -160,7 +128,7 @@ def fused_forward(
         act=act,
         precision=_check_precision(precision),
         interpret=resolve_interpret(interpret),
-        block_rows=_check_pow2(block_rows, "block_rows", _layout.MIN_DIM),
+        block_rows=_check_pow2(block_rows, "block_rows", _common.MIN_DIM),
         num_warps=_check_warps(num_warps),
     )
 
@@ -168,21 +136,20 @@ def fused_forward(
 # ----------------------------------------------------------------------------- gradients
 
 
-def _grads_kernel(x_ref, y_ref, *refs, n_layers, act, k, n, bn, blocks, precision):
-    L = n_layers
-    w_refs, b_refs = refs[:L], refs[L : 2 * L]
-    loss_ref, dw_refs, db_refs = refs[2 * L], refs[2 * L + 1 : 3 * L + 1], refs[3 * L + 1 :]
+def _grads_kernel(
+    x_ref, y_ref, w_refs, b_refs, loss_ref, dw_refs, db_refs, *, act, k, n, bn, blocks, precision
+):
     weights = [r[...] for r in w_refs]
     biases = [r[...] for r in b_refs]
     first_row = pl.program_id(0) * (bn * blocks)
 
     def body(r, carry):
         loss_acc, dw_acc, db_acc = carry
-        start = _layout.aligned(r, bn)
+        start = _common.aligned(r, bn)
         x = x_ref[pl.ds(start, bn), :]
         y = y_ref[pl.ds(start, bn)]
         rows = first_row + start + lax.broadcasted_iota(jnp.int32, (bn,), 0)
-        loss_sum, dws, dbs = _layout.block_loss_and_grads(
+        loss_sum, dws, dbs = _common.block_loss_and_grads(
             x, y, rows < n, weights, biases, act, k, precision
         )
         return (
@@ -212,7 +179,7 @@ def _grid_layout(n: int, block_rows: int | None, blocks_per_program: int | None)
     bn = block_rows or _block_rows(n, GRAD_BLOCK_ROWS)
     n_blocks = pl.cdiv(n, bn)
     blocks = blocks_per_program or min(
-        MAX_BLOCKS_PER_PROGRAM, _layout.next_pow2(pl.cdiv(n_blocks, TARGET_PROGRAMS))
+        MAX_BLOCKS_PER_PROGRAM, _common.next_pow2(pl.cdiv(n_blocks, TARGET_PROGRAMS))
     )
     return bn, blocks, pl.cdiv(n_blocks, blocks)
 
@@ -230,19 +197,18 @@ def _loss_and_grads_impl(
 ):
     n, d = X.shape
     k = params[-1].W.shape[0]
-    weights, biases = _layout.pad_params(params)
+    weights, biases = _common.pad_params(params)
     bn, blocks, programs = _grid_layout(n, block_rows, blocks_per_program)
     rows = bn * blocks
-    dp = _layout.padded_dim(d)
-    Xp = _layout.pad_to(X.astype(jnp.float32), (programs * rows, dp))
-    yp = _layout.pad_to(y.astype(jnp.float32), (programs * rows,))
-    partial_shapes = [
-        jax.ShapeDtypeStruct((programs, *a.shape), jnp.float32) for a in weights + biases
-    ]
-    loss_out = jax.ShapeDtypeStruct((programs, _LANES), jnp.float32)
+    dp = _common.padded_dim(d)
+    Xp = _common.pad_to(X.astype(jnp.float32), (programs * rows, dp))
+    yp = _common.pad_to(y.astype(jnp.float32), (programs * rows,))
+    out_shape = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct((programs, *a.shape), jnp.float32),
+        (jax.ShapeDtypeStruct((_LANES,), jnp.float32), weights, biases),  # loss row, partial sums
+    )
     kernel = functools.partial(
         _grads_kernel,
-        n_layers=len(params),
         act=act,
         k=k,
         n=n,
@@ -250,32 +216,34 @@ def _loss_and_grads_impl(
         blocks=blocks,
         precision=PRECISIONS[precision],
     )
-    loss_parts, *parts = pl.pallas_call(
+    loss_parts, dw_parts, db_parts = pl.pallas_call(
         kernel,
         grid=(programs,),
-        in_specs=[pl.BlockSpec((rows, dp), lambda i: (i, 0)), pl.BlockSpec((rows,), lambda i: (i,))]
-        + [_layout.whole_spec(w) for w in weights]
-        + [_layout.whole_spec(b) for b in biases],
-        out_specs=[_layout.stacked_spec(a) for a in [loss_out, *partial_shapes]],
-        out_shape=[loss_out, *partial_shapes],
+        in_specs=(
+            pl.BlockSpec((rows, dp), lambda i: (i, 0)),
+            pl.BlockSpec((rows,), lambda i: (i,)),
+            tuple(_common.whole_spec(w) for w in weights),
+            tuple(_common.whole_spec(b) for b in biases),
+        ),
+        out_specs=jax.tree.map(_common.stacked_spec, out_shape),
+        out_shape=out_shape,
         compiler_params=_compiler_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_loss_and_grads",
-    )(Xp, yp, *weights, *biases)
-    L = len(params)
+    )(Xp, yp, weights, biases)
     value = jnp.sum(loss_parts[:, 0]) / n
     grads = tuple(
         mlp.Dense(
             W=(jnp.sum(dw, axis=0) / n)[:out, :fan_in].astype(layer.W.dtype),
             b=(jnp.sum(db, axis=0) / n)[:out].astype(layer.b.dtype),
         )
-        for layer, dw, db in zip(params, parts[:L], parts[L:], strict=True)
+        for layer, dw, db in zip(params, dw_parts, db_parts, strict=True)
         for out, fan_in in [layer.W.shape]
     )
     return value.astype(X.dtype), grads
 
 
-_fused_loss_and_grads = jax.jit(
+_loss_and_grads_jit = jax.jit(
     _loss_and_grads_impl,
     static_argnames=(
         "act",
@@ -288,7 +256,7 @@ _fused_loss_and_grads = jax.jit(
 )
 
 
-def loss_and_fused_grads(
+def _fused_loss_and_grads(
     params: mlp.Params,
     X: Array,
     y: Array,
@@ -302,7 +270,8 @@ def loss_and_fused_grads(
 ) -> tuple[Array, mlp.Params]:
     """:func:`fused_loss_and_grads` without input checks: the training loop's building block.
 
-    Same signature as :func:`jaxmlp.backprop.loss_and_manual_grads`.
+    Same signature as :func:`jaxmlp.backprop.loss_and_manual_grads`; traceable
+    (``jax.jit`` with ``activation`` static, ``jax.vmap`` over stacked params).
     """
     act = _activations.get(activation)
     return _loss_and_grads_impl(
@@ -356,17 +325,24 @@ def fused_loss_and_grads(
     """
     act = _activations.get(activation)
     validation.check_data(params, X, y)
-    return _fused_loss_and_grads(
+    return _loss_and_grads_jit(
         params,
         X,
         y,
         act=act,
         precision=_check_precision(precision),
         interpret=resolve_interpret(interpret),
-        block_rows=_check_pow2(block_rows, "block_rows", _layout.MIN_DIM),
+        block_rows=_check_pow2(block_rows, "block_rows", _common.MIN_DIM),
         blocks_per_program=_check_pow2(blocks_per_program, "blocks_per_program", 1),
         num_warps=_check_warps(num_warps),
     )
+
+
+# Deprecated public name of the unchecked twin (one convention: checked ``name``,
+# unchecked ``_name``). Kept importable from ``jaxmlp.kernels``; use
+# ``fused_loss_and_grads`` (checked) or ``_fused_loss_and_grads`` (unchecked).
+loss_and_fused_grads = _fused_loss_and_grads
+"""Deprecated: ``fused_loss_and_grads`` without its input checks; use ``fused_loss_and_grads``."""
 
 
 # ----------------------------------------------------------------------------- custom_vjp

@@ -3,7 +3,7 @@
 Each program instance owns one model: it loads the (shared) data and its
 parameters once, then runs every step of full-batch gradient descent
 ``theta <- theta - alpha grad L`` with the post's explicit gradients
-(:func:`jaxmlp.kernels._layout.block_loss_and_grads`) without leaving the
+(:func:`jaxmlp.kernels._common.block_loss_and_grads`) without leaving the
 chip, and writes back the final parameters, the loss of every step and the
 step where it diverged. This is the regime of a sweep over widths x
 activations x seeds x learning rates of blog-size networks, where XLA spends
@@ -27,8 +27,8 @@ from jax.experimental import pallas as pl
 
 from jaxmlp import activations as _activations
 from jaxmlp import mlp, validation
-from jaxmlp.kernels import _layout
-from jaxmlp.kernels.fused_mlp import (
+from jaxmlp.kernels import _common
+from jaxmlp.kernels._config import (
     PRECISIONS,
     _check_pow2,
     _check_precision,
@@ -59,6 +59,38 @@ class FusedTrainResult(NamedTuple):
     diverged_at: Array
 
 
+class _Net(NamedTuple):
+    """Padded weights ``W_l`` (out_p, in_p) and biases ``b_l`` (out_p,) of one model.
+
+    Outside the kernel the leaves are arrays stacked on a leading model axis;
+    inside they are refs (the kernel's inputs and outputs) or loaded values.
+    """
+
+    Ws: tuple
+    bs: tuple
+
+
+class _Geometry(NamedTuple):
+    """Static sizes of one training kernel (hashable: a ``functools.partial`` argument)."""
+
+    n: int  # real rows of data
+    k: int  # real outputs
+    bn: int  # rows per block (a power of two >= 16)
+    row_blocks: int  # blocks per pass over the data
+    steps: int  # real steps; the loops run n_chunks * chunk >= steps
+    chunk: int  # per-step losses kept on chip before a store
+    n_chunks: int
+    widths: tuple[int, ...]  # real hidden widths (padded units output 0)
+
+
+class _Guard(NamedTuple):
+    """The divergence guard's state, as in :func:`jaxmlp.train`."""
+
+    net: _Net  # the parameters being trained
+    last_good: _Net  # the last parameters whose loss and gradient were finite
+    diverged_at: Array  # int32 (): the first non-finite step, -1 while finite
+
+
 def _count_nonfinite(values) -> Array:
     total = jnp.zeros((), jnp.float32)
     for v in values:
@@ -67,103 +99,120 @@ def _count_nonfinite(values) -> Array:
     return total
 
 
-def _train_kernel(
-    x_ref,
-    y_ref,
-    lr_ref,
-    *refs,
-    n_layers,
-    act,
-    k,
-    n,
-    bn,
-    row_blocks,
-    steps,
-    chunk,
-    n_chunks,
-    precision,
-    widths,
-):
-    L = n_layers
-    w_in, b_in = refs[:L], refs[L : 2 * L]
-    w_out, b_out = refs[2 * L : 3 * L], refs[3 * L : 4 * L]
-    loss_ref, div_ref = refs[4 * L], refs[4 * L + 1]
-    lr = jnp.max(lr_ref[...])
-    inv_n = 1.0 / n
-    if row_blocks == 1:  # the whole data set stays in registers for every step
-        x_all, y_all = x_ref[...], y_ref[...]
-        valid_all = lax.broadcasted_iota(jnp.int32, (bn,), 0) < n
+def _summed_loss_and_grads(x_ref, y_ref, geo: _Geometry, act, precision):
+    """``net -> (loss_sum, dWs, dbs)`` over all rows, summed (not averaged) over rows.
 
-    def loss_and_grads(Ws, bs):
-        if row_blocks == 1:
-            return _layout.block_loss_and_grads(
-                x_all, y_all, valid_all, Ws, bs, act, k, precision, widths
+    With a single row block, the data are loaded once here and stay in
+    registers for every step; otherwise each step loops over the row blocks.
+    """
+    if geo.row_blocks == 1:
+        x_all, y_all = x_ref[...], y_ref[...]
+        valid_all = lax.broadcasted_iota(jnp.int32, (geo.bn,), 0) < geo.n
+
+        def whole(net: _Net):
+            return _common.block_loss_and_grads(
+                x_all, y_all, valid_all, net.Ws, net.bs, act, geo.k, precision, geo.widths
             )
 
+        return whole
+
+    def blocked(net: _Net):
         def body(r, acc):
-            start = _layout.aligned(r, bn)
-            rows = start + lax.broadcasted_iota(jnp.int32, (bn,), 0)
-            part = _layout.block_loss_and_grads(
-                x_ref[pl.ds(start, bn), :],
-                y_ref[pl.ds(start, bn)],
-                rows < n,
-                Ws,
-                bs,
-                act,
-                k,
-                precision,
-                widths,
+            start = _common.aligned(r, geo.bn)
+            rows = start + lax.broadcasted_iota(jnp.int32, (geo.bn,), 0)
+            x, y = x_ref[pl.ds(start, geo.bn), :], y_ref[pl.ds(start, geo.bn)]
+            part = _common.block_loss_and_grads(
+                x, y, rows < geo.n, net.Ws, net.bs, act, geo.k, precision, geo.widths
             )
             return jax.tree.map(jnp.add, acc, part)
 
-        zeros = (
-            jnp.zeros((), jnp.float32),
-            tuple(jnp.zeros_like(W) for W in Ws),
-            tuple(jnp.zeros_like(b) for b in bs),
-        )
-        return lax.fori_loop(0, row_blocks, body, zeros)
+        zeros = (jnp.zeros((), jnp.float32), *jax.tree.map(jnp.zeros_like, (net.Ws, net.bs)))
+        return lax.fori_loop(0, geo.row_blocks, body, zeros)
+
+    return blocked
+
+
+def _guarded_sgd(state: _Guard, value, grads: _Net, lr, t, steps: int) -> _Guard:
+    """One step ``theta <- theta - lr * grad``, applied only while everything is finite."""
+    finite = _count_nonfinite((value,) + grads.Ws + grads.bs) == 0.0
+    live = (state.diverged_at < 0) & (t < steps)
+    ok = finite & live
+    net = jax.tree.map(lambda p, g: jnp.where(ok, p - lr * g, p), state.net, grads)
+    last_good = jax.tree.map(lambda p, old: jnp.where(ok, p, old), state.net, state.last_good)
+    return _Guard(net, last_good, jnp.where(live & ~finite, t, state.diverged_at))
+
+
+def _final(state: _Guard, steps: int) -> tuple[_Net, Array]:
+    """The parameters to return and ``diverged_at``, as ``jaxmlp.train`` picks them.
+
+    The parameters after the last update were never evaluated: they are kept
+    if finite, else the last good ones are returned and ``diverged_at = steps``.
+    """
+    final_ok = (state.diverged_at < 0) & (_count_nonfinite(state.net.Ws + state.net.bs) == 0.0)
+    net = jax.tree.map(lambda p, old: jnp.where(final_ok, p, old), state.net, state.last_good)
+    return net, jnp.where((state.diverged_at < 0) & ~final_ok, steps, state.diverged_at)
+
+
+def _train_kernel(
+    x_ref, y_ref, lr_ref, net_in: _Net, net_out: _Net, loss_ref, div_ref, *, geo, act, precision
+):
+    """Trains one model (program): every step, its loss history and divergence guard."""
+    lr = jnp.max(lr_ref[...])
+    inv_n = 1.0 / geo.n
+    loss_and_grads = _summed_loss_and_grads(x_ref, y_ref, geo, act, precision)
 
     def step(t, carry):
-        Ws, bs, last_Ws, last_bs, div, hist, offset = carry
-        loss_sum, dws, dbs = loss_and_grads(Ws, bs)
+        state, hist, offset = carry
+        loss_sum, dws, dbs = loss_and_grads(state.net)
         value = loss_sum * inv_n
-        gws = tuple(g * inv_n for g in dws)
-        gbs = tuple(g * inv_n for g in dbs)
-        finite = _count_nonfinite((value,) + gws + gbs) == 0.0
-        live = (div < 0) & (t < steps)
-        ok = finite & live
-        Ws_new = tuple(jnp.where(ok, W - lr * g, W) for W, g in zip(Ws, gws, strict=True))
-        bs_new = tuple(jnp.where(ok, b - lr * g, b) for b, g in zip(bs, gbs, strict=True))
-        last_Ws = tuple(jnp.where(ok, W, old) for W, old in zip(Ws, last_Ws, strict=True))
-        last_bs = tuple(jnp.where(ok, b, old) for b, old in zip(bs, last_bs, strict=True))
-        div = jnp.where(live & ~finite, t, div)
-        lane = lax.broadcasted_iota(jnp.int32, (chunk,), 0)
-        hist = jnp.where(lane == t - offset, value, hist)
-        return Ws_new, bs_new, last_Ws, last_bs, div, hist, offset
+        grads = _Net(tuple(g * inv_n for g in dws), tuple(g * inv_n for g in dbs))
+        state = _guarded_sgd(state, value, grads, lr, t, geo.steps)
+        lane = lax.broadcasted_iota(jnp.int32, (geo.chunk,), 0)
+        return state, jnp.where(lane == t - offset, value, hist), offset
 
-    def run_chunk(c, carry):
-        Ws, bs, last_Ws, last_bs, div = carry
-        offset = c * chunk
-        inner = (Ws, bs, last_Ws, last_bs, div, jnp.zeros((chunk,), jnp.float32), offset)
-        Ws, bs, last_Ws, last_bs, div, hist, _ = lax.fori_loop(offset, offset + chunk, step, inner)
-        loss_ref[pl.ds(_layout.aligned(c, chunk), chunk)] = hist
-        return Ws, bs, last_Ws, last_bs, div
+    def run_chunk(c, state):
+        offset = c * geo.chunk
+        inner = (state, jnp.zeros((geo.chunk,), jnp.float32), offset)
+        state, hist, _ = lax.fori_loop(offset, offset + geo.chunk, step, inner)
+        loss_ref[pl.ds(_common.aligned(c, geo.chunk), geo.chunk)] = hist
+        return state
 
-    Ws = tuple(r[...] for r in w_in)
-    bs = tuple(r[...] for r in b_in)
-    init = (Ws, bs, Ws, bs, jnp.array(-1, jnp.int32))
-    if n_chunks == 1:
-        Ws, bs, last_Ws, last_bs, div = run_chunk(0, init)
+    net = jax.tree.map(lambda ref: ref[...], net_in)
+    state = _Guard(net, net, jnp.array(-1, jnp.int32))
+    if geo.n_chunks == 1:
+        state = run_chunk(0, state)
     else:
-        Ws, bs, last_Ws, last_bs, div = lax.fori_loop(0, n_chunks, run_chunk, init)
-    # The parameters after the last update were never evaluated: keep them if finite.
-    final_ok = (div < 0) & (_count_nonfinite(Ws + bs) == 0.0)
-    for ref, W, old in zip(w_out, Ws, last_Ws, strict=True):
-        ref[...] = jnp.where(final_ok, W, old)
-    for ref, b, old in zip(b_out, bs, last_bs, strict=True):
-        ref[...] = jnp.where(final_ok, b, old)
-    div = jnp.where((div < 0) & ~final_ok, steps, div)
+        state = lax.fori_loop(0, geo.n_chunks, run_chunk, state)
+    net, div = _final(state, geo.steps)
+    for ref, value in zip(jax.tree.leaves(net_out), jax.tree.leaves(net), strict=True):
+        ref[...] = value
     div_ref[...] = jnp.broadcast_to(div, div_ref.shape)
+
+
+def _geometry(params, n: int, steps: int, row_block: int, loss_chunk: int) -> _Geometry:
+    bn = min(row_block, max(_common.MIN_DIM, _common.next_pow2(n)))
+    chunk = min(loss_chunk, _common.next_pow2(steps))
+    return _Geometry(
+        n=n,
+        k=params[-1].W.shape[1],
+        bn=bn,
+        row_blocks=pl.cdiv(n, bn),
+        steps=steps,
+        chunk=chunk,
+        n_chunks=pl.cdiv(steps, chunk),
+        widths=tuple(layer.W.shape[1] for layer in params[:-1]),
+    )
+
+
+def _unpad(params, net: _Net) -> mlp.Params:
+    """Slices padded stacked parameters back to the shapes (and dtypes) of ``params``."""
+    return tuple(
+        mlp.Dense(
+            W=W[:, : layer.W.shape[1], : layer.W.shape[2]].astype(layer.W.dtype),
+            b=b[:, : layer.b.shape[1]].astype(layer.b.dtype),
+        )
+        for layer, W, b in zip(params, net.Ws, net.bs, strict=True)
+    )
 
 
 @functools.partial(
@@ -193,59 +242,34 @@ def _fused_train(
     loss_chunk,
 ):
     n, d = X.shape
-    k = params[-1].W.shape[1]
     M = params[0].W.shape[0]
-    L = len(params)
-    weights, biases = jax.vmap(_layout.pad_params)(params)
-    dp = _layout.padded_dim(d)
-    bn = min(row_block, max(_layout.MIN_DIM, _layout.next_pow2(n)))
-    row_blocks = pl.cdiv(n, bn)
-    chunk = min(loss_chunk, _layout.next_pow2(steps))
-    n_chunks = pl.cdiv(steps, chunk)
-    Xp = _layout.pad_to(X.astype(jnp.float32), (row_blocks * bn, dp))
-    yp = _layout.pad_to(y.astype(jnp.float32), (row_blocks * bn,))
+    geo = _geometry(params, n, steps, row_block, loss_chunk)
+    net = _Net(*jax.vmap(_common.pad_params)(params))
+    rows = geo.row_blocks * geo.bn
+    Xp = _common.pad_to(X.astype(jnp.float32), (rows, _common.padded_dim(d)))
+    yp = _common.pad_to(y.astype(jnp.float32), (rows,))
     lr = jnp.broadcast_to(jnp.asarray(learning_rate, jnp.float32).reshape(-1, 1), (M, _LANES))
-    kernel = functools.partial(
-        _train_kernel,
-        n_layers=L,
-        act=act,
-        k=k,
-        n=n,
-        bn=bn,
-        row_blocks=row_blocks,
-        steps=steps,
-        chunk=chunk,
-        n_chunks=n_chunks,
-        precision=PRECISIONS[precision],
-        widths=tuple(layer.W.shape[1] for layer in params[:-1]),
+    out_shape = (
+        jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, jnp.float32), net),
+        jax.ShapeDtypeStruct((M, geo.n_chunks * geo.chunk), jnp.float32),  # losses
+        jax.ShapeDtypeStruct((M, _LANES), jnp.int32),  # diverged_at
     )
-    loss_shape = jax.ShapeDtypeStruct((M, n_chunks * chunk), jnp.float32)
-    div_shape = jax.ShapeDtypeStruct((M, _LANES), jnp.int32)
-    outs = pl.pallas_call(
-        kernel,
+    new_net, loss, div = pl.pallas_call(
+        functools.partial(_train_kernel, geo=geo, act=act, precision=PRECISIONS[precision]),
         grid=(M,),
-        in_specs=[_layout.whole_spec(Xp), _layout.whole_spec(yp), _layout.stacked_spec(lr)]
-        + [_layout.stacked_spec(w) for w in weights]
-        + [_layout.stacked_spec(b) for b in biases],
-        out_specs=[_layout.stacked_spec(w) for w in weights]
-        + [_layout.stacked_spec(b) for b in biases]
-        + [_layout.stacked_spec(loss_shape), _layout.stacked_spec(div_shape)],
-        out_shape=[jax.ShapeDtypeStruct(w.shape, jnp.float32) for w in weights]
-        + [jax.ShapeDtypeStruct(b.shape, jnp.float32) for b in biases]
-        + [loss_shape, div_shape],
+        in_specs=(
+            _common.whole_spec(Xp),
+            _common.whole_spec(yp),
+            _common.stacked_spec(lr),
+            jax.tree.map(_common.stacked_spec, net),
+        ),
+        out_specs=jax.tree.map(_common.stacked_spec, out_shape),
+        out_shape=out_shape,
         compiler_params=_compiler_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_train",
-    )(Xp, yp, lr, *weights, *biases)
-    new_w, new_b, loss, div = outs[:L], outs[L : 2 * L], outs[2 * L], outs[2 * L + 1]
-    trained = tuple(
-        mlp.Dense(
-            W=W[:, : layer.W.shape[1], : layer.W.shape[2]].astype(layer.W.dtype),
-            b=b[:, : layer.b.shape[1]].astype(layer.b.dtype),
-        )
-        for layer, W, b in zip(params, new_w, new_b, strict=True)
-    )
-    return trained, loss[:, :steps], div[:, 0]
+    )(Xp, yp, lr, net)
+    return _unpad(params, new_net), loss[:, :steps], div[:, 0]
 
 
 def check_stacked_params(params) -> tuple[int, tuple[int, ...]]:
@@ -331,7 +355,7 @@ def fused_train(
         precision=_check_precision(precision),
         interpret=resolve_interpret(interpret),
         num_warps=_check_warps(num_warps),
-        row_block=_check_pow2(row_block, "row_block", _layout.MIN_DIM),
+        row_block=_check_pow2(row_block, "row_block", _common.MIN_DIM),
         loss_chunk=_check_pow2(loss_chunk, "loss_chunk", 1),
     )
     return FusedTrainResult(params=params, loss=loss, diverged_at=div)

@@ -203,8 +203,8 @@ class Playground:
         metadata = {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("csv_text",)}
         metadata["hidden"] = list(settings.hidden)
         with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "params.npz")
+            path = os.path.join(folder, "params.safetensors")
             io.save_params(path, params, step=step, **metadata)
             with open(path, "rb") as f:
                 content = f.read()
-        return f"jaxmlp-params-step{step}.npz", content
+        return f"jaxmlp-params-step{step}.safetensors", content

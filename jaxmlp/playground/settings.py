@@ -268,5 +268,5 @@ def python_snippet(settings: Settings, steps: int) -> str:
         f"    params, X_train, y_train, activation={s.activation!r}, optimizer=optimizer,\n"
         f"    steps={steps}, {batch}\n)\n"
         f"print(jaxmlp.loss(result.params, X_test, y_test, {s.activation!r}))\n"
-        f"io.save_params('params.npz', result.params, activation={s.activation!r})\n"
+        f"io.save_params('params.safetensors', result.params, activation={s.activation!r})\n"
     )

@@ -44,7 +44,7 @@ def make_optimizer(name: str, learning_rate: float, l2: float) -> optax.Gradient
     >>> make_optimizer("sgd", 2.0, 0.0) is make_optimizer("sgd", 2.0, 0.0)
     True
     """
-    from jaxmlp.cli import _optimizer_factory
+    from jaxmlp._cli_options import _optimizer_factory
 
     optimizer = _optimizer_factory(name)(learning_rate)
     if not l2:

@@ -1,17 +1,16 @@
 """Figures of the post, as matplotlib Figures (no pyplot state; safe headless).
 
 Imported explicitly (``from jaxmlp import plots``) so that ``import jaxmlp``
-stays free of matplotlib. Shared palette and helpers: :mod:`jaxmlp.plots.style`.
+stays free of matplotlib. One kind of figure per module: :mod:`~jaxmlp.plots.static`
+(still figures of the post), :mod:`~jaxmlp.plots.animation` (the training
+animation, GIFs), :mod:`~jaxmlp.plots.unit_maps` (per-unit maps) and
+:mod:`~jaxmlp.plots.network` (the network graph). Shared palette and helpers:
+:mod:`jaxmlp.plots.style`.
 """
 
-from jaxmlp.plots import animation, style
-from jaxmlp.plots.animation import (
-    hidden_unit_maps,
-    hidden_units_animation,
-    network_graph,
-    save_gif,
-    training_animation,
-)
+from jaxmlp.plots import animation, network, style, unit_maps
+from jaxmlp.plots.animation import save_gif, training_animation
+from jaxmlp.plots.network import network_graph
 from jaxmlp.plots.static import (
     boundary_grid,
     data_scatter,
@@ -20,6 +19,7 @@ from jaxmlp.plots.static import (
     linear_boundaries,
     loss_curves,
 )
+from jaxmlp.plots.unit_maps import hidden_unit_maps, hidden_units_animation
 
 __all__ = [
     "animation",
@@ -31,8 +31,10 @@ __all__ = [
     "hidden_units_animation",
     "linear_boundaries",
     "loss_curves",
+    "network",
     "network_graph",
     "save_gif",
     "style",
     "training_animation",
+    "unit_maps",
 ]

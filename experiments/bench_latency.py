@@ -1,0 +1,359 @@
+"""Latency as people call it: fresh optimizers per call, learning-rate loops, new processes.
+
+    python experiments/bench_latency.py --out out/bench            # full run
+    python experiments/bench_latency.py --out /tmp/bl --quick      # a smoke run
+
+1. The post's problem (200 circle points, 2-3-1 sigmoid, U(0, 1) init, 1000
+   full-batch steps of SGD with rate 2.0) written the natural way: a loop over 20
+   seeds that builds ``optax.sgd(2.0)`` inside each ``jaxmlp.train`` call. Every
+   call's time against the NumPy loop of the post's formulas, timed in the same
+   loop (one NumPy run after each call); the same loop with one shared optimizer
+   object beside it.
+2. A loop over 5 learning rates, ``train(..., optimizer=optax.adam,
+   learning_rate=r)``: per-call time and the number of XLA compilations, against
+   ``optax.adam(r)`` built per call (a new program per rate).
+3. New processes: ``jaxmlp train --dataset circles`` (the CLI's code, in-process
+   via ``jaxmlp.cli.main``) and ``experiments/blog.py``, each run twice in a fresh
+   process with JAX's persistent compilation cache
+   (:mod:`jaxmlp.compilation_cache`) in an empty directory: compile time of the
+   first process (cache filled) against the second (cache read).
+
+Every comparison is a ratio of timings made in this run, back to back. Writes
+bench_latency.json and bench_latency.md to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+import optax
+
+import jaxmlp
+
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+TARGET_VS_NUMPY = 20.0  # every call after the first, against the NumPy loop
+TARGET_COMPILE_RATIO = 4.0  # first process's compile time / second process's
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting of a run; written to bench_latency.json."""
+
+    n: int = 200
+    sizes: tuple[int, ...] = (2, 3, 1)
+    learning_rate: float = 2.0
+    steps: int = 1000
+    seeds: int = 20
+    rates: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1)
+    rate_steps: int = 1000
+    cli_args: tuple[str, ...] = ("train", "--dataset", "circles")
+    blog_args: tuple[str, ...] = ()  # e.g. ("--quick",)
+    processes: bool = True
+
+
+QUICK = Config(seeds=4, steps=200, rate_steps=100, rates=(0.01, 0.03, 0.1), blog_args=("--quick",))
+
+
+def numpy_loop(params, X, y, *, learning_rate: float, steps: int) -> np.ndarray:
+    """The post's formulas (P1-P4), one NumPy step per iteration; (steps,) losses.
+
+    The same loop as ``numpy_loop`` in experiments/bench.py (scripts never import
+    each other); :func:`bench_post_loop` checks its losses against ``jaxmlp.train``.
+    """
+    W = [np.array(layer.W, np.float32) for layer in params]
+    b = [np.array(layer.b, np.float32) for layer in params]
+    X, y = np.asarray(X, np.float32), np.asarray(y, np.float32)
+    out = np.empty(steps, np.float32)
+    for i in range(steps):
+        h = 1.0 / (1.0 + np.exp(-(X @ W[0].T + b[0])))
+        s = (h @ W[1].T + b[1])[:, 0]
+        out[i] = np.mean(np.logaddexp(0.0, s) - y * s)
+        d2 = (1.0 / (1.0 + np.exp(-s)) - y)[:, None]  # (P1)
+        d1 = (d2 @ W[1]) * (1.0 - h) * h  # (P3)
+        grads = [(d1.T @ X / len(y), d1.mean(0)), (d2.T @ h / len(y), d2.mean(0))]  # (P2, P4)
+        for layer, (dW, db) in enumerate(grads):
+            W[layer] -= learning_rate * dW
+            b[layer] -= learning_rate * db
+    return out
+
+
+@contextlib.contextmanager
+def counting_compiles():
+    """Counts XLA compilations inside the block (jax.monitoring events)."""
+    count = {"compiles": 0}
+
+    def listen(name, seconds, **kwargs):
+        count["compiles"] += name == COMPILE_EVENT
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        yield count
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    jax.block_until_ready(out)
+    return time.perf_counter() - start, out
+
+
+def bench_post_loop(cfg: Config) -> dict:
+    """Section 1: the loop of seeds, a fresh optax.sgd per call, against NumPy."""
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), cfg.n)
+    Xn, yn = np.asarray(X), np.asarray(y)
+    out: dict = {}
+    for mode in ("fresh optax.sgd(2.0) per call", "one shared optax.sgd(2.0)"):
+        shared = optax.sgd(cfg.learning_rate)
+        calls, numpy_s = [], []
+        for seed in range(cfg.seeds):
+            params = jaxmlp.init_mlp(jax.random.key(seed), cfg.sizes, scheme="uniform01")
+            opt = optax.sgd(cfg.learning_rate) if mode.startswith("fresh") else shared
+            seconds, result = _timed(
+                lambda p=params, o=opt: (
+                    jaxmlp.train(p, X, y, activation="sigmoid", optimizer=o, steps=cfg.steps).loss
+                )
+            )
+            calls.append(seconds)
+            seconds, losses = _timed(
+                lambda p=params: numpy_loop(
+                    p, Xn, yn, learning_rate=cfg.learning_rate, steps=cfg.steps
+                )
+            )
+            numpy_s.append(seconds)
+            np.testing.assert_allclose(losses[-1], result[-1], rtol=2e-2, atol=1e-3)
+        later = calls[1:]
+        numpy_median = statistics.median(numpy_s)
+        out[mode] = {
+            "first_call_s": calls[0],
+            "later_calls_median_s": statistics.median(later),
+            "later_calls_max_s": max(later),
+            "numpy_loop_median_s": numpy_median,
+            "worst_later_call_vs_numpy": numpy_median / max(later),
+            "median_later_call_vs_numpy": numpy_median / statistics.median(later),
+            "calls_s": calls,
+        }
+    return out
+
+
+def bench_rate_loop(cfg: Config) -> dict:
+    """Section 2: 5 learning rates, one run each."""
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), cfg.n)
+    params = jaxmlp.init_mlp(jax.random.key(0), cfg.sizes, scheme="uniform01")
+    ways = {
+        "optimizer=optax.adam, learning_rate=r": lambda r: dict(
+            optimizer=optax.adam, learning_rate=r
+        ),
+        "optimizer=optax.adam(r) built per call": lambda r: dict(optimizer=optax.adam(r)),
+    }
+    out = {}
+    for name, how in ways.items():
+        calls = []
+        with counting_compiles() as count:
+            for rate in cfg.rates:
+                seconds, _ = _timed(
+                    lambda r=rate, how=how: (
+                        jaxmlp.train(
+                            params, X, y, activation="tanh", steps=cfg.rate_steps, **how(r)
+                        ).loss
+                    )
+                )
+                calls.append(seconds)
+        out[name] = {
+            "compiles": count["compiles"],
+            "first_call_s": calls[0],
+            "later_calls_median_s": statistics.median(calls[1:]),
+            "total_s": sum(calls),
+            "calls_s": calls,
+        }
+    return out
+
+
+# The child process: JAX's compile events summed while it runs a target.
+CHILD = r"""
+import collections, json, sys, time
+start = time.perf_counter()
+import jax
+seconds, counts = collections.defaultdict(float), collections.Counter()
+def listen(name, duration, **kwargs):
+    seconds[name] += duration
+    counts[name] += 1
+jax.monitoring.register_event_duration_secs_listener(listen)
+import jaxmlp.compilation_cache
+jaxmlp.compilation_cache.enable()
+target, report, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+if target == "cli":
+    from jaxmlp import cli
+    cli.main(argv)
+else:
+    import runpy
+    sys.argv = [target, *argv]
+    runpy.run_path(target, run_name="__main__")
+with open(report, "w") as f:
+    json.dump({"wall_s": time.perf_counter() - start, "seconds": seconds, "counts": counts}, f)
+"""
+
+EVENTS = {
+    "compile_s": COMPILE_EVENT,  # XLA compilation, or reading it from the cache
+    "trace_s": "/jax/core/compile/jaxpr_trace_duration",
+    "lower_s": "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "cache_read_s": "/jax/compilation_cache/cache_retrieval_time_sec",
+}
+
+
+def _child(target: str, argv: list[str], cache: pathlib.Path, work: pathlib.Path) -> dict:
+    report = work / "report.json"
+    env = {k: v for k, v in os.environ.items() if k != "JAXMLP_NO_CACHE"}
+    env.update(JAXMLP_CACHE_DIR=str(cache), JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, target, str(report), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{target} failed:\n{proc.stderr[-2000:]}")
+    raw = json.loads(report.read_text())
+    row = {name: raw["seconds"].get(event, 0.0) for name, event in EVENTS.items()}
+    row["programs"] = raw["counts"].get(COMPILE_EVENT, 0)
+    row["wall_s"] = raw["wall_s"]
+    return row
+
+
+def bench_processes(cfg: Config) -> dict:
+    """Section 3: two fresh processes sharing an empty persistent cache, per target."""
+    targets = {
+        "jaxmlp " + " ".join(cfg.cli_args): ("cli", list(cfg.cli_args)),
+        "experiments/blog.py " + " ".join(cfg.blog_args): ("experiments/blog.py", []),
+    }
+    out = {}
+    for name, (target, argv) in targets.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = pathlib.Path(tmp)
+            argv = argv + ["--out", str(tmp / "out")]
+            if target != "cli":
+                argv = list(cfg.blog_args) + argv
+            runs = [_child(target, argv, tmp / "cache", tmp) for _ in range(2)]
+        first, second = runs
+        out[name] = {
+            "first": first,
+            "second": second,
+            "compile_ratio": first["compile_s"] / max(second["compile_s"], 1e-9),
+            "trace_lower_compile_ratio": sum(first[k] for k in ("compile_s", "trace_s", "lower_s"))
+            / max(sum(second[k] for k in ("compile_s", "trace_s", "lower_s")), 1e-9),
+            "wall_ratio": first["wall_s"] / second["wall_s"],
+        }
+    return out
+
+
+def machine() -> dict:
+    """What the numbers were measured on, and when."""
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "backend": jax.default_backend(),
+    }
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        "# Latency as people call it",
+        "",
+        f"Measured {m['date_utc']} UTC on {m['platform']}, {m['cpu_count']} CPUs, "
+        "load average at start "
+        f"{m['load_average_at_start'][0]:.1f}; jax {m['jax']}, optax {m['optax']}, "
+        f"numpy {m['numpy']}. Ratios are of timings made in the same run.",
+        "",
+        f"## 1. A loop over seeds (the post's problem, {results['config']['steps']} SGD steps)",
+        "",
+        "| optimizer | first call | later calls (median / max) | NumPy loop (median) "
+        "| NumPy / call (median / worst) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results["post_loop"].items():
+        lines.append(
+            f"| {name} | {r['first_call_s'] * 1e3:.0f} ms | {r['later_calls_median_s'] * 1e3:.2f}"
+            f" / {r['later_calls_max_s'] * 1e3:.2f} ms | {r['numpy_loop_median_s'] * 1e3:.1f} ms"
+            f" | {r['median_later_call_vs_numpy']:.0f}x / {r['worst_later_call_vs_numpy']:.0f}x |"
+        )
+    lines += [
+        "",
+        f"Target: every call after the first >= {TARGET_VS_NUMPY:.0f}x the NumPy loop.",
+        "",
+        f"## 2. A loop over {len(results['config']['rates'])} learning rates (Adam, 2-3-1 tanh)",
+        "",
+        "| how | XLA compiles | first call | later calls (median) | total |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results["rate_loop"].items():
+        lines.append(
+            f"| `{name}` | {r['compiles']} | {r['first_call_s'] * 1e3:.0f} ms | "
+            f"{r['later_calls_median_s'] * 1e3:.1f} ms | {r['total_s']:.2f} s |"
+        )
+    if results.get("processes"):
+        lines += [
+            "",
+            "## 3. New processes with the persistent compilation cache",
+            "",
+            "| command | programs | compile: 1st / 2nd process | ratio | trace + lower + "
+            "compile ratio | wall: 1st / 2nd |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in results["processes"].items():
+            a, b = r["first"], r["second"]
+            lines.append(
+                f"| `{name.strip()}` | {a['programs']} | {a['compile_s']:.2f} s / "
+                f"{b['compile_s']:.2f} s | {r['compile_ratio']:.1f}x | "
+                f"{r['trace_lower_compile_ratio']:.1f}x | "
+                f"{a['wall_s']:.1f} s / {b['wall_s']:.1f} s |"
+            )
+        lines += ["", f"Target: compile time >= {TARGET_COMPILE_RATIO:.0f}x lower in the second."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/bench"))
+    parser.add_argument("--quick", action="store_true", help="fewer seeds and steps")
+    parser.add_argument("--no-processes", action="store_true", help="skip section 3")
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else Config()
+    if args.no_processes:
+        cfg = dataclasses.replace(cfg, processes=False)
+    results = {"config": dataclasses.asdict(cfg), "machine": machine()}
+    results["post_loop"] = bench_post_loop(cfg)
+    results["rate_loop"] = bench_rate_loop(cfg)
+    if cfg.processes:
+        results["processes"] = bench_processes(cfg)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench_latency.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = markdown(results)
+    (args.out / "bench_latency.md").write_text(text)
+    print(text)
+    return results
+
+
+if __name__ == "__main__":
+    main()

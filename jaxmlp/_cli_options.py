@@ -1,0 +1,201 @@
+"""The command line's option values, errors and checks before any work (see :mod:`jaxmlp.cli`).
+
+Option values are argparse types, so a bad value is a usage error (exit status 2)
+that names its flag; the checks here run before any training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import math
+import pathlib
+import sys
+import tempfile
+from collections.abc import Sequence
+
+# --seed s also seeds the split (s + 1) and the shuffle (s + 2): all within int32.
+MAX_SEED = 2**31 - 3
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+class UsageError(CLIError):
+    """A bad command line found before any work: exit status 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C, after what could be saved was saved: exit status 130."""
+
+
+# ---- option values (argparse types: a bad value is a usage error naming its flag) ----
+
+
+def _number(kind, *, low=None, high=None, what: str = ""):
+    """An argparse type: ``kind(text)`` finite and within [low, high]."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if (
+            value is None
+            or not math.isfinite(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+def _positive(kind):
+    name = "positive int" if kind is int else "positive finite number"
+    return _number(kind, low=1 if kind is int else math.ulp(0.0), what=f"a {name}")
+
+
+def _list(item, what: str):
+    """An argparse type: comma-separated values each parsed by ``item``; at least one."""
+
+    def parse(text: str):
+        parts = [v.strip() for v in text.split(",") if v.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
+        try:
+            return tuple(item(v) for v in parts)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {what}, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def _choice_list(choices: Sequence[str]):
+    def item(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(text)
+        return text
+
+    return _list(item, f"names from {', '.join(choices)}")
+
+
+_STEPS_HELP = "updates (at most MAX_STEPS = 100000000)"
+
+
+def _steps(text: str) -> int:
+    from jaxmlp.validation import MAX_STEPS
+
+    return _number(int, low=1, high=MAX_STEPS, what=f"an int in 1..MAX_STEPS = {MAX_STEPS}")(text)
+
+
+_seed = _number(int, low=0, high=MAX_SEED, what=f"an int in 0..MAX_SEED = {MAX_SEED}")
+_fraction = _number(float, low=math.ulp(0.0), high=1 - 2**-53, what="a number in (0, 1)")
+
+
+def _ints(text: str, name: str) -> tuple[int, ...]:
+    """Comma-separated positive ints of option ``name`` (kept for callers of 0.1)."""
+    try:
+        return _list(_positive(int), "positive ints")(text)
+    except argparse.ArgumentTypeError as e:
+        raise CLIError(f"{name}: {e}") from None
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    """Comma-separated positive finite learning rates of ``--lrs``."""
+    try:
+        return _list(_positive(float), "positive finite numbers")(text)
+    except argparse.ArgumentTypeError as e:
+        raise CLIError(f"--lrs: {e}") from None
+
+
+def dataset_names() -> tuple[str, ...]:
+    """Generators in :mod:`jaxmlp.datasets` with the ``(key, n, ...)`` signature."""
+    from jaxmlp import datasets
+
+    names = []
+    for name, fn in vars(datasets).items():
+        if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ != datasets.__name__:
+            continue
+        params = list(inspect.signature(fn).parameters)
+        if params[:2] == ["key", "n"]:
+            names.append(name)
+    return tuple(sorted(names))
+
+
+def _dataset(name: str, n: int, seed: int):
+    import jax
+
+    from jaxmlp import datasets
+
+    names = dataset_names()
+    if name not in names:
+        raise UsageError(f"--dataset must be one of {', '.join(names)}; got {name!r}")
+    return _usage("--n", getattr(datasets, name), jax.random.key(seed), n)
+
+
+def _optimizer_factory(name: str):
+    """The optax constructor of ``--optimizer``, taking the learning rate first."""
+    import optax
+
+    if name == "momentum":
+        return functools.partial(optax.sgd, momentum=0.9)
+    return getattr(optax, name)
+
+
+def _optimizer(name: str, lr: float):
+    if not lr > 0 or not math.isfinite(lr):
+        raise UsageError(f"--lr must be a positive finite number, got {lr}")
+    return _optimizer_factory(name)(lr)
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=total, desc=desc, disable=not sys.stderr.isatty() or None, file=sys.stderr)
+
+
+# ---- checks before any work ----
+
+
+def _check_out(out: pathlib.Path, files: Sequence[str]) -> None:
+    """``--out`` must be (or become) a writable directory whose ``files`` can be replaced."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is an existing file, not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {str(out)!r} is not a writable directory: {e.strerror}") from None
+    for name in files:
+        if (out / name).is_dir():
+            raise UsageError(f"--out {str(out)!r}: {name} exists and is a directory")
+
+
+def _check_path(path: str, flag: str) -> None:
+    """A file ``path`` to write: not a directory, its folder creatable."""
+    target = pathlib.Path(path)
+    if target.is_dir():
+        raise UsageError(f"{flag} {path!r} is a directory, not a file")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{flag} {path!r}: cannot create its folder: {e.strerror}") from None
+
+
+def _usage(flag: str, check, *args, **kwargs):
+    """Runs a library check; its ValueError/TypeError becomes a usage error naming ``flag``."""
+    try:
+        return check(*args, **kwargs)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"{flag}: {e}") from None

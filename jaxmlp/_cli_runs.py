@@ -1,0 +1,356 @@
+"""The ``train``, ``sweep`` and ``convert`` commands (see :mod:`jaxmlp.cli`).
+
+Each is split along its seams: checks and data first (a bad value or output is
+found before any training), then the run, then the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import json
+import math
+import os
+import pathlib
+import sys
+import time
+from typing import Any, NamedTuple
+
+from jaxmlp._cli_options import (
+    Interrupted,
+    UsageError,
+    _check_out,
+    _check_path,
+    _dataset,
+    _optimizer,
+    _optimizer_factory,
+    _progress,
+    _usage,
+)
+
+# Ctrl-C is honoured between chunks of training: each chunk is at most this many
+# multiply-adds (about a second on one CPU core) and at most MAX_CHUNK_STEPS steps.
+CHUNK_FLOPS = 2e9
+MAX_CHUNK_STEPS = 1000
+
+# ---- train ----
+
+TRAIN_FILES = ("params.safetensors", "metrics.json", "boundary.png")
+
+
+class TrainSetup(NamedTuple):
+    """What ``train`` needs, built and checked before any training."""
+
+    X: Any
+    y: Any
+    X_train: Any
+    X_test: Any
+    y_train: Any
+    y_test: Any
+    sizes: tuple[int, ...]
+    params: Any
+    optimizer: Any
+    key: Any
+
+
+class Fit(NamedTuple):
+    """The outcome of :func:`_fit`: the params after ``steps_done`` of the asked steps."""
+
+    params: Any
+    loss: Any  # (steps_done,)
+    diverged_at: int | None
+    steps_done: int
+    interrupted: bool
+    seconds: float
+
+
+def _train_setup(args: argparse.Namespace) -> TrainSetup:
+    import jax
+    import numpy as np
+
+    import jaxmlp
+    from jaxmlp import datasets, validation
+
+    _check_out(pathlib.Path(args.out), TRAIN_FILES)
+    optimizer = _optimizer(args.optimizer, args.lr)
+    # at once, before the data: every data set has 2 features and 1 output at least
+    _usage("--sizes", validation.check_sizes, (2, *args.sizes, 1))
+    X, y = _dataset(args.dataset, args.n, args.seed)
+    X_train, X_test, y_train, y_test = _usage(
+        "--test-fraction", datasets.train_test_split,
+        jax.random.key(args.seed + 1), X, y, test_fraction=args.test_fraction,
+    )  # fmt: skip
+    k = int(np.max(np.asarray(y))) + 1
+    sizes = (X.shape[1], *args.sizes, 1 if k == 2 else k)
+    params = _usage("--sizes", jaxmlp.init_mlp, jax.random.key(args.seed), sizes)
+    key = jax.random.key(args.seed + 2) if args.batch_size else None
+    _usage("--batch-size", validation.check_batching, args.batch_size, key, X_train.shape[0])
+    return TrainSetup(X, y, X_train, X_test, y_train, y_test, sizes, params, optimizer, key)
+
+
+def _chunk_steps(args: argparse.Namespace, setup: TrainSetup) -> int:
+    """Steps per ``train`` call: all of them unless chunks continue the run exactly.
+
+    Chunks are exact for full-batch SGD (no optimizer state, no shuffle), and for any
+    full-batch optimizer when ``train`` takes the state to continue from
+    (``opt_state=``). Mini-batch runs are one call (their shuffle is keyed by step).
+    """
+    import jaxmlp
+
+    exact = args.batch_size is None and (
+        args.optimizer == "sgd" or "opt_state" in inspect.signature(jaxmlp.train).parameters
+    )
+    if not exact:
+        return args.steps
+    n_params = sum(a * b + b for a, b in zip(setup.sizes[:-1], setup.sizes[1:], strict=True))
+    per_step = 6 * setup.X_train.shape[0] * n_params  # forward + backward multiply-adds
+    return max(1, min(args.steps, MAX_CHUNK_STEPS, int(CHUNK_FLOPS // per_step)))
+
+
+def _fit(args: argparse.Namespace, setup: TrainSetup) -> Fit:
+    """Trains in chunks; Ctrl-C keeps the params of the last finished chunk."""
+    import jax
+    import numpy as np
+
+    import jaxmlp
+
+    chunk = _chunk_steps(args, setup)
+    bar = _progress(args.steps, "train")
+    params, losses, diverged_at, done, opt_state = setup.params, [], None, 0, None
+    start = time.perf_counter()
+    try:
+        while done < args.steps and diverged_at is None:
+            steps = min(chunk, args.steps - done)
+            extra = {} if opt_state is None else {"opt_state": opt_state}
+            result = jaxmlp.train(
+                params, setup.X_train, setup.y_train, activation=args.activation,
+                optimizer=setup.optimizer, steps=steps, batch_size=args.batch_size,
+                key=setup.key, **extra,
+            )  # fmt: skip
+            loss = np.asarray(jax.block_until_ready(result.loss))
+            if args.optimizer != "sgd":  # only reached when train continues opt_state
+                opt_state = result.opt_state
+            params, done = result.params, done + steps
+            losses.append(loss)
+            if done == steps and chunk < args.steps:  # after the first (compiling) chunk
+                note = f"training in chunks of {chunk} steps; Ctrl-C stops after the current one"
+                print(f"jaxmlp: {note} and saves the finished ones", file=sys.stderr, flush=True)
+            if result.diverged_at is not None:
+                diverged_at = done - steps + result.diverged_at
+            if bar is not None:
+                bar.update(steps)
+    except KeyboardInterrupt:
+        interrupted = True
+    else:
+        interrupted = False
+    finally:
+        if bar is not None:
+            bar.close()
+    loss = np.concatenate(losses) if losses else np.zeros(0, np.float32)
+    return Fit(params, loss, diverged_at, done, interrupted, time.perf_counter() - start)
+
+
+def _train_metrics(args: argparse.Namespace, setup: TrainSetup, fit: Fit) -> dict:
+    import jax
+    import numpy as np
+
+    import jaxmlp
+
+    def accuracy(Xs, ys) -> float:
+        predicted = np.asarray(jaxmlp.predict(fit.params, Xs, args.activation))
+        return float(np.mean(predicted == np.asarray(ys)))
+
+    initial = jaxmlp.loss(setup.params, setup.X_train, setup.y_train, args.activation)
+    return {
+        "dataset": args.dataset,
+        "n": args.n,
+        "sizes": list(setup.sizes),
+        "activation": args.activation,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "steps": args.steps,
+        "steps_done": fit.steps_done,
+        "interrupted": fit.interrupted,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "initial_loss": float(initial),
+        "final_loss": float(jaxmlp.loss(fit.params, setup.X_train, setup.y_train, args.activation)),
+        "train_accuracy": accuracy(setup.X_train, setup.y_train),
+        "test_accuracy": accuracy(setup.X_test, setup.y_test),
+        "diverged_at": fit.diverged_at,
+        "seconds": fit.seconds,
+        "backend": jax.default_backend(),
+    }
+
+
+def _write_train(args: argparse.Namespace, setup: TrainSetup, fit: Fit, metrics: dict) -> list:
+    """Writes params, metrics and (2-D, two classes) the decision regions; returns the names."""
+    import numpy as np
+
+    import jaxmlp
+    from jaxmlp import checkpoint, io
+
+    out = pathlib.Path(args.out)
+    io.save_params(out / "params.safetensors", fit.params, activation=args.activation,
+                   dataset=args.dataset, seed=args.seed, steps=fit.steps_done)  # fmt: skip
+    text = json.dumps(metrics, indent=2, allow_nan=False).encode()
+    checkpoint.atomic_write(out / "metrics.json", lambda f: f.write(text))
+    written = ["params.safetensors", "metrics.json"]
+    if setup.X.shape[1] == 2 and setup.sizes[-1] == 1 and not fit.interrupted:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from jaxmlp.plots import decision_regions
+
+        proba = functools.partial(jaxmlp.predict_proba, fit.params, activation=args.activation)
+        title = f"{args.dataset}: {'-'.join(map(str, setup.sizes))} {args.activation}"
+        fig = decision_regions(np.asarray(setup.X), np.asarray(setup.y), proba, title=title,
+                               resolution=100)  # fmt: skip
+        fig.savefig(out / "boundary.png", dpi=120)
+        plt.close(fig)
+        written.append("boundary.png")
+    return written
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    setup = _train_setup(args)
+    fit = _fit(args, setup)
+    metrics = _train_metrics(args, setup, fit)
+    written = _write_train(args, setup, fit, metrics)
+    if fit.interrupted:
+        raise Interrupted(
+            f"interrupted after {fit.steps_done} of {args.steps} steps; saved those params "
+            f"and metrics to {args.out}/{', '.join(written)}"
+        )
+    print(
+        f"{args.dataset} {'-'.join(map(str, setup.sizes))} {args.activation}: loss "
+        f"{metrics['initial_loss']:.4f} -> {metrics['final_loss']:.4f}, train accuracy "
+        f"{metrics['train_accuracy']:.3f}, test accuracy {metrics['test_accuracy']:.3f} "
+        f"({fit.seconds:.2f} s); wrote {args.out}/{', '.join(written)}"
+    )
+    return metrics
+
+
+# ---- sweep ----
+
+
+def _sweep_setup(args: argparse.Namespace) -> dict:
+    """Checks the output and builds the data and the sweep's keyword arguments."""
+    import jax
+
+    from jaxmlp import datasets
+
+    _check_out(pathlib.Path(args.out), ("results.safetensors", "summary.json"))
+    if args.checkpoint:
+        _check_path(args.checkpoint, "--checkpoint")
+    optimizer = (
+        _optimizer_factory(args.optimizer) if args.lrs else _optimizer(args.optimizer, args.lr)
+    )
+    X, y = _dataset(args.dataset, args.n, args.data_seed)
+    X_train, X_test, y_train, y_test = _usage(
+        "--test-fraction", datasets.train_test_split,
+        jax.random.key(args.data_seed + 1), X, y, test_fraction=args.test_fraction,
+    )  # fmt: skip
+    return dict(
+        X=X_train, y=y_train, X_test=X_test, y_test=y_test, widths=args.widths,
+        activations=args.activations, seeds=args.seeds, steps=args.steps,
+        optimizer=optimizer, learning_rates=args.lrs, batch_size=args.batch_size,
+        key=jax.random.key(args.data_seed + 2) if args.batch_size else None,
+        progress=sys.stderr.isatty(), depth=args.depth, checkpoint=args.checkpoint,
+    )  # fmt: skip
+
+
+def _run_sweep(args: argparse.Namespace, options: dict):
+    import jaxmlp
+
+    try:
+        return jaxmlp.sweep(**options)
+    except KeyboardInterrupt:
+        resume = (
+            f"the checkpoint {args.checkpoint} holds the last finished chunk: run the same "
+            "command again to resume"
+            if args.checkpoint
+            else "nothing was saved (use --checkpoint PATH to resume a sweep)"
+        )
+        raise Interrupted(f"sweep interrupted; {resume}") from None
+
+
+def _sweep_summary(args: argparse.Namespace, r, seconds: float) -> tuple[dict, dict]:
+    """``(arrays, summary)`` of a SweepResult: the files' contents."""
+    import numpy as np
+
+    rates = args.lrs
+    arrays: dict[str, Any] = {
+        "final_loss": r.final_loss,
+        "train_accuracy": r.train_accuracy,
+        "loss": r.loss,
+        "loss_steps": r.loss_steps,
+        "diverged_at": r.diverged_at,
+        "test_accuracy": r.test_accuracy,
+        "test_loss": r.test_loss,
+    }
+    meta = {
+        "dataset": args.dataset,
+        "widths": list(r.widths),
+        "activations": list(r.activations),
+        "seeds": list(r.seeds),
+        "steps": r.steps,
+        "depth": r.depth,
+        "optimizer": args.optimizer,
+        "lr": None if rates else args.lr,
+        "learning_rates": list(rates) if rates else None,
+        "batch_size": args.batch_size,
+        "axes": "[width, activation, seed, learning rate]"
+        if rates
+        else "[width, activation, seed]",
+        "seconds": seconds,
+    }
+    test_acc = np.asarray(r.test_accuracy)  # (W, A, S[, L])
+    mean_test_accuracy = {  # over seeds
+        f"{w}/{a}" + (f"/{rate:g}" if rates else ""): float(np.mean(acc))
+        for i, w in enumerate(r.widths)
+        for j, a in enumerate(r.activations)
+        for rate, acc in (
+            zip(rates, np.moveaxis(test_acc[i, j], -1, 0), strict=True)
+            if rates
+            else [(None, test_acc[i, j])]
+        )
+    }
+    return arrays, {**meta, "mean_test_accuracy": mean_test_accuracy}
+
+
+def cmd_sweep(args: argparse.Namespace) -> dict:
+    from jaxmlp import checkpoint, io
+
+    options = _sweep_setup(args)
+    start = time.perf_counter()
+    r = _run_sweep(args, options)
+    seconds = time.perf_counter() - start
+    arrays, summary = _sweep_summary(args, r, seconds)
+    out = pathlib.Path(args.out)
+    meta = {k: v for k, v in summary.items() if k != "mean_test_accuracy"}
+    io.save_results(out / "results.safetensors", arrays, **meta)
+    text = json.dumps(summary, indent=2, allow_nan=False).encode()
+    checkpoint.atomic_write(out / "summary.json", lambda f: f.write(text))
+    models = math.prod(len(v) for v in (args.widths, args.activations, args.seeds, args.lrs or [0]))
+    print(f"trained {models} models in {seconds:.2f} s; wrote {out}/results.safetensors, "
+          "summary.json")  # fmt: skip
+    for key, value in summary["mean_test_accuracy"].items():
+        print(
+            f"  width/activation{'/lr' if args.lrs else ''} {key}: mean test accuracy {value:.3f}"
+        )
+    return summary
+
+
+def cmd_convert(args: argparse.Namespace) -> str:
+    from jaxmlp import io
+
+    if os.path.abspath(args.source) == os.path.abspath(args.destination):
+        raise UsageError("convert writes a new file: DESTINATION must differ from SOURCE")
+    _check_path(args.destination, "DESTINATION")
+    kind = io.convert(args.source, args.destination)
+    print(f"converted {args.source} ({kind}) -> {args.destination}")
+    return kind

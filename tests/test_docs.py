@@ -1,0 +1,353 @@
+"""The documentation: every public name has a docstring, the site builds with every link and
+image resolving, and the tutorial notebook runs top to bottom."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import types
+import urllib.parse
+from html.parser import HTMLParser
+from typing import NamedTuple
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+TUTORIAL = DOCS / "tutorial.ipynb"
+
+# Every public module, with its API reference page (docs/api/<page>.md).
+PUBLIC_MODULES = {
+    "jaxmlp": "jaxmlp",
+    "jaxmlp.activations": "activations",
+    "jaxmlp.mlp": "mlp",
+    "jaxmlp.losses": "losses",
+    "jaxmlp.backprop": "backprop",
+    "jaxmlp.training": "training",
+    "jaxmlp.batches": "batches",
+    "jaxmlp.guard": "guard",
+    "jaxmlp.optimizers": "optimizers",
+    "jaxmlp.datasets": "datasets",
+    "jaxmlp.baselines": "baselines",
+    "jaxmlp.io": "io",
+    "jaxmlp.plots": "plots",
+    "jaxmlp.kernels": "kernels",
+    "jaxmlp.sklearn": "sklearn",
+    "jaxmlp.cli": "cli",
+}
+OPTIONAL = {"jaxmlp.sklearn": "sklearn"}  # module -> the optional package it needs
+
+
+def _import(name: str) -> types.ModuleType:
+    if name in OPTIONAL:
+        pytest.importorskip(OPTIONAL[name])
+    return importlib.import_module(name)
+
+
+def _generated_doc(obj: type) -> bool:
+    """True for the docstring that namedtuple/dataclass write when a class has none."""
+    doc = (obj.__dict__.get("__doc__") or "").strip()
+    return not doc or re.fullmatch(rf"{re.escape(obj.__name__)}\(.*\)", doc) is not None
+
+
+def _attribute_docstring(module: types.ModuleType, name: str, depth: int = 0) -> str | None:
+    """The string literal right after ``name = ...`` in ``module``'s source, following
+    ``from X import name`` re-exports (how mkdocstrings documents a module constant)."""
+    tree = ast.parse(inspect.getsource(module))
+    body = tree.body
+    for i, node in enumerate(body):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets = [node.target.id]
+        if name in targets:
+            after = body[i + 1] if i + 1 < len(body) else None
+            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+                return str(after.value.value)
+            return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and depth < 3:
+            if any((alias.asname or alias.name) == name for alias in node.names):
+                source = importlib.import_module(node.module)
+                return _attribute_docstring(source, name, depth + 1)
+    return None
+
+
+def docstring_of(module: types.ModuleType, name: str) -> str | None:
+    obj = getattr(module, name)
+    if inspect.isclass(obj):
+        return None if _generated_doc(obj) else obj.__doc__
+    if inspect.ismodule(obj) or inspect.isroutine(obj) or isinstance(obj, types.FunctionType):
+        return obj.__doc__
+    if callable(obj) and hasattr(obj, "__wrapped__"):  # functools.cache and friends
+        return obj.__doc__
+    return _attribute_docstring(module, name)
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_MODULES))
+def test_every_public_name_has_a_docstring(module_name):
+    module = _import(module_name)
+    assert module.__doc__ and module.__doc__.strip(), f"{module_name} has no module docstring"
+    names = getattr(module, "__all__", None)
+    assert names, f"{module_name} has no __all__"
+    missing = [n for n in names if not (docstring_of(module, n) or "").strip()]
+    assert not missing, f"{module_name}: public names without a docstring: {missing}"
+
+
+def test_the_docstring_check_catches_a_missing_docstring():
+    module = types.ModuleType("fake", "A module.")
+
+    def documented():
+        """Has one."""
+
+    def bare():
+        pass
+
+    class Bare(tuple):
+        pass
+
+    class Pair(NamedTuple):  # namedtuple writes "Pair(a, b)" as its docstring
+        a: int
+        b: int
+
+    module.documented, module.bare, module.Bare, module.Pair = documented, bare, Bare, Pair
+    assert docstring_of(module, "documented")
+    assert not docstring_of(module, "bare")
+    assert not docstring_of(module, "Bare")
+    assert not docstring_of(module, "Pair")
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_MODULES))
+def test_every_public_module_has_an_api_page_covering_its_names(module_name):
+    page = DOCS / "api" / f"{PUBLIC_MODULES[module_name]}.md"
+    assert page.is_file(), f"no API page {page}"
+    text = page.read_text()
+    assert re.search(rf"^::: {re.escape(module_name)}\b", text, re.M), page
+
+
+# --- the built site ----------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[tuple[str, str]] = []  # (tag, url)
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
+        if tag == "a" and attrs.get("href"):
+            self.links.append((tag, attrs["href"]))
+        if tag == "img" and attrs.get("src"):
+            self.links.append((tag, attrs["src"]))
+        if tag == "link" and attrs.get("href") and attrs.get("rel") != ["canonical"]:
+            self.links.append((tag, attrs["href"]))
+        if tag == "script" and attrs.get("src"):
+            self.links.append((tag, attrs["src"]))
+
+
+def broken_links(site: pathlib.Path) -> tuple[list[str], int, int]:
+    """Internal links, anchors and images of the built site that do not resolve.
+
+    Returns (problems, pages checked, images checked). External (http) links are not
+    followed; ``data:`` images (the notebook's figures) must decode to something.
+    """
+    site = site.resolve()  # targets are resolved paths; so must the keys of `parsed` be
+    parsed = {}
+    for page in site.rglob("*.html"):
+        if page.name == "404.html":  # absolute links, resolved against the server's root
+            continue
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        parsed[page] = parser
+    problems, images = [], 0
+    for page, parser in parsed.items():
+        for tag, url in parser.links:
+            if tag == "img":
+                images += 1
+            if url.startswith("data:"):
+                if len(url) < 100:
+                    problems.append(f"{page.relative_to(site)}: empty data URI image")
+                continue
+            split = urllib.parse.urlsplit(url)
+            if split.scheme or url.startswith("//") or url.startswith("mailto:"):
+                continue
+            path = urllib.parse.unquote(split.path)
+            target = page if not path else (page.parent / path).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{page.relative_to(site)}: {tag} {url} -> missing {target}")
+                continue
+            if split.fragment and target.suffix == ".html" and tag == "a":
+                ids = parsed[target].ids if target in parsed else set()
+                if urllib.parse.unquote(split.fragment) not in ids:
+                    problems.append(f"{page.relative_to(site)}: anchor {url} not found")
+    return problems, len(parsed), images
+
+
+def undocumented_names(site: pathlib.Path) -> list[str]:
+    """Names in a public module's ``__all__`` with no entry (an anchor ``module.name``, or for a
+    re-export ``<defining module>.name``) on the built API pages."""
+    ids = set()
+    for page in (site / "api").rglob("index.html"):
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        ids |= parser.ids
+    missing = []
+    for module_name in PUBLIC_MODULES:
+        if module_name in OPTIONAL and importlib.util.find_spec(OPTIONAL[module_name]) is None:
+            continue
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            if f"{module_name}.{name}" in ids or any(i.endswith(f".{name}") for i in ids):
+                continue
+            missing.append(f"{module_name}.{name}")
+    return missing
+
+
+def test_the_link_check_finds_a_broken_link(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "index.html").write_text(
+        '<h1 id="top">x</h1><a href="../b/">b</a><a href="#top">t</a><a href="#nope">n</a>'
+        '<img src="missing.png"><a href="https://example.org">e</a>'
+    )
+    problems, pages, images = broken_links(tmp_path)
+    assert pages == 1 and images == 1
+    assert len(problems) == 3, problems  # ../b/, #nope, missing.png
+
+
+@pytest.mark.slow
+def test_site_builds_strict_with_every_link_and_image_resolving(tmp_path):
+    """Builds the site with ``mkdocs build --strict`` and checks its links, images and API
+    entries. ``nox -s docs`` runs this on the site it built with the tutorial executed
+    (``JAXMLP_DOCS_SITE=site``), which also checks the tutorial's figures; built here, the
+    tutorial is not executed (``tests/test_docs.py::test_tutorial_runs_top_to_bottom`` runs it)
+    unless ``DOCS_EXECUTE_NOTEBOOK=true``."""
+    prebuilt = os.environ.get("JAXMLP_DOCS_SITE")
+    executed = bool(prebuilt) or os.environ.get("DOCS_EXECUTE_NOTEBOOK", "").lower() == "true"
+    if prebuilt:
+        site = pathlib.Path(prebuilt)
+    else:
+        for package in ("mkdocs", "material", "mkdocstrings_handlers.python", "mkdocs_jupyter"):
+            pytest.importorskip(package, reason="the docs extra: pip install -e '.[docs]'")
+        site = tmp_path / "site"
+        done = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
+            cwd=ROOT,
+            env={**os.environ, "DOCS_EXECUTE_NOTEBOOK": "true" if executed else "false"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    problems, pages, images = broken_links(site)
+    assert not problems, "\n".join(problems)
+    assert pages >= 20
+    assert not undocumented_names(site)
+    tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
+    assert "plots.hidden_projection" in tutorial
+    if executed:
+        figures = tutorial.count('src="data:image/png;base64,')
+        assert figures >= 12, f"the rendered tutorial shows {figures} figures"
+        assert images >= figures + 4
+
+
+# --- the tutorial ------------------------------------------------------------------------------
+
+
+def tutorial_code() -> str:
+    """The notebook's code cells, in order, as one script; IPython magics (``%...``, only
+    ``%matplotlib inline``) are dropped."""
+    cells = json.loads(TUTORIAL.read_text())["cells"]
+    code = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return "\n".join(line for line in code.split("\n") if not line.startswith("%"))
+
+
+def test_tutorial_is_stored_without_outputs():
+    cells = json.loads(TUTORIAL.read_text())["cells"]
+    assert sum(c["cell_type"] == "code" for c in cells) >= 15
+    assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code")
+
+
+@pytest.mark.slow
+def test_tutorial_runs_top_to_bottom(tmp_path):
+    """Runs every code cell in one fresh Python (what CI installs is enough: no Jupyter)."""
+    script = tmp_path / "tutorial.py"
+    script.write_text(tutorial_code())
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "circles: accuracy 0.5" in out  # logistic regression fails on the circles
+    assert re.search(r"training accuracy 1\.000", out)  # the 2-3-1 network does not
+    assert re.search(r"identity network: accuracy 0\.5", out)
+
+
+# --- the README --------------------------------------------------------------------------------
+
+README = ROOT / "README.md"
+TEST_COMMAND = 'python -m pip install -e ".[test,sklearn]" && python -m pytest'
+
+
+def test_readme_is_short_and_opens_with_the_two_commands():
+    lines = README.read_text().splitlines()
+    assert len(lines) <= 260, len(lines)
+    first_block = "\n".join(lines[:6])
+    assert "python experiments/blog.py --out out/blog" in first_block
+    assert TEST_COMMAND in first_block
+
+
+def test_ci_runs_the_readmes_test_command():
+    assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_links_resolve():
+    links = re.findall(r"\]\(([^)\s]+)\)|src=\"([^\"]+)\"", README.read_text())
+    missing = []
+    for link in (a or b for a, b in links):
+        if urllib.parse.urlsplit(link).scheme or link.startswith(("#", "../")):
+            continue  # external, an anchor, or outside the repository
+        if not (ROOT / urllib.parse.unquote(link.split("#")[0])).exists():
+            missing.append(link)
+    assert not missing, missing
+
+
+STALE = re.compile(
+    r"\btoday\b|this session|last session|previous session|this VM\b|this run\b|"
+    r"the issue's|this machine\b",
+    re.IGNORECASE,
+)
+
+
+def test_no_wording_relative_to_a_session_or_a_date():
+    """Docs speak to users: measurements carry a date, a machine and versions instead."""
+    pages = [README, TUTORIAL, *DOCS.rglob("*.md")]
+    found = [
+        f"{page.relative_to(ROOT)}:{i + 1}: {line.strip()[:80]}"
+        for page in pages
+        for i, line in enumerate(page.read_text().splitlines())
+        if STALE.search(line)
+    ]
+    assert not found, "\n".join(found)

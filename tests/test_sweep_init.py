@@ -1,0 +1,93 @@
+"""jaxmlp._sweep.init: every model starts from init_mlp(key(seed), sizes, scheme), bit for bit.
+
+Called directly (no sweep is compiled): the grid's draws, and their places in the bins
+read back as the result reads them.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxmlp
+from jaxmlp import optimizers
+from jaxmlp._sweep import init, plan, result
+
+
+def _plan(widths, n_seeds, *, scheme, depth, n_features=3, n_outputs=3, rates=None):
+    per_width = n_seeds * (1 if rates is None else len(rates))
+    optimizer, rate_name = (optax.sgd(0.0), None)
+    if rates is not None:
+        optimizer, rate_name = init.rate_injected(optax.adam)
+    return plan.Plan(
+        widths=widths,
+        activations=(jaxmlp.activations.get("tanh"),),
+        models_per_width=per_width,
+        n_features=n_features,
+        n_outputs=n_outputs,
+        optimizer=optimizers.static(optimizer),
+        scheme=scheme,
+        batch_size=None,
+        n_examples=12,
+        packing=plan.pack(widths, per_width, rows=12, max_slots=1 if depth > 1 else 4),
+        depth=depth,
+        learning_rates=rates,
+        rate_name=rate_name,
+    )
+
+
+CASES = [("glorot_uniform", 1), ("he_normal", 1), ("uniform01", 1), ("he_normal", 3),
+         ("uniform01", 2)]  # fmt: skip
+
+
+@pytest.mark.parametrize("scheme, depth", CASES)
+def test_init_models_equal_init_mlp(scheme, depth):
+    widths, seeds = (4, 1, 7), (2, 9)
+    p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
+    draws = jax.jit(jax.vmap(functools.partial(init.init_models, plan=p)))
+    models = draws(jnp.asarray(seeds, jnp.int32))  # per width, leaves (S, ...)
+    for w, group in zip(widths, models, strict=True):
+        for i, s in enumerate(seeds):
+            want = jaxmlp.init_mlp(jax.random.key(s), p.sizes(w), scheme)
+            got = jax.tree.map(lambda a, i=i: a[i], group)
+            for g, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+                np.testing.assert_array_equal(g, ref)
+
+
+def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2):
+    """init_state's bins, read back per width as the result reads them, are init_mlp's."""
+    widths, seeds = (4, 1, 7), (2, -9)
+    p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
+    state = jax.jit(functools.partial(init.init_state, p))(
+        jnp.asarray(seeds, jnp.int32), jnp.zeros(2, jnp.uint32)
+    )
+    g = jax.tree.map(np.asarray, state.bins[0])
+    np.testing.assert_array_equal(g.diverged_at, -1)
+    for ix, w in zip(plan.indices(p.packing, widths), widths, strict=True):
+        models = result.model_params(g.params, ix)
+        for i, s in enumerate(seeds):
+            want = jaxmlp.init_mlp(jax.random.key(s), p.sizes(w), scheme)
+            got = jax.tree.map(lambda a, i=i: a[i], models)
+            for leaf, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+                np.testing.assert_array_equal(leaf, ref)
+
+
+def test_each_slot_gets_its_learning_rate():
+    rates = (0.01, 0.2)
+    p = _plan((2, 3), 1, scheme="glorot_uniform", depth=1, rates=rates)
+    state = jax.jit(functools.partial(init.init_state, p))(
+        jnp.zeros(2, jnp.int32), jnp.zeros(2, jnp.uint32)
+    )
+    got = np.asarray(state.bins[0].opt_state.hyperparams["learning_rate"])
+    np.testing.assert_array_equal(got, plan.slot_rates(p.packing, rates))
+
+
+def test_rate_injected_needs_a_factory_taking_the_rate():
+    assert init.rate_injected(optax.adam) is init.rate_injected(optax.adam)  # cached
+    with pytest.raises(TypeError, match="learning rate as its first argument"):
+        init.rate_injected(lambda: optax.sgd(0.1))
