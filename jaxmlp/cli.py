@@ -202,6 +202,7 @@ def _sweep_options(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxmlp`` argument parser: one subparser per subcommand."""
     from jaxmlp.activations import NAMES
 
     parser = argparse.ArgumentParser(

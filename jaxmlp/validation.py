@@ -50,9 +50,7 @@ def check_key(key, name: str = "key") -> None:
     """
     dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
     if dtype is not None and isinstance(key, (jax.Array, np.ndarray)):
-        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-            if shape != ():
-                raise ValueError(f"{name} must be one PRNG key (shape ()), got shape {shape}")
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ():
             return
         if dtype == np.uint32 and shape in ((2,), (4,)):  # raw threefry / rbg keys
             return
