@@ -1,4 +1,4 @@
-"""jaxmlp.sklearn: scikit-learn's estimator checks, its semantics side by side, reuse of programs."""
+"""jaxmlp.sklearn: scikit-learn's checks, its semantics side by side, reuse of programs."""
 
 import pickle
 import subprocess
@@ -67,8 +67,17 @@ SETTINGS = dict(hidden_layer_sizes=(5,), random_state=1, max_iter=15, tol=0.0, a
     "solver, kw, rtol",
     [
         ("sgd", dict(momentum=0.9, learning_rate_init=0.1), 1e-4),
-        ("sgd", dict(momentum=0.5, nesterovs_momentum=False, learning_rate="invscaling",
-                     power_t=0.2, learning_rate_init=0.5), 1e-4),  # fmt: skip
+        (
+            "sgd",
+            dict(
+                momentum=0.5,
+                nesterovs_momentum=False,
+                learning_rate="invscaling",
+                power_t=0.2,
+                learning_rate_init=0.5,
+            ),
+            1e-4,
+        ),  # fmt: skip
         ("adam", dict(learning_rate_init=0.01), 1e-3),  # epsilon placement differs: ~1e-8
     ],
 )
@@ -85,7 +94,9 @@ def test_loss_curve_equals_sklearn_full_batch(solver, kw, rtol, task):
     args = dict(SETTINGS, solver=solver, batch_size=len(X), **kw)
     ours, theirs = (_quiet_fit(E(**args), X, y) for E in pair)
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol)
-    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+    for a, b in zip(
+        ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True
+    ):
         np.testing.assert_allclose(a, b, rtol=50 * rtol, atol=1e-4)
 
 
@@ -165,7 +176,9 @@ def test_multilabel_indicator_y():
 def test_sparse_input_equals_dense_and_limit(monkeypatch):
     X, y = _blobs()
     dense = _quiet_fit(MLPClassifier((4,), max_iter=5, random_state=0), X, y)
-    sparse = _quiet_fit(MLPClassifier((4,), max_iter=5, random_state=0), scipy.sparse.csr_matrix(X), y)
+    sparse = _quiet_fit(
+        MLPClassifier((4,), max_iter=5, random_state=0), scipy.sparse.csr_matrix(X), y
+    )
     np.testing.assert_array_equal(dense.coefs_[0], sparse.coefs_[0])
     monkeypatch.setattr(_params, "MAX_DENSE_ELEMENTS", 10)
     with pytest.raises(ValueError, match="MAX_DENSE_ELEMENTS"):
@@ -184,7 +197,9 @@ def test_verbose_prints_like_sklearn(capsys):
 
 def test_regressor_multioutput_lbfgs_and_float64_dtype():
     X, Y = make_regression(80, 5, n_targets=2, noise=1.0, random_state=0)
-    reg = MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0, max_iter=300).fit(X, Y / 100)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0, max_iter=300).fit(
+        X, Y / 100
+    )
     assert reg.predict(X).shape == (80, 2) and reg.predict(X).dtype == np.float64
     assert reg.score(X, Y / 100) > 0.95
     assert reg.coefs_[0].shape == (5, 16) and reg.coefs_[0].dtype == np.float64
@@ -202,7 +217,9 @@ def test_clone_pickle_pipeline_grid_cross_val(Estimator):
     assert pipe.score(X, y) > 0.5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        grid = GridSearchCV(model, {"alpha": [1e-4, 1e-2], "learning_rate_init": [0.01, 0.03]}, cv=3)
+        grid = GridSearchCV(
+            model, {"alpha": [1e-4, 1e-2], "learning_rate_init": [0.01, 0.03]}, cv=3
+        )
         grid.fit(X, y)
         scores = cross_val_score(model, X, y, cv=3)
     floor = 0.5 if Estimator is MLPClassifier else 0.0  # accuracy; R^2 of a 20-epoch fit

@@ -9,8 +9,15 @@ from jaxmlp import backprop, losses, mlp
 
 
 @pytest.mark.parametrize(
-    "output, k", [("logistic", 1), ("logistic", 3), ("softmax", 3), ("identity", 1),
-                  ("identity", 2), ("exp", 2)],  # fmt: skip
+    "output, k",
+    [
+        ("logistic", 1),
+        ("logistic", 3),
+        ("softmax", 3),
+        ("identity", 1),
+        ("identity", 2),
+        ("exp", 2),
+    ],  # fmt: skip
 )
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_weighted_manual_grads_equal_autodiff(output, k, activation):

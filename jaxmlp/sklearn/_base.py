@@ -26,7 +26,6 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from jaxmlp import mlp
 from jaxmlp.sklearn import _fit, _params
 
-
 OUTPUT_UNITS = {
     "logistic": scipy.special.expit,
     "softmax": lambda z: scipy.special.softmax(z, axis=1),
@@ -47,6 +46,14 @@ def compute_dtype(dtype) -> np.dtype:
     return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
 
 
+def to_params(coefs, intercepts, dtype) -> mlp.Params:
+    """jaxmlp layers ``Dense(W (out, in), b (out,))`` from ``coefs_[i]`` (in, out)."""
+    return tuple(
+        mlp.Dense(W=jnp.asarray(np.asarray(c, dtype).T), b=jnp.asarray(np.asarray(b, dtype)))
+        for c, b in zip(coefs, intercepts, strict=True)
+    )
+
+
 class BaseMLP(BaseEstimator):
     """scikit-learn's ``BaseMultilayerPerceptron`` semantics with jaxmlp's gradients."""
 
@@ -61,10 +68,7 @@ class BaseMLP(BaseEstimator):
 
     # ---- network -------------------------------------------------------------
     def _params(self, dtype) -> mlp.Params:
-        return tuple(
-            mlp.Dense(W=jnp.asarray(np.asarray(c, dtype).T), b=jnp.asarray(np.asarray(b, dtype)))
-            for c, b in zip(self.coefs_, self.intercepts_, strict=True)
-        )
+        return to_params(self.coefs_, self.intercepts_, dtype)
 
     def _set_params(self, params, dtype) -> None:
         self.coefs_ = [np.asarray(layer.W, dtype).T.copy() for layer in params]
@@ -224,10 +228,7 @@ class BaseMLP(BaseEstimator):
         best_score = getattr(self, "best_validation_score_", None)
         best_params = params
         if hasattr(self, "_best_coefs"):
-            best_params = tuple(
-                mlp.Dense(W=jnp.asarray(np.asarray(c, dtype).T), b=jnp.asarray(np.asarray(b, dtype)))
-                for c, b in zip(self._best_coefs, self._best_intercepts, strict=True)
-            )
+            best_params = to_params(self._best_coefs, self._best_intercepts, dtype)
         state = _fit.State(
             params=params,
             opt_state=opt_state,

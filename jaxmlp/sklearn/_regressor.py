@@ -25,8 +25,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     >>> import numpy as np
     >>> X = np.linspace(-1, 1, 20)[:, None]
-    >>> reg = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, 2 * X[:, 0] + 1)
-    >>> bool(reg.score(X, 2 * X[:, 0] + 1) > 0.99), reg.out_activation_
+    >>> y = 2 * X[:, 0] + 1
+    >>> reg = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> bool(reg.score(X, y) > 0.99), reg.out_activation_
     (True, 'identity')
     """
 
