@@ -19,7 +19,7 @@ from jaxmlp import backprop, losses, mlp
         ("exp", 2),
     ],  # fmt: skip
 )
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("activation", ["relu", pytest.param("tanh", marks=pytest.mark.slow)])
 def test_weighted_manual_grads_equal_autodiff(output, k, activation):
     kx, ky, kw, kp = jax.random.split(jax.random.key(0), 4)
     X = jax.random.normal(kx, (7, 4))
