@@ -188,8 +188,8 @@ def markdown(result: dict) -> str:
             lines += [
                 "",
                 f"jaxmlp: import {g['jaxmlp']['import_s']:.2f} s; programs compiled by the grid: "
-                f"{g['jaxmlp'].get('programs_compiled')} (one per training-set size: two fold "
-                f"sizes and the refit); best CV accuracy {g['jaxmlp']['best_score']:.4f}.",
+                f"{g['jaxmlp'].get('programs_compiled')} (one per training-set size: the "
+                f"folds' and the refit's); best CV accuracy {g['jaxmlp']['best_score']:.4f}.",
             ]
         if "sklearn" in g:
             lines.append(f"scikit-learn: best CV accuracy {g['sklearn']['best_score']:.4f}.")
