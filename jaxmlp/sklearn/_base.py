@@ -34,6 +34,14 @@ OUTPUT_UNITS = {
 }
 
 
+HIDDEN_UNITS = {
+    "identity": lambda s: s,
+    "logistic": scipy.special.expit,
+    "tanh": np.tanh,
+    "relu": lambda s: np.maximum(s, 0),
+}
+
+
 class SolverState(NamedTuple):
     """The stochastic solver between calls: its current rate and optax state (NumPy leaves)."""
 
@@ -75,16 +83,19 @@ class BaseMLP(BaseEstimator):
         self.intercepts_ = [np.asarray(layer.b, dtype).copy() for layer in params]
 
     def _units(self, X) -> np.ndarray:
-        """(n, k) output units for validated X, in X's dtype."""
-        X = _params.densify(X)
-        dtype = compute_dtype(X.dtype)
-        z = _fit.logits(
-            self._params(dtype),
-            jnp.asarray(np.asarray(X, dtype)),
-            activation=_params.ACTIVATIONS[self.activation],
-        )
-        # the output unit in NumPy at X's dtype: float64 X keeps probabilities like 1e-50
-        return OUTPUT_UNITS[self.out_activation_](np.asarray(z).astype(X.dtype, copy=False))
+        """(n, k) output units for validated X, computed in NumPy at X's dtype.
+
+        Prediction is a few matrix products: NumPy row by row, so a row's prediction does
+        not depend on the other rows of X (scikit-learn's subset/order invariance checks),
+        which XLA's blocked CPU matmuls do not promise to the last bit.
+        """
+        h = _params.densify(X)
+        hidden = HIDDEN_UNITS[self.activation]
+        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
+            h = h @ W.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False)
+            if i < len(self.coefs_) - 1:
+                h = hidden(h)
+        return OUTPUT_UNITS[self.out_activation_](h)
 
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:

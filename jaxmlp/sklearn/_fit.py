@@ -151,12 +151,6 @@ def predict_units(params, X, *, activation, output):
     return backprop.output_units(logits, output)
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def logits(params, X, *, activation):
-    """(n, k) output-layer pre-activations, jitted."""
-    return mlp.forward_with_intermediates(params, X, activation).s[-1]
-
-
 def validation_score(params, X, Y, sample_weight, *, activation, output):
     """scikit-learn's ``score`` on the validation split, computed in the program.
 
