@@ -22,8 +22,8 @@ OUR_IMPORT = "from jaxmlp.sklearn import MLPClassifier, MLPRegressor"
 
 # test name -> why it cannot run against another implementation
 PRIVATE = {
-    "test_gradient": "calls scikit-learn's private _loss_grad_lbfgs (our gradients are "
-    "checked against jax.grad in tests/test_backprop.py and tests/test_sklearn.py)",
+    "test_gradient": "calls scikit-learn's private _loss_grad_lbfgs (jaxmlp's gradients are "
+    "checked against jax.grad in tests/test_sklearn_backprop.py)",
 }
 
 
