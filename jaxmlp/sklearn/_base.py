@@ -24,7 +24,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import mlp
-from jaxmlp.sklearn import _fit, _params
+from jaxmlp.sklearn import _fit as programs
+from jaxmlp.sklearn import _params
 
 OUTPUT_UNITS = {
     "logistic": scipy.special.expit,
@@ -120,16 +121,14 @@ class BaseMLP(BaseEstimator):
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [i.copy() for i in self.intercepts_]
         if self.solver != "lbfgs":
-            self.loss_curve_ = []
+            self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
+            self.validation_scores_: list[float] | None = None
+            self.best_validation_score_: float | None = None
+            self.best_loss_: float | None = np.inf
             if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
                 self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
 
     # ---- fitting -------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -161,7 +160,7 @@ class BaseMLP(BaseEstimator):
         """scikit-learn reports the half squared error as a mean over outputs, others summed."""
         return 1.0 / self.n_outputs_ if self.out_activation_ == "identity" else 1.0
 
-    def _hyper(self, dtype) -> _fit.Hyper:
+    def _hyper(self, dtype) -> programs.Hyper:
         values = (
             self.alpha,
             self.learning_rate_init,
@@ -174,10 +173,10 @@ class BaseMLP(BaseEstimator):
             self.n_iter_no_change,
             self._loss_scale(),
         )
-        return _fit.Hyper(*(jnp.asarray(v, dtype) for v in values))
+        return programs.Hyper(*(jnp.asarray(v, dtype) for v in values))
 
-    def _static(self, batch_size: int, max_epochs: int) -> _fit.Static:
-        return _fit.Static(
+    def _static(self, batch_size: int, max_epochs: int) -> programs.Static:
+        return programs.Static(
             activation=_params.ACTIVATIONS[self.activation],
             output=self.out_activation_,
             solver=self.solver,
@@ -233,14 +232,14 @@ class BaseMLP(BaseEstimator):
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate
         else:
-            opt_state = _fit.init_opt_state(static, hyper, params)
+            opt_state = programs.init_opt_state(static, hyper, params)
             rate = self.learning_rate_init
         best = self.best_loss_ if getattr(self, "best_loss_", None) is not None else np.inf
         best_score = getattr(self, "best_validation_score_", None)
         best_params = params
         if hasattr(self, "_best_coefs"):
             best_params = to_params(self._best_coefs, self._best_intercepts, dtype)
-        state = _fit.State(
+        state = programs.State(
             params=params,
             opt_state=opt_state,
             learning_rate=jnp.asarray(rate, dtype),
@@ -252,7 +251,7 @@ class BaseMLP(BaseEstimator):
         )
         seed = int(random_state.randint(np.iinfo(np.int32).max))
         as_array = lambda a: jnp.asarray(np.asarray(a, dtype))  # noqa: E731
-        state, record = _fit.run_epochs(
+        state, record = programs.run_epochs(
             state, hyper, as_array(X), as_array(Y), as_array(weights),
             as_array(X_val), as_array(Y_val), as_array(w_val), jax.random.key(seed),
             static=static,
@@ -329,12 +328,12 @@ class BaseMLP(BaseEstimator):
         )
 
         def objective(theta):
-            value, _, grad = _fit.flat_loss_and_grad(
+            value, _, grad = programs.flat_loss_and_grad(
                 jnp.asarray(theta, dtype), *args, alpha, scale, **kwargs
             )
             return float(value), np.asarray(grad, np.float64)
 
-        theta = np.asarray(_fit.flatten(self._params(dtype)), np.float64)
+        theta = np.asarray(programs.flatten(self._params(dtype)), np.float64)
         result = scipy.optimize.minimize(
             objective,
             theta,
@@ -351,9 +350,9 @@ class BaseMLP(BaseEstimator):
                 stacklevel=4,
             )
         self.n_iter_ = min(result.nit, self.max_iter)
-        theta = jnp.asarray(result.x, dtype)
-        self.loss_ = float(_fit.flat_loss_and_grad(theta, *args, alpha, scale, **kwargs)[1])
-        self._set_params(_fit.unflatten(theta, tuple(layer_units)), X.dtype)
+        solution = jnp.asarray(result.x, dtype)
+        self.loss_ = float(programs.flat_loss_and_grad(solution, *args, alpha, scale, **kwargs)[1])
+        self._set_params(programs.unflatten(solution, tuple(layer_units)), X.dtype)
 
     def fit(self, X, y, sample_weight=None):
         """Fits the network to X (n, d) and y (n,) or (n, k), optionally weighted.

@@ -254,7 +254,8 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     """
     dtype = X.dtype
     empty = jnp.full((static.max_epochs,), jnp.nan, dtype)
-    record = Record(empty, empty, empty, jnp.zeros((static.max_epochs,), jnp.int32), 0)
+    no_events = jnp.zeros((static.max_epochs,), jnp.int32)
+    record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
 
     def cond(carry):
         _, record, stopped = carry
@@ -282,7 +283,6 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
         )
         return state, record, event == 2
 
-    record = record._replace(epochs=jnp.zeros((), jnp.int32))
     state, record, _ = jax.lax.while_loop(cond, body, (state, record, jnp.zeros((), bool)))
     return state, record
 
