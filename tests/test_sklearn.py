@@ -54,8 +54,10 @@ def test_check_estimator(Estimator):
     failures = [r for r in failed if r["status"] == "failed"]
     assert failures == [], [(r["check_name"], str(r["exception"])) for r in failures]
     for r in (r for r in failed if r["status"] == "skipped"):
-        # array API input (not claimed; needs SCIPY_ARRAY_API=1), pandas input without pandas
-        assert "SCIPY_ARRAY_API" in str(r["exception"]) or "pandas" in str(r["exception"]), r
+        # array API input (not claimed; needs SCIPY_ARRAY_API=1), pandas input without pandas,
+        # decision_function (scikit-learn's MLPClassifier has none either)
+        reasons = ("SCIPY_ARRAY_API", "pandas", "does not have a decision_function")
+        assert any(reason in str(r["exception"]) for reason in reasons), r
 
 
 @pytest.mark.slow
