@@ -194,3 +194,64 @@ def manual_grads(
     act = _activations.get(activation)
     validation.check_data(params, X, y)
     return _manual_grads(params, X, y, act)
+
+
+def output_units(logits: Array, output: str) -> Array:
+    """``Y_hat`` of an output unit (see :data:`jaxmlp.losses.OUTPUTS`) from (n, k) logits."""
+    if output == "logistic":
+        return jax.nn.sigmoid(logits)
+    if output == "softmax":
+        return jax.nn.softmax(logits, axis=-1)
+    if output == "identity":
+        return logits
+    if output == "exp":
+        return jnp.exp(logits)
+    raise ValueError(f"output must be one of {', '.join(losses.OUTPUTS)}; got {output!r}")
+
+
+def weighted_loss_and_manual_grads(
+    params: mlp.Params,
+    X: Array,
+    Y: Array,
+    weights: Array,
+    activation: mlp.ActivationLike,
+    output: str,
+) -> tuple[Array, mlp.Params]:
+    """The post's formulas with per-example weights and any canonical output unit.
+
+    The loss is ``sum_i weights_i * l_i`` with ``l_i`` from
+    :func:`jaxmlp.losses.per_example_output_loss`; every output unit there is
+    paired with its canonical loss, so (P1) stays ``Delta_L = Y_hat - Y`` (the
+    regressor's identity output with the half squared error included), scaled
+    per row by the weight. Then (P3) and (P2/P4) as in
+    :func:`loss_and_manual_grads`, with the weighted sum in place of the mean.
+    No autodiff, no input checks.
+
+    Args:
+      params: tuple of L Dense layers.
+      X: (n, d) inputs.
+      Y: (n, k) float targets (see :func:`jaxmlp.losses.per_example_output_loss`).
+      weights: (n,) non-negative example weights; ``1 / n`` each gives the mean.
+      activation: hidden-layer activation.
+      output: output unit, one of :data:`jaxmlp.losses.OUTPUTS`.
+
+    Returns:
+      ``(loss, grads)``: the scalar weighted loss and a pytree like ``params``.
+
+    >>> params = mlp.init_mlp(jax.random.key(0), (2, 3, 1))
+    >>> X, Y, w = jnp.ones((4, 2)), jnp.zeros((4, 1)), jnp.full((4,), 0.25)
+    >>> loss, grads = weighted_loss_and_manual_grads(params, X, Y, w, "relu", "identity")
+    >>> grads[0].W.shape
+    (3, 2)
+    """
+    act = _activations.get(activation)
+    s, h = mlp.forward_with_intermediates(params, X, act)
+    logits = s[-1]
+    delta = (output_units(logits, output) - Y.astype(logits.dtype)) * weights[:, None]  # (P1)
+    grads = []
+    for l in reversed(range(len(params))):
+        grads.append(mlp.Dense(W=delta.T @ h[l], b=jnp.sum(delta, axis=0)))  # (P2/P4)
+        if l > 0:
+            delta = (delta @ params[l].W) * act.derivative(s[l - 1], h[l])  # (P3)
+    loss = jnp.sum(weights * losses.per_example_output_loss(logits, Y, output))
+    return loss, tuple(reversed(grads))

@@ -1,6 +1,7 @@
 """The ``jaxmlp`` command line (also ``python -m jaxmlp``).
 
-Subcommands: ``train``, ``sweep``, ``convert``, ``figures``, ``bench``, ``info``.
+Subcommands: ``train``, ``sweep``, ``convert``, ``figures``, ``bench``, ``playground``,
+``info``.
 ``figures`` and ``bench`` run ``experiments/blog.py`` and ``experiments/bench.py``
 of the source checkout (or of the folder ``$JAXMLP_EXPERIMENTS``) in a subprocess.
 
@@ -133,6 +134,20 @@ def cmd_info(args: argparse.Namespace) -> dict:
     return result
 
 
+def cmd_playground(args: argparse.Namespace) -> None:
+    try:
+        from jaxmlp.playground.server import plotly_js, serve
+
+        plotly_js()
+    except ImportError as e:
+        raise CLIError(
+            f'the playground needs its extra: pip install "jaxmlp[playground]" ({e})'
+        ) from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in [0, 65535], got {args.port}")
+    serve(args.port, open_browser=args.open)
+
+
 def _train_options(
     p: argparse.ArgumentParser, datasets: Sequence[str], activations: Sequence[str]
 ) -> None:
@@ -239,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes")
     p.add_argument("extra", nargs="*", help="after --: more options for experiments/bench.py")
     p.set_defaults(func=lambda a: _experiment("bench.py", a))
+
+    p = add("playground", "the post's experiment live in the browser (jaxmlp[playground])")
+    p.add_argument("--port", type=int, default=8050, help="port on 127.0.0.1 (0: any free one)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.set_defaults(func=cmd_playground)
 
     p = add("info", "versions, platform and JAX devices")
     p.add_argument("--json", action="store_true", help="print JSON")

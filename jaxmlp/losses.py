@@ -107,3 +107,43 @@ def loss(
     act = _activations.get(activation)
     validation.check_data(params, X, y)
     return _loss(params, X, y, act)
+
+
+# Output units of scikit-learn's MLPs, each with its canonical loss: for every pair
+# the output delta of (P1) is ``Y_hat - Y`` (see :func:`jaxmlp.backprop.output_units`).
+OUTPUTS = ("logistic", "softmax", "identity", "exp")
+
+
+def per_example_output_loss(logits: Array, Y: Array, output: str) -> Array:
+    """Per-example loss of an output unit with its canonical loss, from the logits.
+
+    Args:
+      logits: (n, k) pre-activations of the output layer.
+      Y: (n, k) float targets: {0, 1} indicators for ``"logistic"`` (BCE summed
+        over the k outputs: binary or multilabel), one-hot rows for ``"softmax"``
+        (cross-entropy), real values for ``"identity"`` (half squared error summed
+        over outputs) and non-negative counts for ``"exp"`` (half Poisson
+        deviance, log link, summed over outputs).
+      output: one of :data:`OUTPUTS`.
+
+    Returns:
+      (n,) losses.
+
+    >>> z, Y = jnp.array([[0.0]]), jnp.array([[1.0]])
+    >>> float(per_example_output_loss(z, Y, "logistic")[0])  # log 2
+    0.6931...
+    >>> float(per_example_output_loss(jnp.array([[3.0]]), Y, "identity")[0])
+    2.0
+    """
+    Y = Y.astype(logits.dtype)
+    if output == "logistic":
+        terms = jnp.maximum(logits, 0) - Y * logits + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+    elif output == "softmax":
+        terms = jax.nn.logsumexp(logits, axis=-1, keepdims=True) * Y - logits * Y
+    elif output == "identity":
+        terms = 0.5 * (logits - Y) ** 2
+    elif output == "exp":
+        terms = jnp.exp(logits) - Y * logits + jax.scipy.special.xlogy(Y, Y) - Y
+    else:
+        raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    return jnp.sum(terms, axis=-1)

@@ -1,0 +1,100 @@
+"""Compare mode: the page's setting for several widths or activations, by ``jaxmlp.sweep``."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+import jaxmlp
+from jaxmlp import activations as _activations
+from jaxmlp.playground.data import Problem
+from jaxmlp.playground.settings import MAX_WIDTH, Settings
+from jaxmlp.playground.trajectory import make_optimizer
+from jaxmlp.playground.views import Canvas, encode_map
+
+MAX_MODELS = 8
+
+
+def parse_values(axis: str, values) -> tuple:
+    """The compared widths (ints) or activation names, checked.
+
+    >>> parse_values("widths", "2, 3,8")
+    (2, 3, 8)
+    """
+    if axis not in ("widths", "activations"):
+        raise ValueError(f"axis must be 'widths' or 'activations', got {axis!r}")
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(",") if v.strip()]
+    if not isinstance(values, (list, tuple)) or not 1 <= len(values) <= MAX_MODELS:
+        raise ValueError(f"values must list 1 to {MAX_MODELS} {axis}, got {values!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"values must be distinct, got {values!r}")
+    if axis == "activations":
+        for name in values:
+            _activations.get(name)  # ValueError naming the valid ones
+        return tuple(values)
+    try:
+        widths = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"values must be widths (integers), got {values!r}") from None
+    if any(not 1 <= w <= MAX_WIDTH for w in widths):
+        raise ValueError(f"widths must be in [1, {MAX_WIDTH}], got {widths}")
+    return widths
+
+
+def compare(
+    settings: Settings, problem: Problem, canvas: Canvas, *, axis: str, values, steps: int
+) -> dict:
+    """Trains the setting for each width (or activation) at once and draws their regions.
+
+    One ``jaxmlp.sweep`` over ``widths x activations`` with the setting's seed,
+    optimizer, batches and ``depth = len(hidden)`` hidden layers of one width; the
+    other axis is the setting's own (its activation, or its single hidden width).
+
+    Returns:
+      ``{"axis", "steps", "models": [{"label", "regions" (r, r), "train_accuracy",
+      "test_accuracy", "final_loss", "diverged_at"}]}``, JSON-ready.
+    """
+    values = parse_values(axis, values)
+    if not settings.hidden:
+        raise ValueError("compare needs at least one hidden layer")
+    if axis == "activations" and len(set(settings.hidden)) != 1:
+        raise ValueError(
+            f"compare of activations needs hidden layers of one width, got {settings.hidden}"
+        )
+    widths = values if axis == "widths" else (settings.hidden[0],)
+    acts = values if axis == "activations" else (settings.activation,)
+    result = jaxmlp.sweep(
+        problem.X_train,
+        problem.y_train,
+        widths=widths,
+        activations=acts,
+        seeds=(settings.seed,),
+        steps=steps,
+        optimizer=make_optimizer(settings.optimizer, settings.learning_rate, settings.l2),
+        X_test=problem.X_test,
+        y_test=problem.y_test,
+        batch_size=settings.batch_size,
+        key=jax.random.key(settings.seed + 2) if settings.batch_size else None,
+        depth=len(settings.hidden),
+    )
+    r = canvas.xs.size
+    models = []
+    for i, width in enumerate(result.widths):
+        for j, act in enumerate(result.activations):
+            params = result.params(width, act, settings.seed)
+            proba = np.asarray(jaxmlp.predict_proba(params, canvas.points, act))
+            diverged = int(result.diverged_at[i, j, 0])
+            models.append(
+                {
+                    "label": f"width {width}" if axis == "widths" else act,
+                    "sizes": [2, *([width] * len(settings.hidden)), 1],
+                    "activation": act,
+                    "regions": encode_map(proba.reshape(r, r)),
+                    "train_accuracy": float(result.train_accuracy[i, j, 0]),
+                    "test_accuracy": float(result.test_accuracy[i, j, 0]),
+                    "final_loss": float(result.final_loss[i, j, 0]),
+                    "diverged_at": None if diverged < 0 else diverged,
+                }
+            )
+    return {"axis": axis, "steps": steps, "models": models}

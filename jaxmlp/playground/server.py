@@ -1,0 +1,205 @@
+"""The playground's local web server: the page, Plotly, and a small JSON API.
+
+Python's standard ``http.server`` (one learner on this machine needs no framework),
+bound to 127.0.0.1 only; requests whose ``Host`` is not this address are refused
+(no other site can drive it through DNS rebinding). Routes:
+
+* ``GET /``: the page; ``GET /static/<file>``: its script and style, and
+  ``plotly.min.js`` from the ``plotly`` package (nothing is fetched from the internet);
+* ``GET /api/choices``, ``/api/data``, ``/api/frame``, ``/api/gradients``,
+  ``/api/reproduce``, ``/api/params`` (the params file, a download);
+* ``POST /api/settings`` (a settings object), ``/api/step`` (``{"frames": k}``),
+  ``/api/reset``, ``/api/compare`` (``{"axis": "widths", "values": "2,3,8"}``).
+
+Bad input answers 400 with ``{"error": message}``.
+"""
+
+from __future__ import annotations
+
+import http.server
+import importlib.resources
+import json
+import sys
+import threading
+import webbrowser
+from typing import Any
+
+from jaxmlp.playground.session import Playground
+
+HOST = "127.0.0.1"
+MAX_BODY = 4_000_000
+STATIC = {
+    "playground.js": "text/javascript; charset=utf-8",
+    "playground.css": "text/css; charset=utf-8",
+}
+
+
+def plotly_js() -> bytes:
+    """plotly.min.js as shipped in the ``plotly`` Python package's data."""
+    try:
+        path = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    except ModuleNotFoundError:
+        raise ImportError('the playground needs plotly: pip install "jaxmlp[playground]"') from None
+    return path.read_bytes()
+
+
+def _static(name: str) -> bytes:
+    return (importlib.resources.files("jaxmlp.playground") / "static" / name).read_bytes()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: PlaygroundServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed ACK)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal is the user's
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in headers.items():
+            self.send_header(key.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, value: Any) -> None:
+        body = json.dumps(value, allow_nan=False).encode("utf-8")
+        self._send(status, body, "application/json")
+
+    def _host_ok(self) -> bool:
+        port = self.server.server_address[1]
+        return self.headers.get("Host") in (f"{HOST}:{port}", f"localhost:{port}")
+
+    def _body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ValueError(f"request body too large ({length} bytes; at most {MAX_BODY})")
+        text = self.rfile.read(length).decode("utf-8") if length else "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"request body is not JSON: {e}") from None
+        if not isinstance(value, dict):
+            raise ValueError("request body must be a JSON object")
+        return value
+
+    def _route(self, method: str) -> None:
+        if not self._host_ok():
+            self._json(403, {"error": "the playground answers only 127.0.0.1 and localhost"})
+            return
+        path = self.path.split("?", 1)[0]
+        app = self.server.app
+        try:
+            if method == "GET" and path in ("/", "/index.html"):
+                self._send(200, _static("index.html"), "text/html; charset=utf-8")
+            elif method == "GET" and path == "/favicon.ico":
+                self._send(204, b"", "image/x-icon")
+            elif method == "GET" and path == "/static/plotly.min.js":
+                self._send(200, self.server.plotly, "text/javascript; charset=utf-8")
+            elif method == "GET" and path.startswith("/static/") and path[8:] in STATIC:
+                self._send(200, _static(path[8:]), STATIC[path[8:]])
+            elif method == "GET" and path == "/api/params":
+                name, content = app.params_file()
+                disposition = f'attachment; filename="{name}"'
+                self._send(
+                    200, content, "application/octet-stream", Content_Disposition=disposition
+                )
+            elif (method, path) in _API:
+                self._json(200, _API[method, path](app, self._body() if method == "POST" else {}))
+            else:
+                self._json(404, {"error": f"no {method} {path}"})
+        except (ValueError, TypeError) as e:
+            self._json(400, {"error": str(e)})
+        except Exception as e:  # the page shows it; the server keeps serving
+            self._json(500, {"error": f"{type(e).__name__}: {e}"})
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._route("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._route("POST")
+
+
+_API = {
+    ("GET", "/api/choices"): lambda app, body: app.choices(),
+    ("GET", "/api/data"): lambda app, body: app.data(),
+    ("GET", "/api/frame"): lambda app, body: app.frame(),
+    ("GET", "/api/gradients"): lambda app, body: app.gradients(),
+    ("GET", "/api/reproduce"): lambda app, body: app.reproduce(),
+    ("POST", "/api/settings"): lambda app, body: app.configure(body),
+    ("POST", "/api/step"): lambda app, body: app.step(body.get("frames", 1)),
+    ("POST", "/api/reset"): lambda app, body: app.reset(),
+    ("POST", "/api/compare"): lambda app, body: app.compare(body.get("axis"), body.get("values")),
+}
+
+
+class PlaygroundServer(http.server.ThreadingHTTPServer):
+    """The HTTP server of one :class:`Playground`, on 127.0.0.1."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int = 0, app: Playground | None = None):
+        self.plotly = plotly_js()
+        super().__init__((HOST, port), _Handler)
+        self.app = app or Playground()
+
+    def handle_error(self, request, client_address) -> None:
+        """A page closed mid-answer is no error; anything else is reported as usual."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.server_address[1]}/"
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.app.close()
+
+
+def start(
+    port: int = 0, app: Playground | None = None
+) -> tuple[PlaygroundServer, threading.Thread]:
+    """Starts a server (of ``app``, default a new one) in a background thread, for tests
+    and notebooks; ``.shutdown()`` and ``.server_close()`` it.
+
+    >>> server, thread = start()
+    >>> server.url.startswith("http://127.0.0.1:")
+    True
+    >>> server.shutdown(); server.server_close()
+    """
+    server = PlaygroundServer(port, app)
+    thread = threading.Thread(target=server.serve_forever, name="jaxmlp-playground", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def serve(port: int = 8050, *, open_browser: bool = False) -> None:
+    """Serves the playground on ``http://127.0.0.1:port/`` until Ctrl-C.
+
+    Prints the URL; opens it in the default browser only if ``open_browser``.
+    ``port=0`` picks a free port.
+    """
+    try:
+        server = PlaygroundServer(port)
+    except OSError as e:
+        raise ValueError(f"--port {port}: cannot listen on {HOST}:{port} ({e.strerror})") from None
+    print(f"jaxmlp playground: {server.url}  (Ctrl-C stops it)", flush=True)
+    # compile the first setting's programs while the page loads
+    warm = threading.Thread(target=server.app.frame, name="jaxmlp-playground-warm")
+    warm.start()
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("jaxmlp playground: stopping", file=sys.stderr, flush=True)
+    finally:
+        # JAX work still running in a thread at interpreter exit can crash it: finish first
+        warm.join()
+        server.server_close()
+    print("jaxmlp playground: stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,272 @@
+"""The playground's settings: one frozen record, checked where it enters from the page.
+
+Every field is what a learner can change on the page; :func:`parse_settings` turns the
+page's JSON object into :class:`Settings`, raising a ``ValueError``/``TypeError`` that
+names the field. :func:`command_line` and :func:`python_snippet` give the same run as a
+``jaxmlp train`` command and as Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from jaxmlp import activations as _activations
+from jaxmlp import datasets
+
+GENERATED = ("blobs", "circles", "moons", "xor", "spirals")
+DATASETS = (*GENERATED, "csv")
+MAX_POINTS = 5000
+MAX_LAYERS = 6
+MAX_WIDTH = 128
+MAX_STEPS = 100_000
+MAX_CSV_CHARS = 2_000_000
+
+
+def _noise_name(dataset: str) -> str:
+    """The keyword of a generator's spread: ``std`` for blobs, ``noise`` for the others."""
+    return "std" if dataset == "blobs" else "noise"
+
+
+def default_noise(dataset: str) -> float:
+    """The generator's own default spread (what ``jaxmlp train --dataset`` uses)."""
+    parameter = inspect.signature(getattr(datasets, dataset)).parameters[_noise_name(dataset)]
+    return float(parameter.default)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """One playground run: data, network, optimizer, and the pace of the animation.
+
+    The defaults are the post's network: circles, 2-3-1 with sigmoid units, full-batch
+    gradient descent with learning rate 2.0 on the mean loss.
+    """
+
+    dataset: str = "circles"
+    n: int = 200
+    noise: float = 0.05
+    test_fraction: float = 0.25
+    hidden: tuple[int, ...] = (3,)
+    activation: str = "sigmoid"
+    optimizer: str = "sgd"
+    learning_rate: float = 2.0
+    l2: float = 0.0
+    batch_size: int | None = None
+    seed: int = 0
+    steps_per_frame: int = 10
+    max_steps: int = 10_000
+    csv_text: str = dataclasses.field(default="", repr=False)
+    csv_name: str = "data.csv"
+
+    def sizes(self) -> tuple[int, ...]:
+        """``(2, *hidden, 1)``: two input features, one output unit."""
+        return (2, *self.hidden, 1)
+
+    def data_key(self) -> tuple:
+        """The fields that decide the data (and its split)."""
+        return (self.dataset, self.n, self.noise, self.test_fraction, self.seed, self.csv_text)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as the page sees them (JSON-ready, the CSV text left out)."""
+        out = dataclasses.asdict(self)
+        out["hidden"] = list(self.hidden)
+        del out["csv_text"]
+        return out
+
+
+def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    if not (lo <= value <= hi) or not math.isfinite(value):
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}")
+    return float(value)
+
+
+def _integer(raw: Mapping[str, Any], name: str, default, lo: int, hi: int) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} ({value!r})")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
+    return value
+
+
+def _choice(raw: Mapping[str, Any], name: str, default: str, choices) -> str:
+    value = raw.get(name, default)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _hidden(raw: Mapping[str, Any]) -> tuple[int, ...]:
+    value = raw.get("hidden", Settings.hidden)
+    if isinstance(value, str):  # "3" or "8, 8"
+        parts = [v.strip() for v in value.split(",") if v.strip()]
+        try:
+            value = [int(v) for v in parts]
+        except ValueError:
+            raise ValueError(f"hidden must be comma-separated widths, got {value!r}") from None
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_LAYERS:
+        raise ValueError(f"hidden must be a list of at most {MAX_LAYERS} widths, got {value!r}")
+    for width in value:
+        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
+            raise ValueError(f"hidden widths must be integers in [1, {MAX_WIDTH}], got {value!r}")
+    return tuple(value)
+
+
+def parse_settings(raw: Mapping[str, Any]) -> Settings:
+    """Checks the page's settings object; missing fields take the defaults.
+
+    Args:
+      raw: a JSON object with any of :class:`Settings`' fields; ``hidden`` may be a
+        list of widths or a string such as ``"8,8"``; ``batch_size`` null for the
+        full batch; ``noise`` null for the data set's default.
+
+    Raises:
+      ValueError, TypeError: naming the field, for an unknown field or a bad value.
+
+    >>> parse_settings({"hidden": "8,8", "activation": "tanh"}).sizes()
+    (2, 8, 8, 1)
+    """
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"settings must be a JSON object, got {type(raw).__name__}")
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; known: {sorted(fields)}")
+    from jaxmlp.cli import OPTIMIZERS
+
+    dataset = _choice(raw, "dataset", Settings.dataset, DATASETS)
+    noise_default = default_noise(dataset) if dataset in GENERATED else 0.0
+    noise = raw.get("noise")
+    n = _integer(raw, "n", Settings.n, 4, MAX_POINTS)
+    csv_text = raw.get("csv_text", "")
+    if not isinstance(csv_text, str) or len(csv_text) > MAX_CSV_CHARS:
+        raise ValueError(f"csv_text must be a string of at most {MAX_CSV_CHARS} characters")
+    if dataset == "csv" and not csv_text.strip():
+        raise ValueError("csv_text is empty: upload a CSV file of x1, x2, label rows")
+    max_steps = _integer(raw, "max_steps", Settings.max_steps, 1, MAX_STEPS)
+    batch_size = raw.get("batch_size")
+    settings = Settings(
+        dataset=dataset,
+        n=n,
+        noise=noise_default if noise is None else _number(raw, "noise", None, 0.0, 10.0),
+        test_fraction=_number(raw, "test_fraction", Settings.test_fraction, 0.05, 0.9),
+        hidden=_hidden(raw),
+        activation=_choice(raw, "activation", Settings.activation, _activations.NAMES),
+        optimizer=_choice(raw, "optimizer", Settings.optimizer, OPTIMIZERS),
+        learning_rate=_number(raw, "learning_rate", Settings.learning_rate, 1e-6, 100.0),
+        l2=_number(raw, "l2", Settings.l2, 0.0, 10.0),
+        batch_size=None if batch_size is None else _integer(raw, "batch_size", None, 1, n),
+        seed=_integer(raw, "seed", Settings.seed, 0, 2**31 - 3),
+        steps_per_frame=_integer(raw, "steps_per_frame", Settings.steps_per_frame, 1, max_steps),
+        max_steps=max_steps,
+        csv_text=csv_text if dataset == "csv" else "",
+        csv_name=str(raw.get("csv_name", Settings.csv_name))[:200],
+    )
+    return settings
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
+    """The ``jaxmlp train`` command of this run after ``steps`` updates, if it has one.
+
+    Returns:
+      ``(command or None, note)``: None, with the reason in ``note``, for what the
+      command line cannot express (an uploaded CSV, a noise other than the data set's
+      default, L2).
+
+    >>> command_line(Settings(), 1000)[0].split()[:4]
+    ['jaxmlp', 'train', '--dataset', 'circles']
+    """
+    missing = []
+    if settings.dataset == "csv":
+        missing.append("an uploaded CSV")
+    elif settings.noise != default_noise(settings.dataset):
+        missing.append(f"noise {_fmt(settings.noise)}")
+    if settings.l2:
+        missing.append("L2")
+    if missing:
+        return None, (
+            f"jaxmlp train has no option for {' or '.join(missing)}: use the Python snippet"
+        )
+    parts = [
+        "jaxmlp train",
+        f"--dataset {settings.dataset}",
+        f"--n {settings.n}",
+        f"--sizes {','.join(map(str, settings.hidden))}",
+        f"--activation {settings.activation}",
+        f"--optimizer {settings.optimizer}",
+        f"--lr {_fmt(settings.learning_rate)}",
+        f"--steps {steps}",
+        f"--test-fraction {_fmt(settings.test_fraction)}",
+        f"--seed {settings.seed}",
+    ]
+    if settings.batch_size:
+        parts.append(f"--batch-size {settings.batch_size}")
+    parts.append("--out out/playground")
+    return " ".join(parts), "the same data, split, initialisation and updates as the page"
+
+
+def python_snippet(settings: Settings, steps: int) -> str:
+    """Python that trains this run for ``steps`` updates with jaxmlp, as the page does.
+
+    >>> "jaxmlp.train(" in python_snippet(Settings(), 10)
+    True
+    """
+    s = settings
+    if s.dataset == "csv":
+        data = (
+            f"table = np.loadtxt({s.csv_name!r}, delimiter=',', ndmin=2)  # x1, x2, label\n"
+            "# labels: the smaller of the two values is class 0\n"
+            "labels = np.unique(table[:, 2])\n"
+            "X = jnp.asarray(table[:, :2], jnp.float32)\n"
+            "y = jnp.asarray(table[:, 2] == labels[1], jnp.int32)\n"
+        )
+    else:
+        data = (
+            f"X, y = datasets.{s.dataset}(jax.random.key({s.seed}), {s.n}, "
+            f"{_noise_name(s.dataset)}={_fmt(s.noise)})\n"
+        )
+    factory = (
+        f"optax.sgd({_fmt(s.learning_rate)}, momentum=0.9)"
+        if s.optimizer == "momentum"
+        else f"optax.{s.optimizer}({_fmt(s.learning_rate)})"
+    )
+    if s.l2:
+        optimizer = (
+            "optax.chain(\n"
+            f"    optax.add_decayed_weights({_fmt(s.l2)}, mask=lambda p: tuple(\n"
+            "        jaxmlp.Dense(W=True, b=False) for _ in p)),  # L2 on weights\n"
+            f"    {factory},\n)"
+        )
+    else:
+        optimizer = factory
+    batch = (
+        f"batch_size={s.batch_size}, key=jax.random.key({s.seed + 2}),"
+        if s.batch_size
+        else "batch_size=None,"
+    )
+    return (
+        "import jax\nimport jax.numpy as jnp\nimport numpy as np\nimport optax\n\n"
+        "import jaxmlp\nfrom jaxmlp import datasets, io\n\n"
+        f"{data}"
+        "X_train, X_test, y_train, y_test = datasets.train_test_split(\n"
+        f"    jax.random.key({s.seed + 1}), X, y, test_fraction={_fmt(s.test_fraction)})\n"
+        f"params = jaxmlp.init_mlp(jax.random.key({s.seed}), {s.sizes()})\n"
+        f"optimizer = {optimizer}\n"
+        "result = jaxmlp.train(\n"
+        f"    params, X_train, y_train, activation={s.activation!r}, optimizer=optimizer,\n"
+        f"    steps={steps}, {batch}\n)\n"
+        f"print(jaxmlp.loss(result.params, X_test, y_test, {s.activation!r}))\n"
+        f"io.save_params('params.safetensors', result.params, activation={s.activation!r})\n"
+    )

@@ -1,0 +1,323 @@
+"""The compiled programs behind the estimators: the whole stochastic fit, L-BFGS's objective.
+
+One :func:`run_epochs` call runs every epoch of a ``fit`` (or the one epoch of a
+``partial_fit``) as a single XLA program: a ``lax.while_loop`` over epochs, each a
+``lax.scan`` over mini-batches of a Feistel shuffle
+(:func:`jaxmlp.training.shuffled_positions`), with scikit-learn's stopping rules
+(``tol``, ``n_iter_no_change``, early stopping on a validation split, the
+``"adaptive"`` learning rate) evaluated inside the loop. Gradients come from
+:func:`jaxmlp.backprop.weighted_loss_and_manual_grads` (the post's formulas), the
+updates from optax.
+
+What is static (a new value compiles a new program) is only what changes the
+program's structure: the :class:`Static` settings and the array shapes. Every
+number a user tunes (``alpha``, ``learning_rate_init``, ``momentum``, ``beta_1``,
+``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``) is a traced
+:class:`Hyper` value, so clones in a grid search over them reuse one program.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxmlp import backprop, mlp
+from jaxmlp.training import shuffled_positions
+
+Array = jax.Array
+
+MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # scikit-learn's: "adaptive" stops below this rate
+
+
+class Static(NamedTuple):
+    """Settings that shape the compiled program (hashable: a static argument of jit)."""
+
+    activation: str  # a jaxmlp activation name
+    output: str  # "logistic", "softmax", "identity" or "exp"
+    solver: str  # "sgd" or "adam"
+    lr_schedule: str  # "constant", "invscaling" or "adaptive"
+    nesterov: bool
+    early_stopping: bool
+    shuffle: bool
+    batch_size: int
+    max_epochs: int
+
+
+class Hyper(NamedTuple):
+    """The numeric hyperparameters, traced scalars (a grid over them compiles once)."""
+
+    alpha: Array
+    learning_rate_init: Array
+    power_t: Array
+    momentum: Array
+    beta_1: Array
+    beta_2: Array
+    epsilon: Array
+    tol: Array
+    n_iter_no_change: Array
+    loss_scale: Array  # reported data loss = loss * loss_scale (1 / n_outputs for "identity")
+
+
+class State(NamedTuple):
+    """What a fit carries from one call to the next (warm_start, partial_fit).
+
+    Attributes:
+      params: tuple of Dense, W (out, in), b (out,).
+      opt_state: optax state of the solver.
+      learning_rate: scalar, the current rate of ``sgd`` (schedules change it).
+      no_improvement: int32 scalar, scikit-learn's ``_no_improvement_count``.
+      best_loss: scalar, lowest training loss so far (inf at first).
+      best_score: scalar, best validation score so far (-inf at first).
+      best_params: the params of the best validation score.
+      samples_seen: float scalar, scikit-learn's ``t_``.
+    """
+
+    params: mlp.Params
+    opt_state: optax.OptState
+    learning_rate: Array
+    no_improvement: Array
+    best_loss: Array
+    best_score: Array
+    best_params: mlp.Params
+    samples_seen: Array
+
+
+class Record(NamedTuple):
+    """Per-epoch history of one :func:`run_epochs` call, (max_epochs,) each.
+
+    ``event`` is 0 (nothing), 1 (``"adaptive"`` divided the rate by 5) or 2 (stopped).
+    """
+
+    loss: Array
+    score: Array
+    learning_rate: Array
+    event: Array
+    epochs: Array  # scalar: epochs run
+
+
+def optimizer(static: Static, hyper: Hyper, learning_rate: Array) -> optax.GradientTransformation:
+    """scikit-learn's update rules as optax transformations of traced hyperparameters.
+
+    ``sgd``: ``v = momentum v - lr g``, update ``v`` (or ``momentum v - lr g`` with
+    Nesterov), exactly scikit-learn's: the rate is applied before the momentum trace,
+    so a rate that changes between epochs scales only the new gradients, as there.
+    ``adam``: ``optax.adam`` (``epsilon`` added to ``sqrt(v_hat)``; scikit-learn adds
+    it to ``sqrt(v)``, a difference of order ``epsilon``).
+    """
+    if static.solver == "adam":
+        return optax.adam(
+            hyper.learning_rate_init, b1=hyper.beta_1, b2=hyper.beta_2, eps=hyper.epsilon
+        )
+    return optax.chain(
+        optax.scale(-learning_rate),
+        optax.trace(decay=hyper.momentum, nesterov=static.nesterov),
+    )
+
+
+def regularized_loss_and_grads(params, X, Y, sample_weight, alpha, *, activation, output):
+    """scikit-learn's objective on a batch: weighted mean loss plus its L2 term.
+
+    ``L = sum_i w_i l_i / sum_i w_i + 0.5 alpha sum ||W||^2 / sum_i w_i``: the
+    penalty is divided by the batch's total weight (its size without weights), as
+    scikit-learn does. Gradients by the post's formulas, plus ``alpha W / sum w``.
+
+    Args:
+      params: tuple of Dense.
+      X: (n, d) inputs; Y: (n, k) targets; sample_weight: (n,) (0 for padding rows).
+      alpha: scalar L2 strength.
+
+    Returns:
+      ``(data_loss, penalty, grads)``.
+    """
+    total = jnp.sum(sample_weight)
+    data_loss, grads = backprop.weighted_loss_and_manual_grads(
+        params, X, Y, sample_weight / total, activation, output
+    )
+    penalty = 0.5 * alpha * sum(jnp.sum(layer.W**2) for layer in params) / total
+    grads = tuple(
+        mlp.Dense(W=g.W + alpha * layer.W / total, b=g.b)
+        for g, layer in zip(grads, params, strict=True)
+    )
+    return data_loss, penalty, grads
+
+
+def predict_units(params, X, *, activation, output):
+    """(n, k) output units ``Y_hat`` (probabilities, or the regression values)."""
+    logits = mlp.forward_with_intermediates(params, X, activation).s[-1]
+    return backprop.output_units(logits, output)
+
+
+def validation_score(params, X, Y, sample_weight, *, activation, output):
+    """scikit-learn's ``score`` on the validation split, computed in the program.
+
+    Accuracy for classifiers (a row counts when every label of it is right, as
+    ``accuracy_score`` on indicator rows); ``r2_score`` averaged over outputs for
+    regressors, NaN when a prediction is not finite.
+    """
+    pred = predict_units(params, X, activation=activation, output=output)
+    w = sample_weight / jnp.sum(sample_weight)
+    if output == "softmax":
+        right = jnp.argmax(pred, axis=-1) == jnp.argmax(Y, axis=-1)
+        return jnp.sum(w * right)
+    if output == "logistic":
+        right = jnp.all((pred > 0.5) == (Y > 0.5), axis=-1)
+        return jnp.sum(w * right)
+    Y = Y.astype(pred.dtype)
+    mean = jnp.sum(w[:, None] * Y, axis=0)
+    residual = jnp.sum(w[:, None] * (Y - pred) ** 2, axis=0)
+    total = jnp.sum(w[:, None] * (Y - mean[None, :]) ** 2, axis=0)
+    # r2_score(force_finite=True): a constant target scores 1 if fitted exactly, else 0
+    r2 = jnp.where(total > 0, 1 - residual / jnp.where(total > 0, total, 1), 0.0)
+    r2 = jnp.where((total == 0) & (residual == 0), 1.0, r2)
+    return jnp.where(jnp.all(jnp.isfinite(pred)), jnp.mean(r2), jnp.nan)
+
+
+def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, static: Static):
+    """One pass over the data in shuffled mini-batches; returns (state, mean loss)."""
+    n = X.shape[0]
+    size = static.batch_size
+    tx = optimizer(static, hyper, state.learning_rate)
+
+    def step(carry, b):
+        params, opt_state, accumulated = carry
+        positions = b * size + jnp.arange(size, dtype=jnp.int32)
+        valid = positions < n  # the last batch is short, as scikit-learn's gen_batches
+        positions = jnp.where(valid, positions, 0)
+        # one batch holding every row: a shuffle would change only the summation order
+        shuffle = static.shuffle and n > size
+        idx = shuffled_positions(key, epoch, positions, n) if shuffle else positions
+        w = jnp.where(valid, sample_weight[idx], 0)
+        data, penalty, grads = regularized_loss_and_grads(
+            params, X[idx], Y[idx], w, hyper.alpha,
+            activation=static.activation, output=static.output,
+        )  # fmt: skip
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        batch_loss = data * hyper.loss_scale + penalty
+        return (params, opt_state, accumulated + batch_loss * jnp.sum(valid)), None
+
+    n_batches = -(-n // size)
+    carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
+    (params, opt_state, accumulated), _ = jax.lax.scan(step, carry, jnp.arange(n_batches))
+    return state._replace(params=params, opt_state=opt_state), accumulated / n
+
+
+def _end_of_epoch(state: State, hyper, loss, score, static: Static):
+    """scikit-learn's bookkeeping after an epoch; returns (state, event)."""
+    tol = hyper.tol
+    if static.early_stopping:
+        worse = score < state.best_score + tol
+        better = score > state.best_score
+        state = state._replace(
+            best_score=jnp.where(better, score, state.best_score),
+            best_params=jax.tree.map(
+                lambda new, old: jnp.where(better, new, old), state.params, state.best_params
+            ),
+        )
+    else:
+        worse = loss > state.best_loss - tol
+        state = state._replace(best_loss=jnp.where(loss < state.best_loss, loss, state.best_loss))
+    count = jnp.where(worse, state.no_improvement + 1, 0)
+    lr = state.learning_rate
+    if static.solver == "sgd" and static.lr_schedule == "invscaling":
+        lr = hyper.learning_rate_init / (state.samples_seen + 1) ** hyper.power_t
+    trigger = count > hyper.n_iter_no_change
+    if static.solver == "sgd" and static.lr_schedule == "adaptive":
+        reduce = trigger & (lr > MIN_ADAPTIVE_LEARNING_RATE)
+        lr = jnp.where(reduce, lr / 5.0, lr)
+        count = jnp.where(reduce, 0, count)
+        event = jnp.where(reduce, 1, jnp.where(trigger, 2, 0))
+    else:
+        event = jnp.where(trigger, 2, 0)
+    return state._replace(no_improvement=count, learning_rate=lr.astype(lr.dtype)), event
+
+
+@functools.partial(jax.jit, static_argnames="static")
+def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, key, *,
+               static: Static) -> tuple[State, Record]:  # fmt: skip
+    """Up to ``static.max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
+
+    Args:
+      state: the :class:`State` to continue from.
+      hyper: traced :class:`Hyper`.
+      X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,).
+      X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)); used only
+        with ``static.early_stopping`` (pass one dummy row otherwise).
+      key: PRNG key of the shuffles (epoch ``e`` of this call uses ``fold_in(key, e)``).
+
+    Returns:
+      ``(state, record)``.
+    """
+    dtype = X.dtype
+    empty = jnp.full((static.max_epochs,), jnp.nan, dtype)
+    no_events = jnp.zeros((static.max_epochs,), jnp.int32)
+    record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
+
+    def cond(carry):
+        _, record, stopped = carry
+        return (record.epochs < static.max_epochs) & ~stopped
+
+    def body(carry):
+        state, record, _ = carry
+        e = record.epochs
+        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, static)
+        state = state._replace(samples_seen=state.samples_seen + X.shape[0])
+        score = jnp.asarray(jnp.nan, dtype)
+        if static.early_stopping:
+            score = validation_score(
+                state.params, X_val, Y_val, w_val,
+                activation=static.activation, output=static.output,
+            )  # fmt: skip
+        lr_used = state.learning_rate
+        state, event = _end_of_epoch(state, hyper, loss, score, static)
+        record = Record(
+            record.loss.at[e].set(loss),
+            record.score.at[e].set(score),
+            record.learning_rate.at[e].set(lr_used),
+            record.event.at[e].set(event),
+            e + 1,
+        )
+        return state, record, event == 2
+
+    state, record, _ = jax.lax.while_loop(cond, body, (state, record, jnp.zeros((), bool)))
+    return state, record
+
+
+def init_opt_state(static: Static, hyper: Hyper, params) -> optax.OptState:
+    """The solver's fresh optax state for ``params``."""
+    return optimizer(static, hyper, jnp.zeros((), params[0].W.dtype)).init(params)
+
+
+def flatten(params) -> Array:
+    """(P,) every ``W`` (row-major) then ``b``, layer by layer."""
+    return jnp.concatenate([jnp.concatenate([layer.W.ravel(), layer.b]) for layer in params])
+
+
+def unflatten(theta: Array, sizes: tuple[int, ...]) -> mlp.Params:
+    """Inverse of :func:`flatten` for a network of ``sizes`` ``(d, h1, ..., k)``."""
+    layers, start = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        W = theta[start : start + fan_in * fan_out].reshape(fan_out, fan_in)
+        start += fan_in * fan_out
+        layers.append(mlp.Dense(W=W, b=theta[start : start + fan_out]))
+        start += fan_out
+    return tuple(layers)
+
+
+@functools.partial(jax.jit, static_argnames=("sizes", "activation", "output"))
+def flat_loss_and_grad(theta, X, Y, sample_weight, alpha, loss_scale, *, sizes, activation,
+                       output):  # fmt: skip
+    """L-BFGS's objective on flat parameters: ``(objective, reported loss, flat grad)``.
+
+    The objective is the data loss summed over outputs (the one the gradient
+    ``Delta_L = Y_hat - Y`` belongs to) plus the penalty; the reported loss is
+    scikit-learn's ``loss_`` (mean over outputs for the identity output).
+    """
+    data, penalty, grads = regularized_loss_and_grads(
+        unflatten(theta, sizes), X, Y, sample_weight, alpha, activation=activation, output=output
+    )
+    return data + penalty, data * loss_scale + penalty, flatten(grads)

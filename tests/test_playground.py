@@ -1,0 +1,521 @@
+"""The playground as a learner uses it: its API called directly and over HTTP, its
+reproducibility claims checked against jaxmlp itself, and (slow) the page driven in a
+real headless Chromium and the ``jaxmlp playground`` command stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import jaxmlp
+from jaxmlp import io
+from jaxmlp.playground import Playground, Settings, parse_settings
+from jaxmlp.playground import trajectory as trajectory_module
+from jaxmlp.playground.data import make_problem, parse_csv
+from jaxmlp.playground.settings import command_line
+from jaxmlp.playground.views import encode_map
+
+TINY = {"n": 40, "max_steps": 60, "steps_per_frame": 10}
+
+
+def loaded_params(pg: Playground):
+    """The current params as the download gives them, read back with jaxmlp.io."""
+    name, content = pg.params_file()
+    assert name.endswith(".safetensors")
+    path = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"pg-{os.getpid()}-{name}"
+    path.write_bytes(content)
+    try:
+        return io.load_params(path)
+    finally:
+        path.unlink()
+
+
+def run_snippet(code: str, folder: pathlib.Path):
+    """Runs the page's Python snippet in ``folder``; returns its namespace."""
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        namespace: dict = {}
+        exec(compile(code, "snippet", "exec"), namespace)  # the code the page hands out
+        return namespace
+    finally:
+        os.chdir(cwd)
+
+
+# ---- settings and data ----
+
+
+def test_default_settings_are_the_posts_network():
+    s = parse_settings({})
+    assert s == Settings()
+    assert (s.dataset, s.sizes(), s.activation, s.optimizer) == (
+        "circles",
+        (2, 3, 1),
+        "sigmoid",
+        "sgd",
+    )
+    assert s.learning_rate == 2.0 and s.batch_size is None and s.noise == 0.05
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({"dataset": "iris"}, "dataset must be one of"),
+        ({"hidden": "3,x"}, "hidden must be comma-separated"),
+        ({"hidden": [3] * 7}, "at most 6 widths"),
+        ({"hidden": [0]}, r"hidden widths must be integers in \[1, 128\]"),
+        ({"learning_rate": -1}, "learning_rate must be in"),
+        ({"learning_rate": "fast"}, "learning_rate must be a number"),
+        ({"batch_size": 500}, r"batch_size must be in \[1, 200\]"),
+        ({"activation": "swish"}, "activation must be one of"),
+        ({"noise": float("nan")}, "noise must be in"),
+        ({"dataset": "csv"}, "csv_text is empty"),
+        ({"epochs": 3}, r"unknown settings \['epochs'\]"),
+    ],
+)
+def test_bad_settings_name_the_field(raw, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        parse_settings(raw)
+
+
+def test_csv_upload_parses_header_and_any_two_labels():
+    text = "x1,x2,label\n0,0,-1\n1,1,1\n0,1,1\n1,0,-1\n0.5,0.5,1\n"
+    X, y = parse_csv(text)
+    assert X.dtype == np.float32 and X.shape == (5, 2)
+    assert y.tolist() == [0, 1, 1, 0, 1]
+    problem = make_problem(parse_settings({"dataset": "csv", "csv_text": text, "seed": 1}))
+    assert problem.X_train.shape[0] + problem.X_test.shape[0] == 5
+    # every uploaded point is in the split, with its label
+    points = np.concatenate([problem.X_train, problem.X_test])
+    labels = np.concatenate([problem.y_train, problem.y_test])
+    order = np.lexsort(points.T)
+    np.testing.assert_array_equal(points[order], X[np.lexsort(X.T)])
+    np.testing.assert_array_equal(labels[order], y[np.lexsort(X.T)])
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("1,2\n3,4\n5,6\n7,8\n", "three columns"),
+        ("1,2,0\n3,4,0\n5,6,0\n7,8,0\n", "two classes"),
+        ("1,2,0\n3,a,1\n5,6,0\n7,8,1\n", "three numbers"),
+        ("1,2,0\n3,4,1\n", "need 4 to"),
+        ("1,2,0\n3,inf,1\n5,6,0\n7,8,1\n", "finite"),
+    ],
+)
+def test_bad_csv_is_a_clear_error(text, match):
+    with pytest.raises(ValueError, match=match):
+        parse_csv(text)
+
+
+def test_command_line_only_where_jaxmlp_train_can_express_the_setting():
+    command, _ = command_line(Settings(batch_size=32), 500)
+    assert command is not None
+    assert "--sizes 3 --activation sigmoid --optimizer sgd --lr 2 --steps 500" in command
+    assert "--batch-size 32" in command and "--seed 0" in command
+    for changed, word in ((dict(noise=0.3), "noise 0.3"), (dict(l2=0.01), "L2")):
+        command, note = command_line(Settings(**changed), 500)
+        assert command is None and word in note and "Python snippet" in note
+
+
+def test_data_matches_jaxmlp_train():
+    """The page's points and split are the command line's: key(seed), key(seed + 1)."""
+    s = parse_settings({"dataset": "moons", "n": 60, "seed": 4})
+    problem = make_problem(s)
+    X, y = jaxmlp.datasets.moons(jax.random.key(4), 60)
+    expected = jaxmlp.datasets.train_test_split(jax.random.key(5), X, y, test_fraction=0.25)
+    for got, want in zip(problem, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+# ---- the session: frames, gradients, reproducibility ----
+
+
+def test_frames_show_training_progress_and_pictures():
+    pg = Playground(parse_settings(TINY))
+    try:
+        first = pg.frame()
+        assert first["step"] == 0 and first["frame"] == 0 and not first["done"]
+        last = pg.step(100)  # past the end: the last frame
+        assert last["step"] == 60 and last["done"]
+        assert last["train_loss"] < first["train_loss"]
+        steps, train, test = last["curve"]
+        assert steps == list(range(0, 70, 10)) and len(train) == len(test) == 7
+        assert train[0] == pytest.approx(first["train_loss"], rel=1e-4)
+        # the pictures: regions (r, r) in [0, 1], three first-layer unit maps with lines
+        assert last["regions"]["shape"] == [48, 48] and 0 <= last["regions"]["lo"] <= 1
+        assert len(last["units"]) == 3 and all(len(u["line"]) == 2 for u in last["units"])
+        assert last["hidden"]["dims"] == 3 and len(last["hidden"]["boundary"]) == 3
+        assert last["network"]["sizes"] == [2, 3, 1]
+        W = np.asarray(last["network"]["weights"][0])
+        params, _ = loaded_params(pg)
+        np.testing.assert_allclose(W, params[0].W, atol=1e-3)
+        assert pg.reset()["step"] == 0
+    finally:
+        pg.close()
+
+
+def test_unit_lines_and_hidden_plane_are_those_of_the_params():
+    pg = Playground(parse_settings(TINY))
+    try:
+        f = pg.step(3)
+        params, _ = loaded_params(pg)
+        W, b = np.asarray(params[0].W), np.asarray(params[0].b)
+        for i, unit in enumerate(f["units"]):
+            xs, ys = (np.asarray(v) for v in unit["line"])
+            np.testing.assert_allclose(W[i] @ np.stack([xs, ys]) + b[i], 0, atol=1e-2)
+        plane = np.asarray(f["hidden"]["boundary"])  # (3, k) vertices
+        w, c = np.asarray(params[1].W[0]), float(params[1].b[0])
+        np.testing.assert_allclose(w @ plane + c, 0, atol=1e-2)
+    finally:
+        pg.close()
+
+
+def test_encode_map_round_trips_within_a_level():
+    z = np.linspace(-2, 5, 48 * 48).reshape(48, 48)
+    m = encode_map(z)
+    import base64
+
+    levels = np.frombuffer(base64.b64decode(m["bytes"]), np.uint8).reshape(m["shape"])
+    decoded = m["lo"] + levels * (m["hi"] - m["lo"]) / 255
+    np.testing.assert_allclose(decoded, z, atol=7 / 255 / 2 + 1e-9)
+
+
+def test_gradients_are_the_posts_and_match_jax_grad():
+    pg = Playground(parse_settings(TINY))
+    try:
+        pg.step(2)
+        g = pg.gradients()
+        assert [layer["role"] for layer in g["layers"]] == ["output", "hidden"]
+        params, _ = loaded_params(pg)
+        problem = pg.problem
+        manual = jaxmlp.manual_grads(params, problem.X_train, problem.y_train, "sigmoid")
+        auto = jax.grad(jaxmlp.loss)(params, problem.X_train, problem.y_train, "sigmoid")
+        for layer in g["layers"]:
+            l = layer["layer"] - 1
+            np.testing.assert_allclose(layer["manual"]["W"], manual[l].W, rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(layer["autodiff"]["b"], auto[l].b, rtol=1e-5, atol=1e-8)
+            assert layer["max_abs_diff"] < 1e-5
+        assert g["step"] == 20
+        assert g["loss"] == pytest.approx(float(pg.frame()["train_loss"]), rel=1e-5)
+    finally:
+        pg.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {},  # the post's setting: full batch SGD
+        {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 16, "hidden": [4, 2]},
+        {"dataset": "xor", "noise": 0.3, "l2": 0.01, "activation": "tanh", "optimizer": "momentum"},
+    ],
+)
+def test_python_snippet_reproduces_the_page_across_horizons(raw, tmp_path, monkeypatch):
+    """The params after 90 steps (horizons 20, 80, 100: two run boundaries crossed) are
+    exactly those of the snippet's single jaxmlp.train run, optimizer state and
+    mini-batch order included; the download holds them."""
+    monkeypatch.setattr(trajectory_module, "FIRST_HORIZON", 20)
+    settings = parse_settings({**raw, **TINY, "max_steps": 100})
+    pg = Playground(settings)
+    try:
+        assert pg.step(9)["step"] == 90
+        params, meta = loaded_params(pg)
+        assert meta["step"] == 90 and meta["activation"] == settings.activation
+        snippet = pg.reproduce()["python"]
+    finally:
+        pg.close()
+    namespace = run_snippet(snippet, tmp_path)
+    assert (tmp_path / "params.safetensors").exists()
+    for got, want in zip(params, namespace["result"].params, strict=True):
+        np.testing.assert_allclose(got.W, want.W, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got.b, want.b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_command_line_reproduces_the_page(tmp_path):
+    from jaxmlp import cli
+
+    pg = Playground(parse_settings({**TINY, "batch_size": 10, "seed": 2}))
+    try:
+        pg.step(4)
+        params, _ = loaded_params(pg)
+        command = pg.reproduce()["command"]
+    finally:
+        pg.close()
+    args = command.split()[1:]
+    args[args.index("--out") + 1] = str(tmp_path / "run")
+    assert cli.main(args) == 0
+    trained, _ = io.load_params(tmp_path / "run" / "params.safetensors")
+    for got, want in zip(params, trained, strict=True):
+        np.testing.assert_allclose(got.W, want.W, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_compare_trains_each_width_and_checks_its_axis():
+    pg = Playground(parse_settings({**TINY, "max_steps": 200}))
+    try:
+        pg.step(20)
+        r = pg.compare("widths", "1,4")
+        assert r["steps"] == 200 and [m["label"] for m in r["models"]] == ["width 1", "width 4"]
+        one, four = r["models"]
+        assert one["sizes"] == [2, 1, 1] and four["sizes"] == [2, 4, 1]
+        # one unit draws a straight boundary: circles stay mostly unsolved; four solve them
+        assert four["test_accuracy"] > one["test_accuracy"]
+        with pytest.raises(ValueError, match="axis must be"):
+            pg.compare("depths", "1,2")
+        with pytest.raises(ValueError, match="distinct"):
+            pg.compare("activations", ["relu", "relu"])
+        pg.configure({**TINY, "hidden": [3, 4]})
+        with pytest.raises(ValueError, match="hidden layers of one width"):
+            pg.compare("activations", "relu,tanh")
+    finally:
+        pg.close()
+
+
+def test_bad_requests_to_the_session_are_clear():
+    pg = Playground(parse_settings(TINY))
+    try:
+        with pytest.raises(ValueError, match="frames must be an integer"):
+            pg.step(0)
+        with pytest.raises(ValueError, match="learning_rate must be in"):
+            pg.configure({"learning_rate": 0})
+        assert pg.settings == parse_settings(TINY)  # a refused setting changes nothing
+    finally:
+        pg.close()
+
+
+def test_optimizer_objects_are_reused_per_setting():
+    """jaxmlp.train caches compiled programs per optimizer object: one per (name, rate, l2)."""
+    make = trajectory_module.make_optimizer
+    assert make("adam", 0.01, 0.0) is make("adam", 0.01, 0.0)
+    assert make("adam", 0.01, 0.0) is not make("adam", 0.02, 0.0)
+    assert trajectory_module.horizons(10_000, 10) == [1000, 4000, 10_000]
+    assert trajectory_module.horizons(25, 10) == [20]
+
+
+# ---- over HTTP ----
+
+
+@pytest.fixture(scope="module")
+def server():
+    from jaxmlp.playground.server import start
+
+    srv, _ = start(app=Playground(parse_settings(TINY)))
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def request(server, method, path, body=None, host=None):
+    port = server.server_address[1]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    headers = {"Content-Type": "application/json"}
+    if host:
+        headers["Host"] = host
+    connection.request(method, path, None if body is None else json.dumps(body), headers)
+    try:
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        connection.close()
+
+
+def test_http_serves_page_and_local_plotly(server):
+    status, kind, body = request(server, "GET", "/")
+    assert status == 200 and kind.startswith("text/html")
+    assert b'src="/static/plotly.min.js"' in body and b"https://" not in body
+    status, kind, body = request(server, "GET", "/static/plotly.min.js")
+    assert status == 200 and len(body) > 1_000_000 and b"plotly" in body[:2000].lower()
+    status, _, body = request(server, "GET", "/static/playground.js")
+    assert status == 200 and b"/api/step" in body
+    assert request(server, "GET", "/static/../server.py")[0] == 404
+
+
+def test_http_api_trains_and_reports_errors(server):
+    status, _, body = request(server, "POST", "/api/settings", {**TINY, "seed": 3})
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["settings"]["seed"] == 3 and answer["frame"]["step"] == 0
+    assert len(answer["X_train"]) == len(answer["y_train"]) == 30
+    frame = json.loads(request(server, "POST", "/api/step", {"frames": 2})[2])
+    assert frame["step"] == 20 and frame["train_loss"] < answer["frame"]["train_loss"]
+    status, _, body = request(server, "POST", "/api/settings", {"hidden": "a"})
+    assert status == 400 and "hidden must be" in json.loads(body)["error"]
+    status, _, body = request(server, "POST", "/api/step", {"frames": -1})
+    assert status == 400 and "frames" in json.loads(body)["error"]
+    assert request(server, "GET", "/api/nothing")[0] == 404
+    reproduce = json.loads(request(server, "GET", "/api/reproduce")[2])
+    assert reproduce["steps"] == 20 and "--seed 3" in reproduce["command"]
+    status, kind, content = request(server, "GET", "/api/params")
+    assert status == 200 and kind == "application/octet-stream"
+    header = int.from_bytes(content[:8], "little")  # safetensors: u64 header size, JSON header
+    assert json.loads(content[8 : 8 + header])["__metadata__"]
+
+
+def test_http_refuses_foreign_hosts(server):
+    """A page of another site (DNS rebinding) cannot drive the playground."""
+    status, _, body = request(server, "GET", "/api/frame", host="evil.example:80")
+    assert status == 403 and "127.0.0.1" in json.loads(body)["error"]
+
+
+# ---- the command and the page, as a person uses them ----
+
+
+@pytest.mark.slow
+def test_import_jaxmlp_stays_light():
+    code = (
+        "import sys, jaxmlp; "
+        "print([m for m in ('jaxmlp.playground', 'plotly') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_command_prints_url_serves_and_stops_on_ctrl_c():
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxmlp", "playground", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("jaxmlp playground: http://127.0.0.1:"), line
+        url = line.split()[2]
+        host, port = url.removeprefix("http://").strip("/").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=300)
+        connection.request("GET", "/api/choices")
+        choices = json.loads(connection.getresponse().read())
+        connection.close()
+        assert "spirals" in choices["datasets"] and choices["defaults"]["hidden"] == [3]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium binary (Debian: apt-get install -y chromium)"
+)
+def test_page_in_headless_chromium(tmp_path):
+    """Loads the page, plays until the loss falls, switches to ReLU, checks the drawing."""
+    from playwright.sync_api import sync_playwright
+
+    from jaxmlp.playground.server import start
+
+    srv, _ = start()
+    shots = pathlib.Path(os.environ.get("JAXMLP_PLAYGROUND_SHOTS", tmp_path))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--enable-unsafe-swiftshader"]
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url)
+            ready = "document.getElementById('state').dataset.state === 'ready'"
+            page.wait_for_function(ready, timeout=300_000)
+            assert page.input_value("#hidden") == "3"
+            assert page.input_value("#activation") == "sigmoid"
+
+            page.click("#play")
+            loss_below = "window.playground.frame.train_loss < {}"
+            page.wait_for_function(loss_below.format(0.1), timeout=300_000)
+            page.click("#play")  # pause
+            sigmoid = drawn_regions(page)
+            page.screenshot(path=str(shots / "playground-sigmoid.png"), full_page=True)
+            page.screenshot(path=str(shots / "playground.png"))  # the docs' figure, one screen
+            print("frames/s while playing:", page.inner_text("#fps"))
+
+            page.select_option("#activation", "relu")
+            page.wait_for_function(ready, timeout=300_000)
+            assert page.inner_text("#step-count") == "0"
+            page.click("#play")
+            page.wait_for_function(loss_below.format(0.1), timeout=300_000)
+            page.click("#play")
+            relu = drawn_regions(page)
+            page.screenshot(path=str(shots / "playground-relu.png"), full_page=True)
+
+            page.click("#reproduce")
+            page.wait_for_selector("#reproduce-out:not([hidden])")
+            command = page.inner_text("#command")
+            page.fill("#compare-values", "1,4")
+            page.click("#compare")
+            page.wait_for_function(
+                "document.querySelectorAll('#compare-out .compare-model').length === 2",
+                timeout=300_000,
+            )
+            titles = page.inner_text("#compare-out")
+            page.screenshot(path=str(shots / "playground-compare.png"), full_page=True)
+
+            # an uploaded CSV: 40 rows, 30 of them drawn as training points
+            rng = np.random.default_rng(0)
+            X = rng.normal(size=(40, 2))
+            rows = [f"{a:.4f},{b:.4f},{int(a * b > 0)}" for a, b in X]
+            csv = tmp_path / "quadrants.csv"
+            csv.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
+            page.select_option("#dataset", "csv")
+            page.set_input_files("#csv", str(csv))
+            page.wait_for_function(
+                "window.playground.data.settings.dataset === 'csv' && " + ready, timeout=300_000
+            )
+            uploaded = drawn_regions(page)
+            browser.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert not errors, errors
+    for drawn in (sigmoid, relu):
+        # the drawn regions classify the drawn points: the inner circle orange, the outer blue
+        assert drawn["accuracy"] > 0.95, drawn
+        assert len(drawn["z"]) == 48
+    assert relu["activation"] == "relu" and sigmoid["activation"] == "sigmoid"
+    # a ReLU network's boundary is a polygon of its units' lines, not the sigmoid's curve
+    assert np.max(np.abs(np.asarray(relu["z"]) - np.asarray(sigmoid["z"]))) > 0.2
+    assert command.startswith("jaxmlp train --dataset circles") and "--activation relu" in command
+    assert "width 1" in titles and "width 4" in titles and "test accuracy" in titles
+    assert uploaded["points"] == 30
+
+
+def drawn_regions(page) -> dict:
+    """What the regions plot shows: its heatmap and how it classifies the drawn points."""
+    return page.evaluate(
+        """() => {
+        const plot = document.getElementById('regions');
+        const heat = plot.data[0], xs = heat.x, ys = heat.y, z = heat.z;
+        const nearest = (axis, v) => axis.reduce((best, a, i) =>
+            Math.abs(a - v) < Math.abs(axis[best] - v) ? i : best, 0);
+        let right = 0, total = 0;
+        for (const trace of document.getElementById('regions-points').data) {
+            const label = trace.name.endsWith('class 1') ? 1 : 0;
+            trace.x.forEach((x, k) => {
+                const p = z[nearest(ys, trace.y[k])][nearest(xs, x)];
+                right += (p > 0.5) === (label === 1); total += 1;
+            });
+        }
+        return {z, accuracy: right / total, points: total,
+                activation: document.getElementById('activation').value};
+    }"""
+    )
