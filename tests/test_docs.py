@@ -42,6 +42,7 @@ PUBLIC_MODULES = {
     "jaxmlp.plots": "plots",
     "jaxmlp.kernels": "kernels",
     "jaxmlp.sklearn": "sklearn",
+    "jaxmlp.playground": "playground",
     "jaxmlp.cli": "cli",
 }
 OPTIONAL = {"jaxmlp.sklearn": "sklearn"}  # module -> the optional package it needs
