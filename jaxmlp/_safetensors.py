@@ -124,10 +124,12 @@ def encode(
 def _check_crc(path: str, prefix: bytes, raw: bytes, data: bytearray, value: str) -> None:
     field = _crc_field(value)
     try:
-        expected = int(json.loads(value), 16)
+        text = json.loads(value)
+        expected = int(text, 16)
     except (ValueError, TypeError):
         expected = None
-    if expected is None or raw.count(field) != 1:
+    # exactly the digits jaxmlp writes: "1C45c3b1" (a flipped case bit) is damage too
+    if expected is None or text != f"{expected:08x}" or raw.count(field) != 1:
         raise FileFormatError(f"{path!r} has a damaged checksum entry")
     crc = zlib.crc32(
         data, zlib.crc32(raw.replace(field, _crc_field(_CRC_ZERO)), zlib.crc32(prefix))

@@ -185,8 +185,8 @@ def spirals(
     _check_n(n)
     _check_noise(noise)
     _check_number(turns, "turns")
-    if not 0 < turns < np.inf:
-        raise ValueError(f"turns must be > 0 (and finite), got {turns!r}")
+    if not 0 < turns <= MAX_TURNS:
+        raise ValueError(f"turns must be > 0 and at most MAX_TURNS = {MAX_TURNS:g}, got {turns!r}")
     return _spirals(key, int(n), _floats(turns), _floats(noise))
 
 
@@ -248,6 +248,8 @@ def _split(key, X, y, n_test):
 # Points of a data set are float32: geometry beyond this would overflow it (or lose all
 # precision); the limit is far beyond any sensible toy data set.
 MAX_COORDINATE = 1e18
+# More turns than this are not a spiral at float32 resolution (and 1e300 overflows it).
+MAX_TURNS = 1e6
 
 
 def _check_n(n) -> None:
