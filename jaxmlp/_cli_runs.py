@@ -30,8 +30,11 @@ from jaxmlp._cli_options import (
 
 # Ctrl-C is honoured between chunks of training: each chunk is at most this many
 # multiply-adds (about a second on one CPU core) and at most MAX_CHUNK_STEPS steps.
+# Each chunk is one more ``train`` call (a few ms: checks and dispatch). Measured
+# (2-core CPU, 100 000 steps of a 2-3-1 net, full-batch SGD and mini-batch Adam):
+# chunks of 1000 steps took 1.5-2x one call, chunks of 20 000 within the noise.
 CHUNK_FLOPS = 2e9
-MAX_CHUNK_STEPS = 1000
+MAX_CHUNK_STEPS = 20_000
 
 # ---- train ----
 

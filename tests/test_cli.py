@@ -126,6 +126,7 @@ def test_adam_mini_batch_chunks_equal_one_call_and_compile_twice(tmp_path, capsy
     assert fits[0].steps_done == 30 and fits[0].diverged_at is None
 
 
+@pytest.mark.slow  # five programs compiled (fast and guarded loops): ~7 s on 2 busy cores
 def test_divergence_stops_the_chunks_at_the_run_step(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 3)
     fits = _capture_fits(monkeypatch)
