@@ -135,9 +135,11 @@ def _train_chunk(args: argparse.Namespace, setup: TrainSetup, run: _Progress, st
 def _fit(args: argparse.Namespace, setup: TrainSetup) -> Fit:
     """Trains in chunks; Ctrl-C keeps the params of the last finished chunk.
 
-    The chunks equal one ``train`` call bit for bit. A chunk that diverges ends
-    the run: ``diverged_at`` is the step counted from the run's start, the
-    params are the last finite ones and ``steps_done`` ends with that chunk.
+    The chunks of a finite run equal one ``train`` call bit for bit. A chunk that
+    diverges ends the run: ``diverged_at`` is the step counted from the run's start,
+    the params are the last finite ones (a diverging ``train`` call redoes its steps
+    with the guarded loop, so one call's may differ in the last bits) and
+    ``steps_done`` ends with that chunk.
     """
     import numpy as np
 
