@@ -3,18 +3,20 @@
 Ctrl-C and kill tests of real processes are in tests/test_hostile.py.
 """
 
+import functools
 import json
 import os
 import subprocess
 import sys
 
+import chex
 import jax
 import numpy as np
 import optax
 import pytest
 
 import jaxmlp
-from jaxmlp import _cli_runs, checkpoint, cli, datasets, io
+from jaxmlp import _cli_runs, checkpoint, cli, datasets, io, training
 
 
 @pytest.fixture(autouse=True)
@@ -59,22 +61,91 @@ def test_train_writes_params_metrics_and_figure(tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
-def _reference_params(steps, seed=0, n=100, width=3):
-    """What one ``jaxmlp.train`` call gives for ``jaxmlp train`` with full-batch SGD."""
+def _reference(
+    steps, seed=0, n=100, width=3, optimizer=None, batch_size=None, activation="sigmoid"
+):
+    """One ``jaxmlp.train`` call with the settings of ``jaxmlp train`` (default: full-batch SGD)."""
     X, y = datasets.circles(jax.random.key(seed), n)
     X_train, _, y_train, _ = datasets.train_test_split(jax.random.key(seed + 1), X, y)
     params = jaxmlp.init_mlp(jax.random.key(seed), (2, width, 1))
-    return jaxmlp.train(params, X_train, y_train, optimizer=optax.sgd(1.0), steps=steps).params
+    key = jax.random.key(seed + 2) if batch_size else None
+    return jaxmlp.train(params, X_train, y_train, optimizer=optimizer or optax.sgd(1.0),
+                        steps=steps, batch_size=batch_size, key=key,
+                        activation=activation)  # fmt: skip
+
+
+def _reference_params(steps, **kwargs):
+    return _reference(steps, **kwargs).params
+
+
+def _capture_fits(monkeypatch):
+    """The :class:`_cli_runs.Fit` of every ``jaxmlp train`` run in this test, in a list."""
+    fits, real_fit = [], _cli_runs._fit
+
+    def fit(*args):
+        fits.append(real_fit(*args))
+        return fits[-1]
+
+    monkeypatch.setattr(_cli_runs, "_fit", fit)
+    return fits
+
+
+def _assert_params_equal(path, expected):
+    got, meta = io.load_params(path)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    return meta
 
 
 def test_train_in_chunks_equals_one_call(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 7)  # 30 steps: chunks of 7, 7, 7, 7, 2
     status, _, err = run(capsys, "train", "--steps", "30", "--n", "100", "--out", str(tmp_path))
     assert status == 0, err
-    got, meta = io.load_params(tmp_path / "params.safetensors")
-    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(_reference_params(30)), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    meta = _assert_params_equal(tmp_path / "params.safetensors", _reference_params(30))
     assert meta["steps"] == 30
+
+
+def _compiled_train_programs() -> int:
+    """How many programs ``jaxmlp.train``'s loop has compiled in this process."""
+    return training._train_fast._cache_size() + training._train_fast_small._cache_size()
+
+
+def test_adam_mini_batch_chunks_equal_one_call_and_compile_twice(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 7)  # 30 steps: chunks of 7, 7, 7, 7, 2
+    fits = _capture_fits(monkeypatch)
+    before = _compiled_train_programs()
+    status, _, err = run(capsys, "train", "--optimizer", "adam", "--lr", "0.05", "--batch-size",
+                         "16", "--steps", "30", "--n", "100", "--seed", "4", "--out",
+                         str(tmp_path))  # fmt: skip
+    assert status == 0, err
+    assert _compiled_train_programs() - before == 2  # one per chunk length: 7 and 2
+    # 16 of 80 training rows: 5 batches an epoch, so chunks start mid-epoch
+    whole = _reference(30, seed=4, optimizer=optax.adam(0.05), batch_size=16)
+    np.testing.assert_array_equal(fits[0].loss, np.asarray(whole.loss))
+    assert _assert_params_equal(tmp_path / "params.safetensors", whole.params)["steps"] == 30
+    assert fits[0].steps_done == 30 and fits[0].diverged_at is None
+
+
+@pytest.mark.slow  # five programs compiled (fast and guarded loops): ~7 s on 2 busy cores
+def test_divergence_stops_the_chunks_at_the_run_step(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 3)
+    fits = _capture_fits(monkeypatch)
+    status, _, err = run(capsys, "train", "--activation", "relu", "--lr", "1000", "--steps", "30",
+                         "--n", "100", "--out", str(tmp_path))  # fmt: skip
+    assert status == 0, err
+    reference = functools.partial(_reference, optimizer=optax.sgd(1000.0), activation="relu")
+    whole = reference(30)
+    assert whole.diverged_at == 10  # update 1 of the fourth chunk (steps 9, 10, 11)
+    assert fits[0].diverged_at == 10 and fits[0].steps_done == 12  # no chunk after it
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["diverged_at"] == 10 and metrics["steps_done"] == 12
+    assert "diverged at step 10" in err
+    # the finite chunks ran train's fast loop, exactly; a diverging run is redone with
+    # the guarded loop, whose rounding differs a little (so one call of 30 steps does)
+    np.testing.assert_array_equal(fits[0].loss[:9], np.asarray(reference(9).loss))
+    np.testing.assert_allclose(fits[0].loss, np.asarray(whole.loss[:12]), rtol=1e-5)
+    got, _ = io.load_params(tmp_path / "params.safetensors")
+    chex.assert_trees_all_close(got, whole.params, rtol=1e-5)
 
 
 def test_ctrl_c_saves_the_finished_chunks(tmp_path, capsys, monkeypatch):

@@ -319,7 +319,12 @@ for call in (lambda: jaxmlp.train(params, X, y, optimizer=optax.sgd(1.0), steps=
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_train_within_seconds_and_saves(tmp_path):
+@pytest.mark.parametrize(
+    "options",
+    [(), ("--optimizer", "adam", "--lr", "0.01", "--batch-size", "32")],
+    ids=["sgd-full-batch", "adam-mini-batch"],
+)
+def test_ctrl_c_stops_train_within_seconds_and_saves(tmp_path, options):
     out = tmp_path / "run"
     # SIGINT as a terminal sends it; Python's handler set explicitly, since a shell
     # may start background jobs (and so this test) with SIGINT ignored
@@ -328,7 +333,7 @@ def test_ctrl_c_stops_train_within_seconds_and_saves(tmp_path):
         "sys.argv = ['jaxmlp', *sys.argv[1:]]; runpy.run_module('jaxmlp', run_name='__main__')"
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "train", "--steps", "50000000", "--out", str(out)],
+        [sys.executable, "-c", code, "train", *options, "--steps", "50000000", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip
     line = process.stderr.readline()  # printed once the first chunk is done
@@ -343,6 +348,9 @@ def test_ctrl_c_stops_train_within_seconds_and_saves(tmp_path):
     assert "Traceback" not in err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["interrupted"] and 0 < metrics["steps_done"] < 50_000_000
+    assert metrics["optimizer"] == ("adam" if options else "sgd")
+    chunk = int(line.split("chunks of ")[1].split()[0])
+    assert metrics["steps_done"] % chunk == 0  # the params of a finished chunk
     params, meta = io.load_params(out / "params.safetensors")
     assert meta["steps"] == metrics["steps_done"]
 
