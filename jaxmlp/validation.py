@@ -197,18 +197,23 @@ def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True, d
             )
 
 
-def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
-    """Checks labels: shape (n,), values in {0, 1} (one output) or 0..k-1 (k outputs)."""
+def _check_label_array(y, name: str) -> None:
+    """Labels are an array of integer, float (whole numbers) or bool dtype."""
     if not hasattr(y, "shape") or not hasattr(y, "dtype"):
         raise TypeError(f"{name} must be an array, got {type(y).__name__}")
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) to match X, got {tuple(y.shape)}")
     if not (
         np.issubdtype(y.dtype, np.integer)
         or np.issubdtype(y.dtype, np.floating)
         or y.dtype == np.bool_
     ):
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+
+
+def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
+    """Checks labels: shape (n,), values in {0, 1} (one output) or 0..k-1 (k outputs)."""
+    _check_label_array(y, name)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match X, got {tuple(y.shape)}")
     if not _is_concrete(y):
         return
     values = np.asarray(y)
@@ -379,14 +384,7 @@ def check_n_outputs(y, n_outputs, *, name: str = "y") -> int:
     >>> check_n_outputs(np.array([0, 2, 1]), None)
     3
     """
-    if not hasattr(y, "shape") or not hasattr(y, "dtype"):
-        raise TypeError(f"{name} must be an array, got {type(y).__name__}")
-    if not (
-        np.issubdtype(y.dtype, np.integer)
-        or np.issubdtype(y.dtype, np.floating)
-        or y.dtype == np.bool_
-    ):
-        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    _check_label_array(y, name)
     if n_outputs is None:
         values = np.asarray(y)
         bad = values[~(np.isfinite(values) & (values == np.round(values)) & (values >= 0))]
