@@ -308,7 +308,7 @@ def rate_injected(factory) -> tuple[optax.GradientTransformation, str]:
     except (StopIteration, TypeError, ValueError):
         raise TypeError(
             "optimizer must be a factory taking the learning rate as its first argument "
-            f"(like optax.adam) when learning_rate is given, got {factory!r}"
+            f"(like optax.adam) with learning_rate= or learning_rates=, got {factory!r}"
         ) from None
     return optax.inject_hyperparams(factory)(1.0), name
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp import backprop, losses
+from jaxmlp import backprop, guard, losses
 from jaxmlp._sweep import bins
+from jaxmlp._sweep import steps as sweep_steps
 
 
 def _block(params, member, XT, y, act, *, isolated=False):
@@ -162,3 +163,51 @@ def test_output_terms_are_the_shared_loss_and_delta(k):
     want_value, want_delta = jax.jit(jax.vmap(jax.vmap(reference)))(z)
     np.testing.assert_allclose(value, want_value, rtol=1e-6)
     np.testing.assert_allclose(delta, want_delta, rtol=1e-6, atol=1e-7)
+
+
+def test_the_bin_layouts_guard_equals_each_model_guarded_alone():
+    """jaxmlp.guard with the bin layout's selects (sweep steps) vs guard on one network."""
+    widths, steps = (2, 3), 4
+    oks = np.ones((steps, 2), bool)
+    oks[2, 1] = False  # model 1 diverges at step 2
+    rng = np.random.default_rng(0)
+    normal = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    trajectory = [  # the new params of each update (index 0: the initial ones)
+        [(jaxmlp.Dense(normal(w, 2), normal(w)), jaxmlp.Dense(normal(1, w), normal(1)))
+         for w in widths]
+        for _ in range(steps + 1)
+    ]  # fmt: skip
+    trajectory[steps][0][0].W[1, 0] = np.inf  # model 0: non-finite after the very last update
+    params, member = _bin(trajectory[0], 6)
+
+    @jax.jit  # (op by op it costs seconds)
+    def in_bin(params, news, oks):
+        state = guard.init(params, jnp.zeros((1, 2)), shape=(1, 2))
+        for t, (new, ok) in enumerate(zip(news, oks, strict=True)):
+            state = guard.update(
+                state, new, state.opt_state + 1, ok[None], jnp.int32(t),
+                select=sweep_steps.select_units(member), select_state=sweep_steps.select_slots,
+            )  # fmt: skip
+        return sweep_steps.final(state, member, steps), state.opt_state
+
+    @jax.jit
+    def alone(params, news, oks):
+        state = guard.init(params, jnp.float32(0))
+        for t, (new, ok) in enumerate(zip(news, oks, strict=True)):
+            state = guard.update(state, new, state.opt_state + 1, ok, jnp.int32(t))
+        return guard.final(state, guard.all_finite(state.params), steps), state.opt_state
+
+    news = [_bin(models, 6)[0] for models in trajectory[1:]]
+    (final, at), opt_state = jax.tree.map(np.asarray, in_bin(params, news, jnp.asarray(oks)))
+    np.testing.assert_array_equal(final[0].W[0, 5], params[0].W[0, 5])  # padding: untouched
+    for j, units in enumerate([np.arange(2), np.arange(2, 5)]):
+        news = [models[j] for models in trajectory[1:]]
+        (want, want_at), want_opt = alone(trajectory[0][j], news, oks[:, j])
+        assert int(at[0, j]) == int(want_at) and float(opt_state[0, j]) == float(want_opt)
+        got = (
+            jaxmlp.Dense(final[0].W[0, units], final[0].b[0, units]),
+            jaxmlp.Dense(final[1].W[0][:, units], final[1].b[0, j]),
+        )
+        for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(np.asarray(at), [[steps, 2]])

@@ -23,7 +23,7 @@ def _plan(widths, n_seeds, *, scheme, depth, n_features=3, n_outputs=3, rates=No
     per_width = n_seeds * (1 if rates is None else len(rates))
     optimizer, rate_name = (optax.sgd(0.0), None)
     if rates is not None:
-        optimizer, rate_name = init.rate_injected(optax.adam)
+        optimizer, rate_name = optimizers.rate_injected(optax.adam)
     return plan.Plan(
         widths=widths,
         activations=(jaxmlp.activations.get("tanh"),),
@@ -87,7 +87,8 @@ def test_each_slot_gets_its_learning_rate():
     np.testing.assert_array_equal(got, plan.slot_rates(p.packing, rates))
 
 
-def test_rate_injected_needs_a_factory_taking_the_rate():
-    assert init.rate_injected(optax.adam) is init.rate_injected(optax.adam)  # cached
-    with pytest.raises(TypeError, match="learning rate as its first argument"):
-        init.rate_injected(lambda: optax.sgd(0.1))
+def test_a_rate_axis_needs_a_factory_taking_the_rate():
+    X, y = np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1])
+    with pytest.raises(TypeError, match="learning rate as its first argument.*learning_rates="):
+        jaxmlp.sweep(X, y, widths=(2,), activations=("tanh",), seeds=(0,), steps=1,
+                     optimizer=lambda: optax.sgd(0.1), learning_rates=(0.1,))  # fmt: skip

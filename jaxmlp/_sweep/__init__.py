@@ -37,7 +37,8 @@ rate set at init), so models of different rates share bins.
 
 Modules, bottom up: :mod:`~jaxmlp._sweep.plan` (packing, plan, types; NumPy),
 :mod:`~jaxmlp._sweep.bins` (the post's forward/backward in bin layout, slot views),
-:mod:`~jaxmlp._sweep.steps` (one update: optimizer per slot, guard, batch),
+:mod:`~jaxmlp._sweep.steps` (one update: optimizer per slot; the guard of
+:mod:`jaxmlp.guard` with the bin layout's ``select``),
 :mod:`~jaxmlp._sweep.init` (initial state, bit-identical to ``init_mlp``),
 :mod:`~jaxmlp._sweep.chunks` (the traced chunk and finish bodies),
 :mod:`~jaxmlp._sweep.parts` (host threads, host copies),

@@ -12,7 +12,6 @@ import optax
 from jaxmlp import activations as _activations
 from jaxmlp import mlp, optimizers, validation
 from jaxmlp._sweep import driver, resume
-from jaxmlp._sweep.init import rate_injected
 from jaxmlp._sweep.parts import host_threads
 from jaxmlp._sweep.plan import (
     DEFAULT_LOSS_POINTS,
@@ -35,7 +34,7 @@ def _plan(grid: validation.Grid, optimizer, X, *, n_outputs, devices, **options)
     """The :class:`Plan` of a checked call (the packing of its models into bins)."""
     rate_name = None
     if grid.learning_rates is not None:
-        optimizer, rate_name = rate_injected(optimizer)
+        optimizer, rate_name = optimizers.rate_injected(optimizer)
     per_width = len(grid.seeds) * (1 if grid.learning_rates is None else len(grid.learning_rates))
     one_per_bin = options["backend"] == "pallas" or options["depth"] > 1
     packing = pack(

@@ -3,7 +3,8 @@
 Each activation's bins run in blocks (``lax.map`` over blocks of a ``lax.scan``
 over steps), so a block's activations stay in the CPU cache across steps. A chunk
 runs in its fast form (no guard; a running finiteness check) or its guarded form
-(:func:`jaxmlp._sweep.steps.guarded_step`, redone from the chunk's start).
+(:func:`jaxmlp._sweep.steps.guarded_step`, redone from the chunk's start). A step's
+examples are :func:`jaxmlp.batches.batch_at`'s, as :func:`jaxmlp.train` draws them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxmlp import batches
 from jaxmlp._sweep import bins as _bins
 from jaxmlp._sweep import steps as _steps
 from jaxmlp._sweep.plan import Plan, SweepState
@@ -45,6 +47,10 @@ def run_chunk(plan: Plan, state: SweepState, member, X, y, start, *, length: int
     XT = X.astype(jnp.float32).T
     steps = start + jnp.arange(length, dtype=jnp.int32)
     loss_and_grads = _loss_and_grads(plan)
+    key = jax.random.wrap_key_data(state.key)
+    batch = functools.partial(
+        batches.batch_at, key=key, X=XT, y=y, batch_size=plan.batch_size, axis=1
+    )  # batch(step): the examples of update ``step``
     out_bins, out_values, finite = [], [], jnp.array(True)
     for act, g_bins in zip(plan.activations, state.bins, strict=True):
 
@@ -54,14 +60,14 @@ def run_chunk(plan: Plan, state: SweepState, member, X, y, start, *, length: int
                 isolated = functools.partial(loss_and_grads, isolated=True)
 
                 def body(g, step):
-                    XTb, yb = _steps.batch(plan, step, state.key, XT, y)
+                    XTb, yb = batch(step)
                     return _steps.guarded_step(plan, act, isolated, g, m, XTb, yb, step)
 
                 g, values = jax.lax.scan(body, g, steps)
                 return g, values, jnp.array(True)
 
             def fast_body(carry, step):
-                XTb, yb = _steps.batch(plan, step, state.key, XT, y)
+                XTb, yb = batch(step)
                 return _steps.fast_step(plan, act, loss_and_grads, carry, m, XTb, yb)
 
             check = jax.eval_shape(lambda: loss_and_grads(g.params, m, XT, y, act))

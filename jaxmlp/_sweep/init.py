@@ -7,18 +7,13 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from jaxmlp import mlp
+from jaxmlp import guard, mlp
 from jaxmlp._sweep.bins import slot_views
-from jaxmlp._sweep.plan import BinState, Plan, SweepState, indices, slot_rates
+from jaxmlp._sweep.plan import Plan, SweepState, indices, slot_rates
 
 Array = jax.Array
 
@@ -108,23 +103,5 @@ def init_state(plan: Plan, seeds: Array, key_data: Array) -> SweepState:
         rates = jnp.asarray(slot_rates(p, plan.learning_rates))
         hyper = opt_state.hyperparams
         opt_state = opt_state._replace(hyperparams={**hyper, plan.rate_name: rates})
-    diverged = jnp.full((B, K), -1, jnp.int32)
-    state = BinState(params, opt_state, params, diverged)
+    state = guard.init(params, opt_state, shape=(B, K))
     return SweepState(tuple(state for _ in plan.activations), key_data)
-
-
-@functools.lru_cache(maxsize=32)
-def rate_injected(factory: Callable) -> tuple[optax.GradientTransformation, str]:
-    """``factory`` with its first argument (the learning rate) as per-model state.
-
-    Cached, so the same factory gives the same transformation (and reuses the
-    compiled programs). The rate placeholder is replaced per slot at init.
-    """
-    try:
-        name = next(iter(inspect.signature(factory).parameters))
-    except (StopIteration, TypeError, ValueError):
-        raise TypeError(
-            "optimizer must take the learning rate as its first argument "
-            "(like optax.adam) when learning_rates is given"
-        ) from None
-    return optax.inject_hyperparams(factory)(1.0), name

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import numpy as np
 import optax
 
 from jaxmlp import activations as _activations
-from jaxmlp import mlp
+from jaxmlp import guard
 from jaxmlp.optimizers import StaticOptimizer
 
 Array = jax.Array
@@ -221,15 +221,12 @@ class Spec:
         return tuple(sorted({self.chunk_steps, self.steps % self.chunk_steps} - {0}))
 
 
-class BinState(NamedTuple):
-    """Training state of the bins of one activation; every leaf has a leading bin axis."""
-
-    # (Dense(W (B, C, d), b (B, C)), [Dense(W (B, C, C), b (B, C)) per further hidden layer,]
-    #  Dense(W (B, k, C), b (B, K, k)))
-    params: mlp.Params
-    opt_state: Any  # the optimizer state of every slot, leaves (B, K, ...)
-    last_good: mlp.Params  # params before the last update whose loss and grads were finite
-    diverged_at: Array  # (B, K) int32, -1 while finite
+# The training state of the bins of one activation: the divergence guard's state
+# (:class:`jaxmlp.guard.GuardState`), every leaf with a leading bin axis. ``params`` and
+# ``last_good``: (Dense(W (B, C, d), b (B, C)), [Dense(W (B, C, C), b (B, C)) per further
+# hidden layer,] Dense(W (B, k, C), b (B, K, k))); ``opt_state``: every slot's optimizer
+# state, leaves (B, K, ...); ``diverged_at``: (B, K) int32, -1 while finite.
+BinState = guard.GuardState
 
 
 class SweepState(NamedTuple):

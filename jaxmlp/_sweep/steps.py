@@ -1,19 +1,21 @@
-"""One update of every model of a block: the optimizer per slot, the guard, the batch.
+"""One update of every model of a block: the optimizer per slot, guarded or not.
 
-The sweep's twins of :mod:`jaxmlp.training`, in bin layout: the divergence guard
-(:func:`guarded_step`, :func:`final`: ``training._update`` and the tail of
-``training._train_guarded``, with :func:`jaxmlp._sweep.bins.pick_units` as the
-``select(ok, new, old)``) and the mini-batch of a step (:func:`batch`:
-``training._batch``, the same :func:`jaxmlp.training.shuffled_positions`). They are
-kept here, in one place, so that they can move to shared guard/batch modules.
+The divergence guard and the final-params rule are :mod:`jaxmlp.guard`'s, the
+ones of :func:`jaxmlp.train`, with the bin layout's ``select``: each unit (and
+each slot's output bias) follows its own slot's flag (:func:`select_units`), and the
+optimizer state, laid out per slot, follows it leaf by leaf (:func:`select_slots`).
+The mini-batch of a step is :func:`jaxmlp.batches.batch_at` on the examples-as-columns
+``XT`` (axis 1).
 """
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
-from jaxmlp import mlp, training
+from jaxmlp import guard, mlp
 from jaxmlp._sweep.bins import combine, finite_per_slot, pick_units, slot_views
 from jaxmlp._sweep.plan import BinState, Plan
 
@@ -42,54 +44,32 @@ def fast_step(plan: Plan, act, loss_and_grads, state, member, XTb, yb):
     return (BinState(params, opt_state, g.params, g.diverged_at), check), value
 
 
-def _select(ok: Array, new, old):
-    """``where(ok, new, old)`` over a pytree whose leaves start with ok's axes."""
+def select_slots(ok: Array, new, old):
+    """``where(ok, new, old)`` over a pytree whose leaves start with ok's axes (B, K)."""
     return jax.tree.map(
         lambda a, b: jnp.where(ok.reshape(ok.shape + (1,) * (a.ndim - ok.ndim)), a, b), new, old
     )
 
 
-def guarded_step(plan: Plan, act, loss_and_grads, g: BinState, member, XTb, yb, step):
-    """One update with :func:`jaxmlp.train`'s divergence guard, per model (slot).
+def select_units(member: Array):
+    """The guard's ``select(ok, new, old)`` of params in bin layout: :func:`pick_units`."""
+    return functools.partial(pick_units, member)
 
-    Twin of ``jaxmlp.training._update`` (one network, a tree ``where``).
-    """
+
+def guarded_step(plan: Plan, act, loss_and_grads, g: BinState, member, XTb, yb, step):
+    """One update with :func:`jaxmlp.train`'s divergence guard (:func:`jaxmlp.guard.update`)
+    per model (slot); returns (state, loss (B, K))."""
     value, grads = loss_and_grads(g.params, member, XTb, yb, act)
     new, opt_state, slot_grads = updates(plan, g.params, g.opt_state, grads, member)
     new_params = jax.tree.map(jnp.add, g.params, new)
-    ok = jnp.isfinite(value) & finite_per_slot(slot_grads) & (g.diverged_at < 0)  # (B, K)
-    g = BinState(
-        params=pick_units(member, ok, new_params, g.params),
-        opt_state=_select(ok, opt_state, g.opt_state),
-        last_good=pick_units(member, ok, g.params, g.last_good),
-        diverged_at=jnp.where(ok | (g.diverged_at >= 0), g.diverged_at, step),
+    ok = jnp.isfinite(value) & finite_per_slot(slot_grads)  # (B, K)
+    g = guard.update(
+        g, new_params, opt_state, ok, step, select=select_units(member), select_state=select_slots
     )
     return g, value
 
 
 def final(g: BinState, member: Array, steps: int) -> tuple[mlp.Params, Array]:
-    """:func:`jaxmlp.train`'s choice of final params per unit, and ``diverged_at`` (B, K).
-
-    Twin of the tail of ``jaxmlp.training._train_guarded``: the params after the very
-    last update were never evaluated; they are kept if finite, else the last good ones.
-    """
+    """:func:`jaxmlp.guard.final` per slot: the final params and ``diverged_at`` (B, K)."""
     finite = finite_per_slot(slot_views(g.params, member))
-    final_ok = (g.diverged_at < 0) & finite  # (B, K)
-    params = pick_units(member, final_ok, g.params, g.last_good)
-    diverged = (g.diverged_at < 0) & ~final_ok
-    return params, jnp.where(diverged, jnp.int32(steps), g.diverged_at)
-
-
-def batch(plan: Plan, step: Array, key_data: Array, XT: Array, y: Array):
-    """The examples of one update, as :func:`jaxmlp.train` draws them (same key, same order).
-
-    Twin of ``jaxmlp.training._batch`` with examples on axis 1 of ``XT`` (d, n).
-    """
-    if plan.batch_size is None:
-        return XT, y
-    n_batches = plan.n_examples // plan.batch_size
-    epoch, b = step // n_batches, step % n_batches
-    positions = b * plan.batch_size + jnp.arange(plan.batch_size, dtype=jnp.int32)
-    key = jax.random.wrap_key_data(key_data)
-    idx = training.shuffled_positions(key, epoch, positions, plan.n_examples)
-    return jnp.take(XT, idx, axis=1), y[idx]
+    return guard.final(g, finite, steps, select=select_units(member))
