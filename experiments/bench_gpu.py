@@ -418,6 +418,7 @@ def bench_train(cfg: Config, deadline: Deadline) -> dict:
     return out
 
 
+# Long by nature: the report is one markdown document written line by line.
 def _markdown(cfg: Config, results: dict) -> str:
     env = results["environment"]
     lines = [

@@ -80,6 +80,8 @@ def _put(programs, X, y, X_test, y_test, key) -> driver.Data:
     return driver.Data(X, y, tuple(test), key_data)
 
 
+# Long by its signature: 22 keyword options, one per line. The body is the five steps
+# check -> plan -> programs -> driver -> assemble, each a call into its own module.
 def sweep(
     X: Array,
     y: Array,
