@@ -249,8 +249,8 @@ def _plane_in_box(w: np.ndarray, b: float, lo: np.ndarray, hi: np.ndarray) -> np
     return vertices[np.argsort(np.arctan2(rel @ v, rel @ u))]
 
 
-# Long for one reason: it draws one figure of three coupled parts (points, the output
-# plane, the axes limits shared by both), each too small to be a function of its own.
+# Long but flat: argument checks, then one 3-D figure (points, the output plane, axes and
+# legend) drawn step by step on the same axes and box, no step worth a function of its own.
 def hidden_projection(
     H,
     y,
