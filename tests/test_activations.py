@@ -9,6 +9,7 @@ S = jnp.array([-3.0, -0.5, 0.25, 2.0])
 
 
 @pytest.mark.parametrize("name", activations.NAMES)
+@pytest.mark.slow
 def test_derivative_matches_autodiff(name):
     act = activations.get(name)
     expected = jax.vmap(jax.grad(act.fn))(S)

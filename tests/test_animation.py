@@ -40,6 +40,7 @@ def run4(data):
 # ----------------------------------------------------------------------------- snapshots
 
 
+@pytest.mark.slow
 def test_snapshots_as_used_for_frames_equal_shorter_runs(data, run3):
     X, y = data
     params, result = run3
@@ -124,6 +125,7 @@ def test_training_animation_hidden_points_are_the_hidden_activations(data, run3)
     )
 
 
+@pytest.mark.slow
 def test_training_animation_without_three_units_has_two_panels(data, run4):
     X, y = data
     anim = animation.training_animation(

@@ -48,6 +48,7 @@ problems = st.fixed_dictionaries(
 
 @settings(max_examples=6, deadline=None)
 @given(problems)
+@pytest.mark.slow
 def test_manual_grads_equal_autodiff_float64(problem):
     sizes = (problem["d"], *problem["hidden"], problem["k"])
     with jax.enable_x64(True):
@@ -60,6 +61,7 @@ def test_manual_grads_equal_autodiff_float64(problem):
 
 @settings(max_examples=5, deadline=None)
 @given(problems)
+@pytest.mark.slow
 def test_manual_grads_equal_autodiff_float32(problem):
     sizes = (problem["d"], *problem["hidden"], problem["k"])
     params, X, y = make_problem(problem["seed"], sizes, problem["n"], jnp.float32)
@@ -70,6 +72,7 @@ def test_manual_grads_equal_autodiff_float32(problem):
 
 @pytest.mark.parametrize("activation", activations.NAMES)
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.slow
 def test_every_activation_and_depth(activation, depth):
     sizes = (2, *([4] * (depth - 1)), 3)
     with jax.enable_x64(True):
@@ -94,6 +97,7 @@ def test_posts_two_layer_formulas_for_one_example():
     np.testing.assert_allclose(grads[0].b, delta, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_manual_grads_with_and_without_jit(maybe_jit, circles_data):
     X, y = circles_data
     params = jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1))
@@ -101,6 +105,7 @@ def test_manual_grads_with_and_without_jit(maybe_jit, circles_data):
     chex.assert_trees_all_close(grads, jax.grad(jaxmlp.loss)(params, X, y, "tanh"), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_loss_and_manual_grads_returns_the_loss(circles_data):
     X, y = circles_data
     params = jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1))
@@ -119,6 +124,7 @@ def test_backprop_uses_no_autodiff():
 
 
 @pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.slow
 def test_output_delta_takes_the_output_axis_anywhere(k):
     """The sweep's bin layout (B, K, k, n), axis 2, gives the (n, k) layout's Delta_L."""
     z = jax.random.normal(jax.random.key(0), (2, 3, k, 5)) * 3

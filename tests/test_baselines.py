@@ -19,6 +19,7 @@ def blobs_data():
     return datasets.blobs(jax.random.key(2), 200)
 
 
+@pytest.mark.slow
 def test_logistic_regression_separates_blobs(blobs_data):
     X, y = blobs_data
     clf = baselines.logistic_regression(jax.random.key(0), X, y, steps=STEPS)

@@ -9,6 +9,7 @@ from jaxmlp import batches, training
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 12, 200, 4097])
+@pytest.mark.slow
 def test_shuffle_is_a_fresh_permutation_each_epoch(n):
     positions = jnp.arange(n, dtype=jnp.int32)
     key = jax.random.key(7)
@@ -31,6 +32,7 @@ def test_training_still_exports_the_shuffle():
 
 
 @pytest.mark.parametrize(("n", "batch_size"), [(10, 3), (12, 4), (7, 7)])
+@pytest.mark.slow
 def test_each_epoch_visits_its_examples_once_and_drops_the_tail(n, batch_size):
     key = jax.random.key(3)
     per_epoch = n // batch_size
@@ -46,6 +48,7 @@ def test_each_epoch_visits_its_examples_once_and_drops_the_tail(n, batch_size):
         np.testing.assert_array_equal(seen, np.asarray(order)[: per_epoch * batch_size])
 
 
+@pytest.mark.slow
 def test_batch_at_takes_the_examples_from_either_axis():
     X = jnp.arange(20.0).reshape(10, 2)
     y = jnp.arange(10) * 10
@@ -62,6 +65,7 @@ def test_batch_at_takes_the_examples_from_either_axis():
     assert full[0] is X and full[1] is y
 
 
+@pytest.mark.slow
 def test_batch_at_is_the_same_under_jit_and_scan():
     X = jax.random.normal(jax.random.key(1), (9, 2))
     y = jnp.arange(9)

@@ -97,6 +97,7 @@ def _assert_params_equal(path, expected):
     return meta
 
 
+@pytest.mark.slow
 def test_train_in_chunks_equals_one_call(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 7)  # 30 steps: chunks of 7, 7, 7, 7, 2
     status, _, err = run(capsys, "train", "--steps", "30", "--n", "100", "--out", str(tmp_path))
@@ -110,6 +111,7 @@ def _compiled_train_programs() -> int:
     return training._train_fast._cache_size() + training._train_fast_small._cache_size()
 
 
+@pytest.mark.slow
 def test_adam_mini_batch_chunks_equal_one_call_and_compile_twice(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 7)  # 30 steps: chunks of 7, 7, 7, 7, 2
     fits = _capture_fits(monkeypatch)
@@ -193,6 +195,7 @@ def test_ctrl_c_saves_the_finished_chunks(tmp_path, capsys, monkeypatch):
         (("frobnicate",), "invalid choice: 'frobnicate'"),
     ],
 )
+@pytest.mark.slow
 def test_bad_values_exit_2_naming_the_flag_before_any_work(tmp_path, capsys, args, message):
     out = tmp_path / "x"
     extra = ("--out", str(out)) if args[0] != "frobnicate" else ()

@@ -60,6 +60,7 @@ BUILDERS = {
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])  # stacked form, matrix form
+@pytest.mark.slow
 def test_an_equal_optimizer_built_per_call_does_not_trace_or_compile_again(data, name, sizes):
     X, y = data
     act, traces = counting_sigmoid()
@@ -81,6 +82,7 @@ def test_an_equal_optimizer_built_per_call_does_not_trace_or_compile_again(data,
     assert traces["traces"] > traced and count["compiles"] > 0
 
 
+@pytest.mark.slow
 def test_make_step_with_an_equal_optimizer_reuses_its_program(data):
     X, y = data
     params = jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1))
@@ -124,6 +126,7 @@ def _reference_run(params, X, y, optimizer, steps):
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])
+@pytest.mark.slow
 def test_optimizers_differing_deep_inside_a_chain_never_share_a_program(data, sizes):
     X, y = data
     params = jaxmlp.init_mlp(jax.random.key(2), sizes)
@@ -152,6 +155,7 @@ def test_optimizers_differing_deep_inside_a_chain_never_share_a_program(data, si
     ("factory", "rates"),
     [(optax.adam, (0.002, 0.005, 0.01, 0.02, 0.03)), (optax.sgd, (0.1, 0.3, 0.5, 1.0, 2.0))],
 )
+@pytest.mark.slow
 def test_a_learning_rate_loop_compiles_one_program(data, factory, rates):
     X, y = data
     params = jaxmlp.init_mlp(jax.random.key(3), (2, 4, 1))

@@ -14,6 +14,7 @@ GENERATORS = ["blobs", "circles", "moons", "xor", "spirals"]
 
 @pytest.mark.parametrize("name", GENERATORS)
 @pytest.mark.parametrize("n", [51])  # odd, to check the n // 2 split; one n keeps compiles few
+@pytest.mark.slow
 def test_shapes_dtypes_and_balance(name, n):
     X, y = getattr(datasets, name)(jax.random.key(0), n)
     assert X.shape == (n, 2) and X.dtype == jnp.float32
@@ -66,6 +67,7 @@ def test_circles_is_the_posts_data(circles_data):
     np.testing.assert_array_equal(y[:4], [1, 0, 0, 1])
 
 
+@pytest.mark.slow
 def test_blobs_centres_and_spread():
     X, y = datasets.blobs(jax.random.key(0), 2000, centers=((-1.0, 2.0), (3.0, 0.0)), std=0.5)
     X, y = np.asarray(X), np.asarray(y)
@@ -146,6 +148,7 @@ def test_train_test_split_partitions_the_data():
     assert not np.array_equal(other[1], X_te)
 
 
+@pytest.mark.slow
 def test_train_test_split_keeps_both_sides_non_empty():
     X, y = datasets.blobs(jax.random.key(0), 3)
     X_tr, X_te, _, _ = datasets.train_test_split(jax.random.key(0), X, y, test_fraction=0.01)
@@ -184,6 +187,7 @@ def test_non_finite_or_negative_geometry_is_refused(name, options, message):
 
 
 @pytest.mark.parametrize("name", ["circles", "blobs", "moons", "xor", "spirals"])
+@pytest.mark.slow
 def test_numpy_scalars_are_accepted(name):
     noise = {"blobs": {"std": np.float32(0.5)}}.get(name, {"noise": np.float32(0.1)})
     X, y = getattr(datasets, name)(jax.random.key(0), np.int64(10), **noise)
@@ -206,6 +210,7 @@ def test_key_misuse_names_key(key):
         datasets.train_test_split(key, X, y)
 
 
+@pytest.mark.slow
 def test_legacy_raw_keys_still_work():
     X, y = datasets.moons(jax.random.PRNGKey(0), 10)
     assert X.shape == (10, 2)

@@ -18,6 +18,7 @@ MODULES = sorted(
 
 
 @pytest.mark.parametrize("name", MODULES)
+@pytest.mark.slow
 def test_docstring_examples(name):
     if name.startswith("jaxmlp.sklearn"):
         pytest.importorskip("sklearn")

@@ -26,6 +26,7 @@ def counting_sigmoid():
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])  # stacked path, matmul path
+@pytest.mark.slow
 def test_second_call_reuses_the_compiled_program(sizes):
     act, count = counting_sigmoid()
     X = jax.random.normal(jax.random.key(0), (20, 2))
@@ -50,6 +51,7 @@ def test_second_call_reuses_the_compiled_program(sizes):
     ("sizes", "activation"),
     [((2, 3, 1), "sigmoid"), ((3, 4, 2, 3), "tanh"), ((2, 1), "identity"), ((1, 5, 1), "relu")],
 )
+@pytest.mark.slow
 def test_stacked_rows_equal_the_matrix_form(sizes, activation):
     key_p, key_x, key_y = jax.random.split(jax.random.key(sum(sizes)), 3)
     params = jaxmlp.init_mlp(key_p, sizes)
@@ -65,6 +67,7 @@ def test_stacked_rows_equal_the_matrix_form(sizes, activation):
     np.testing.assert_allclose(stacked[1:], ravel_pytree(auto)[0], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_stacked_bce_is_within_an_ulp_of_the_stable_loss_for_any_logit():
     # one example per call, logit z = x through a (1, 1) identity network
     z = jnp.array([-1e4, -100.0, -30.0, -8.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 8.0, 30.0, 100.0, 1e4])
@@ -94,6 +97,7 @@ def test_stacked_path_is_taken_only_for_tiny_networks():
     assert not _steps.use_stacked(wide, "manual", 200)
 
 
+@pytest.mark.slow
 def test_small_stacked_networks_get_the_quick_compiling_program(circles_data):
     X, y = circles_data
     small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
@@ -139,6 +143,7 @@ NAN_AT_130 = nan_update_at(130)
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])
+@pytest.mark.slow
 def test_divergence_inside_a_snapshot_chunk_matches_the_guarded_loop(sizes):
     # The fast program's check fails (in the chunk of steps 100..199); the run is redone
     # with the guard: same params, losses and diverged_at as a plain guarded loop.
@@ -164,6 +169,7 @@ def test_divergence_inside_a_snapshot_chunk_matches_the_guarded_loop(sizes):
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])
+@pytest.mark.slow
 def test_guarded_program_is_traced_only_when_a_run_diverges(sizes, monkeypatch):
     guarded_steps = {"traces": 0}
     update = training._update

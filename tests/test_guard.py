@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxmlp import guard
 
@@ -55,6 +56,7 @@ def rows_select(ok, new, old):
                         new, old)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_layout_of_many_models_equals_each_model_guarded_alone():
     K, steps = 4, 6
     rng = np.random.default_rng(0)

@@ -247,6 +247,7 @@ def test_init_sizes_are_refused_by_name(value, position):
     value=st.sampled_from(HOSTILE + [np.float64(0.3), (1.0, float("nan")), ((0, 0), (1, 1e300))]),
     name=st.sampled_from(["n", "noise", "turns", "radii", "center", "std", "centers"]),
 )
+@pytest.mark.slow
 def test_dataset_options_are_refused_by_name(value, name):
     generator = {"radii": datasets.circles, "center": datasets.circles, "std": datasets.blobs,
                  "centers": datasets.blobs, "turns": datasets.spirals}  # fmt: skip

@@ -60,6 +60,7 @@ def rewrite(path, arrays=None, **fields):
     pathlib.Path(path).write_bytes(_safetensors.encode(old if arrays is None else arrays, metadata))
 
 
+@pytest.mark.slow
 def test_params_round_trip_bit_identical(saved, params):
     loaded, meta = io.load_params(saved)
     assert len(loaded) == len(params)
@@ -376,6 +377,7 @@ def test_convert_legacy_file_through_the_cli(tmp_path, params, capsys):
     assert new.read_bytes()[8:9] == b"{"  # a safetensors file
 
 
+@pytest.mark.slow
 def test_legacy_zip_bomb_is_refused_at_once(tmp_path):
     """A deflated 256 MiB member is refused from the zip directory, before any inflation."""
     import zipfile

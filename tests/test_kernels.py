@@ -109,6 +109,7 @@ def test_fused_forward_and_grads_match_the_xla_reference():
         _close(fused_grads, grads)
 
 
+@pytest.mark.slow
 def test_fused_kernels_over_many_blocks_and_programs():
     # 37 rows in blocks of 16: three forward programs, the last one mostly padding;
     # for the gradients two blocks per program: 2 programs, the in-kernel loop,
@@ -123,6 +124,7 @@ def test_fused_kernels_over_many_blocks_and_programs():
     _close(fused_grads, grads)
 
 
+@pytest.mark.slow
 def test_jax_grad_of_fused_loss_is_the_kernel_gradient():
     params, X, y = _data((3, 5, 1), seed=2)
 
@@ -159,6 +161,7 @@ def test_fused_loss_and_grads_has_an_unchecked_twin():
     assert kernels.loss_and_fused_grads is twin
 
 
+@pytest.mark.slow
 def test_vmap_of_fused_grads_over_models():
     """``jax.vmap`` adds a grid axis: the route for a sweep's stacked models."""
     X, y = _circles()
@@ -174,6 +177,7 @@ def test_vmap_of_fused_grads_over_models():
         _close(jax.tree.map(lambda a, m=m: a[m], grads), expected)
 
 
+@pytest.mark.slow
 def test_fused_train_matches_jaxmlp_train():
     X, y = _circles()
     params = _stacked((2, 3, 1), 3, seed=1)
@@ -245,6 +249,7 @@ def test_bad_input_is_rejected_before_compiling():
         kernels.fused_train(params, X, y, learning_rate=1.0, steps=2)
 
 
+@pytest.mark.slow
 def test_kernels_lower_to_triton_for_gpu():
     """Lowering to Triton IR (no GPU needed) catches ops or shapes Triton rejects."""
     from jax import export

@@ -56,6 +56,7 @@ def test_loss_and_gradient_finite_for_huge_logits():
 
 
 @pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.slow
 def test_loss_with_and_without_jit(maybe_jit, k):
     params = jaxmlp.init_mlp(jax.random.key(0), (2, 4, k))
     X = jax.random.normal(jax.random.key(1), (6, 2))
@@ -70,6 +71,7 @@ def test_loss_with_and_without_jit(maybe_jit, k):
     np.testing.assert_allclose(value, expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_softmax_ce_takes_the_class_axis_anywhere():
     """The bin layout (B, K, k, n) with labels (n,) gives train's (n, k) values exactly."""
     z = jax.random.normal(jax.random.key(0), (2, 3, 4, 5)) * 3  # (B, K, k, n)
@@ -85,6 +87,7 @@ def test_softmax_ce_takes_the_class_axis_anywhere():
     )
 
 
+@pytest.mark.slow
 def test_bce_broadcasts_labels_from_the_right():
     z = jax.random.normal(jax.random.key(1), (2, 3, 5)) * 3  # (B, K, n)
     y = jnp.array([0, 1, 1, 0, 1])

@@ -8,6 +8,7 @@ import jaxmlp
 from jaxmlp import mlp
 
 
+@pytest.mark.slow
 def test_init_shapes_any_depth():
     params = jaxmlp.init_mlp(jax.random.key(0), (4, 7, 5, 3))
     assert [p.W.shape for p in params] == [(7, 4), (5, 7), (3, 5)]
@@ -16,6 +17,7 @@ def test_init_shapes_any_depth():
     assert mlp.sizes_of(params) == (4, 7, 5, 3)
 
 
+@pytest.mark.slow
 def test_init_schemes_statistics():
     key = jax.random.key(0)
     (layer,) = jaxmlp.init_mlp(key, (400, 300), scheme="uniform01")
@@ -39,6 +41,7 @@ def test_init_is_deterministic_per_key():
     assert not np.allclose(a[0].W, c[0].W)
 
 
+@pytest.mark.slow
 def test_init_float64():
     with jax.enable_x64(True):
         params = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1), dtype=jnp.float64)
@@ -70,6 +73,7 @@ def test_forward_one_example_with_and_without_jit(maybe_jit):
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "softplus"])
 @pytest.mark.parametrize("sizes", [(2, 1), (2, 3, 1), (3, 5, 4, 3)])
+@pytest.mark.slow
 def test_vmapped_predict_proba_equals_matrix_form(activation, sizes):
     params = jaxmlp.init_mlp(jax.random.key(1), sizes)
     X = jax.random.normal(jax.random.key(2), (9, sizes[0]))
@@ -86,6 +90,7 @@ def test_vmapped_predict_proba_equals_matrix_form(activation, sizes):
         np.testing.assert_array_equal(jaxmlp.predict(params, X, activation), jnp.argmax(logits, -1))
 
 
+@pytest.mark.slow
 def test_intermediates_are_the_posts_named_values():
     params = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
     X = jax.random.normal(jax.random.key(1), (5, 2))
@@ -97,6 +102,7 @@ def test_intermediates_are_the_posts_named_values():
     np.testing.assert_allclose(s[1], h[1] @ params[1].W.T + params[1].b[None], rtol=1e-6)  # s_2
 
 
+@pytest.mark.slow
 def test_identity_mlp_collapses_to_one_linear_classifier():
     """The post's exercise: without activations, the MLP is a single linear map."""
     params = jaxmlp.init_mlp(jax.random.key(0), (2, 5, 4, 1))

@@ -128,6 +128,7 @@ def test_command_line_only_where_jaxmlp_train_can_express_the_setting():
         assert command is None and word in note and "Python snippet" in note
 
 
+@pytest.mark.slow
 def test_data_matches_jaxmlp_train():
     """The page's points and split are the command line's: key(seed), key(seed + 1)."""
     s = parse_settings({"dataset": "moons", "n": 60, "seed": 4})
@@ -141,6 +142,7 @@ def test_data_matches_jaxmlp_train():
 # ---- the session: frames, gradients, reproducibility ----
 
 
+@pytest.mark.slow
 def test_frames_show_training_progress_and_pictures():
     pg = Playground(parse_settings(TINY))
     try:
@@ -191,6 +193,7 @@ def test_encode_map_round_trips_within_a_level():
     np.testing.assert_allclose(decoded, z, atol=7 / 255 / 2 + 1e-9)
 
 
+@pytest.mark.slow
 def test_gradients_are_the_posts_and_match_jax_grad():
     pg = Playground(parse_settings(TINY))
     try:

@@ -44,6 +44,7 @@ def compare(loader) -> dict:
 @pytest.mark.parametrize(
     "loader, classes, floor", [(load_digits, 10, 0.95), (load_breast_cancer, 2, 0.93)]
 )
+@pytest.mark.slow
 def test_estimator_accuracy_at_least_sklearn(loader, classes, floor):
     r = compare(loader)
     assert r["classes"] == classes

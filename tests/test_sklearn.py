@@ -119,6 +119,7 @@ def test_minibatches_and_weights_keep_sklearn_loss_definition():
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_n_iter_no_change_stops_as_sklearn():
     """Strictly more than n_iter_no_change epochs without improvement, as scikit-learn."""
     X, y = _blobs()
@@ -129,6 +130,7 @@ def test_n_iter_no_change_stops_as_sklearn():
     assert ours._no_improvement_count == theirs._no_improvement_count == 4
 
 
+@pytest.mark.slow
 def test_a_refit_with_other_numbers_compiles_nothing():
     """alpha, learning_rate_init, tol, momentum are traced: a clone with new values reuses."""
     X, y = _blobs()
@@ -144,6 +146,7 @@ def test_a_refit_with_other_numbers_compiles_nothing():
     assert _fit.run_epochs._cache_size() == compiled + 1
 
 
+@pytest.mark.slow
 def test_partial_fit_raises_under_early_stopping_and_continues_otherwise():
     X, y = _blobs()
     clf = MLPClassifier((8,), random_state=0, learning_rate_init=0.05)
@@ -168,6 +171,7 @@ def test_early_stopping_best_loss_none_and_best_weights_restored():
     assert clf.best_validation_score_ == max(clf.validation_scores_) >= 0.95
 
 
+@pytest.mark.slow
 def test_predict_log_proba_and_logistic_activation():
     X, y = _blobs(k=2)
     clf = _quiet_fit(MLPClassifier((4,), activation="logistic", max_iter=30, random_state=0), X, y)
@@ -183,6 +187,7 @@ def test_multilabel_indicator_y():
     assert clf.predict_proba(X).shape == Y.shape
 
 
+@pytest.mark.slow
 def test_sparse_input_equals_dense_and_limit(monkeypatch):
     X, y = _blobs()
     dense = _quiet_fit(MLPClassifier((4,), max_iter=5, random_state=0), X, y)
@@ -195,6 +200,7 @@ def test_sparse_input_equals_dense_and_limit(monkeypatch):
         MLPClassifier((4,)).fit(scipy.sparse.csr_matrix(X), y)
 
 
+@pytest.mark.slow
 def test_verbose_prints_like_sklearn(capsys):
     X, y = _blobs(40)
     MLPClassifier((4,), tol=10.0, n_iter_no_change=1, verbose=True, random_state=0).fit(X, y)

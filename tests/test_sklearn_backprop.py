@@ -42,6 +42,7 @@ def test_weighted_manual_grads_equal_autodiff(output, k, activation):
     chex.assert_trees_all_close(grads, jax.jit(jax.grad(objective))(params), rtol=2e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_per_example_output_loss_reference_values():
     z = jnp.array([[2.0, -1.0]])
     Y = jnp.array([[1.0, 0.0]])

@@ -48,6 +48,7 @@ def _bin(models, capacity):
     "widths, k, isolated",
     [((3, 2), 1, False), ((1, 1, 1, 1), 3, False), ((2, 3), 3, True)],
 )  # (1, 1, 1, 1) x 3 outputs: K * k = 12 > SMALL_BACK, the einsum form
+@pytest.mark.slow
 def test_block_gradients_equal_manual_grads(widths, k, isolated):
     act = jaxmlp.activations.get("tanh")
     X = jax.random.normal(jax.random.key(0), (16, 2))
@@ -68,6 +69,7 @@ def test_block_gradients_equal_manual_grads(widths, k, isolated):
     np.testing.assert_array_equal(g1.W[0, first:], 0)  # padding gets no gradient
 
 
+@pytest.mark.slow
 def test_deeper_bin_gradients_equal_manual_grads():
     """depth 2, one model per bin: the hidden-to-hidden layer is (C, C) with zero padding."""
     act = jaxmlp.activations.get("relu")
@@ -96,6 +98,7 @@ def test_deeper_bin_gradients_equal_manual_grads():
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh"])
+@pytest.mark.slow
 def test_a_bin_mates_overflow_does_not_reach_a_model(act):
     """Two models share a bin; the second's hidden units overflow (inf, or NaN from inf - inf).
 
@@ -151,6 +154,7 @@ def test_pick_units_follows_each_units_slot():
 
 
 @pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.slow
 def test_output_terms_are_the_shared_loss_and_delta(k):
     """The bin layout (B, K, k, n) calls losses/backprop with the classes on axis 2."""
     z = jax.random.normal(jax.random.key(0), (2, 3, k, 5)) * 3
@@ -165,6 +169,7 @@ def test_output_terms_are_the_shared_loss_and_delta(k):
     np.testing.assert_allclose(delta, want_delta, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_the_bin_layouts_guard_equals_each_model_guarded_alone():
     """jaxmlp.guard with the bin layout's selects (sweep steps) vs guard on one network."""
     widths, steps = (2, 3), 4

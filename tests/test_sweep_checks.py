@@ -39,7 +39,11 @@ def data():
         ({"batch_size": 4}, ValueError, "key must be given"),
         ({"batch_size": 4, "key": 0}, TypeError, "key must be a JAX PRNG key"),
         ({"key": 0}, TypeError, "key must be a JAX PRNG key"),
-        ({"key": jax.random.split(jax.random.key(0))}, TypeError, "key must be a JAX PRNG key.*shape \\(2,\\)"),
+        (
+            {"key": jax.random.split(jax.random.key(0))},
+            TypeError,
+            "key must be a JAX PRNG key.*shape \\(2,\\)",
+        ),
         ({"scheme": "zeros"}, ValueError, "scheme must be one of"),
         ({"depth": 0}, ValueError, "depth must be a positive int"),
         ({"depth": 2.0}, TypeError, "depth must be a positive int"),
@@ -55,6 +59,7 @@ def data():
         ({"optimizer": optax.adam, "learning_rates": ("0.1",)}, TypeError, "hold numbers"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_rejected(data, kwargs, error, match):
     X, y = data
     args = dict(widths=(2,), activations=("tanh",), seeds=(0,), steps=2, optimizer=OPT)
@@ -119,6 +124,7 @@ def test_check_n_outputs():
         validation.check_n_outputs(np.array([validation.MAX_CLASSES]), None)
 
 
+@pytest.mark.slow
 def test_seeds_at_the_ends_of_the_range_equal_init_mlp():
     """A negative seed (32-bit) starts from init_mlp(key(seed)), as train would."""
     X, y = jnp.ones((4, 2)), jnp.array([0, 1, 0, 1])
@@ -132,6 +138,7 @@ def test_seeds_at_the_ends_of_the_range_equal_init_mlp():
             np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.slow
 def test_equal_optimizers_reuse_the_compiled_programs():
     """adam(0.01) built twice shares the programs; adam(0.02) compiles its own."""
     X, y = jnp.ones((6, 2)), jnp.array([0, 1, 0, 1, 1, 0])

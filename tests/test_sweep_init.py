@@ -46,6 +46,7 @@ CASES = [("glorot_uniform", 1), ("he_normal", 1), ("uniform01", 1), ("he_normal"
 
 
 @pytest.mark.parametrize("scheme, depth", CASES)
+@pytest.mark.slow
 def test_init_models_equal_init_mlp(scheme, depth):
     widths, seeds = (4, 1, 7), (2, 9)
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
@@ -59,6 +60,7 @@ def test_init_models_equal_init_mlp(scheme, depth):
                 np.testing.assert_array_equal(g, ref)
 
 
+@pytest.mark.slow
 def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2):
     """init_state's bins, read back per width as the result reads them, are init_mlp's."""
     widths, seeds = (4, 1, 7), (2, -9)
@@ -77,6 +79,7 @@ def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2
                 np.testing.assert_array_equal(leaf, ref)
 
 
+@pytest.mark.slow
 def test_each_slot_gets_its_learning_rate():
     rates = (0.01, 0.2)
     p = _plan((2, 3), 1, scheme="glorot_uniform", depth=1, rates=rates)

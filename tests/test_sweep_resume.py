@@ -49,6 +49,7 @@ def interrupted(data, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_resume_in_process_is_bit_identical(data, uninterrupted, interrupted):
     X, y = data
     seen = []
@@ -86,6 +87,7 @@ def test_other_data_is_refused(data, interrupted):
         jaxmlp.sweep(X + 1.0, y, optimizer=optax.adam(0.05), checkpoint=interrupted, **GRID)
 
 
+@pytest.mark.slow
 def test_runs_with_other_learning_rates_never_share_a_checkpoint(data, tmp_path):
     """A finished sweep's checkpoint is not returned to a sweep of other rates."""
     X, y = data

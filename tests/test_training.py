@@ -24,6 +24,7 @@ def post_run(circles_data, post_params):
     return jaxmlp.train(post_params, X, y, activation="sigmoid", optimizer=SGD, steps=1000)
 
 
+@pytest.mark.slow
 def test_posts_experiment(circles_data, post_params, post_run):
     """Circles, 2-3-1 sigmoid, U(0, 1) init, GD with lr 2.0 on the mean loss, 1000 steps."""
     X, y = circles_data
@@ -54,6 +55,7 @@ def test_loss_is_recorded_before_each_update(circles_data, post_params, post_run
 
 
 @pytest.mark.parametrize("grad", ["manual", "autodiff"])
+@pytest.mark.slow
 def test_step_is_plain_gradient_descent(circles_data, post_params, grad, maybe_jit):
     X, y = circles_data
     opt = optax.sgd(0.5)
@@ -67,6 +69,7 @@ def test_step_is_plain_gradient_descent(circles_data, post_params, grad, maybe_j
 
 @settings(max_examples=10, deadline=None)
 @given(st.sampled_from(["sigmoid", "relu", "identity"]), st.integers(0, 100))
+@pytest.mark.slow
 def test_zero_learning_rate_leaves_params_unchanged(activation, seed):
     X = jax.random.normal(jax.random.key(seed), (8, 2))
     y = (X[:, 0] > 0).astype(jnp.int32)
@@ -99,6 +102,7 @@ def test_one_batch_of_everything_is_full_batch(circles_data, post_params, post_r
     np.testing.assert_allclose(mini.loss, post_run.loss[:50], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_minibatches_visit_every_example_once_per_epoch():
     # With lr 0, loss[i] is the mean loss of batch i: per epoch they average to the full loss.
     X = jax.random.normal(jax.random.key(0), (12, 2))
@@ -129,6 +133,7 @@ def nan_at(count_at: int) -> optax.GradientTransformation:
 NAN_AT_5 = nan_at(5)
 
 
+@pytest.mark.slow
 def test_divergence_keeps_the_last_finite_params(circles_data, post_params):
     X, y = circles_data
     result = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=20)
@@ -172,6 +177,7 @@ def test_snapshots_equal_the_params_reached_by_that_many_steps(circles_data, pos
     np.testing.assert_allclose(result.loss, full.loss, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_multiclass_training():
     centers = jnp.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])
     y = jnp.repeat(jnp.arange(3), 30)
@@ -209,6 +215,7 @@ RESUMABLE = {
 @pytest.mark.parametrize("name", sorted(RESUMABLE))
 @pytest.mark.parametrize("batch_size", [None, 48])  # full batch; 4 batches an epoch, 12.5 epochs
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])  # stacked form, matrix form
+@pytest.mark.slow
 def test_two_pieces_of_50_steps_are_one_run_of_100(circles_data, name, batch_size, sizes):
     X, y = circles_data
     params = jaxmlp.init_mlp(jax.random.key(5), sizes)
@@ -233,6 +240,7 @@ def test_two_pieces_of_50_steps_are_one_run_of_100(circles_data, name, batch_siz
         assert not np.array_equal(shifted.loss, second.loss)
 
 
+@pytest.mark.slow
 def test_continuing_a_learning_rate_run(circles_data, post_params):
     X, y = circles_data
     kw = dict(optimizer=optax.adam, learning_rate=0.05)
@@ -245,6 +253,7 @@ def test_continuing_a_learning_rate_run(circles_data, post_params):
     chex.assert_trees_all_equal(second.params, whole.params)
 
 
+@pytest.mark.slow
 def test_divergence_in_a_continued_run_counts_from_its_first_update(circles_data, post_params):
     X, y = circles_data
     first = jaxmlp.train(post_params, X, y, optimizer=NAN_AT_5, steps=3)
