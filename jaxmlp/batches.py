@@ -118,5 +118,6 @@ def batch_at(
     """
     if batch_size is None:
         return X, y
+    assert key is not None  # mini-batches need a key (checked at the entry points)
     idx = batch_indices(step, key, X.shape[axis], batch_size)
     return jnp.take(X, idx, axis=axis), y[idx]

@@ -211,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    no_cache = dict(action="store_true", help="no persistent compilation cache (JAXMLP_NO_CACHE=1)")
+    no_cache: dict = dict(
+        action="store_true", help="no persistent compilation cache (JAXMLP_NO_CACHE=1)"
+    )
     parser.add_argument("--no-cache", **no_cache)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

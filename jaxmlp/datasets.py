@@ -51,18 +51,20 @@ def circles(
     validation.check_key(key)
     _check_n(n)
     _check_noise(noise)
-    radii = _points(radii, (2,), "radii", "two radii (outer, inner)")
-    if not (radii > 0).all():
-        raise ValueError(f"radii must be two positive numbers (outer, inner), got {radii.tolist()}")
-    center = _points(center, (2,), "center", "one (x1, x2) point")
+    radii_ = _points(radii, (2,), "radii", "two radii (outer, inner)")
+    if not (radii_ > 0).all():
+        raise ValueError(
+            f"radii must be two positive numbers (outer, inner), got {radii_.tolist()}"
+        )
+    center_ = _points(center, (2,), "center", "one (x1, x2) point")
     # Op by op, not jitted: the exact numbers of the first release (fusion changes the last bit).
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     n_outer = n // 2
     y = jnp.concatenate([jnp.zeros(n_outer, jnp.int32), jnp.ones(n - n_outer, jnp.int32)])
-    radius = jnp.where(y == 0, radii[0], radii[1])
+    radius = jnp.where(y == 0, radii_[0], radii_[1])
     angle = jax.random.uniform(angle_key, (n,), minval=0.0, maxval=2 * jnp.pi)
     X = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
-    X = X + jnp.asarray(center)[None, :] + noise * jax.random.normal(noise_key, (n, 2))
+    X = X + jnp.asarray(center_)[None, :] + noise * jax.random.normal(noise_key, (n, 2))
     perm = jax.random.permutation(perm_key, n)
     return X[perm].astype(jnp.float32), y[perm]
 
@@ -89,8 +91,8 @@ def blobs(
     validation.check_key(key)
     _check_n(n)
     _check_noise(std, "std")
-    centers = _points(centers, (2, 2), "centers", "two (x1, x2) points")
-    return _blobs(key, int(n), _floats(centers), _floats(std))
+    points = _points(centers, (2, 2), "centers", "two (x1, x2) points")
+    return _blobs(key, int(n), _floats(points), _floats(std))
 
 
 @functools.partial(jax.jit, static_argnums=1)

@@ -332,7 +332,7 @@ def _check_resume(optimizer, params, opt_state, first_step, steps: int) -> int:
     if opt_state is not None:
         shapes = lambda tree: [(np.shape(a), jnp.result_type(a)) for a in jax.tree.leaves(tree)]  # noqa: E731
         expected = jax.eval_shape(optimizer.init, params)
-        if jax.tree.structure(opt_state) != jax.tree.structure(expected) or shapes(
+        if jax.tree.structure(opt_state) != jax.tree.structure(expected) or shapes(  # type: ignore[operator]
             opt_state
         ) != shapes(expected):
             raise ValueError(
@@ -430,7 +430,7 @@ def train(
             raise ValueError(f"snapshot_every must be <= steps ({steps}), got {snapshot_every}")
     batch_size, key = validation.check_batching(batch_size, key, X.shape[0])
     first_step = _check_resume(optimizer, params, opt_state, first_step, steps)
-    rate = None if rate_name is None else float(learning_rate)
+    rate = None if rate_name is None else float(learning_rate)  # type: ignore[arg-type]
     args = (params, X, y, key, opt_state, np.int32(first_step), rate)
     options = dict(
         activation=act,

@@ -92,7 +92,7 @@ def compare(
                     "activation": act,
                     "regions": encode_map(proba.reshape(r, r)),
                     "train_accuracy": float(result.train_accuracy[i, j, 0]),
-                    "test_accuracy": float(result.test_accuracy[i, j, 0]),
+                    "test_accuracy": float(result.test_accuracy[i, j, 0]),  # type: ignore[index]
                     "final_loss": float(result.final_loss[i, j, 0]),
                     "diverged_at": None if diverged < 0 else diverged,
                 }

@@ -49,7 +49,8 @@ def make_optimizer(name: str, learning_rate: float, l2: float) -> optax.Gradient
     optimizer = _optimizer_factory(name)(learning_rate)
     if not l2:
         return optimizer
-    mask = lambda params: tuple(mlp.Dense(W=True, b=False) for _ in params)  # noqa: E731
+    # a mask pytree of bools in the params' structure: L2 on the weights, not the biases
+    mask = lambda params: tuple(mlp.Dense(W=True, b=False) for _ in params)  # type: ignore[arg-type]  # noqa: E731
     return optax.chain(optax.add_decayed_weights(l2, mask=mask), optimizer)
 
 

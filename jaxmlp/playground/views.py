@@ -51,7 +51,7 @@ def make_canvas(problem: Problem, resolution: int = RESOLUTION) -> Canvas:
     X = np.concatenate([np.asarray(problem.X_train), np.asarray(problem.X_test)])
     limits = plane_limits(X)
     xx, yy, points = _grid(limits, resolution=resolution)
-    return Canvas(limits, xx[0], yy[:, 0], jnp.asarray(points))
+    return Canvas(limits, xx[0], yy[:, 0], jnp.asarray(points))  # type: ignore[arg-type]
 
 
 def _rounded(a, digits: int = 4) -> list:
