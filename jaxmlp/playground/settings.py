@@ -214,7 +214,10 @@ def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
     if settings.batch_size:
         parts.append(f"--batch-size {settings.batch_size}")
     parts.append("--out out/playground")
-    return " ".join(parts), "the same data, split, initialisation and updates as the page"
+    return " ".join(parts), (
+        "the same data, split, initialisation and updates as the page, to float rounding "
+        "(the page passes the learning rate to jaxmlp.train as optimizer state)"
+    )
 
 
 def python_snippet(settings: Settings, steps: int) -> str:
@@ -237,20 +240,24 @@ def python_snippet(settings: Settings, steps: int) -> str:
             f"X, y = datasets.{s.dataset}(jax.random.key({s.seed}), {s.n}, "
             f"{_noise_name(s.dataset)}={_fmt(s.noise)})\n"
         )
-    factory = (
-        f"optax.sgd({_fmt(s.learning_rate)}, momentum=0.9)"
-        if s.optimizer == "momentum"
-        else f"optax.{s.optimizer}({_fmt(s.learning_rate)})"
-    )
-    if s.l2:
-        optimizer = (
-            "optax.chain(\n"
-            f"    optax.add_decayed_weights({_fmt(s.l2)}, mask=lambda p: tuple(\n"
-            "        jaxmlp.Dense(W=True, b=False) for _ in p)),  # L2 on weights\n"
-            f"    {factory},\n)"
-        )
+    # the rate is given to jaxmlp.train, as the page does: the same program, so the
+    # same params to the last bit (optax.adam(rate) itself may round differently)
+    if not s.l2 and s.optimizer != "momentum":
+        optimizer = f"optimizer = optax.{s.optimizer}  # takes the learning rate\n"
     else:
-        optimizer = factory
+        inner = (
+            "optax.sgd(learning_rate, momentum=0.9)"
+            if s.optimizer == "momentum"
+            else f"optax.{s.optimizer}(learning_rate)"
+        )
+        if s.l2:
+            inner = (
+                "optax.chain(\n"
+                f"        optax.add_decayed_weights({_fmt(s.l2)}, mask=lambda p: tuple(\n"
+                "            jaxmlp.Dense(W=True, b=False) for _ in p)),  # L2 on weights\n"
+                f"        {inner},\n    )"
+            )
+        optimizer = f"\n\ndef optimizer(learning_rate):\n    return {inner}\n\n\n"
     batch = (
         f"batch_size={s.batch_size}, key=jax.random.key({s.seed + 2}),"
         if s.batch_size
@@ -263,10 +270,10 @@ def python_snippet(settings: Settings, steps: int) -> str:
         "X_train, X_test, y_train, y_test = datasets.train_test_split(\n"
         f"    jax.random.key({s.seed + 1}), X, y, test_fraction={_fmt(s.test_fraction)})\n"
         f"params = jaxmlp.init_mlp(jax.random.key({s.seed}), {s.sizes()})\n"
-        f"optimizer = {optimizer}\n"
+        f"{optimizer}"
         "result = jaxmlp.train(\n"
         f"    params, X_train, y_train, activation={s.activation!r}, optimizer=optimizer,\n"
-        f"    steps={steps}, {batch}\n)\n"
+        f"    learning_rate={_fmt(s.learning_rate)}, steps={steps}, {batch}\n)\n"
         f"print(jaxmlp.loss(result.params, X_test, y_test, {s.activation!r}))\n"
         f"io.save_params('params.safetensors', result.params, activation={s.activation!r})\n"
     )

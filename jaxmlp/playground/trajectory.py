@@ -3,11 +3,13 @@
 The page shows the parameters every ``steps_per_frame`` updates. They come from
 ``jaxmlp.train(params0, ..., steps=H, snapshot_every=steps_per_frame)`` over growing
 horizons ``H`` (1000, 4000, 16000, ... up to ``max_steps``), each run from the
-initial parameters: so the parameters at step ``t`` are exactly those of
-``jaxmlp train --steps t`` (the optimizer state and the mini-batch order included),
-with no state carried between calls. The next horizon is trained in a background
-thread while the page plays the current one. The horizons are the same for every
-setting, so a setting's compiled programs are reused when the page comes back to it.
+initial parameters: so the parameters at step ``t`` are exactly those of one
+``jaxmlp.train(..., steps=t)`` call (the optimizer state and the mini-batch order
+included; ``jaxmlp train --steps t`` gives them to float rounding), with no state
+carried between calls. The next horizon is trained in a background thread while the
+page plays the current one. The learning rate is passed to ``train`` as a value (held
+as optimizer state) and the horizons are the same for every setting, so a new rate, or
+any setting of the same shapes, activation and optimizer, reuses the compiled programs.
 """
 
 from __future__ import annotations
@@ -33,25 +35,46 @@ GROWTH = 4
 MAX_SNAPSHOT_FLOATS = 2**24  # host memory of one run's snapshots: 64 MiB of float32
 
 
+def _weights_only(params) -> tuple:
+    """A mask pytree of bools in the params' structure: L2 on the weights, not the biases."""
+    return tuple(mlp.Dense(W=True, b=False) for _ in params)  # type: ignore[arg-type]
+
+
 @functools.lru_cache(maxsize=64)
-def make_optimizer(name: str, learning_rate: float, l2: float) -> optax.GradientTransformation:
-    """The optax optimizer of ``jaxmlp train --optimizer name --lr learning_rate``.
+def optimizer_factory(name: str, l2: float):
+    """The optax constructor of ``jaxmlp train --optimizer name``, with L2 when ``l2 > 0``.
 
-    ``l2 > 0`` adds ``l2 * W`` to every weight's gradient (not the biases'): the
-    gradient of ``l2 / 2 * sum ||W||^2``. One object per (name, rate, l2), so that
-    ``jaxmlp.train`` reuses its compiled programs when a setting comes back.
+    It takes the learning rate first, for ``jaxmlp.train(..., optimizer=factory,
+    learning_rate=rate)``: the rate is then optimizer state, so one compiled program
+    serves every rate. ``l2 > 0`` adds ``l2 * W`` to every weight's gradient (not the
+    biases'): the gradient of ``l2 / 2 * sum ||W||^2``. One object per (name, l2); two
+    built for the same (name, l2) are also equal as compile keys
+    (:func:`jaxmlp.optimizers.structural_key`).
 
-    >>> make_optimizer("sgd", 2.0, 0.0) is make_optimizer("sgd", 2.0, 0.0)
+    >>> optimizer_factory("sgd", 0.0) is optax.sgd
     True
     """
     from jaxmlp._cli_options import _optimizer_factory
 
-    optimizer = _optimizer_factory(name)(learning_rate)
+    inner = _optimizer_factory(name)
     if not l2:
-        return optimizer
-    # a mask pytree of bools in the params' structure: L2 on the weights, not the biases
-    mask = lambda params: tuple(mlp.Dense(W=True, b=False) for _ in params)  # type: ignore[arg-type]  # noqa: E731
-    return optax.chain(optax.add_decayed_weights(l2, mask=mask), optimizer)
+        return inner
+
+    def with_l2(learning_rate):
+        return optax.chain(optax.add_decayed_weights(l2, mask=_weights_only), inner(learning_rate))
+
+    return with_l2
+
+
+@functools.lru_cache(maxsize=64)
+def make_optimizer(name: str, learning_rate: float, l2: float) -> optax.GradientTransformation:
+    """The optax optimizer of ``jaxmlp train --optimizer name --lr learning_rate`` (with
+    L2 as in :func:`optimizer_factory`), for ``jaxmlp.sweep``'s compare mode.
+
+    >>> make_optimizer("sgd", 2.0, 0.0) is make_optimizer("sgd", 2.0, 0.0)
+    True
+    """
+    return optimizer_factory(name, l2)(learning_rate)
 
 
 def horizons(max_steps: int, every: int) -> list[int]:
@@ -105,7 +128,7 @@ class Trajectory:
         self.settings = settings
         self.problem = problem
         self.activation = _activations.get(settings.activation)
-        self.optimizer = make_optimizer(settings.optimizer, settings.learning_rate, settings.l2)
+        self.optimizer = optimizer_factory(settings.optimizer, settings.l2)
         self.params0 = jaxmlp.init_mlp(jax.random.key(settings.seed), settings.sizes())
         self.n_params = sum(leaf.size for leaf in jax.tree.leaves(self.params0))
         self._horizons = horizons(settings.max_steps, settings.steps_per_frame)
@@ -127,6 +150,7 @@ class Trajectory:
             p.y_train,
             activation=self.activation,
             optimizer=self.optimizer,
+            learning_rate=s.learning_rate,
             steps=horizon,
             batch_size=s.batch_size,
             key=jax.random.key(s.seed + 2) if s.batch_size else None,
