@@ -241,3 +241,19 @@ def test_clone_pickle_pipeline_grid_cross_val(Estimator):
         scores = cross_val_score(model, X, y, cv=3)
     floor = 0.5 if Estimator is MLPClassifier else 0.0  # accuracy; R^2 of a 20-epoch fit
     assert grid.best_score_ > floor and scores.shape == (3,)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_a_fitted_network_saves_as_a_safetensors_file(Estimator, tmp_path):
+    """The pickle-free way to keep a fitted estimator: its network through jaxmlp.io."""
+    from jaxmlp import io
+
+    X, y = _blobs(60)
+    fitted = _quiet_fit(Estimator(hidden_layer_sizes=(4,), max_iter=5, random_state=0), X, y)
+    path = tmp_path / "net.safetensors"
+    io.save_params(path, fitted.network_params(), activation=fitted.activation)
+    params, metadata = io.load_params(path)
+    assert metadata["activation"] == fitted.activation
+    for layer, W, b in zip(params, fitted.coefs_, fitted.intercepts_, strict=True):
+        np.testing.assert_array_equal(np.asarray(layer.W), W.T)
+        np.testing.assert_array_equal(np.asarray(layer.b), b)

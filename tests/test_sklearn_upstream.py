@@ -24,6 +24,9 @@ OUR_IMPORT = "from jaxmlp.sklearn import MLPClassifier, MLPRegressor"
 PRIVATE = {
     "test_gradient": "calls scikit-learn's private _loss_grad_lbfgs (jaxmlp's gradients are "
     "checked against jax.grad in tests/test_sklearn_backprop.py)",
+    "test_mlp_loading_from_joblib_partial_fit": "reads a fitted estimator back from a pickle "
+    "file (joblib); jaxmlp never reads pickle files: save est.network_params() with "
+    "jaxmlp.io.save_params (tests/test_sklearn.py)",
 }
 
 

@@ -76,6 +76,14 @@ class BaseMLP(BaseEstimator):
         raise NotImplementedError
 
     # ---- network -------------------------------------------------------------
+    def network_params(self) -> mlp.Params:
+        """The fitted network as jaxmlp params: ``Dense(W (out, in), b (out,))`` per layer.
+
+        The way to save a fitted estimator's network without pickle:
+        ``jaxmlp.io.save_params(path, est.network_params(), activation=est.activation)``.
+        """
+        return self._params(np.asarray(self.coefs_[0]).dtype)
+
     def _params(self, dtype) -> mlp.Params:
         return to_params(self.coefs_, self.intercepts_, dtype)
 
