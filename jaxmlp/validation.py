@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -289,8 +290,6 @@ def _unused_key():
 # --------------------------------------------------------------------------------------
 # The sweep's arguments (jaxmlp.sweep): the grid, the optimizer, the data, the devices.
 # --------------------------------------------------------------------------------------
-
-from typing import NamedTuple  # noqa: E402 (this section is appended; kept local to it)
 
 # MAX_CLASSES (above) also bounds a sweep's outputs: labels are class ids, so one
 # stray label such as 100000 would otherwise make every model 100001 outputs wide.
