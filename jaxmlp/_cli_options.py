@@ -7,7 +7,6 @@ that names its flag; the checks here run before any training.
 from __future__ import annotations
 
 import argparse
-import functools
 import inspect
 import math
 import pathlib
@@ -141,19 +140,12 @@ def _dataset(name: str, n: int, seed: int):
     return _usage("--n", getattr(datasets, name), jax.random.key(seed), n)
 
 
-def _optimizer_factory(name: str):
-    """The optax constructor of ``--optimizer``, taking the learning rate first."""
-    import optax
-
-    if name == "momentum":
-        return functools.partial(optax.sgd, momentum=0.9)
-    return getattr(optax, name)
-
-
 def _optimizer(name: str, lr: float):
     if not lr > 0 or not math.isfinite(lr):
         raise UsageError(f"--lr must be a positive finite number, got {lr}")
-    return _optimizer_factory(name)(lr)
+    from jaxmlp import optimizers
+
+    return optimizers.by_name(name)(lr)
 
 
 def _progress(total: int, desc: str):

@@ -23,7 +23,6 @@ from jaxmlp._cli_options import (
     _check_path,
     _dataset,
     _optimizer,
-    _optimizer_factory,
     _progress,
     _usage,
 )
@@ -263,13 +262,13 @@ def _sweep_setup(args: argparse.Namespace) -> dict:
     """Checks the output and builds the data and the sweep's keyword arguments."""
     import jax
 
-    from jaxmlp import datasets
+    from jaxmlp import datasets, optimizers
 
     _check_out(pathlib.Path(args.out), ("results.safetensors", "summary.json"))
     if args.checkpoint:
         _check_path(args.checkpoint, "--checkpoint")
     optimizer = (
-        _optimizer_factory(args.optimizer) if args.lrs else _optimizer(args.optimizer, args.lr)
+        optimizers.by_name(args.optimizer) if args.lrs else _optimizer(args.optimizer, args.lr)
     )
     X, y = _dataset(args.dataset, args.n, args.data_seed)
     X_train, X_test, y_train, y_test = _usage(

@@ -38,19 +38,44 @@ import hashlib
 import inspect
 import types
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
 import optax
 
 __all__ = [
+    "NAMES",
     "StaticOptimizer",
+    "by_name",
     "fingerprint",
     "rate_injected",
     "static",
     "structural_key",
 ]
+
+NAMES = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
+
+
+@functools.cache
+def by_name(name: str) -> Callable[..., optax.GradientTransformation]:
+    """The optax constructor of ``jaxmlp train --optimizer name``, learning rate first.
+
+    ``momentum`` is SGD with momentum 0.9; the others are optax's functions of that
+    name. One object per name, so ``train(..., optimizer=by_name(name),
+    learning_rate=rate)`` runs one compiled program for every rate.
+
+    >>> by_name("adam") is optax.adam
+    True
+    >>> by_name("momentum")(0.1) is not None
+    True
+    """
+    if name not in NAMES:
+        raise ValueError(f"optimizer must be one of {', '.join(NAMES)}; got {name!r}")
+    if name == "momentum":
+        return functools.partial(optax.sgd, momentum=0.9)
+    return getattr(optax, name)
+
 
 MAX_ARRAY_SIZE = 4096  # larger captured arrays are not compared by value (cost)
 MAX_DEPTH = 64  # nesting deeper than this is not keyed (identity instead)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
 from jaxmlp import plots
-from jaxmlp.plots import static, style
+from jaxmlp.plots import geometry, style
 
 # Six points of each class around the origin: small, fixed, no JAX needed.
 ANGLES = np.linspace(0, 2 * np.pi, 6, endpoint=False)
@@ -142,14 +142,14 @@ def test_linear_boundaries_bad_shapes():
 
 def test_plane_in_box_is_the_exact_cut():
     # h1 + h2 + h3 = 1.5 cuts the unit cube in a regular hexagon.
-    poly = static._plane_in_box(np.ones(3), -1.5, np.zeros(3), np.ones(3))
+    poly = geometry.plane_in_box(np.ones(3), -1.5, np.zeros(3), np.ones(3))
     assert poly.shape == (6, 3)
     np.testing.assert_allclose(poly.sum(axis=1), 1.5)
     # Vertices are in order around the polygon: all sides have the same length.
     sides = np.linalg.norm(np.roll(poly, -1, axis=0) - poly, axis=1)
     np.testing.assert_allclose(sides, np.sqrt(0.5))
     # A plane that misses the box gives no polygon.
-    assert static._plane_in_box(np.ones(3), 10.0, np.zeros(3), np.ones(3)).shape == (0, 3)
+    assert geometry.plane_in_box(np.ones(3), 10.0, np.zeros(3), np.ones(3)).shape == (0, 3)
 
 
 def test_hidden_projection_draws_points_and_the_plane():

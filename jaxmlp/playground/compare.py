@@ -9,7 +9,7 @@ import jaxmlp
 from jaxmlp import activations as _activations
 from jaxmlp.playground.data import Problem
 from jaxmlp.playground.settings import MAX_WIDTH, Settings
-from jaxmlp.playground.trajectory import make_optimizer
+from jaxmlp.playground.trajectory import optimizer_factory
 from jaxmlp.playground.views import Canvas, encode_map
 
 MAX_MODELS = 8
@@ -49,7 +49,9 @@ def compare(
 
     One ``jaxmlp.sweep`` over ``widths x activations`` with the setting's seed,
     optimizer, batches and ``depth = len(hidden)`` hidden layers of one width; the
-    other axis is the setting's own (its activation, or its single hidden width).
+    other axis is the setting's own (its activation, or its single hidden width). The
+    optimizer is the page's factory per (optimizer, L2) with the rate passed as a value
+    (a learning-rate axis of one), so every rate reuses the sweep's compiled programs.
 
     Returns:
       ``{"axis", "steps", "models": [{"label", "regions" (r, r), "train_accuracy",
@@ -71,7 +73,8 @@ def compare(
         activations=acts,
         seeds=(settings.seed,),
         steps=steps,
-        optimizer=make_optimizer(settings.optimizer, settings.learning_rate, settings.l2),
+        optimizer=optimizer_factory(settings.optimizer, settings.l2),
+        learning_rates=(settings.learning_rate,),
         X_test=problem.X_test,
         y_test=problem.y_test,
         batch_size=settings.batch_size,
@@ -82,18 +85,18 @@ def compare(
     models = []
     for i, width in enumerate(result.widths):
         for j, act in enumerate(result.activations):
-            params = result.params(width, act, settings.seed)
+            params = result.params(width, act, settings.seed, settings.learning_rate)
             proba = np.asarray(jaxmlp.predict_proba(params, canvas.points, act))
-            diverged = int(result.diverged_at[i, j, 0])
+            diverged = int(result.diverged_at[i, j, 0, 0])
             models.append(
                 {
                     "label": f"width {width}" if axis == "widths" else act,
                     "sizes": [2, *([width] * len(settings.hidden)), 1],
                     "activation": act,
                     "regions": encode_map(proba.reshape(r, r)),
-                    "train_accuracy": float(result.train_accuracy[i, j, 0]),
-                    "test_accuracy": float(result.test_accuracy[i, j, 0]),  # type: ignore[index]
-                    "final_loss": float(result.final_loss[i, j, 0]),
+                    "train_accuracy": float(result.train_accuracy[i, j, 0, 0]),
+                    "test_accuracy": float(result.test_accuracy[i, j, 0, 0]),  # type: ignore[index]
+                    "final_loss": float(result.final_loss[i, j, 0, 0]),
                     "diverged_at": None if diverged < 0 else diverged,
                 }
             )

@@ -130,7 +130,9 @@ _API = {
     ("GET", "/api/gradients"): lambda app, body: app.gradients(),
     ("GET", "/api/reproduce"): lambda app, body: app.reproduce(),
     ("POST", "/api/settings"): lambda app, body: app.configure(body),
-    ("POST", "/api/step"): lambda app, body: app.step(body.get("frames", 1)),
+    ("POST", "/api/step"): lambda app, body: app.step(
+        body.get("frames", 1), body.get("curve_since")
+    ),
     ("POST", "/api/reset"): lambda app, body: app.reset(),
     ("POST", "/api/compare"): lambda app, body: app.compare(body.get("axis"), body.get("values")),
 }

@@ -31,15 +31,57 @@ from jaxmlp.playground.settings import (
 )
 from jaxmlp.playground.trajectory import Trajectory
 
-MAX_CURVE_POINTS = 400
+MAX_CURVE_POINTS = 256
 
 
-def _thin(steps: np.ndarray, *curves: np.ndarray) -> list[list]:
-    """At most MAX_CURVE_POINTS evenly spaced points of each curve (the last one kept)."""
-    if steps.size > MAX_CURVE_POINTS:
-        keep = np.unique(np.linspace(0, steps.size - 1, MAX_CURVE_POINTS).round().astype(int))
-        steps, curves = steps[keep], tuple(c[keep] for c in curves)
-    return [steps.tolist(), *(views._rounded(c, 5) for c in curves)]
+def curve_stride(index: int) -> int:
+    """The loss curve's spacing in frames at frame ``index``: the smallest power of two
+    that keeps at most MAX_CURVE_POINTS frames ``0, s, 2s, ...`` up to ``index``. A frame
+    on the curve stays on it until the stride doubles, which drops every other one.
+
+    >>> curve_stride(10), curve_stride(MAX_CURVE_POINTS - 1), curve_stride(MAX_CURVE_POINTS)
+    (1, 1, 2)
+    """
+    stride = 1
+    while index // stride + 1 > MAX_CURVE_POINTS:
+        stride *= 2
+    return stride
+
+
+def curve_points(
+    steps: np.ndarray, train: np.ndarray, test: np.ndarray, since: int | None
+) -> dict:
+    """The loss curve's frames on the stride grid, after frame ``since`` if given.
+
+    ``steps``, ``train``, ``test`` (i + 1,) are the curves up to frame ``i`` (the
+    current one). The page keeps the points it has and appends these: a frame's
+    payload stays small however long the run (``since=None`` or ``since >= i``: all of
+    them, ``"full": true``). The current frame is always the last point (``"head"``),
+    on the grid or not.
+
+    >>> c = curve_points(np.arange(5) * 10, np.ones(5), np.ones(5), since=2)
+    >>> c["frames"], c["steps"], c["full"], c["head"]["step"]
+    ([3, 4], [30, 40], False, 40)
+    """
+    index = steps.size - 1
+    stride = curve_stride(index)
+    full = since is None or since < 0 or since >= index
+    start = 0 if full else (since // stride + 1) * stride  # type: ignore[operator]
+    frames = np.arange(start, index + 1, stride)
+    return {
+        "stride": stride,
+        "full": full,
+        "frames": frames.tolist(),
+        "steps": steps[frames].tolist(),
+        "train": views._rounded(train[frames], 5),
+        "test": views._rounded(test[frames], 5),
+        "head": {
+            "frame": index,
+            "step": int(steps[index]),
+            "train": round(float(train[index]), 5),
+            "test": round(float(test[index]), 5),
+        },
+    }
 
 
 class Playground:
@@ -123,13 +165,18 @@ class Playground:
             self.index = 0
         return self.frame()
 
-    def step(self, frames: int = 1) -> dict:
-        """Moves ``frames`` frames on (each ``steps_per_frame`` updates) and returns it."""
+    def step(self, frames: int = 1, curve_since: int | None = None) -> dict:
+        """Moves ``frames`` frames on (each ``steps_per_frame`` updates) and returns it,
+        with the loss curve's points after frame ``curve_since`` (all if None)."""
         if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= 1000:
             raise ValueError(f"frames must be an integer in [1, 1000], got {frames!r}")
+        if curve_since is not None and (
+            isinstance(curve_since, bool) or not isinstance(curve_since, int)
+        ):
+            raise ValueError(f"curve_since must be an integer or null, got {curve_since!r}")
         with self._lock:
             self.index += frames
-            return self.frame()
+            return self.frame(curve_since)
 
     def _current(self):
         with self._lock:
@@ -138,8 +185,9 @@ class Playground:
             self.index = min(self.index, self.trajectory.frame_count() - 1)
             return step, jax.tree.map(jax.numpy.asarray, params)
 
-    def frame(self) -> dict:
-        """The current frame: step, losses, accuracies and every picture of the page."""
+    def frame(self, curve_since: int | None = None) -> dict:
+        """The current frame: step, losses, accuracies and every picture of the page,
+        with the loss curve's points after frame ``curve_since`` (:func:`curve_points`)."""
         with self._lock:
             step, params = self._current()
             trajectory, index = self.trajectory, self.index
@@ -155,7 +203,7 @@ class Playground:
             "diverged_at": trajectory.diverged_at,
             "train_loss": float(train[-1]),
             "test_loss": float(test[-1]),
-            "curve": _thin(steps, train, test),
+            "curve": curve_points(steps, train, test, curve_since),
         }
 
     def gradients(self) -> dict:

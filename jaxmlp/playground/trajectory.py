@@ -26,7 +26,7 @@ import optax
 
 import jaxmlp
 from jaxmlp import activations as _activations
-from jaxmlp import losses, mlp
+from jaxmlp import losses, mlp, optimizers
 from jaxmlp.playground.data import Problem
 from jaxmlp.playground.settings import Settings
 
@@ -54,9 +54,7 @@ def optimizer_factory(name: str, l2: float):
     >>> optimizer_factory("sgd", 0.0) is optax.sgd
     True
     """
-    from jaxmlp._cli_options import _optimizer_factory
-
-    inner = _optimizer_factory(name)
+    inner = optimizers.by_name(name)
     if not l2:
         return inner
 
@@ -64,17 +62,6 @@ def optimizer_factory(name: str, l2: float):
         return optax.chain(optax.add_decayed_weights(l2, mask=_weights_only), inner(learning_rate))
 
     return with_l2
-
-
-@functools.lru_cache(maxsize=64)
-def make_optimizer(name: str, learning_rate: float, l2: float) -> optax.GradientTransformation:
-    """The optax optimizer of ``jaxmlp train --optimizer name --lr learning_rate`` (with
-    L2 as in :func:`optimizer_factory`), for ``jaxmlp.sweep``'s compare mode.
-
-    >>> make_optimizer("sgd", 2.0, 0.0) is make_optimizer("sgd", 2.0, 0.0)
-    True
-    """
-    return optimizer_factory(name, l2)(learning_rate)
 
 
 def horizons(max_steps: int, every: int) -> list[int]:

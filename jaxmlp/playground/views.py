@@ -21,10 +21,8 @@ import jaxmlp
 from jaxmlp import activations as _activations
 from jaxmlp import mlp, training
 from jaxmlp.playground.data import Problem
-from jaxmlp.plots.animation import _hidden_box
-from jaxmlp.plots.static import _line_through_box, _plane_in_box
-from jaxmlp.plots.style import grid as _grid
-from jaxmlp.plots.style import plane_limits
+from jaxmlp.plots.geometry import hidden_box, line_through_box, plane_in_box
+from jaxmlp.plots.style import grid, plane_limits
 
 RESOLUTION = 48  # grid points per side of the region and unit maps
 MAX_UNIT_MAPS = 16
@@ -50,7 +48,7 @@ def make_canvas(problem: Problem, resolution: int = RESOLUTION) -> Canvas:
     """
     X = np.concatenate([np.asarray(problem.X_train), np.asarray(problem.X_test)])
     limits = plane_limits(X)
-    xx, yy, points = _grid(limits, resolution=resolution)
+    xx, yy, points = grid(limits, resolution=resolution)
     return Canvas(limits, xx[0], yy[:, 0], jnp.asarray(points))  # type: ignore[arg-type]
 
 
@@ -96,17 +94,17 @@ def _hidden_space(H: np.ndarray, y: np.ndarray, output: mlp.Dense, act) -> dict 
     m = H.shape[1]
     if m not in (2, 3):
         return None
-    lo, hi = (np.asarray(v, dtype=np.float64) for v in _hidden_box(H[None], act))
+    lo, hi = (np.asarray(v, dtype=np.float64) for v in hidden_box(H[None], act))
     w, b = np.asarray(output.W[0], np.float64), float(output.b[0])
     space: dict[str, Any] = {"dims": m, "points": _rounded(H), "labels": y.tolist()}
     space["box"] = [_rounded(lo), _rounded(hi)]
     if not np.any(w):
         space["boundary"] = []
     elif m == 2:
-        xs, ys = _line_through_box(w, b, ((lo[0], hi[0]), (lo[1], hi[1])))
+        xs, ys = line_through_box(w, b, ((lo[0], hi[0]), (lo[1], hi[1])))
         space["boundary"] = [_rounded(xs), _rounded(ys)]
     else:
-        space["boundary"] = _rounded(_plane_in_box(w, b, lo, hi).T)  # [xs, ys, zs]
+        space["boundary"] = _rounded(plane_in_box(w, b, lo, hi).T)  # [xs, ys, zs]
     return space
 
 
@@ -156,7 +154,7 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
     if len(params) > 1:
         W, b = np.asarray(params[0].W, np.float64), np.asarray(params[0].b, np.float64)
         for i in range(min(W.shape[0], MAX_UNIT_MAPS)):
-            line = _line_through_box(W[i], b[i], canvas.limits) if np.any(W[i]) else None
+            line = line_through_box(W[i], b[i], canvas.limits) if np.any(W[i]) else None
             out["units"].append(
                 {
                     "z": encode_map(units[i].reshape(r, r)),

@@ -5,10 +5,11 @@ stays free of matplotlib. One kind of figure per module: :mod:`~jaxmlp.plots.sta
 (still figures of the post), :mod:`~jaxmlp.plots.animation` (the training
 animation, GIFs), :mod:`~jaxmlp.plots.unit_maps` (per-unit maps) and
 :mod:`~jaxmlp.plots.network` (the network graph). Shared palette and helpers:
-:mod:`jaxmlp.plots.style`.
+:mod:`jaxmlp.plots.style`; lines and planes cut by a figure's box (NumPy only):
+:mod:`jaxmlp.plots.geometry`.
 """
 
-from jaxmlp.plots import animation, network, style, unit_maps
+from jaxmlp.plots import animation, geometry, network, style, unit_maps
 from jaxmlp.plots.animation import save_gif, training_animation
 from jaxmlp.plots.network import network_graph
 from jaxmlp.plots.static import (
@@ -26,6 +27,7 @@ __all__ = [
     "boundary_grid",
     "data_scatter",
     "decision_regions",
+    "geometry",
     "hidden_projection",
     "hidden_unit_maps",
     "hidden_units_animation",

@@ -40,6 +40,7 @@ from PIL import Image
 from jaxmlp import activations as _activations
 from jaxmlp import losses, mlp, validation
 from jaxmlp.plots import static, style
+from jaxmlp.plots.geometry import hidden_box, line_through_box, plane_in_box
 
 PLANE_COLOR = style.UNIT_COLORS[0]  # colour of the output unit's plane in static.hidden_projection
 
@@ -290,7 +291,7 @@ def _plane_panel(
             c.remove()
         contours[:] = static._regions(ax, xx, yy, P_grid[i].reshape(xx.shape))
         for j, line in enumerate(lines):
-            line.set_data(*static._line_through_box(W0[i, j], float(b0[i, j]), limits))
+            line.set_data(*line_through_box(W0[i, j], float(b0[i, j]), limits))
 
     return update
 
@@ -301,7 +302,7 @@ def _hidden_panel(ax: Axes, H: np.ndarray, y, stacked, act) -> Callable[[int], N
     ``H`` (frames, n, 3) are the hidden activations of X at each frame.
     Returns ``update(i)``, which moves the points and the plane to frame ``i``.
     """
-    box = _hidden_box(H, act)
+    box = hidden_box(H, act)
     static.hidden_projection(
         H[0],
         y,
@@ -334,7 +335,7 @@ def _move_hidden(ax: Axes, H: np.ndarray, y: np.ndarray, w: np.ndarray, b: float
         setattr(scatter, "_offsets3d", (H[mask, 0], H[mask, 1], H[mask, 2]))  # noqa: B010
     planes = [c for c in ax.collections if isinstance(c, Poly3DCollection)]
     lo, hi = np.asarray(box[0], np.float64), np.asarray(box[1], np.float64)
-    polygon = static._plane_in_box(w, b, lo, hi) if np.linalg.norm(w) > 0 else np.zeros((0, 3))
+    polygon = plane_in_box(w, b, lo, hi) if np.linalg.norm(w) > 0 else np.zeros((0, 3))
     if planes:
         planes[0].set_visible(len(polygon) > 0)
         if len(polygon):
@@ -349,15 +350,6 @@ def _move_hidden(ax: Axes, H: np.ndarray, y: np.ndarray, w: np.ndarray, b: float
                 linewidths=1.0,
             )
         )
-
-
-def _hidden_box(H: np.ndarray, act: _activations.Activation):
-    """A fixed cube for the hidden space: the unit cube for sigmoid, else the data's range."""
-    if act.name == "sigmoid":
-        return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    lo, hi = H.min(axis=(0, 1)), H.max(axis=(0, 1))
-    pad = 0.04 * max(float((hi - lo).max()), 1e-6)
-    return tuple(lo - pad), tuple(hi + pad)
 
 
 def _loss_panel(

@@ -18,6 +18,7 @@ from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 from mpl_toolkits.mplot3d.axes3d import Axes3D
 
 from jaxmlp.plots import style
+from jaxmlp.plots.geometry import line_through_box, plane_in_box
 
 ProbaFn = Callable[[np.ndarray], object]  # (m, 2) float32 points -> (m,) P(class 1)
 
@@ -125,16 +126,6 @@ def decision_regions(
     return fig
 
 
-def _line_through_box(w: np.ndarray, b: float, limits) -> tuple[np.ndarray, np.ndarray]:
-    """Two end points of ``w . x + b = 0`` across the box, solving for the steeper coordinate."""
-    (x0, x1), (y0, y1) = limits
-    if abs(w[1]) >= abs(w[0]):
-        xs = np.array([x0, x1])
-        return xs, -(w[0] * xs + b) / w[1]
-    ys = np.array([y0, y1])
-    return -(w[1] * ys + b) / w[0], ys
-
-
 def linear_boundaries(
     X,
     y,
@@ -203,50 +194,13 @@ def linear_boundaries(
         style.scatter_classes(ax, X, y, class_labels=class_labels)
     for i, (w, bias) in enumerate(zip(W, b, strict=True)):
         label = line_labels[i] if line_labels is not None else f"unit {i + 1}"
-        xs, ys = _line_through_box(w, float(bias), limits)
+        xs, ys = line_through_box(w, float(bias), limits)
         color = colors[i % len(colors)]
         ax.plot(xs, ys, color=color, linestyle=linestyle, linewidth=2.0, label=label, zorder=4)
     style.style_plane(ax, title=title, xlabel=xlabel, ylabel=ylabel, limits=limits)
     if legend:
         style.legend_below(ax)
     return fig
-
-
-def _plane_in_box(w: np.ndarray, b: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Vertices (k, 3), in order, of the polygon where ``w . h + b = 0`` cuts the box."""
-    corners = np.array(
-        [
-            [
-                lo[0] if i & 1 == 0 else hi[0],
-                lo[1] if i & 2 == 0 else hi[1],
-                lo[2] if i & 4 == 0 else hi[2],
-            ]
-            for i in range(8)
-        ]
-    )
-    values = corners @ w + b
-    points = []
-    for i in range(8):
-        for bit in (1, 2, 4):
-            j = i | bit
-            if j == i:
-                continue
-            vi, vj = values[i], values[j]
-            if (vi < 0) != (vj < 0) or vi == 0:
-                t = vi / (vi - vj) if vi != vj else 0.0
-                points.append(corners[i] + t * (corners[j] - corners[i]))
-    if len(points) < 3:
-        return np.zeros((0, 3))
-    vertices = np.unique(np.round(np.array(points), 12), axis=0)
-    centre = vertices.mean(axis=0)
-    normal = w / np.linalg.norm(w)
-    u = np.cross(normal, [1.0, 0.0, 0.0])
-    if np.linalg.norm(u) < 1e-6:
-        u = np.cross(normal, [0.0, 1.0, 0.0])
-    u /= np.linalg.norm(u)
-    v = np.cross(normal, u)
-    rel = vertices - centre
-    return vertices[np.argsort(np.arctan2(rel @ v, rel @ u))]
 
 
 # Long but flat: argument checks, then one 3-D figure (points, the output plane, axes and
@@ -307,7 +261,7 @@ def hidden_projection(
     else:
         lo, hi = np.asarray(box[0], np.float64), np.asarray(box[1], np.float64)
     style.scatter_classes(ax, H, y, class_labels=class_labels, size=16)
-    polygon = _plane_in_box(w, b, lo, hi) if np.linalg.norm(w) > 0 else np.zeros((0, 3))
+    polygon = plane_in_box(w, b, lo, hi) if np.linalg.norm(w) > 0 else np.zeros((0, 3))
     if len(polygon):
         ax.add_collection3d(
             Poly3DCollection(

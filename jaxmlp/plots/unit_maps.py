@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from jaxmlp import activations as _activations
 from jaxmlp import mlp, validation
-from jaxmlp.plots import static, style
+from jaxmlp.plots import geometry, static, style
 from jaxmlp.plots.animation import (
     Animation,
     _check_binary_2d,
@@ -92,7 +92,7 @@ def _draw_unit_row(
     w_out = np.asarray(params[1].W[0], np.float64) if len(params) == 2 else None
     for j in range(A.shape[1]):
         image = A[:, j].reshape(row.xx.shape)
-        line = static._line_through_box(W[j], float(b[j]), row.limits)
+        line = geometry.line_through_box(W[j], float(b[j]), row.limits)
         name = f"unit {j + 1}" + (f" ({w_out[j]:+.1f})" if w_out is not None else "")
         if axes[j].images:  # a later frame: update what the first one drew
             _update_unit_map(axes[j], image, (vmin, vmax), line, name)

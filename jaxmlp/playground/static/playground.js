@@ -10,7 +10,7 @@ const PLOT_CONFIG = { displayModeBar: false, responsive: true, staticPlot: false
 
 const state = {
   choices: null, data: null, frame: null, playing: false, generation: 0,
-  csvText: "", csvName: "data.csv", fps: null, lastDraw: null, framesDrawn: 0, timings: {}, drawnAt: {},
+  csvText: "", csvName: "data.csv", fps: null, curve: null, lastDraw: null, framesDrawn: 0, timings: {}, drawnAt: {},
 };
 window.playground = state; // read by the browser test
 
@@ -180,12 +180,49 @@ function drawRegionPoints() {
   Plotly.react("regions-points", traces, layout, { ...PLOT_CONFIG, staticPlot: true });
 }
 
-function drawLoss(f) {
-  const [steps, train, test] = f.curve;
+// The loss curve as the page holds it: the server sends only the points after the last
+// one the page has (session.curve_points), on a grid of every stride-th frame; when the
+// stride doubles, every other point is dropped here too, so at most a few hundred remain.
+const CURVE_KEYS = ["frames", "steps", "train", "test"];
+
+function updateCurve(c) {
+  let k = state.curve;
+  if (c.full || !k) {
+    k = { frames: [], steps: [], train: [], test: [] };
+  } else if (c.stride !== k.stride) {
+    const keep = [];
+    k.frames.forEach((frame, i) => { if (frame % c.stride === 0) keep.push(i); });
+    for (const key of CURVE_KEYS) k[key] = keep.map((i) => k[key][i]);
+  }
+  for (const key of CURVE_KEYS) k[key].push(...c[key]);
+  k.stride = c.stride;
+  k.head = c.head;
+  state.curve = k;
+}
+
+// The last frame on the page's curve grid: the server sends what follows it.
+function curveSince() {
+  const k = state.curve;
+  return k && k.frames.length ? k.frames[k.frames.length - 1] : null;
+}
+
+function drawLoss() {
+  const k = state.curve;
+  const last = k.frames.length - 1;
+  const headOnGrid = last >= 0 && k.frames[last] === k.head.frame;
+  const steps = headOnGrid ? k.steps.slice() : k.steps.concat([k.head.step]);
+  const train = headOnGrid ? k.train.slice() : k.train.concat([k.head.train]);
+  const test = headOnGrid ? k.test.slice() : k.test.concat([k.head.test]);
   const colors = state.choices.palette.curves;
-  const values = train.concat(test).filter((v) => v > 0);
-  const yRange = [Math.floor(Math.log10(Math.min(...values))),
-    Math.ceil(Math.log10(Math.max(...values)))];
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of train.concat(test)) {
+    if (v > 0) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  const yRange = [Math.floor(Math.log10(lo)), Math.ceil(Math.log10(hi))];
   if (yRange[0] === yRange[1]) yRange[0] -= 1;
   Plotly.react("loss", [
     { x: steps, y: train, name: "training", mode: "lines", line: { color: colors[0] } },
@@ -358,6 +395,12 @@ async function timedAsync(name, promise) {
 }
 
 const SLOW_PANEL_SHARE = 8;
+// Milliseconds between two drawings of a panel while playing, at least: part of the
+// drawing (the WebGL of the 3-D hidden space, the browser's painting of SVG) happens
+// after Plotly returns, where the timings above do not see it.
+const MIN_INTERVAL_MS = { loss: 200, network: 250, hidden: 500, units: 400 };
+const SLOW_PANELS = [["loss", drawLoss], ["network", drawNetwork], ["hidden", drawHidden],
+  ["units", drawUnits]];
 
 function draw(f) {
   const now = performance.now();
@@ -367,15 +410,16 @@ function draw(f) {
   $("test-loss").textContent = f.test_loss.toFixed(4);
   $("train-acc").textContent = f.train_accuracy.toFixed(3);
   $("test-acc").textContent = f.test_accuracy.toFixed(3);
+  updateCurve(f.curve);
   timed("regions", () => drawRegions(f));
-  timed("loss", () => drawLoss(f));
   // While playing, a slower panel (the 3-D hidden space is rendered in WebGL, in software
   // where there is no GPU) is redrawn at most every SLOW_PANEL_SHARE times the milliseconds
   // it takes, so it never uses more than 1/SLOW_PANEL_SHARE of the time and the regions
   // and the loss keep their pace. Paused, every panel is drawn.
-  for (const [name, fn] of [["network", drawNetwork], ["hidden", drawHidden], ["units", drawUnits]]) {
+  for (const [name, fn] of SLOW_PANELS) {
     const last = state.drawnAt[name] ?? -Infinity;
-    if (!state.playing || now - last >= SLOW_PANEL_SHARE * (state.timings[name] ?? 0)) {
+    const wait = Math.max(SLOW_PANEL_SHARE * (state.timings[name] ?? 0), MIN_INTERVAL_MS[name]);
+    if (!state.playing || now - last >= wait) {
       timed(name, () => fn(f));
       state.drawnAt[name] = now;
     }
@@ -440,7 +484,8 @@ async function play() {
   while (state.playing) {
     const generation = state.generation;
     try {
-      const f = await timedAsync("api", api("POST", "/api/step", { frames: 1 }));
+      const body = { frames: 1, curve_since: curveSince() };
+      const f = await timedAsync("api", api("POST", "/api/step", body));
       if (generation !== state.generation) continue;
       timed("draw", () => draw(f));
       if (state.framesDrawn % 5 === 0) refreshGradients();
@@ -464,7 +509,7 @@ function pause() {
 async function stepOnce() {
   if (state.playing) pause();
   try {
-    draw(await api("POST", "/api/step", { frames: 1 }));
+    draw(await api("POST", "/api/step", { frames: 1, curve_since: curveSince() }));
     refreshGradients();
   } catch (error) {
     showError(error);
