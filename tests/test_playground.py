@@ -4,6 +4,7 @@ real headless Chromium and the ``jaxmlp playground`` command stopped by Ctrl-C."
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -12,15 +13,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
 import optax
 import pytest
+from test_compile_counts import counting_compiles  # tests/ is on sys.path under pytest
 
 import jaxmlp
 from jaxmlp import io, optimizers, training
-from jaxmlp.playground import Playground, Settings, parse_settings
+from jaxmlp.playground import Playground, Settings, parse_settings, warming
+from jaxmlp.playground import session as session_module
 from jaxmlp.playground import trajectory as trajectory_module
 from jaxmlp.playground.data import make_problem, parse_csv
 from jaxmlp.playground.settings import command_line
@@ -152,9 +156,12 @@ def test_frames_show_training_progress_and_pictures():
         last = pg.step(100)  # past the end: the last frame
         assert last["step"] == 60 and last["done"]
         assert last["train_loss"] < first["train_loss"]
-        steps, train, test = last["curve"]
-        assert steps == list(range(0, 70, 10)) and len(train) == len(test) == 7
-        assert train[0] == pytest.approx(first["train_loss"], rel=1e-4)
+        curve = last["curve"]
+        assert curve["full"] and curve["steps"] == list(range(0, 70, 10))
+        assert len(curve["train"]) == len(curve["test"]) == 7
+        assert curve["train"][0] == pytest.approx(first["train_loss"], rel=1e-4)
+        assert curve["head"] == {"frame": 6, "step": 60, "train": curve["train"][-1],
+                                 "test": curve["test"][-1]}  # fmt: skip
         # the pictures: regions (r, r) in [0, 1], three first-layer unit maps with lines
         assert last["regions"]["shape"] == [48, 48] and 0 <= last["regions"]["lo"] <= 1
         assert len(last["units"]) == 3 and all(len(u["line"]) == 2 for u in last["units"])
@@ -192,6 +199,76 @@ def test_encode_map_round_trips_within_a_level():
     levels = np.frombuffer(base64.b64decode(m["bytes"]), np.uint8).reshape(m["shape"])
     decoded = m["lo"] + levels * (m["hi"] - m["lo"]) / 255
     np.testing.assert_allclose(decoded, z, atol=7 / 255 / 2 + 1e-9)
+
+
+@pytest.mark.parametrize("max_points", [4, 5])
+def test_curve_sent_in_pieces_adds_up_to_the_whole(monkeypatch, max_points):
+    """The page appends each frame's new points and thins its own when the stride
+    doubles (as playground.js does): it then holds exactly the server's whole curve."""
+    monkeypatch.setattr(session_module, "MAX_CURVE_POINTS", max_points)
+    steps, train = np.arange(40) * 10, np.linspace(1.0, 0.1, 40)
+    held: dict = {"frames": [], "steps": [], "train": []}
+    for index in range(40):
+        since = held["frames"][-1] if held["frames"] else None
+        piece = session_module.curve_points(
+            steps[: index + 1], train[: index + 1], train[: index + 1], since
+        )
+        assert len(piece["frames"]) <= 2  # a step's payload does not grow with the run
+        keep = [i for i, f in enumerate(held["frames"]) if f % piece["stride"] == 0]
+        for key in held:
+            held[key] = [held[key][i] for i in keep] + piece[key]
+        whole = session_module.curve_points(steps[: index + 1], train, train, None)
+        assert {key: whole[key] for key in held} == held
+        assert len(held["frames"]) <= max_points and piece["head"]["step"] == steps[index]
+    assert held["frames"][-1] >= 40 - 2 * session_module.curve_stride(39)
+
+
+def test_warmer_warms_neighbours_in_order_only_while_idle(monkeypatch):
+    """The warming thread: neighbours of the current setting, one at a time, each only
+    once, never while the page asks for frames; close() stops it."""
+    warmed: list = []
+    monkeypatch.setattr(warming, "warm", lambda s: warmed.append(warming.program_key(s)))
+    idle = {"now": False}
+    warmer = warming.Warmer(lambda: idle["now"])
+    try:
+        warmer.target(Settings())
+        time.sleep(0.3)
+        assert warmed == [] and warmer.pending() == len(warming.neighbours(Settings()))
+        idle["now"] = True
+        deadline = time.monotonic() + 30
+        while warmer.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        assert [key[3:5] for key in warmed[:3]] == [
+            ("tanh", "sgd"),
+            ("relu", "sgd"),
+            ("leaky_relu", "sgd"),
+        ]
+        assert len(warmed) == len(set(warmed)) == len(warming.neighbours(Settings()))
+        warmer.target(dataclasses.replace(Settings(), activation="tanh", learning_rate=0.5))
+        assert ("sigmoid", "sgd") not in [(s.activation, s.optimizer) for s in warmer._todo]
+    finally:
+        warmer.close()
+    assert not warmer._thread.is_alive()
+
+
+@pytest.mark.slow
+def test_a_warmed_setting_restarts_without_compiling():
+    """warming.warm runs what a restart runs: the page then switches activation and
+    draws the gradients with no XLA compilation."""
+    pg = Playground(parse_settings(TINY))
+    try:
+        pg.step(1)
+        tanh = parse_settings({**TINY, "activation": "tanh", "learning_rate": 0.5})
+        warming.warm(tanh)
+        with counting_compiles() as count:
+            pg.configure({**TINY, "activation": "tanh", "learning_rate": 0.5})
+            pg.step(1)
+            pg.gradients()
+        assert count["compiles"] == 0
+        assert pg.settings.activation == "tanh"
+    finally:
+        pg.close()
 
 
 @pytest.mark.slow
@@ -276,6 +353,15 @@ def test_compare_trains_each_width_and_checks_its_axis():
         pg.step(20)
         r = pg.compare("widths", "1,4")
         assert r["steps"] == 200 and [m["label"] for m in r["models"]] == ["width 1", "width 4"]
+        # the same comparison again reuses every compiled program (jaxmlp.sweep's cache);
+        # a new rate trains with it (the sweep compiles its programs per rate values)
+        with counting_compiles() as count:
+            again = pg.compare("widths", "1,4")
+        assert count["compiles"] == 0 and again == r
+        pg.configure({**TINY, "max_steps": 200, "learning_rate": 1.0})
+        pg.step(20)
+        other = pg.compare("widths", "1,4")
+        assert other["models"][1]["final_loss"] != r["models"][1]["final_loss"]
         one, four = r["models"]
         assert one["sizes"] == [2, 1, 1] and four["sizes"] == [2, 4, 1]
         # one unit draws a straight boundary: circles stay mostly unsolved; four solve them
@@ -304,8 +390,8 @@ def test_bad_requests_to_the_session_are_clear():
 
 
 def test_optimizer_objects_are_reused_per_setting():
-    """jaxmlp.train caches compiled programs per equal optimizer: the page's runs take the
-    rate as a value (one factory per (name, l2)); compare mode builds one per (name, rate, l2)."""
+    """jaxmlp.train caches compiled programs per equal optimizer: the page's runs and
+    compare mode take the rate as a value (one factory per (name, l2))."""
     factory = trajectory_module.optimizer_factory
     assert factory("adam", 0.0) is factory("adam", 0.0) is optax.adam
     with_l2 = factory("momentum", 0.01)
@@ -314,9 +400,6 @@ def test_optimizer_objects_are_reused_per_setting():
     assert again is not with_l2
     key = lambda f: optimizers.structural_key(optimizers.rate_injected(f)[0])  # noqa: E731
     assert key(again) == key(with_l2) is not None and key(other) != key(with_l2)
-    make = trajectory_module.make_optimizer
-    assert make("adam", 0.01, 0.0) is make("adam", 0.01, 0.0)
-    assert make("adam", 0.01, 0.0) is not make("adam", 0.02, 0.0)
     assert trajectory_module.horizons(10_000, 10) == [1000, 4000, 10_000]
     assert trajectory_module.horizons(25, 10) == [20]
 

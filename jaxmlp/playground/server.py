@@ -146,7 +146,7 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
     def __init__(self, port: int = 0, app: Playground | None = None):
         self.plotly = plotly_js()
         super().__init__((HOST, port), _Handler)
-        self.app = app or Playground()
+        self.app = app or Playground(warm=True)
 
     def handle_error(self, request, client_address) -> None:
         """A page closed mid-answer is no error; anything else is reported as usual."""

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import tempfile
 import threading
+import time
 from typing import Any
 
 import jax
@@ -30,6 +31,7 @@ from jaxmlp.playground.settings import (
     python_snippet,
 )
 from jaxmlp.playground.trajectory import Trajectory
+from jaxmlp.playground.warming import IDLE_S, Warmer
 
 MAX_CURVE_POINTS = 256
 
@@ -48,9 +50,7 @@ def curve_stride(index: int) -> int:
     return stride
 
 
-def curve_points(
-    steps: np.ndarray, train: np.ndarray, test: np.ndarray, since: int | None
-) -> dict:
+def curve_points(steps: np.ndarray, train: np.ndarray, test: np.ndarray, since: int | None) -> dict:
     """The loss curve's frames on the stride grid, after frame ``since`` if given.
 
     ``steps``, ``train``, ``test`` (i + 1,) are the curves up to frame ``i`` (the
@@ -87,21 +87,37 @@ def curve_points(
 class Playground:
     """The current setting, its trajectory and the frame the page shows.
 
+    With ``warm``, the programs of the settings one change away are compiled in a
+    background thread while the page is idle (:mod:`.warming`), so that a change of
+    activation, optimizer, data set or width restarts without compiling.
+
     >>> pg = Playground()
     >>> pg.step(2)["step"]
     20
+    >>> pg.close()
     """
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, *, warm: bool = False):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "jaxmlp-playground")
         self._lock = threading.RLock()
         self._closed = False
+        self._last_request = time.monotonic()
+        self._warmer = Warmer(self._idle) if warm else None
         self._configure(settings or Settings())
 
+    def _idle(self) -> bool:
+        """No frame asked for in the last IDLE_S seconds, and no horizon being trained."""
+        if time.monotonic() - self._last_request < IDLE_S:
+            return False
+        with self._lock:
+            return not self._closed and self.trajectory.idle()
+
     def close(self) -> None:
-        """Waits for running work (a horizon in the background, a request's computation)
-        and refuses any later call: JAX work still running in a thread at interpreter exit
-        can crash it."""
+        """Waits for running work (a horizon in the background, a request's computation,
+        a setting being warmed) and refuses any later call: JAX work still running in a
+        thread at interpreter exit can crash it."""
+        if self._warmer is not None:
+            self._warmer.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             self._closed = True
@@ -111,6 +127,7 @@ class Playground:
             raise RuntimeError("the playground is stopped")
 
     def _configure(self, settings: Settings) -> None:
+        self._last_request = time.monotonic()
         with self._lock:
             self._check_open()
             problem = make_problem(settings)
@@ -119,6 +136,8 @@ class Playground:
             self.canvas = views.make_canvas(problem)
             self.trajectory = Trajectory(settings, problem, self._executor)
             self.index = 0
+            if self._warmer is not None:
+                self._warmer.target(settings)
 
     @staticmethod
     def choices() -> dict[str, Any]:
@@ -174,6 +193,7 @@ class Playground:
             isinstance(curve_since, bool) or not isinstance(curve_since, int)
         ):
             raise ValueError(f"curve_since must be an integer or null, got {curve_since!r}")
+        self._last_request = time.monotonic()
         with self._lock:
             self.index += frames
             return self.frame(curve_since)

@@ -169,6 +169,15 @@ class Trajectory:
             diverged_at=result.diverged_at,
         )
 
+    def first_segment(self) -> Segment:
+        """The first horizon's frames, trained now (what a restart waits for)."""
+        return self._train(self._horizons[0])
+
+    def idle(self) -> bool:
+        """Whether the first horizon is known and no later one is being trained."""
+        with self._lock:
+            return bool(self._segments) and (self._pending is None or self._pending.done())
+
     def _known_horizon(self) -> int:
         return self._segments[-1].steps[-1] if self._segments else -1
 

@@ -1,0 +1,136 @@
+"""Compiles, while the page is idle, the programs of the settings one change away.
+
+A new learning rate or seed reuses the current setting's compiled programs; a new
+activation, optimizer, data set or width needs programs of its own (``jaxmlp.train``
+for the first horizon, the loss curves, the pictures, the gradients): about a second
+of compiling on first use. :class:`Warmer` compiles them ahead, one setting at a
+time in a background thread, by running exactly what a restart to that setting runs,
+and only while no frame has been asked for in the last ``IDLE_S`` seconds (playing
+is never slowed by more than the one compile in flight when it starts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxmlp import activations as _activations
+from jaxmlp import optimizers
+from jaxmlp.playground import views
+from jaxmlp.playground.data import make_problem
+from jaxmlp.playground.settings import GENERATED, MAX_WIDTH, Settings, default_noise
+from jaxmlp.playground.trajectory import Trajectory
+
+IDLE_S = 1.0  # seconds without a frame request before warming (resumes between settings)
+
+
+def program_key(settings: Settings) -> tuple:
+    """What decides a setting's compiled programs (not its rate, seed, noise or CSV rows).
+
+    >>> program_key(Settings()) == program_key(Settings(learning_rate=0.5, seed=3))
+    True
+    """
+    s = settings
+    n = s.n if s.dataset != "csv" else ("csv", s.csv_text.count("\n"))
+    return (n, s.test_fraction, s.hidden, s.activation, s.optimizer, s.l2, s.batch_size,
+            s.steps_per_frame, s.max_steps, s.dataset)  # fmt: skip
+
+
+def neighbours(settings: Settings) -> list[Settings]:
+    """The settings one change away that need other programs, most asked for first:
+    every other activation, every other optimizer (same L2), every other generated
+    data set (its default noise), and the last hidden layer one unit narrower or wider.
+
+    >>> [s.activation for s in neighbours(Settings())][:2]
+    ['tanh', 'relu']
+    """
+    s = settings
+    out = [dataclasses.replace(s, activation=a) for a in _activations.NAMES if a != s.activation]
+    out += [dataclasses.replace(s, optimizer=o) for o in optimizers.NAMES if o != s.optimizer]
+    if s.dataset != "csv":
+        out += [
+            dataclasses.replace(s, dataset=d, noise=default_noise(d))
+            for d in GENERATED
+            if d != s.dataset
+        ]
+    if s.hidden:
+        for width in (s.hidden[-1] - 1, s.hidden[-1] + 1):
+            if 1 <= width <= MAX_WIDTH:
+                out.append(dataclasses.replace(s, hidden=(*s.hidden[:-1], width)))
+    return out
+
+
+def warm(settings: Settings) -> None:
+    """Runs, on the calling thread, what a restart to ``settings`` runs: the data, the
+    first horizon's training and loss curves, the pictures and the gradients."""
+    problem = make_problem(settings)
+    canvas = views.make_canvas(problem)
+    segment = Trajectory(settings, problem, executor=None).first_segment()
+    params = jax.tree.map(lambda a: jnp.asarray(a[-1]), segment.params)
+    views.picture(params, problem, canvas, settings.activation)
+    views.gradients(params, problem.X_train, problem.y_train, settings.activation)
+
+
+class Warmer:
+    """A daemon thread that warms the neighbours of the current setting while idle.
+
+    ``is_idle()`` says whether the page is idle (checked before each setting).
+    """
+
+    def __init__(self, is_idle: Callable[[], bool]):
+        self._is_idle = is_idle
+        self._todo: list[Settings] = []
+        self._done: set[tuple] = set()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="jaxmlp-playground-warm")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def target(self, settings: Settings) -> None:
+        """Warms the neighbours of ``settings`` from now on (the current one is warm)."""
+        with self._cond:
+            self._done.add(program_key(settings))
+            self._todo = [s for s in neighbours(settings) if program_key(s) not in self._done]
+            self._cond.notify()
+
+    def pending(self) -> int:
+        """Settings still to warm."""
+        with self._cond:
+            return len(self._todo)
+
+    def close(self) -> None:
+        """Stops after the setting being warmed (JAX work must not outlive the process)."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _next(self) -> Settings | None:
+        """The next setting to warm, once the page is idle; None once stopped."""
+        while True:
+            with self._cond:
+                while not self._stopped and not self._todo:
+                    self._cond.wait()
+                if self._stopped:
+                    return None
+            if not self._is_idle():
+                time.sleep(IDLE_S / 4)
+                continue
+            with self._cond:
+                if self._todo and not self._stopped:
+                    settings = self._todo.pop(0)
+                    self._done.add(program_key(settings))
+                    return settings
+
+    def _run(self) -> None:
+        while (settings := self._next()) is not None:
+            try:
+                warm(settings)
+            except Exception:  # a neighbour that cannot be built (too many points...): skip
+                pass
