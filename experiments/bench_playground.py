@@ -48,13 +48,14 @@ class Config:
     steps_per_frame: int = 10
     window_s: float = 10.0
     pause_s: float = 3.0
+    warm_s: float = 120.0
     rounds: int = 1
     baseline: str | None = None
     viewport: tuple[int, int] = (1400, 1100)
 
 
 PANELS = ("api", "draw", "regions", "loss", "network", "hidden", "units")
-QUICK = {"max_steps": 3000, "window_s": 5.0, "pause_s": 2.0}
+QUICK = {"max_steps": 3000, "window_s": 5.0, "pause_s": 2.0, "warm_s": 30.0}
 
 # (label, settings relative to the post's) in the order they are applied
 CHANGES = [
@@ -178,7 +179,10 @@ def play(tree: pathlib.Path, cfg: Config, chromium: str) -> dict:
 
 
 def restarts(cfg: Config) -> list[dict]:
-    """Times ``configure`` + one ``step`` for each change of CHANGES (this process's jaxmlp)."""
+    """Times ``configure`` + one ``step`` (and then ``gradients``, which the page asks for
+    next) for each change of CHANGES (this process's jaxmlp), with the server's warming
+    where the playground has it; after the first setting, waits up to ``warm_s`` for the
+    warming of its neighbours to finish."""
     from jaxmlp.playground import Playground
 
     out = []
@@ -187,14 +191,32 @@ def restarts(cfg: Config) -> list[dict]:
         for label, raw in CHANGES:
             t = time.perf_counter()
             if pg is None:
-                pg = Playground()
+                try:
+                    pg = Playground(warm=True)
+                except TypeError:  # a playground from before warming
+                    pg = Playground()
                 pg.frame()
             else:
                 pg.configure(raw)
             pg.step(1)
-            out.append({"change": label, "seconds": round(time.perf_counter() - t, 4)})
-            print(f"  restart {label}: {out[-1]['seconds']} s", file=sys.stderr, flush=True)
+            seconds = time.perf_counter() - t
+            pg.gradients()
+            out.append(
+                {
+                    "change": label,
+                    "seconds": round(seconds, 4),
+                    "with_gradients": round(time.perf_counter() - t, 4),
+                }
+            )
+            print(f"  restart {label}: {out[-1]}", file=sys.stderr, flush=True)
             time.sleep(cfg.pause_s)
+            warmer = getattr(pg, "_warmer", None)
+            if len(out) == 1 and warmer is not None:
+                t = time.perf_counter()
+                while warmer.pending() and time.perf_counter() - t < cfg.warm_s:
+                    time.sleep(0.2)
+                out[0]["warming_s"] = round(time.perf_counter() - t + cfg.pause_s, 2)
+                out[0]["not_warmed"] = warmer.pending()
     finally:
         if pg is not None:
             pg.close()
@@ -285,8 +307,19 @@ def _markdown(cfg: Config, results: dict) -> str:
     trees = [r["tree"] for r in results["restarts"]]
     lines += ["| change | " + " | ".join(trees) + " |", "|---" * (len(trees) + 1) + "|"]
     for i, (label, _) in enumerate(CHANGES):
-        cells = [str(r["times"][i]["seconds"]) for r in results["restarts"]]
+        cells = [
+            f"{r['times'][i]['seconds']} ({r['times'][i]['with_gradients']})"
+            for r in results["restarts"]
+        ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "In brackets: with the gradients the page asks for next."]
+    for r in results["restarts"]:
+        if "warming_s" in r["times"][0]:
+            first = r["times"][0]
+            lines.append(
+                f"{r['tree']}: the neighbours of the first setting warmed in "
+                f"{first['warming_s']} s ({first['not_warmed']} left)."
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -353,15 +353,10 @@ def test_compare_trains_each_width_and_checks_its_axis():
         pg.step(20)
         r = pg.compare("widths", "1,4")
         assert r["steps"] == 200 and [m["label"] for m in r["models"]] == ["width 1", "width 4"]
-        # the same comparison again reuses every compiled program (jaxmlp.sweep's cache);
-        # a new rate trains with it (the sweep compiles its programs per rate values)
+        # the same comparison again reuses every compiled program (jaxmlp.sweep's cache)
         with counting_compiles() as count:
             again = pg.compare("widths", "1,4")
         assert count["compiles"] == 0 and again == r
-        pg.configure({**TINY, "max_steps": 200, "learning_rate": 1.0})
-        pg.step(20)
-        other = pg.compare("widths", "1,4")
-        assert other["models"][1]["final_loss"] != r["models"][1]["final_loss"]
         one, four = r["models"]
         assert one["sizes"] == [2, 1, 1] and four["sizes"] == [2, 4, 1]
         # one unit draws a straight boundary: circles stay mostly unsolved; four solve them
@@ -547,7 +542,8 @@ def test_page_in_headless_chromium(tmp_path):
 
     from jaxmlp.playground.server import start
 
-    srv, _ = start()
+    # no warming thread (tested on its own): it would compete with the page for the CPU
+    srv, _ = start(app=Playground())
     shots = pathlib.Path(os.environ.get("JAXMLP_PLAYGROUND_SHOTS", tmp_path))
     try:
         with sync_playwright() as p:
@@ -593,9 +589,10 @@ def test_page_in_headless_chromium(tmp_path):
             titles = page.inner_text("#compare-out")
             page.screenshot(path=str(shots / "playground-compare.png"), full_page=True)
 
-            # an uploaded CSV: 40 rows, 30 of them drawn as training points
+            # an uploaded CSV: 200 rows (the shapes of the default data: no compiling), 150
+            # of them drawn as training points
             rng = np.random.default_rng(0)
-            X = rng.normal(size=(40, 2))
+            X = rng.normal(size=(200, 2))
             rows = [f"{a:.4f},{b:.4f},{int(a * b > 0)}" for a, b in X]
             csv = tmp_path / "quadrants.csv"
             csv.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
@@ -619,7 +616,7 @@ def test_page_in_headless_chromium(tmp_path):
     assert np.max(np.abs(np.asarray(relu["z"]) - np.asarray(sigmoid["z"]))) > 0.2
     assert command.startswith("jaxmlp train --dataset circles") and "--activation relu" in command
     assert "width 1" in titles and "width 4" in titles and "test accuracy" in titles
-    assert uploaded["points"] == 30
+    assert uploaded["points"] == 150
 
 
 def drawn_regions(page) -> dict:

@@ -194,7 +194,9 @@ function updateCurve(c) {
     k.frames.forEach((frame, i) => { if (frame % c.stride === 0) keep.push(i); });
     for (const key of CURVE_KEYS) k[key] = keep.map((i) => k[key][i]);
   }
-  for (const key of CURVE_KEYS) k[key].push(...c[key]);
+  const last = k.frames.length ? k.frames[k.frames.length - 1] : -1;
+  const fresh = c.frames.map((frame, i) => (frame > last ? i : -1)).filter((i) => i >= 0);
+  for (const key of CURVE_KEYS) k[key].push(...fresh.map((i) => c[key][i]));
   k.stride = c.stride;
   k.head = c.head;
   state.curve = k;
@@ -500,6 +502,7 @@ async function play() {
 
 function pause() {
   state.playing = false;
+  if (state.frame) draw(state.frame); // every panel at the shown step (some lagged while playing)
   $("play").classList.remove("playing");
   $("play").innerHTML = "&#9654; play";
   setState(state.frame && state.frame.done ? "done" : "paused");
