@@ -227,7 +227,7 @@ def test_warmer_warms_neighbours_in_order_only_while_idle(monkeypatch):
     """The warming thread: neighbours of the current setting, one at a time, each only
     once, never while the page asks for frames; close() stops it."""
     warmed: list = []
-    monkeypatch.setattr(warming, "warm", lambda s: warmed.append(warming.program_key(s)))
+    monkeypatch.setattr(warming, "warm", lambda s, stopped: warmed.append(warming.program_key(s)))
     idle = {"now": False}
     warmer = warming.Warmer(lambda: idle["now"])
     try:
@@ -377,6 +377,8 @@ def test_bad_requests_to_the_session_are_clear():
     try:
         with pytest.raises(ValueError, match="frames must be an integer"):
             pg.step(0)
+        with pytest.raises(ValueError, match="curve_since must be an integer or null"):
+            pg.step(1, curve_since="3")
         with pytest.raises(ValueError, match="learning_rate must be in"):
             pg.configure({"learning_rate": 0})
         assert pg.settings == parse_settings(TINY)  # a refused setting changes nothing
@@ -468,6 +470,8 @@ def test_http_api_trains_and_reports_errors(server):
     assert len(answer["X_train"]) == len(answer["y_train"]) == 30
     frame = json.loads(request(server, "POST", "/api/step", {"frames": 2})[2])
     assert frame["step"] == 20 and frame["train_loss"] < answer["frame"]["train_loss"]
+    more = json.loads(request(server, "POST", "/api/step", {"frames": 1, "curve_since": 2})[2])
+    assert more["curve"]["frames"] == [3] and not more["curve"]["full"]
     status, _, body = request(server, "POST", "/api/settings", {"hidden": "a"})
     assert status == 400 and "hidden must be" in json.loads(body)["error"]
     status, _, body = request(server, "POST", "/api/step", {"frames": -1})

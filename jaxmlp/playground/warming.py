@@ -65,14 +65,21 @@ def neighbours(settings: Settings) -> list[Settings]:
     return out
 
 
-def warm(settings: Settings) -> None:
+def warm(settings: Settings, stopped: Callable[[], bool] = lambda: False) -> None:
     """Runs, on the calling thread, what a restart to ``settings`` runs: the data, the
-    first horizon's training and loss curves, the pictures and the gradients."""
+    first horizon's training and loss curves, the pictures and the gradients; returns
+    early between them once ``stopped()``."""
     problem = make_problem(settings)
     canvas = views.make_canvas(problem)
+    if stopped():
+        return
     segment = Trajectory(settings, problem, executor=None).first_segment()
     params = jax.tree.map(lambda a: jnp.asarray(a[-1]), segment.params)
+    if stopped():
+        return
     views.picture(params, problem, canvas, settings.activation)
+    if stopped():
+        return
     views.gradients(params, problem.X_train, problem.y_train, settings.activation)
 
 
@@ -105,7 +112,8 @@ class Warmer:
             return len(self._todo)
 
     def close(self) -> None:
-        """Stops after the setting being warmed (JAX work must not outlive the process)."""
+        """Stops at the end of the program being compiled (JAX work must not outlive the
+        process)."""
         with self._cond:
             self._stopped = True
             self._cond.notify()
@@ -131,6 +139,6 @@ class Warmer:
     def _run(self) -> None:
         while (settings := self._next()) is not None:
             try:
-                warm(settings)
+                warm(settings, lambda: self._stopped)
             except Exception:  # a neighbour that cannot be built (too many points...): skip
                 pass

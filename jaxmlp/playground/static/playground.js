@@ -400,7 +400,7 @@ const SLOW_PANEL_SHARE = 8;
 // Milliseconds between two drawings of a panel while playing, at least: part of the
 // drawing (the WebGL of the 3-D hidden space, the browser's painting of SVG) happens
 // after Plotly returns, where the timings above do not see it.
-const MIN_INTERVAL_MS = { loss: 200, network: 250, hidden: 500, units: 400 };
+const MIN_INTERVAL_MS = { loss: 250, network: 500, hidden: 1000, units: 1000 };
 const SLOW_PANELS = [["loss", drawLoss], ["network", drawNetwork], ["hidden", drawHidden],
   ["units", drawUnits]];
 
