@@ -227,7 +227,12 @@ def test_warmer_warms_neighbours_in_order_only_while_idle(monkeypatch):
     """The warming thread: neighbours of the current setting, one at a time, each only
     once, never while the page asks for frames; close() stops it."""
     warmed: list = []
-    monkeypatch.setattr(warming, "warm", lambda s, stopped: warmed.append(warming.program_key(s)))
+
+    def fake_warm(settings, stopped):
+        warmed.append(warming.program_key(settings))
+        return True
+
+    monkeypatch.setattr(warming, "warm", fake_warm)
     idle = {"now": False}
     warmer = warming.Warmer(lambda: idle["now"])
     try:

@@ -5,8 +5,9 @@ activation, optimizer, data set or width needs programs of its own (``jaxmlp.tra
 for the first horizon, the loss curves, the pictures, the gradients): about a second
 of compiling on first use. :class:`Warmer` compiles them ahead, one setting at a
 time in a background thread, by running exactly what a restart to that setting runs,
-and only while no frame has been asked for in the last ``IDLE_S`` seconds (playing
-is never slowed by more than the one compile in flight when it starts).
+and only while no frame has been asked for in the last ``IDLE_S`` seconds: once the page
+asks for frames, warming stops after the program being compiled (and takes that setting
+up again when the page is idle), so playing is slowed by at most one compile.
 """
 
 from __future__ import annotations
@@ -65,22 +66,23 @@ def neighbours(settings: Settings) -> list[Settings]:
     return out
 
 
-def warm(settings: Settings, stopped: Callable[[], bool] = lambda: False) -> None:
+def warm(settings: Settings, stopped: Callable[[], bool] = lambda: False) -> bool:
     """Runs, on the calling thread, what a restart to ``settings`` runs: the data, the
-    first horizon's training and loss curves, the pictures and the gradients; returns
-    early between them once ``stopped()``."""
+    first horizon's training and loss curves, the pictures and the gradients. Returns
+    early, False, if ``stopped()`` between them; True once all ran."""
     problem = make_problem(settings)
     canvas = views.make_canvas(problem)
     if stopped():
-        return
+        return False
     segment = Trajectory(settings, problem, executor=None).first_segment()
     params = jax.tree.map(lambda a: jnp.asarray(a[-1]), segment.params)
     if stopped():
-        return
+        return False
     views.picture(params, problem, canvas, settings.activation)
     if stopped():
-        return
+        return False
     views.gradients(params, problem.X_train, problem.y_train, settings.activation)
+    return True
 
 
 class Warmer:
@@ -139,6 +141,11 @@ class Warmer:
     def _run(self) -> None:
         while (settings := self._next()) is not None:
             try:
-                warm(settings, lambda: self._stopped)
+                done = warm(settings, lambda: self._stopped or not self._is_idle())
             except Exception:  # a neighbour that cannot be built (too many points...): skip
-                pass
+                continue
+            if not done:  # the page got busy: this setting again, first, once idle
+                with self._cond:
+                    self._done.discard(program_key(settings))
+                    if not any(program_key(t) == program_key(settings) for t in self._todo):
+                        self._todo.insert(0, settings)
