@@ -483,7 +483,7 @@ def test_http_api_trains_and_reports_errors(server):
     assert status == 400 and "frames" in json.loads(body)["error"]
     assert request(server, "GET", "/api/nothing")[0] == 404
     reproduce = json.loads(request(server, "GET", "/api/reproduce")[2])
-    assert reproduce["steps"] == 20 and "--seed 3" in reproduce["command"]
+    assert reproduce["steps"] == 30 and "--seed 3" in reproduce["command"]
     status, kind, content = request(server, "GET", "/api/params")
     assert status == 200 and kind == "application/octet-stream"
     header = int.from_bytes(content[:8], "little")  # safetensors: u64 header size, JSON header

@@ -25,9 +25,9 @@ def line_through_box(w, b: float, limits) -> tuple[np.ndarray, np.ndarray]:
     Returns:
       ``(xs, ys)``, each (2,).
 
-    >>> xs, ys = line_through_box(np.array([1.0, 1.0]), -1.0, ((0, 1), (0, 1)))
+    >>> xs, ys = line_through_box(np.array([1.0, 1.0]), -1.5, ((0, 1), (0, 1)))
     >>> xs.tolist(), ys.tolist()
-    ([0, 1], [1.0, 0.0])
+    ([0, 1], [1.5, 0.5])
     """
     (x0, x1), (y0, y1) = limits
     if abs(w[1]) >= abs(w[0]):
