@@ -112,6 +112,7 @@ def _start_server(tree: pathlib.Path) -> tuple[subprocess.Popen, str]:
     return proc, line.split()[2]
 
 
+# Long by nature: one browser session, step by step (start, play, windows, stop).
 def play(tree: pathlib.Path, cfg: Config, chromium: str) -> dict:
     """Plays the page of the package under ``tree`` from step 0 to max_steps."""
     from playwright.sync_api import sync_playwright

@@ -73,8 +73,8 @@ def curve_points(steps: np.ndarray, train: np.ndarray, test: np.ndarray, since: 
         "full": full,
         "frames": frames.tolist(),
         "steps": steps[frames].tolist(),
-        "train": views._rounded(train[frames], 5),
-        "test": views._rounded(test[frames], 5),
+        "train": views.rounded(train[frames], 5),
+        "test": views.rounded(test[frames], 5),
         "head": {
             "frame": index,
             "step": int(steps[index]),
@@ -170,12 +170,12 @@ class Playground:
         p = self.problem
         return {
             "settings": self.settings.public(),
-            "X_train": views._rounded(p.X_train),
+            "X_train": views.rounded(p.X_train),
             "y_train": np.asarray(p.y_train).tolist(),
-            "X_test": views._rounded(p.X_test),
+            "X_test": views.rounded(p.X_test),
             "y_test": np.asarray(p.y_test).tolist(),
             "limits": [list(lim) for lim in self.canvas.limits],
-            "grid": [views._rounded(self.canvas.xs), views._rounded(self.canvas.ys)],
+            "grid": [views.rounded(self.canvas.xs), views.rounded(self.canvas.ys)],
         }
 
     def reset(self) -> dict:

@@ -52,7 +52,12 @@ def make_canvas(problem: Problem, resolution: int = RESOLUTION) -> Canvas:
     return Canvas(limits, xx[0], yy[:, 0], jnp.asarray(points))  # type: ignore[arg-type]
 
 
-def _rounded(a, digits: int = 4) -> list:
+def rounded(a, digits: int = 4) -> list:
+    """``a`` (any shape) as nested lists of floats rounded to ``digits`` (for JSON).
+
+    >>> rounded([0.123456, 2.0])
+    [0.1235, 2.0]
+    """
     return np.round(np.asarray(a, dtype=np.float64), digits).tolist()
 
 
@@ -96,15 +101,15 @@ def _hidden_space(H: np.ndarray, y: np.ndarray, output: mlp.Dense, act) -> dict 
         return None
     lo, hi = (np.asarray(v, dtype=np.float64) for v in hidden_box(H[None], act))
     w, b = np.asarray(output.W[0], np.float64), float(output.b[0])
-    space: dict[str, Any] = {"dims": m, "points": _rounded(H), "labels": y.tolist()}
-    space["box"] = [_rounded(lo), _rounded(hi)]
+    space: dict[str, Any] = {"dims": m, "points": rounded(H), "labels": y.tolist()}
+    space["box"] = [rounded(lo), rounded(hi)]
     if not np.any(w):
         space["boundary"] = []
     elif m == 2:
         xs, ys = line_through_box(w, b, ((lo[0], hi[0]), (lo[1], hi[1])))
-        space["boundary"] = [_rounded(xs), _rounded(ys)]
+        space["boundary"] = [rounded(xs), rounded(ys)]
     else:
-        space["boundary"] = _rounded(plane_in_box(w, b, lo, hi).T)  # [xs, ys, zs]
+        space["boundary"] = rounded(plane_in_box(w, b, lo, hi).T)  # [xs, ys, zs]
     return space
 
 
@@ -158,8 +163,8 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
             out["units"].append(
                 {
                     "z": encode_map(units[i].reshape(r, r)),
-                    "line": [] if line is None else [_rounded(line[0]), _rounded(line[1])],
-                    "w": _rounded(W[i]),
+                    "line": [] if line is None else [rounded(line[0]), rounded(line[1])],
+                    "w": rounded(W[i]),
                     "b": round(float(b[i]), 4),
                 }
             )
@@ -168,10 +173,10 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
     n_weights = sum(int(layer.W.size) for layer in params)
     out["network"] = {
         "sizes": list(mlp.sizes_of(params)),
-        "weights": [_rounded(layer.W, 3) for layer in params]
+        "weights": [rounded(layer.W, 3) for layer in params]
         if n_weights <= MAX_GRAPH_WEIGHTS
         else None,
-        "biases": [_rounded(layer.b, 3) for layer in params]
+        "biases": [rounded(layer.b, 3) for layer in params]
         if n_weights <= MAX_GRAPH_WEIGHTS
         else None,
     }
@@ -209,8 +214,8 @@ def gradients(params: mlp.Params, X: jax.Array, y: jax.Array, activation: str) -
             {
                 "layer": l + 1,
                 "role": "output" if l == len(params) - 1 else "hidden",
-                "manual": {"W": _rounded(m.W, 10), "b": _rounded(m.b, 10)},
-                "autodiff": {"W": _rounded(a.W, 10), "b": _rounded(a.b, 10)},
+                "manual": {"W": rounded(m.W, 10), "b": rounded(m.b, 10)},
+                "autodiff": {"W": rounded(a.W, 10), "b": rounded(a.b, 10)},
                 "max_abs_diff": diff,
             }
         )
