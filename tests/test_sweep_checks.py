@@ -152,3 +152,27 @@ def test_equal_optimizers_reuse_the_compiled_programs():
     first, again = misses(optax.adam(0.01)), misses(optax.adam(0.01))  # equal, a new object
     assert (first, again) == (1, 0)
     assert misses(optax.adam(0.02)) == 1  # never shared with another hyperparameter
+
+
+@pytest.mark.slow
+def test_new_learning_rates_reuse_the_compiled_programs():
+    """A rate axis with other values (same length) is a value: no new program, each rate kept."""
+    X, y = jnp.ones((6, 2)), jnp.array([0, 1, 0, 1, 1, 0])
+    grid = dict(widths=(2, 3), activations=("relu",), seeds=(0,), steps=3, optimizer=optax.sgd)
+
+    def run(rates):
+        before = programs.programs.cache_info().misses
+        result = jaxmlp.sweep(X, y, learning_rates=rates, **grid)
+        return result, programs.programs.cache_info().misses - before
+
+    (a, first), (b, again) = run((0.1, 0.5)), run((0.2, 0.05))
+    assert (first, again) == (1, 0)
+    assert b.learning_rates == (0.2, 0.05)
+    for m, rate in enumerate(b.learning_rates):  # each model trained with its own new rate
+        want = jaxmlp.train(
+            jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1)), X, y, activation="relu",
+            optimizer=optax.inject_hyperparams(optax.sgd)(rate), steps=3,
+        )  # fmt: skip
+        np.testing.assert_allclose(b.loss[1, 0, 0, m], want.loss, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(a.loss[1, 0, 0], b.loss[1, 0, 0])
+    assert run((0.1, 0.5, 1.0))[1] == 1  # another number of rates is another program

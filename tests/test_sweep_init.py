@@ -65,8 +65,9 @@ def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2
     """init_state's bins, read back per width as the result reads them, are init_mlp's."""
     widths, seeds = (4, 1, 7), (2, -9)
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
+    rates = jnp.zeros((p.packing.n_bins, p.packing.slots))  # no rate axis: unused
     state = jax.jit(functools.partial(init.init_state, p))(
-        jnp.asarray(seeds, jnp.int32), jnp.zeros(2, jnp.uint32)
+        jnp.asarray(seeds, jnp.int32), jnp.zeros(2, jnp.uint32), rates
     )
     g = jax.tree.map(np.asarray, state.bins[0])
     np.testing.assert_array_equal(g.diverged_at, -1)
@@ -83,11 +84,13 @@ def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2
 def test_each_slot_gets_its_learning_rate():
     rates = (0.01, 0.2)
     p = _plan((2, 3), 1, scheme="glorot_uniform", depth=1, rates=rates)
+    slots = plan.slot_rates(p.packing, rates)  # (B, K): model column j has rates[j % 2]
+    assert sorted(np.unique(slots).tolist()) == sorted(np.float32(rates).tolist())
     state = jax.jit(functools.partial(init.init_state, p))(
-        jnp.zeros(2, jnp.int32), jnp.zeros(2, jnp.uint32)
+        jnp.zeros(2, jnp.int32), jnp.zeros(2, jnp.uint32), slots
     )
     got = np.asarray(state.bins[0].opt_state.hyperparams["learning_rate"])
-    np.testing.assert_array_equal(got, plan.slot_rates(p.packing, rates))
+    np.testing.assert_array_equal(got, slots)
 
 
 def test_a_rate_axis_needs_a_factory_taking_the_rate():

@@ -205,7 +205,9 @@ def sweep(
         if os.path.exists(saving.path):
             saved = resume.read(saving.path, saving.fingerprint, steps)
     n_test = None if X_test is None else int(X_test.shape[0])
-    programs = compiled_programs(plan, devices, steps, spec.chunk_lengths, n_test)
+    programs = compiled_programs(
+        plan.without_rate_values(), devices, steps, spec.chunk_lengths, n_test
+    )
     data = _put(programs, X, y, X_test, y_test, key)
     kept, index = loss_steps(steps, loss_points), indices(plan.packing, plan.widths)
     state, curves, done = driver.start(programs, spec, data, len(kept), saved)

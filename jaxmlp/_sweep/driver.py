@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxmlp._sweep import resume
 from jaxmlp._sweep.parts import join_parts, to_host
-from jaxmlp._sweep.plan import Index, Spec, SweepState
+from jaxmlp._sweep.plan import Index, Spec, SweepState, slot_rates
 from jaxmlp._sweep.programs import Programs
 
 
@@ -91,7 +91,9 @@ def start(
         return jax.device_put(state, programs.state_sharding), curves, done
     n_rates = 1 if plan.learning_rates is None else len(plan.learning_rates)
     seeds = np.repeat(np.asarray(spec.seeds, np.int32), n_rates)  # one per model column
-    state = programs.init(jax.device_put(seeds, programs.replicated), data.key_data)
+    rates = slot_rates(plan.packing, plan.learning_rates or (0.0,))  # (B, K) values, not keys
+    seeds, rates = jax.device_put((seeds, rates), programs.replicated)
+    state = programs.init(seeds, data.key_data, rates)
     return state, np.full(curves_shape, np.nan, np.float32), 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxmlp import guard, mlp
 from jaxmlp._sweep.bins import slot_views
-from jaxmlp._sweep.plan import Plan, SweepState, indices, slot_rates
+from jaxmlp._sweep.plan import Plan, SweepState, indices
 
 Array = jax.Array
 
@@ -75,10 +75,12 @@ def init_models(seed: Array, plan: Plan) -> list[mlp.Params]:
     return out
 
 
-def init_state(plan: Plan, seeds: Array, key_data: Array) -> SweepState:
+def init_state(plan: Plan, seeds: Array, key_data: Array, rates: Array) -> SweepState:
     """Initial state: model (w, s) starts from ``init_mlp(key(seed), plan.sizes(w), scheme)``.
 
-    ``seeds`` (models_per_width,) int32, one per model column; ``key_data`` (2,) uint32.
+    ``seeds`` (models_per_width,) int32, one per model column; ``key_data`` (2,) uint32;
+    ``rates`` (B, K) float32, each slot's learning rate (:func:`slot_rates`; unused
+    without a learning-rate axis).
     """
     p = plan.packing
     B, C, K, d, k = p.n_bins, p.capacity, p.slots, plan.n_features, plan.n_outputs
@@ -100,7 +102,6 @@ def init_state(plan: Plan, seeds: Array, key_data: Array) -> SweepState:
     member = jnp.asarray(p.member(plan.widths))
     opt_state = jax.vmap(jax.vmap(plan.transformation.init))(slot_views(params, member))
     if plan.learning_rates is not None:  # each slot's own rate
-        rates = jnp.asarray(slot_rates(p, plan.learning_rates))
         hyper = opt_state.hyperparams
         opt_state = opt_state._replace(hyperparams={**hyper, plan.rate_name: rates})
     state = guard.init(params, opt_state, shape=(B, K))

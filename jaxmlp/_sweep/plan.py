@@ -189,6 +189,16 @@ class Plan:
     learning_rates: tuple[float, ...] | None = None
     rate_name: str | None = None
 
+    def without_rate_values(self) -> Plan:
+        """This plan with its learning rates replaced by zeros: the key of its programs.
+
+        The rates reach the programs as a value (init's ``rates`` argument), so
+        sweeps that differ only in their rates' values share compiled programs.
+        """
+        if self.learning_rates is None:
+            return self
+        return dataclasses.replace(self, learning_rates=(0.0,) * len(self.learning_rates))
+
     @property
     def transformation(self) -> optax.GradientTransformation:
         """The optax transformation applied to every slot."""

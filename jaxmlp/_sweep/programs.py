@@ -30,7 +30,7 @@ from jaxmlp._sweep.plan import Plan, SweepState
 class Programs(NamedTuple):
     """The compiled programs of a plan and the shardings their inputs must have."""
 
-    init: Callable  # (seeds, key_data) -> SweepState
+    init: Callable  # (seeds, key_data, rates) -> SweepState
     split: Callable  # SweepState -> its parts, one per host thread (a list)
     chunk: Callable  # (length, guarded) -> program (state, member, X, y, start)
     finish: Callable  # (state, member, X, y[, X_test, y_test]) -> per-activation results
@@ -52,15 +52,19 @@ class _Layout(NamedTuple):
     state_arg: Any  # one part's state, abstract with shardings
     member_arg: jax.ShapeDtypeStruct
     members: list
+    init_args: tuple  # seeds, key_data, rates, abstract
 
 
 def _layout(plan: Plan, devices: tuple) -> _Layout:
     mesh = Mesh(np.array(devices), ("bins",))
     rep = NamedSharding(mesh, PartitionSpec())
     split = NamedSharding(mesh, PartitionSpec("bins"))
-    seeds = jax.ShapeDtypeStruct((plan.models_per_width,), jnp.int32)  # one per model column
-    key_data = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    shapes = jax.eval_shape(functools.partial(init_state, plan), seeds, key_data)
+    init_args = (
+        jax.ShapeDtypeStruct((plan.models_per_width,), jnp.int32),  # seeds, one per model column
+        jax.ShapeDtypeStruct((2,), jnp.uint32),  # key_data
+        jax.ShapeDtypeStruct((plan.packing.n_bins, plan.packing.slots), jnp.float32),  # rates
+    )
+    shapes = jax.eval_shape(functools.partial(init_state, plan), *init_args)
     threads = plan.packing.threads
     part_shapes = jax.eval_shape(lambda state: split_parts(state, threads)[0], shapes)
     state_sharding = SweepState(jax.tree.map(lambda _: split, shapes.bins), rep)  # type: ignore[arg-type]
@@ -77,7 +81,16 @@ def _layout(plan: Plan, devices: tuple) -> _Layout:
     )
     member_arg = jax.ShapeDtypeStruct(members[0].shape, members[0].dtype, sharding=split)
     return _Layout(
-        mesh, rep, split, state_spec, state_sharding, shapes, state_arg, member_arg, members
+        mesh,
+        rep,
+        split,
+        state_spec,
+        state_sharding,
+        shapes,
+        state_arg,
+        member_arg,
+        members,
+        init_args,
     )
 
 
@@ -148,11 +161,9 @@ def programs(
     """
     lay = _layout(plan, devices)
     threads = plan.packing.threads
-    seeds = jax.ShapeDtypeStruct((plan.models_per_width,), jnp.int32)
-    key_data = jax.ShapeDtypeStruct((2,), jnp.uint32)
     init = jax.jit(
         functools.partial(init_state, plan),
-        in_shardings=(lay.rep, lay.rep),
+        in_shardings=(lay.rep, lay.rep, lay.rep),
         out_shardings=lay.state_sharding,
     )
     whole_state = jax.tree.map(
@@ -163,7 +174,7 @@ def programs(
     # the parts in one call (eagerly, one slice per leaf and part: ~30 ms a sweep)
     splitter = jax.jit(functools.partial(split_parts, threads=threads))
     lowered = [
-        init.lower(seeds, key_data),
+        init.lower(*lay.init_args),
         _finish_lowered(plan, lay, steps, n_test),
         *(splitter.lower(whole_state) for _ in range(threads > 1)),
         *(_chunk_lowered(plan, lay, length, False) for length in chunk_lengths),
