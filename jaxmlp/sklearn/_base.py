@@ -183,7 +183,7 @@ class BaseMLP(BaseEstimator):
         )
         return programs.Hyper(*(jnp.asarray(v, dtype) for v in values))
 
-    def _static(self, batch_size: int, max_epochs: int) -> programs.Static:
+    def _static(self, batch_size: int, record_length: int) -> programs.Static:
         return programs.Static(
             activation=_params.ACTIVATIONS[self.activation],
             output=self.out_activation_,
@@ -193,7 +193,7 @@ class BaseMLP(BaseEstimator):
             early_stopping=bool(self.early_stopping),
             shuffle=bool(self.shuffle),
             batch_size=batch_size,
-            max_epochs=max_epochs,
+            record_length=record_length,
         )
 
     def _split(self, X, Y, sample_weight, random_state):
@@ -235,7 +235,14 @@ class BaseMLP(BaseEstimator):
             X, Y, weights, X_val, Y_val, w_val = self._split(X, Y, weights, random_state)
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
-        static = self._static(self._batch_size(X.shape[0]), 1 if incremental else self.max_iter)
+        n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
+        if batch_size == n_rows:  # one batch: padded with weight-0 rows, one program per bucket
+            batch_size = programs.bucket(n_rows)
+            X, Y, weights = (np.concatenate([a, a[:1].repeat(batch_size - n_rows, 0)])
+                             for a in (X, Y, weights))  # fmt: skip
+            weights[n_rows:] = 0
+        max_epochs = 1 if incremental else self.max_iter
+        static = self._static(batch_size, 1 if incremental else programs.bucket(max_epochs))
         params = self._params(dtype)
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate
@@ -262,7 +269,7 @@ class BaseMLP(BaseEstimator):
         state, record = programs.run_epochs(
             state, hyper, as_array(X), as_array(Y), as_array(weights),
             as_array(X_val), as_array(Y_val), as_array(w_val), jax.random.key(seed),
-            static=static,
+            jnp.asarray(max_epochs, jnp.int32), jnp.asarray(n_rows, dtype), static=static,
         )  # fmt: skip
         self._store(state, record, dtype, incremental, X_dtype=X.dtype)
 
