@@ -30,6 +30,7 @@ from jaxmlp import backprop, mlp
 from jaxmlp.training import shuffled_positions
 
 Array = jax.Array
+ArrayLike = jax.typing.ArrayLike
 
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # scikit-learn's: "adaptive" stops below this rate
 
@@ -49,18 +50,21 @@ class Static(NamedTuple):
 
 
 class Hyper(NamedTuple):
-    """The numeric hyperparameters, traced scalars (a grid over them compiles once)."""
+    """The numeric hyperparameters, traced scalars (a grid over them compiles once).
 
-    alpha: Array
-    learning_rate_init: Array
-    power_t: Array
-    momentum: Array
-    beta_1: Array
-    beta_2: Array
-    epsilon: Array
-    tol: Array
-    n_iter_no_change: Array
-    loss_scale: Array  # reported data loss = loss * loss_scale (1 / n_outputs for "identity")
+    Host scalars (NumPy) when passed in; arrays inside the compiled program.
+    """
+
+    alpha: ArrayLike
+    learning_rate_init: ArrayLike
+    power_t: ArrayLike
+    momentum: ArrayLike
+    beta_1: ArrayLike
+    beta_2: ArrayLike
+    epsilon: ArrayLike
+    tol: ArrayLike
+    n_iter_no_change: ArrayLike
+    loss_scale: ArrayLike  # reported data loss = loss * loss_scale (1 / n_outputs for "identity")
 
 
 class State(NamedTuple):
