@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier as SkMLP  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from jaxmlp.sklearn import MLPClassifier  # noqa: E402
 
@@ -34,7 +35,9 @@ def compare(loader) -> dict:
     X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
     result = {"classes": len(np.unique(y_tr))}
     for label, model in (("jaxmlp", MLPClassifier(**SETTINGS)), ("sklearn", SkMLP(**SETTINGS))):
-        with warnings.catch_warnings():
+        # one BLAS thread: on a busy 2-core machine OpenBLAS's two threads wait on each other
+        # (scikit-learn's fit takes several times longer), and the fit's result is the same
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X_tr, y_tr)
         result[label] = float(model.score(X_te, y_te))

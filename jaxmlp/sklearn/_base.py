@@ -181,9 +181,9 @@ class BaseMLP(BaseEstimator):
             self.n_iter_no_change,
             self._loss_scale(),
         )
-        return programs.Hyper(*(jnp.asarray(v, dtype) for v in values))
+        return programs.Hyper(*(np.asarray(v, dtype) for v in values))  # jit converts
 
-    def _static(self, batch_size: int, max_epochs: int) -> programs.Static:
+    def _static(self, batch_size: int, record_length: int) -> programs.Static:
         return programs.Static(
             activation=_params.ACTIVATIONS[self.activation],
             output=self.out_activation_,
@@ -193,7 +193,7 @@ class BaseMLP(BaseEstimator):
             early_stopping=bool(self.early_stopping),
             shuffle=bool(self.shuffle),
             batch_size=batch_size,
-            max_epochs=max_epochs,
+            record_length=record_length,
         )
 
     def _split(self, X, Y, sample_weight, random_state):
@@ -235,7 +235,14 @@ class BaseMLP(BaseEstimator):
             X, Y, weights, X_val, Y_val, w_val = self._split(X, Y, weights, random_state)
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
-        static = self._static(self._batch_size(X.shape[0]), 1 if incremental else self.max_iter)
+        n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
+        if batch_size == n_rows:  # one batch: padded with weight-0 rows, one program per bucket
+            batch_size = programs.bucket(n_rows)
+            X, Y, weights = (np.concatenate([a, a[:1].repeat(batch_size - n_rows, 0)])
+                             for a in (X, Y, weights))  # fmt: skip
+            weights[n_rows:] = 0
+        max_epochs = 1 if incremental else self.max_iter
+        static = self._static(batch_size, 1 if incremental else programs.bucket(max_epochs))
         params = self._params(dtype)
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate
@@ -250,19 +257,19 @@ class BaseMLP(BaseEstimator):
         state = programs.State(
             params=params,
             opt_state=opt_state,
-            learning_rate=jnp.asarray(rate, dtype),
-            no_improvement=jnp.asarray(getattr(self, "_no_improvement_count", 0), jnp.int32),
-            best_loss=jnp.asarray(best, dtype),
-            best_score=jnp.asarray(-np.inf if best_score is None else best_score, dtype),
+            learning_rate=np.asarray(rate, dtype),
+            no_improvement=np.asarray(getattr(self, "_no_improvement_count", 0), np.int32),
+            best_loss=np.asarray(best, dtype),
+            best_score=np.asarray(-np.inf if best_score is None else best_score, dtype),
             best_params=best_params,
-            samples_seen=jnp.asarray(self.t_, dtype),
+            samples_seen=np.asarray(self.t_, dtype),
         )
         seed = int(random_state.randint(np.iinfo(np.int32).max))
-        as_array = lambda a: jnp.asarray(np.asarray(a, dtype))  # noqa: E731
+        as_array = lambda a: np.asarray(a, dtype)  # noqa: E731
         state, record = programs.run_epochs(
             state, hyper, as_array(X), as_array(Y), as_array(weights),
             as_array(X_val), as_array(Y_val), as_array(w_val), jax.random.key(seed),
-            static=static,
+            np.asarray(max_epochs, np.int32), np.asarray(n_rows, dtype), static=static,
         )  # fmt: skip
         self._store(state, record, dtype, incremental, X_dtype=X.dtype)
 
@@ -337,7 +344,7 @@ class BaseMLP(BaseEstimator):
 
         def objective(theta):
             value, _, grad = programs.flat_loss_and_grad(
-                jnp.asarray(theta, dtype), *args, alpha, scale, **kwargs
+                np.asarray(theta, dtype), *args, alpha, scale, **kwargs
             )
             return float(value), np.asarray(grad, np.float64)
 

@@ -13,7 +13,8 @@ What is static (a new value compiles a new program) is only what changes the
 program's structure: the :class:`Static` settings and the array shapes. Every
 number a user tunes (``alpha``, ``learning_rate_init``, ``momentum``, ``beta_1``,
 ``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``) is a traced
-:class:`Hyper` value, so clones in a grid search over them reuse one program.
+:class:`Hyper` value, so clones in a grid search over them reuse one program; so
+is ``max_iter`` (the per-epoch record is :func:`bucket` ``(max_iter)`` long).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from jaxmlp import backprop, mlp
 from jaxmlp.training import shuffled_positions
 
 Array = jax.Array
+ArrayLike = jax.typing.ArrayLike
 
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # scikit-learn's: "adaptive" stops below this rate
 
@@ -44,22 +46,25 @@ class Static(NamedTuple):
     early_stopping: bool
     shuffle: bool
     batch_size: int
-    max_epochs: int
+    record_length: int  # >= the call's epoch limit: bucket(max_iter), or 1 for partial_fit
 
 
 class Hyper(NamedTuple):
-    """The numeric hyperparameters, traced scalars (a grid over them compiles once)."""
+    """The numeric hyperparameters, traced scalars (a grid over them compiles once).
 
-    alpha: Array
-    learning_rate_init: Array
-    power_t: Array
-    momentum: Array
-    beta_1: Array
-    beta_2: Array
-    epsilon: Array
-    tol: Array
-    n_iter_no_change: Array
-    loss_scale: Array  # reported data loss = loss * loss_scale (1 / n_outputs for "identity")
+    Host scalars (NumPy) when passed in; arrays inside the compiled program.
+    """
+
+    alpha: ArrayLike
+    learning_rate_init: ArrayLike
+    power_t: ArrayLike
+    momentum: ArrayLike
+    beta_1: ArrayLike
+    beta_2: ArrayLike
+    epsilon: ArrayLike
+    tol: ArrayLike
+    n_iter_no_change: ArrayLike
+    loss_scale: ArrayLike  # reported data loss = loss * loss_scale (1 / n_outputs for "identity")
 
 
 class State(NamedTuple):
@@ -86,8 +91,17 @@ class State(NamedTuple):
     samples_seen: Array
 
 
+def bucket(n: int) -> int:
+    """The power of two >= max(n, 8): sizes padded to it share one compiled program.
+
+    >>> bucket(1), bucket(8), bucket(100), bucket(200)
+    (8, 8, 128, 256)
+    """
+    return 1 << max(3, (int(n) - 1).bit_length())
+
+
 class Record(NamedTuple):
-    """Per-epoch history of one :func:`run_epochs` call, (max_epochs,) each.
+    """Per-epoch history of one :func:`run_epochs` call, (record_length,) each.
 
     ``event`` is 0 (nothing), 1 (``"adaptive"`` divided the rate by 5) or 2 (stopped).
     """
@@ -237,35 +251,38 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
 
 
 @functools.partial(jax.jit, static_argnames="static")
-def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, key, *,
-               static: Static) -> tuple[State, Record]:  # fmt: skip
-    """Up to ``static.max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
+def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, key,
+               max_epochs, n_rows, *, static: Static) -> tuple[State, Record]:  # fmt: skip
+    """Up to ``max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
 
     Args:
       state: the :class:`State` to continue from.
       hyper: traced :class:`Hyper`.
-      X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,).
+      X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,) (rows of
+        weight 0 may pad a single batch to a :func:`bucket` size).
       X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)); used only
         with ``static.early_stopping`` (pass one dummy row otherwise).
       key: PRNG key of the shuffles (epoch ``e`` of this call uses ``fold_in(key, e)``).
+      max_epochs: int32 scalar <= ``static.record_length``, the call's epoch limit.
+      n_rows: scalar, the training rows without padding (added to ``samples_seen``).
 
     Returns:
       ``(state, record)``.
     """
     dtype = X.dtype
-    empty = jnp.full((static.max_epochs,), jnp.nan, dtype)
-    no_events = jnp.zeros((static.max_epochs,), jnp.int32)
+    empty = jnp.full((static.record_length,), jnp.nan, dtype)
+    no_events = jnp.zeros((static.record_length,), jnp.int32)
     record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
 
     def cond(carry):
         _, record, stopped = carry
-        return (record.epochs < static.max_epochs) & ~stopped
+        return (record.epochs < max_epochs) & ~stopped
 
     def body(carry):
         state, record, _ = carry
         e = record.epochs
         state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, static)
-        state = state._replace(samples_seen=state.samples_seen + X.shape[0])
+        state = state._replace(samples_seen=state.samples_seen + n_rows)
         score = jnp.asarray(jnp.nan, dtype)
         if static.early_stopping:
             score = validation_score(
