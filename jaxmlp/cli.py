@@ -67,6 +67,7 @@ EPILOG = """examples:
   jaxmlp --no-cache info
 """
 
+# optimizers.NAMES, written out so that --help imports no optax (a test pins them equal)
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 
 

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 NAMES = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
+"""The optimizer names of ``jaxmlp train --optimizer`` and the playground (:func:`by_name`)."""
 
 
 @functools.cache

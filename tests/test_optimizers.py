@@ -253,3 +253,12 @@ def test_fingerprint_is_the_same_in_another_process():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == fingerprint(optax.chain(optax.clip(1.0), optax.adam(0.01)))
+
+
+def test_the_command_line_offers_every_named_optimizer():
+    from jaxmlp import cli
+
+    assert cli.OPTIMIZERS == optimizers.NAMES
+    assert all(callable(optimizers.by_name(name)) for name in optimizers.NAMES)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        optimizers.by_name("lbfgs")

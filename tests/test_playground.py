@@ -362,6 +362,11 @@ def test_compare_trains_each_width_and_checks_its_axis():
         with counting_compiles() as count:
             again = pg.compare("widths", "1,4")
         assert count["compiles"] == 0 and again == r
+        # and after a new learning rate too: the sweep's rates are values, not program keys
+        pg.configure({**TINY, "max_steps": 200, "learning_rate": 0.5})
+        with counting_compiles() as count:
+            other = pg.compare("widths", "1,4")
+        assert count["compiles"] == 0 and other != r
         one, four = r["models"]
         assert one["sizes"] == [2, 1, 1] and four["sizes"] == [2, 4, 1]
         # one unit draws a straight boundary: circles stay mostly unsolved; four solve them

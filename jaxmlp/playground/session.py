@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from jaxmlp import activations as _activations
+from jaxmlp import optimizers
 from jaxmlp.playground import compare as _compare
 from jaxmlp.playground import views
 from jaxmlp.playground.data import make_problem
@@ -142,14 +143,13 @@ class Playground:
     @staticmethod
     def choices() -> dict[str, Any]:
         """The page's options: data sets with their default noise, activations, optimizers."""
-        from jaxmlp.cli import OPTIMIZERS
         from jaxmlp.plots import style
 
         return {
             "datasets": list(DATASETS),
             "default_noise": {name: default_noise(name) for name in GENERATED},
             "activations": list(_activations.NAMES),
-            "optimizers": list(OPTIMIZERS),
+            "optimizers": list(optimizers.NAMES),
             "defaults": Settings().public(),
             "palette": {
                 "classes": list(style.CLASS_COLORS),

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jaxmlp import activations as _activations
-from jaxmlp import datasets
+from jaxmlp import datasets, optimizers
 
 GENERATED = ("blobs", "circles", "moons", "xor", "spirals")
 DATASETS = (*GENERATED, "csv")
@@ -140,8 +140,6 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     unknown = sorted(set(raw) - fields)
     if unknown:
         raise ValueError(f"unknown settings {unknown}; known: {sorted(fields)}")
-    from jaxmlp.cli import OPTIMIZERS
-
     dataset = _choice(raw, "dataset", Settings.dataset, DATASETS)
     noise_default = default_noise(dataset) if dataset in GENERATED else 0.0
     noise = raw.get("noise")
@@ -160,7 +158,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         test_fraction=_number(raw, "test_fraction", Settings.test_fraction, 0.05, 0.9),
         hidden=_hidden(raw),
         activation=_choice(raw, "activation", Settings.activation, _activations.NAMES),
-        optimizer=_choice(raw, "optimizer", Settings.optimizer, OPTIMIZERS),
+        optimizer=_choice(raw, "optimizer", Settings.optimizer, optimizers.NAMES),
         learning_rate=_number(raw, "learning_rate", Settings.learning_rate, 1e-6, 100.0),
         l2=_number(raw, "l2", Settings.l2, 0.0, 10.0),
         batch_size=None if batch_size is None else _integer(raw, "batch_size", None, 1, n),
