@@ -251,7 +251,11 @@ def _summary(play_result: dict) -> dict:
     rates = [w["frames_per_s"] for w in play_result["windows"][:-1]] or [
         w["frames_per_s"] for w in play_result["windows"]
     ]
-    return {"min_fps": min(rates), "median_fps": statistics.median(rates), "max_fps": max(rates)}
+    return {
+        "min_fps": min(rates),
+        "median_fps": round(statistics.median(rates), 2),
+        "max_fps": max(rates),
+    }
 
 
 def _machine() -> dict:
