@@ -150,6 +150,7 @@ def test_divergence_stops_the_chunks_at_the_run_step(tmp_path, capsys, monkeypat
     chex.assert_trees_all_close(got, whole.params, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_finished_chunks(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_cli_runs, "MAX_CHUNK_STEPS", 5)
     real_train, calls = jaxmlp.train, []

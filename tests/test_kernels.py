@@ -151,6 +151,7 @@ def test_jax_grad_of_fused_loss_is_the_kernel_gradient():
     _close(dx, ref_dx)
 
 
+@pytest.mark.slow
 def test_fused_loss_and_grads_has_an_unchecked_twin():
     params, X, y = _data((3, 5, 1), seed=2)
     twin = kernels._fused_loss_and_grads

@@ -175,6 +175,7 @@ def test_frames_show_training_progress_and_pictures():
         pg.close()
 
 
+@pytest.mark.slow
 def test_unit_lines_and_hidden_plane_are_those_of_the_params():
     pg = Playground(parse_settings(TINY))
     try:
