@@ -27,6 +27,7 @@ from jaxmlp.playground import Playground, Settings, parse_settings, warming
 from jaxmlp.playground import session as session_module
 from jaxmlp.playground import trajectory as trajectory_module
 from jaxmlp.playground.data import make_problem, parse_csv
+from jaxmlp.playground.server import STOP_WAIT_S
 from jaxmlp.playground.settings import command_line
 from jaxmlp.playground.views import encode_map
 
@@ -536,12 +537,36 @@ def test_command_prints_url_serves_and_stops_on_ctrl_c():
         connection.close()
         assert "spirals" in choices["datasets"] and choices["defaults"]["hidden"] == [3]
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        # at most STOP_WAIT_S for the computations in progress, then the process ends
+        _, err = proc.communicate(timeout=STOP_WAIT_S + 30)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()  # reaps it and closes its pipes
     assert proc.returncode == 0, err
     assert "stopped" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_compile_ends_the_process_after_the_wait():
+    """Work still running STOP_WAIT_S after Ctrl-C is abandoned: a prompt, clean exit."""
+    code = "import jaxmlp.playground.server as s; s.STOP_WAIT_S = 0.1; s.serve(0)"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().startswith("jaxmlp playground: http://127.0.0.1:")
+        time.sleep(0.5)  # the first setting is still compiling (seconds)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "computation in progress was abandoned" in err and "Traceback" not in err
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.server
 import importlib.resources
 import json
+import os
 import sys
 import threading
 import webbrowser
@@ -180,11 +181,15 @@ def start(
     return server, thread
 
 
+STOP_WAIT_S = 10.0  # after Ctrl-C, how long running computations may take to finish
+
+
 def serve(port: int = 8050, *, open_browser: bool = False) -> None:
-    """Serves the playground on ``http://127.0.0.1:port/`` until Ctrl-C.
+    """Serves the playground on ``http://127.0.0.1:port/`` until Ctrl-C (``jaxmlp playground``).
 
     Prints the URL; opens it in the default browser only if ``open_browser``.
-    ``port=0`` picks a free port.
+    ``port=0`` picks a free port. On Ctrl-C it waits up to ``STOP_WAIT_S`` seconds for
+    the computations in progress, then ends the process; in a notebook use :func:`start`.
     """
     try:
         server = PlaygroundServer(port)
@@ -201,7 +206,24 @@ def serve(port: int = 8050, *, open_browser: bool = False) -> None:
     except KeyboardInterrupt:
         print("jaxmlp playground: stopping", file=sys.stderr, flush=True)
     finally:
-        # JAX work still running in a thread at interpreter exit can crash it: finish first
-        warm.join()
-        server.server_close()
+        # JAX work still running in a thread at interpreter exit can crash it: finish the
+        # computations in progress (warming stops at its next stage), but on a loaded
+        # machine not for long: past STOP_WAIT_S the process ends without running them out
+        # (os._exit: no interpreter shutdown, so no crash; the server keeps no files).
+        def finish() -> None:
+            warm.join()
+            server.server_close()
+
+        stopper = threading.Thread(target=finish)
+        stopper.daemon = True
+        stopper.start()
+        stopper.join(STOP_WAIT_S)
+        if stopper.is_alive():
+            print(
+                "jaxmlp playground: stopped (a computation in progress was abandoned)",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.stdout.flush()
+            os._exit(0)
     print("jaxmlp playground: stopped", file=sys.stderr, flush=True)
