@@ -516,11 +516,21 @@ def test_import_jaxmlp_stays_light():
     assert done.stdout.strip() == "[]"
 
 
+# Python's SIGINT handler set explicitly in the child, as a terminal's Ctrl-C finds it: a
+# shell may start background jobs (and so these tests) with SIGINT ignored, and a child
+# inherits that (tests/test_hostile.py does the same)
+WITH_CTRL_C = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+
+
 @pytest.mark.slow
 def test_command_prints_url_serves_and_stops_on_ctrl_c():
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    code = WITH_CTRL_C + (
+        "import runpy, sys; sys.argv = ['jaxmlp', 'playground', '--port', '0']; "
+        "runpy.run_module('jaxmlp', run_name='__main__')"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jaxmlp", "playground", "--port", "0"],
+        [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -550,7 +560,7 @@ def test_command_prints_url_serves_and_stops_on_ctrl_c():
 @pytest.mark.slow
 def test_ctrl_c_during_a_compile_ends_the_process_after_the_wait():
     """Work still running STOP_WAIT_S after Ctrl-C is abandoned: a prompt, clean exit."""
-    code = "import jaxmlp.playground.server as s; s.STOP_WAIT_S = 0.1; s.serve(0)"
+    code = WITH_CTRL_C + "import jaxmlp.playground.server as s; s.STOP_WAIT_S = 0.1; s.serve(0)"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
