@@ -1,45 +1,14 @@
 """Traces and compilations counted (not timed): equal optimizers and rate loops reuse programs."""
 
-import contextlib
-
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _counting import counting_compiles, counting_sigmoid  # tests/ is on sys.path under pytest
 
 import jaxmlp
-from jaxmlp import activations
-
-COMPILE = "/jax/core/compile/backend_compile_duration"
-
-
-@contextlib.contextmanager
-def counting_compiles():
-    """Counts XLA compilations (jax.monitoring events) inside the block."""
-    count = {"compiles": 0}
-
-    def listener(name, duration, **kwargs):
-        if name == COMPILE:
-            count["compiles"] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield count
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-
-
-def counting_sigmoid():
-    """A fresh sigmoid (a new static option) that counts its traces."""
-    count = {"traces": 0}
-
-    def fn(s):
-        count["traces"] += 1
-        return jax.nn.sigmoid(s)
-
-    return activations.Activation("counting_sigmoid", fn, activations.sigmoid.derivative), count
 
 
 @pytest.fixture(scope="module")

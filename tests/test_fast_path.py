@@ -6,23 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _counting import counting_sigmoid  # tests/ is on sys.path under pytest
 from jax.flatten_util import ravel_pytree
 
 import jaxmlp
 from jaxmlp import _steps, activations, backprop, optimizers, training
 
 SGD = optax.sgd(2.0)
-
-
-def counting_sigmoid():
-    """A sigmoid that counts how often it is traced (its Python body runs once per trace)."""
-    count = {"traces": 0}
-
-    def fn(s):
-        count["traces"] += 1
-        return jax.nn.sigmoid(s)
-
-    return activations.Activation("counting_sigmoid", fn, activations.sigmoid.derivative), count
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])  # stacked path, matmul path

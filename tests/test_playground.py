@@ -19,7 +19,7 @@ import jax
 import numpy as np
 import optax
 import pytest
-from test_compile_counts import counting_compiles  # tests/ is on sys.path under pytest
+from _counting import counting_compiles  # tests/ is on sys.path under pytest
 
 import jaxmlp
 from jaxmlp import io, optimizers, training

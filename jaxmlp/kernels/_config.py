@@ -28,13 +28,13 @@ def resolve_interpret(interpret: bool | None) -> bool:
     return interpret
 
 
-def _check_precision(precision: str) -> str:
+def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     return precision
 
 
-def _check_pow2(value, name: str, minimum: int) -> int | None:
+def check_pow2(value, name: str, minimum: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -44,13 +44,13 @@ def _check_pow2(value, name: str, minimum: int) -> int | None:
     return value
 
 
-def _check_warps(num_warps) -> int:
+def check_warps(num_warps) -> int:
     if num_warps not in (1, 2, 4, 8, 16) or isinstance(num_warps, bool):
         raise ValueError(f"num_warps must be one of 1, 2, 4, 8, 16, got {num_warps!r}")
     return int(num_warps)
 
 
-def _compiler_params(num_warps: int = NUM_WARPS):
+def triton_params(num_warps: int = NUM_WARPS):
     """Triton compiler parameters; passing them also selects the Triton backend
     (jax >= 0.10 otherwise defaults ``pallas_call`` on GPU to Mosaic GPU)."""
     return pltriton.CompilerParams(num_warps=num_warps, num_stages=1)

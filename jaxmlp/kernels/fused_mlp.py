@@ -29,11 +29,11 @@ from jaxmlp.kernels import _common
 from jaxmlp.kernels._config import (
     NUM_WARPS,
     PRECISIONS,
-    _check_pow2,
-    _check_precision,
-    _check_warps,
-    _compiler_params,
+    check_pow2,
+    check_precision,
+    check_warps,
     resolve_interpret,
+    triton_params,
 )
 
 Array = jax.Array
@@ -81,7 +81,7 @@ def _fused_forward(params, X, *, act, precision, interpret, block_rows=None, num
         ),
         out_specs=pl.BlockSpec((bn, kp), lambda i: (i, 0)),
         out_shape=jax.ShapeDtypeStruct((n_blocks * bn, kp), jnp.float32),
-        compiler_params=_compiler_params(num_warps),
+        compiler_params=triton_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_forward",
     )(Xp, weights, biases)
@@ -126,10 +126,10 @@ def fused_forward(
         params,
         X,
         act=act,
-        precision=_check_precision(precision),
+        precision=check_precision(precision),
         interpret=resolve_interpret(interpret),
-        block_rows=_check_pow2(block_rows, "block_rows", _common.MIN_DIM),
-        num_warps=_check_warps(num_warps),
+        block_rows=check_pow2(block_rows, "block_rows", _common.MIN_DIM),
+        num_warps=check_warps(num_warps),
     )
 
 
@@ -227,7 +227,7 @@ def _loss_and_grads_impl(
         ),
         out_specs=jax.tree.map(_common.stacked_spec, out_shape),
         out_shape=out_shape,
-        compiler_params=_compiler_params(num_warps),
+        compiler_params=triton_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_loss_and_grads",
     )(Xp, yp, weights, biases)
@@ -330,11 +330,11 @@ def fused_loss_and_grads(
         X,
         y,
         act=act,
-        precision=_check_precision(precision),
+        precision=check_precision(precision),
         interpret=resolve_interpret(interpret),
-        block_rows=_check_pow2(block_rows, "block_rows", _common.MIN_DIM),
-        blocks_per_program=_check_pow2(blocks_per_program, "blocks_per_program", 1),
-        num_warps=_check_warps(num_warps),
+        block_rows=check_pow2(block_rows, "block_rows", _common.MIN_DIM),
+        blocks_per_program=check_pow2(blocks_per_program, "blocks_per_program", 1),
+        num_warps=check_warps(num_warps),
     )
 
 
@@ -406,4 +406,4 @@ def fused_loss(
     """
     act = _activations.get(activation)
     validation.check_data(params, X, y)
-    return _fused_loss(params, X, y, act, _check_precision(precision), resolve_interpret(interpret))
+    return _fused_loss(params, X, y, act, check_precision(precision), resolve_interpret(interpret))

@@ -30,11 +30,11 @@ from jaxmlp import mlp, validation
 from jaxmlp.kernels import _common
 from jaxmlp.kernels._config import (
     PRECISIONS,
-    _check_pow2,
-    _check_precision,
-    _check_warps,
-    _compiler_params,
+    check_pow2,
+    check_precision,
+    check_warps,
     resolve_interpret,
+    triton_params,
 )
 
 Array = jax.Array
@@ -265,7 +265,7 @@ def _fused_train(
         ),
         out_specs=jax.tree.map(_common.stacked_spec, out_shape),
         out_shape=out_shape,
-        compiler_params=_compiler_params(num_warps),
+        compiler_params=triton_params(num_warps),
         interpret=interpret,
         name="jaxmlp_fused_train",
     )(Xp, yp, lr, net)
@@ -352,10 +352,10 @@ def fused_train(
         learning_rate,
         act=act,
         steps=int(steps),
-        precision=_check_precision(precision),
+        precision=check_precision(precision),
         interpret=resolve_interpret(interpret),
-        num_warps=_check_warps(num_warps),
-        row_block=_check_pow2(row_block, "row_block", _common.MIN_DIM),
-        loss_chunk=_check_pow2(loss_chunk, "loss_chunk", 1),
+        num_warps=check_warps(num_warps),
+        row_block=check_pow2(row_block, "row_block", _common.MIN_DIM),
+        loss_chunk=check_pow2(loss_chunk, "loss_chunk", 1),
     )
     return FusedTrainResult(params=params, loss=loss, diverged_at=div)
