@@ -56,7 +56,8 @@ def main() -> int:
     out = os.path.join(tempfile.mkdtemp(), "multihost.npz")
     env = dict(
         os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+        # the caller's XLA flags kept: both sides compile alike
+        XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2",
         JAX_PLATFORMS="cpu",
         SWEEP_MULTIHOST_OUT=out,
     )

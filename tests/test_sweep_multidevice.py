@@ -34,9 +34,9 @@ SCRIPT = textwrap.dedent(
 
 def test_four_devices_equal_one_device(tmp_path):
     out = str(tmp_path / "sharded.npz")
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
+    # the parent's compile settings (tests/conftest.py) too: both sides compile alike
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
+    env = dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu")
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, out], env=env, capture_output=True, text=True, timeout=300
     )
