@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import jax
@@ -603,12 +602,8 @@ def test_page_in_headless_chromium(tmp_path):
 
     from jaxmlp.playground.server import start
 
-    # no warming of neighbouring settings (tested on its own): it would compete with the page
-    # for the CPU; the first setting is computed while Chromium starts, as `jaxmlp playground`
-    # does while the page loads
+    # no warming thread (tested on its own): it would compete with the page for the CPU
     srv, _ = start(app=Playground())
-    first = threading.Thread(target=srv.app.frame, name="jaxmlp-playground-first-frame")
-    first.start()
     shots = pathlib.Path(os.environ.get("JAXMLP_PLAYGROUND_SHOTS", tmp_path))
     try:
         with sync_playwright() as p:
@@ -669,7 +664,6 @@ def test_page_in_headless_chromium(tmp_path):
             uploaded = drawn_regions(page)
             browser.close()
     finally:
-        first.join()
         srv.shutdown()
         srv.server_close()
     assert not errors, errors
