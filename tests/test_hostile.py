@@ -339,7 +339,7 @@ def test_ctrl_c_stops_train_within_seconds_and_saves(tmp_path, options):
     )  # fmt: skip
     line = process.stderr.readline()  # printed once the first chunk is done
     assert "Ctrl-C stops after the current one" in line, line
-    time.sleep(2)
+    time.sleep(0.5)  # into the second chunk (about a second of work each)
     start = time.monotonic()
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -356,16 +356,24 @@ def test_ctrl_c_stops_train_within_seconds_and_saves(tmp_path, options):
     assert meta["steps"] == metrics["steps_done"]
 
 
-WRITER = """
-import sys, numpy as np, jax, jaxmlp
+WRITERS = """
+import os, sys
+import jax, jaxmlp
 from jaxmlp import io
-params = jaxmlp.init_mlp(jax.random.key(0), (2, 256, 256, 1))
-io.save_params(sys.argv[1], params, round=-1)
-print("ready", flush=True)
-i = 0
-while True:
-    io.save_params(sys.argv[1], params, round=i)
-    i += 1
+# One writer process per line read: each forked from this one before JAX starts its backend
+# (nothing but the imports done, no JAX threads yet), so the writers share one jax import.
+while sys.stdin.readline():
+    pid = os.fork()
+    if pid == 0:
+        params = jaxmlp.init_mlp(jax.random.key(0), (2, 256, 256, 1))
+        io.save_params(sys.argv[1], params, round=-1)
+        print("ready", os.getpid(), flush=True)
+        i = 0
+        while True:
+            io.save_params(sys.argv[1], params, round=i)
+            i += 1
+    _, status = os.waitpid(pid, 0)  # reaped: a zombie's temp files would count as alive
+    print("ended", os.waitstatus_to_exitcode(status), flush=True)
 """
 
 
@@ -373,16 +381,28 @@ while True:
 def test_kill_9_during_saves_never_tears_a_file_or_leaves_a_temp(tmp_path):
     path = tmp_path / "p.safetensors"
     rng = np.random.default_rng(0)
-    for _ in range(3):
-        with subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
-                              stdout=subprocess.PIPE, text=True, env=ENV) as process:  # fmt: skip
-            assert process.stdout.readline().strip() == "ready"
-            time.sleep(0.3 + rng.uniform(0, 1.0))
-            process.kill()
-            process.wait(timeout=60)
-        io.load_params(path)  # whole: the old file or the new one
-        leftovers = [p.name for p in tmp_path.iterdir() if p.name != "p.safetensors"]
-        assert all(name.endswith(checkpoint.TEMP_SUFFIX) for name in leftovers), leftovers
+    with subprocess.Popen([sys.executable, "-c", WRITERS, str(path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True, env=ENV) as writers:  # fmt: skip
+        writer = None
+        try:
+            for _ in range(3):
+                writers.stdin.write("start\n")
+                writers.stdin.flush()
+                ready, writer = writers.stdout.readline().split()
+                assert ready == "ready"
+                time.sleep(0.3 + rng.uniform(0, 1.0))
+                os.kill(int(writer), signal.SIGKILL)
+                assert writers.stdout.readline().split() == ["ended", f"-{int(signal.SIGKILL)}"]
+                writer = None
+                io.load_params(path)  # whole: the old file or the new one
+                leftovers = [p.name for p in tmp_path.iterdir() if p.name != "p.safetensors"]
+                assert all(name.endswith(checkpoint.TEMP_SUFFIX) for name in leftovers), leftovers
+        finally:
+            if writer is not None:  # a failed check: no writer left running
+                os.kill(int(writer), signal.SIGKILL)
+            writers.stdin.close()
+            writers.wait(timeout=60)
+    assert writers.returncode == 0
     io.save_params(path, PARAMS)  # the next write removes any temp of a killed writer
     assert [p.name for p in tmp_path.iterdir()] == ["p.safetensors"]
     assert _safetensors.read(path)[0]["layer_0.W"].shape == (3, 2)

@@ -506,16 +506,6 @@ def test_http_refuses_foreign_hosts(server):
 # ---- the command and the page, as a person uses them ----
 
 
-@pytest.mark.slow
-def test_import_jaxmlp_stays_light():
-    code = (
-        "import sys, jaxmlp; "
-        "print([m for m in ('jaxmlp.playground', 'plotly') if m in sys.modules])"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
-
-
 # Python's SIGINT handler set explicitly in the child, as a terminal's Ctrl-C finds it: a
 # shell may start background jobs (and so these tests) with SIGINT ignored, and a child
 # inherits that (tests/test_hostile.py does the same)
@@ -557,25 +547,45 @@ def test_command_prints_url_serves_and_stops_on_ctrl_c():
     assert "stopped" in err and "Traceback" not in err
 
 
-@pytest.mark.slow
-def test_ctrl_c_during_a_compile_ends_the_process_after_the_wait():
-    """Work still running STOP_WAIT_S after Ctrl-C is abandoned: a prompt, clean exit."""
-    code = WITH_CTRL_C + "import jaxmlp.playground.server as s; s.STOP_WAIT_S = 0.1; s.serve(0)"
+@pytest.fixture(scope="module")
+def server_stopped_while_compiling():
+    """One fresh Python: ``import jaxmlp`` (which modules it loaded, printed first), then the
+    playground server (STOP_WAIT_S cut to 0.1 s) sent Ctrl-C while it computes its first
+    setting. Returns ``(stdout lines, stderr, exit status)``; one process for two tests."""
+    code = WITH_CTRL_C + (
+        "import sys, jaxmlp; "
+        "print([m for m in ('jaxmlp.playground', 'plotly') if m in sys.modules], flush=True); "
+        "import jaxmlp.playground.server as s; s.STOP_WAIT_S = 0.1; s.serve(0)"
+    )
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=env,
     )  # fmt: skip
     try:
-        assert proc.stdout.readline().startswith("jaxmlp playground: http://127.0.0.1:")
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
         time.sleep(0.5)  # the first setting is still compiling (seconds)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 0, err
+    return [*lines, *out.splitlines()], err, proc.returncode
+
+
+@pytest.mark.slow
+def test_import_jaxmlp_stays_light(server_stopped_while_compiling):
+    lines, err, _ = server_stopped_while_compiling
+    assert lines[0].strip() == "[]", err
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_compile_ends_the_process_after_the_wait(server_stopped_while_compiling):
+    """Work still running STOP_WAIT_S after Ctrl-C is abandoned: a prompt, clean exit."""
+    lines, err, status = server_stopped_while_compiling
+    assert lines[1].startswith("jaxmlp playground: http://127.0.0.1:"), (lines, err)
+    assert status == 0, err
     assert "computation in progress was abandoned" in err and "Traceback" not in err
 
 
