@@ -30,11 +30,13 @@ def make_problem(seed, sizes, n, dtype):
         W = rng.uniform(-limit, limit, (fan_out, fan_in))
         # Biases away from zero so relu kinks are not hit exactly.
         params.append(
-            jaxmlp.Dense(jnp.asarray(W.astype(dtype)), jnp.asarray(np.full(fan_out, 0.1, dtype)))
+            jaxmlp.Dense(
+                jax.device_put(W.astype(dtype)), jax.device_put(np.full(fan_out, 0.1, dtype))
+            )
         )
-    X = jnp.asarray(rng.normal(size=(n, sizes[0])).astype(dtype))
+    X = jax.device_put(rng.normal(size=(n, sizes[0])).astype(dtype))
     n_classes = 2 if sizes[-1] == 1 else sizes[-1]
-    y = jnp.asarray(rng.integers(0, n_classes, n).astype(np.int32))
+    y = jax.device_put(rng.integers(0, n_classes, n).astype(np.int32))
     return tuple(params), X, y
 
 

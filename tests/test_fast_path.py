@@ -57,13 +57,13 @@ def test_stacked_rows_equal_the_matrix_form(sizes, activation):
     rng = np.random.default_rng(sum(sizes))  # NumPy draws: eager jax.random compiles per shape
     params = tuple(
         jaxmlp.Dense(
-            jnp.asarray(rng.uniform(-1.0, 1.0, (fan_out, fan_in)).astype(np.float32)),
-            jnp.asarray(np.full((fan_out,), 0.1, np.float32)),
+            jax.device_put(rng.uniform(-1.0, 1.0, (fan_out, fan_in)).astype(np.float32)),
+            jax.device_put(np.full((fan_out,), 0.1, np.float32)),
         )
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
     )
-    X = jnp.asarray(rng.normal(size=(9, sizes[0])).astype(np.float32))
-    y = jnp.asarray(rng.integers(0, 2 if sizes[-1] == 1 else sizes[-1], 9).astype(np.int32))
+    X = jax.device_put(rng.normal(size=(9, sizes[0])).astype(np.float32))
+    y = jax.device_put(rng.integers(0, 2 if sizes[-1] == 1 else sizes[-1], 9).astype(np.int32))
     value, grads, stacked, auto = map(np.asarray, _three_forms(params, X, y, activation))
     assert stacked.shape == (1 + sum(p.size for p in jax.tree.leaves(params)),)
     np.testing.assert_allclose(stacked[0], value, rtol=1e-5)
@@ -89,7 +89,7 @@ def test_stacked_bce_is_within_an_ulp_of_the_stable_loss_for_any_logit():
         return jax.vmap(one)(z, y), jax.vmap(reference)(z, y), jax.nn.sigmoid(z)
 
     for label in (0, 1):
-        y = jnp.asarray(np.full(z.shape, label, np.int32))
+        y = jax.device_put(np.full(z.shape, label, np.int32))
         stacked, reference_values, sigmoid = map(np.asarray, forms(z, y))
         assert np.all(np.isfinite(stacked))
         np.testing.assert_allclose(stacked[:, 0], reference_values, rtol=1e-6, atol=2 * 2**-23)
