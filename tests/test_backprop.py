@@ -1,5 +1,7 @@
 """The post's hand-derived gradients against ``jax.grad``."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -13,25 +15,38 @@ from jaxmlp import activations, backprop
 
 
 def relative_error(a, b):
-    diff = jnp.sqrt(
-        sum(
-            jnp.sum((x - y) ** 2)
-            for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-        )
-    )
-    norm = jnp.sqrt(sum(jnp.sum(y**2) for y in jax.tree.leaves(b)))
-    return float(diff / norm)
+    """||a - b|| / ||b|| over all leaves, in NumPy (eager jnp ops compile one program per shape)."""
+    a, b = (np.concatenate([np.ravel(x) for x in jax.tree.leaves(t)]) for t in (a, b))
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
 def make_problem(seed, sizes, n, dtype):
-    key_p, key_x, key_y = jax.random.split(jax.random.key(seed), 3)
-    params = jaxmlp.init_mlp(key_p, sizes, dtype=dtype)
-    # Biases away from zero so relu kinks are not hit exactly.
-    params = tuple(jaxmlp.Dense(p.W, p.b + 0.1) for p in params)
-    X = jax.random.normal(key_x, (n, sizes[0]), dtype)
+    """Glorot-uniform weights, inputs and labels drawn with NumPy (jax.random draws compile
+    one program per new shape)."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        W = rng.uniform(-limit, limit, (fan_out, fan_in))
+        # Biases away from zero so relu kinks are not hit exactly.
+        params.append(
+            jaxmlp.Dense(
+                jax.device_put(W.astype(dtype)), jax.device_put(np.full(fan_out, 0.1, dtype))
+            )
+        )
+    X = jax.device_put(rng.normal(size=(n, sizes[0])).astype(dtype))
     n_classes = 2 if sizes[-1] == 1 else sizes[-1]
-    y = jax.random.randint(key_y, (n,), 0, n_classes)
-    return params, X, y
+    y = jax.device_put(rng.integers(0, n_classes, n).astype(np.int32))
+    return tuple(params), X, y
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def manual_and_autodiff(params, X, y, activation):
+    """``(manual_grads, jax.grad(loss))`` in one compiled program per shape and activation."""
+    return (
+        jaxmlp.manual_grads(params, X, y, activation),
+        jax.grad(jaxmlp.loss)(params, X, y, activation),
+    )
 
 
 problems = st.fixed_dictionaries(
@@ -53,8 +68,7 @@ def test_manual_grads_equal_autodiff_float64(problem):
     sizes = (problem["d"], *problem["hidden"], problem["k"])
     with jax.enable_x64(True):
         params, X, y = make_problem(problem["seed"], sizes, problem["n"], jnp.float64)
-        manual = jaxmlp.manual_grads(params, X, y, problem["activation"])
-        auto = jax.grad(jaxmlp.loss)(params, X, y, problem["activation"])
+        manual, auto = manual_and_autodiff(params, X, y, problem["activation"])
         chex.assert_trees_all_equal_shapes_and_dtypes(manual, params)
         assert relative_error(manual, auto) < 1e-10
 
@@ -65,8 +79,7 @@ def test_manual_grads_equal_autodiff_float64(problem):
 def test_manual_grads_equal_autodiff_float32(problem):
     sizes = (problem["d"], *problem["hidden"], problem["k"])
     params, X, y = make_problem(problem["seed"], sizes, problem["n"], jnp.float32)
-    manual = jaxmlp.manual_grads(params, X, y, problem["activation"])
-    auto = jax.grad(jaxmlp.loss)(params, X, y, problem["activation"])
+    manual, auto = manual_and_autodiff(params, X, y, problem["activation"])
     assert relative_error(manual, auto) < 1e-4
 
 
@@ -77,8 +90,7 @@ def test_every_activation_and_depth(activation, depth):
     sizes = (2, *([4] * (depth - 1)), 3)
     with jax.enable_x64(True):
         params, X, y = make_problem(depth, sizes, 5, jnp.float64)
-        manual = jaxmlp.manual_grads(params, X, y, activation)
-        auto = jax.grad(jaxmlp.loss)(params, X, y, activation)
+        manual, auto = manual_and_autodiff(params, X, y, activation)
         assert relative_error(manual, auto) < 1e-10
 
 
@@ -86,14 +98,17 @@ def test_posts_two_layer_formulas_for_one_example():
     """dL/dw_final = (y_hat - y) h, dL/dW = ((y_hat - y) w_final * (1 - h) * h) outer x."""
     params = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1), scheme="uniform01")
     (W, b), (w_final, b_final) = params
-    x, y = jnp.array([0.5, -1.5]), 1
-    h = jax.nn.sigmoid(W @ x + b)
-    y_hat = jax.nn.sigmoid(w_final[0] @ h + b_final[0])
+    x, y = np.array([0.5, -1.5], np.float32), 1
+    # the formulas in NumPy float64 (eager jnp ops would each compile a program)
+    W, b, w_final, b_final = (np.asarray(a, np.float64) for a in (W, b, w_final, b_final))
+    sigmoid = lambda s: 1 / (1 + np.exp(-s))  # noqa: E731
+    h = sigmoid(W @ x + b)
+    y_hat = sigmoid(w_final[0] @ h + b_final[0])
     delta = (y_hat - y) * w_final[0] * (1 - h) * h
-    grads = jaxmlp.manual_grads(params, x[None], jnp.array([y]))
+    grads = jax.tree.map(np.asarray, jaxmlp.manual_grads(params, x[None], np.array([y])))
     np.testing.assert_allclose(grads[1].W[0], (y_hat - y) * h, rtol=1e-6)
     np.testing.assert_allclose(grads[1].b[0], y_hat - y, rtol=1e-6)
-    np.testing.assert_allclose(grads[0].W, jnp.outer(delta, x), rtol=1e-5)
+    np.testing.assert_allclose(grads[0].W, np.outer(delta, x), rtol=1e-5)
     np.testing.assert_allclose(grads[0].b, delta, rtol=1e-5)
 
 
@@ -109,7 +124,8 @@ def test_manual_grads_with_and_without_jit(maybe_jit, circles_data):
 def test_loss_and_manual_grads_returns_the_loss(circles_data):
     X, y = circles_data
     params = jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1))
-    value, _ = backprop.loss_and_manual_grads(params, X, y, "sigmoid")
+    loss_and_grads = jax.jit(backprop.loss_and_manual_grads, static_argnums=3)  # not op by op
+    value, _ = loss_and_grads(params, X, y, "sigmoid")
     np.testing.assert_allclose(value, jaxmlp.loss(params, X, y), rtol=1e-6)
 
 

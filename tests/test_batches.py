@@ -7,23 +7,27 @@ import pytest
 
 from jaxmlp import batches, training
 
+# Compiled once per shape: called op by op, every call compiles its while loop again.
+shuffled_positions = jax.jit(batches.shuffled_positions, static_argnums=3)
+batch_indices = jax.jit(batches.batch_indices, static_argnums=(2, 3))
+
 
 @pytest.mark.parametrize("n", [1, 2, 3, 12, 200, 4097])
 @pytest.mark.slow
 def test_shuffle_is_a_fresh_permutation_each_epoch(n):
     positions = jnp.arange(n, dtype=jnp.int32)
     key = jax.random.key(7)
-    perms = [
-        np.asarray(batches.shuffled_positions(key, jnp.int32(e), positions, n)) for e in (0, 1)
-    ]
+    perms = [np.asarray(shuffled_positions(key, jnp.int32(e), positions, n)) for e in (0, 1)]
     for perm in perms:
         np.testing.assert_array_equal(np.sort(perm), np.arange(n))  # a bijection of 0..n-1
-    again = batches.shuffled_positions(key, jnp.int32(0), positions[::-1], n)
+    again = shuffled_positions(
+        key, jnp.int32(0), jax.device_put(np.arange(n, dtype=np.int32)[::-1].copy()), n
+    )
     np.testing.assert_array_equal(again, perms[0][::-1])  # a function of the position only
     if n >= 12:
         assert not np.array_equal(perms[0], perms[1])
         assert np.mean(perms[0] == np.arange(n)) < 0.2  # shuffled, not the identity
-        other = batches.shuffled_positions(jax.random.key(8), jnp.int32(0), positions, n)
+        other = shuffled_positions(jax.random.key(8), jnp.int32(0), positions, n)
         assert not np.array_equal(other, perms[0])
 
 
@@ -39,12 +43,12 @@ def test_each_epoch_visits_its_examples_once_and_drops_the_tail(n, batch_size):
     for epoch in range(3):
         seen = np.concatenate(
             [
-                np.asarray(batches.batch_indices(jnp.int32(s), key, n, batch_size))
+                np.asarray(batch_indices(jnp.int32(s), key, n, batch_size))
                 for s in range(epoch * per_epoch, (epoch + 1) * per_epoch)
             ]
         )
         assert len(set(seen.tolist())) == per_epoch * batch_size  # no repeats in an epoch
-        order = batches.shuffled_positions(key, jnp.int32(epoch), jnp.arange(n), n)
+        order = shuffled_positions(key, jnp.int32(epoch), jnp.arange(n), n)
         np.testing.assert_array_equal(seen, np.asarray(order)[: per_epoch * batch_size])
 
 
@@ -75,5 +79,6 @@ def test_batch_at_is_the_same_under_jit_and_scan():
         return None, batches.batch_at(step, key, X, y, batch_size=2)[1]
 
     _, scanned = jax.lax.scan(body, None, jnp.arange(8, dtype=jnp.int32))
-    eager = [batches.batch_at(jnp.int32(s), key, X, y, batch_size=2)[1] for s in range(8)]
-    np.testing.assert_array_equal(scanned, np.stack(eager))
+    one_step = jax.jit(lambda step: batches.batch_at(step, key, X, y, batch_size=2)[1])
+    jitted = [one_step(jnp.int32(s)) for s in range(8)]  # one program, called per step
+    np.testing.assert_array_equal(scanned, np.stack(jitted))

@@ -19,9 +19,10 @@ def test_shapes_dtypes_and_balance(name, n):
     X, y = getattr(datasets, name)(jax.random.key(0), n)
     assert X.shape == (n, 2) and X.dtype == jnp.float32
     assert y.shape == (n,) and y.dtype == jnp.int32
-    assert set(np.unique(np.asarray(y)).tolist()) <= {0, 1}
+    X, y = np.asarray(X), np.asarray(y)  # checked in NumPy: eager jnp ops compile per shape
+    assert set(np.unique(y).tolist()) <= {0, 1}
     assert int((y == 0).sum()) == n // 2 and int((y == 1).sum()) == n - n // 2
-    assert bool(jnp.all(jnp.isfinite(X)))
+    assert np.all(np.isfinite(X))
 
 
 @pytest.mark.parametrize("name", GENERATORS)

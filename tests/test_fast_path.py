@@ -1,5 +1,7 @@
 """The training fast path: no retracing, stacked-rows gradients, the guarded fallback."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -37,24 +39,36 @@ def test_second_call_reuses_the_compiled_program(sizes):
     assert count["traces"] > traced
 
 
+@functools.partial(jax.jit, static_argnums=3)
+def _three_forms(params, X, y, activation):
+    """Manual, stacked-rows and autodiff loss and gradients: one compiled program per case."""
+    value, grads = backprop.loss_and_manual_grads(params, X, y, activation)
+    stacked = backprop.stacked_loss_and_grads(params, X.T, y, activation)
+    auto = jax.grad(jaxmlp.loss)(params, X, y, activation)
+    return value, ravel_pytree(grads)[0], stacked, ravel_pytree(auto)[0]
+
+
 @pytest.mark.parametrize(
     ("sizes", "activation"),
     [((2, 3, 1), "sigmoid"), ((3, 4, 2, 3), "tanh"), ((2, 1), "identity"), ((1, 5, 1), "relu")],
 )
 @pytest.mark.slow
 def test_stacked_rows_equal_the_matrix_form(sizes, activation):
-    key_p, key_x, key_y = jax.random.split(jax.random.key(sum(sizes)), 3)
-    params = jaxmlp.init_mlp(key_p, sizes)
-    params = tuple(jaxmlp.Dense(p.W, p.b + 0.1) for p in params)
-    X = jax.random.normal(key_x, (9, sizes[0]))
-    y = jax.random.randint(key_y, (9,), 0, 2 if sizes[-1] == 1 else sizes[-1])
-    value, grads = backprop.loss_and_manual_grads(params, X, y, activation)
-    stacked = backprop.stacked_loss_and_grads(params, X.T, y, activation)
+    rng = np.random.default_rng(sum(sizes))  # NumPy draws: eager jax.random compiles per shape
+    params = tuple(
+        jaxmlp.Dense(
+            jax.device_put(rng.uniform(-1.0, 1.0, (fan_out, fan_in)).astype(np.float32)),
+            jax.device_put(np.full((fan_out,), 0.1, np.float32)),
+        )
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+    )
+    X = jax.device_put(rng.normal(size=(9, sizes[0])).astype(np.float32))
+    y = jax.device_put(rng.integers(0, 2 if sizes[-1] == 1 else sizes[-1], 9).astype(np.int32))
+    value, grads, stacked, auto = map(np.asarray, _three_forms(params, X, y, activation))
     assert stacked.shape == (1 + sum(p.size for p in jax.tree.leaves(params)),)
     np.testing.assert_allclose(stacked[0], value, rtol=1e-5)
-    np.testing.assert_allclose(stacked[1:], ravel_pytree(grads)[0], rtol=1e-4, atol=1e-6)
-    auto = jax.grad(jaxmlp.loss)(params, X, y, activation)
-    np.testing.assert_allclose(stacked[1:], ravel_pytree(auto)[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(stacked[1:], grads, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(stacked[1:], auto, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -66,16 +80,21 @@ def test_stacked_bce_is_within_an_ulp_of_the_stable_loss_for_any_logit():
     def one(x, label):
         return backprop.stacked_loss_and_grads(params, x[None, None], label[None], "identity")
 
+    def reference(x, label):
+        return jaxmlp.losses.mean_cross_entropy(x[None, None], label[None])
+
+    # compiled as train runs them (op by op, every op compiles a program of its own)
+    @jax.jit
+    def forms(z, y):
+        return jax.vmap(one)(z, y), jax.vmap(reference)(z, y), jax.nn.sigmoid(z)
+
     for label in (0, 1):
-        y = jnp.full(z.shape, label, jnp.int32)
-        stacked = jax.vmap(one)(z, y)
-        reference = jax.vmap(
-            lambda x, label: jaxmlp.losses.mean_cross_entropy(x[None, None], label[None])
-        )(z, y)
+        y = jax.device_put(np.full(z.shape, label, np.int32))
+        stacked, reference_values, sigmoid = map(np.asarray, forms(z, y))
         assert np.all(np.isfinite(stacked))
-        np.testing.assert_allclose(stacked[:, 0], reference, rtol=1e-6, atol=2 * 2**-23)
+        np.testing.assert_allclose(stacked[:, 0], reference_values, rtol=1e-6, atol=2 * 2**-23)
         # the gradient rows are the exact (P1) delta times the input
-        np.testing.assert_allclose(stacked[:, 2], jax.nn.sigmoid(z) - label, rtol=1e-6)
+        np.testing.assert_allclose(stacked[:, 2], sigmoid - label, rtol=1e-6)
 
 
 def test_stacked_path_is_taken_only_for_tiny_networks():
@@ -152,10 +171,9 @@ def test_divergence_inside_a_snapshot_chunk_matches_the_guarded_loop(sizes):
     assert np.all(np.isnan(result.loss[131:]))
     chex.assert_trees_all_close(result.params, p_before, rtol=1e-4, atol=1e-6)
     before = jaxmlp.train(params, X, y, optimizer=NAN_AT_130, steps=100)
-    chex.assert_trees_all_close(
-        jax.tree.map(lambda a: a[1], result.snapshots), before.params, rtol=1e-6
-    )
-    assert all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(result.snapshots))
+    snapshots = jax.tree.map(np.asarray, result.snapshots)  # NumPy: no op-by-op compiles
+    chex.assert_trees_all_close(jax.tree.map(lambda a: a[1], snapshots), before.params, rtol=1e-6)
+    assert all(np.all(np.isfinite(a)) for a in jax.tree.leaves(snapshots))
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 16, 1)])

@@ -65,24 +65,31 @@ def test_a_layout_of_many_models_equals_each_model_guarded_alone():
     oks[2, 1] = oks[4, 3] = oks[0, 2] = False
     oks[5, 1] = True  # a later ok must not revive a diverged model
     trajectories[-1, 0, 0] = np.inf  # model 0: non-finite after the last update
-    state = guard.init(jnp.asarray(trajectories[0]), jnp.zeros(K), shape=(K,))
-    for step in range(steps):
-        state = guard.update(
-            state, jnp.asarray(trajectories[step + 1]), state.opt_state + 1,
-            jnp.asarray(oks[step]), jnp.int32(step), select=rows_select,
-            select_state=lambda ok, new, old: jnp.where(ok, new, old),
-        )  # fmt: skip
-    finite = jnp.all(jnp.isfinite(state.params), axis=1)
-    final, at = guard.final(state, finite, steps, select=rows_select)
-    for k in range(K):
-        alone = guard.init(jnp.asarray(trajectories[0, k]), jnp.float32(0))
+
+    @jax.jit  # compiled (op by op, each of the many small ops costs a compile)
+    def in_layout(trajectories, oks):
+        state = guard.init(trajectories[0], jnp.zeros(K), shape=(K,))
         for step in range(steps):
-            alone = guard.update(
-                alone, jnp.asarray(trajectories[step + 1, k]), alone.opt_state + 1,
-                jnp.asarray(oks[step, k]), jnp.int32(step),
+            state = guard.update(
+                state, trajectories[step + 1], state.opt_state + 1, oks[step], jnp.int32(step),
+                select=rows_select, select_state=lambda ok, new, old: jnp.where(ok, new, old),
             )  # fmt: skip
-        final_k, at_k = guard.final(alone, guard.all_finite(alone.params), steps)
+        finite = jnp.all(jnp.isfinite(state.params), axis=1)
+        return guard.final(state, finite, steps, select=rows_select), state.opt_state
+
+    @jax.jit
+    def alone(trajectory, oks):
+        state = guard.init(trajectory[0], jnp.float32(0))
+        for step in range(steps):
+            state = guard.update(
+                state, trajectory[step + 1], state.opt_state + 1, oks[step], jnp.int32(step)
+            )
+        return guard.final(state, guard.all_finite(state.params), steps), state.opt_state
+
+    (final, at), opt_state = jax.tree.map(np.asarray, in_layout(trajectories, oks))
+    for k in range(K):
+        (final_k, at_k), opt_state_k = alone(trajectories[:, k], oks[:, k])
         np.testing.assert_array_equal(final[k], final_k)
         assert int(at[k]) == int(at_k)
-        assert float(state.opt_state[k]) == float(alone.opt_state)
+        assert float(opt_state[k]) == float(opt_state_k)
     np.testing.assert_array_equal(np.asarray(at), [6, 2, 0, 4])

@@ -31,14 +31,16 @@ CASES = [
     ("identity", (2, 3, 5, 6, 3)),
 ]
 N = 37
+F32 = np.float32
 
 
 def _params(rng, sizes):
-    # NumPy draws: eager jax.random calls would each compile, which dominates here.
+    # NumPy draws, cast in NumPy, sent with device_put: eager jax.random calls, device-side
+    # casts and jnp.asarray of a NumPy array (jit(stage)) each compile a program per shape.
     return tuple(
         jaxmlp.Dense(
-            jnp.asarray(rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_out, fan_in)), jnp.float32),
-            jnp.asarray(rng.normal(0.0, 0.3, (fan_out,)), jnp.float32),
+            jax.device_put(rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_out, fan_in)).astype(F32)),
+            jax.device_put(rng.normal(0.0, 0.3, (fan_out,)).astype(F32)),
         )
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
     )
@@ -46,15 +48,20 @@ def _params(rng, sizes):
 
 def _data(sizes, n=N, seed=0):
     rng = np.random.default_rng(seed)
-    X = jnp.asarray(rng.normal(size=(n, sizes[0])), jnp.float32)
-    y = jnp.asarray(rng.integers(0, max(2, sizes[-1]), n), jnp.int32)
+    X = jax.device_put(rng.normal(size=(n, sizes[0])).astype(F32))
+    y = jax.device_put(rng.integers(0, max(2, sizes[-1]), n).astype(np.int32))
     return _params(rng, sizes), X, y
 
 
 def _stacked(sizes, models, seed):
     rng = np.random.default_rng(seed)
-    nets = [_params(rng, sizes) for _ in range(models)]
-    return jax.tree.map(lambda *a: jnp.stack(a), *nets)
+    nets = [jax.tree.map(np.asarray, _params(rng, sizes)) for _ in range(models)]
+    return jax.tree.map(lambda *a: jax.device_put(np.stack(a)), *nets)  # stacked in NumPy
+
+
+def _model(stacked, m):
+    """Model ``m`` of stacked params or results, indexed in NumPy (eager slices compile)."""
+    return jax.tree.map(lambda a: jax.device_put(np.asarray(a)[m]), stacked)
 
 
 def _circles(n=40, seed=0):
@@ -64,7 +71,7 @@ def _circles(n=40, seed=0):
     angle = rng.uniform(0.0, 2 * np.pi, n)
     radius = np.where(y == 1, 1.0, 3.0)
     X = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1) + rng.normal(0, 0.05, (n, 2))
-    return jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.int32)
+    return jax.device_put(X.astype(F32)), jax.device_put(y.astype(np.int32))
 
 
 def _close(actual, expected):
@@ -172,10 +179,9 @@ def test_vmap_of_fused_grads_over_models():
     )
     values, grads = many(params, X, y, "tanh")
     for m in range(2):
-        one = jax.tree.map(lambda a, m=m: a[m], params)
-        _, value, expected = _reference(one, X, y, "tanh")
-        _close(values[m], value)
-        _close(jax.tree.map(lambda a, m=m: a[m], grads), expected)
+        _, value, expected = _reference(_model(params, m), X, y, "tanh")
+        _close(np.asarray(values)[m], value)
+        _close(_model(grads, m), expected)
 
 
 @pytest.mark.slow
@@ -184,7 +190,7 @@ def test_fused_train_matches_jaxmlp_train():
     params = _stacked((2, 3, 1), 3, seed=1)
     # softplus(0) != 0, so padded hidden units are live: their weights must stay 0.
     # The third model overflows on its first update: the divergence guard.
-    lrs = jnp.array([0.5, 2.0, 1e38])
+    lrs = np.array([0.5, 2.0, 1e38], F32)
     steps = 9
     # Chunks of 4 losses and blocks of 16 rows exercise both in-kernel loops.
     result = kernels.fused_train(
@@ -198,17 +204,22 @@ def test_fused_train_matches_jaxmlp_train():
         loss_chunk=4,
     )
     assert result.loss.shape == (3, steps)
+    result = jax.tree.map(np.asarray, result)  # checked in NumPy (eager slices compile)
     for m in range(3):
-        one = jax.tree.map(lambda a, m=m: a[m], params)
         ref = jaxmlp.train(
-            one, X, y, activation="softplus", optimizer=optax.sgd(float(lrs[m])), steps=steps
+            _model(params, m),
+            X,
+            y,
+            activation="softplus",
+            optimizer=optax.sgd(float(lrs[m])),
+            steps=steps,
         )
         expected = -1 if ref.diverged_at is None else ref.diverged_at
         assert int(result.diverged_at[m]) == expected
         finite = np.isfinite(np.asarray(ref.loss))
         _close(result.loss[m][finite], ref.loss[finite])
         np.testing.assert_array_equal(np.isfinite(np.asarray(result.loss[m])), finite)
-        _close(jax.tree.map(lambda a, m=m: a[m], result.params), ref.params)
+        _close(_model(result.params, m), ref.params)
     np.testing.assert_array_equal(np.asarray(result.diverged_at[:2]), [-1, -1])
     assert int(result.diverged_at[2]) >= 1
     # Training made progress, faster with the larger learning rate.

@@ -20,16 +20,17 @@ def test_init_shapes_any_depth():
 @pytest.mark.slow
 def test_init_schemes_statistics():
     key = jax.random.key(0)
-    (layer,) = jaxmlp.init_mlp(key, (400, 300), scheme="uniform01")
+    as_numpy = lambda params: jax.tree.map(np.asarray, params)  # noqa: E731 (no eager jnp ops)
+    (layer,) = as_numpy(jaxmlp.init_mlp(key, (400, 300), scheme="uniform01"))
     assert 0.0 <= float(layer.W.min()) and float(layer.W.max()) <= 1.0
     assert abs(float(layer.W.mean()) - 0.5) < 0.01
     assert 0.0 <= float(layer.b.min()) and float(layer.b.max()) <= 1.0
-    (layer,) = jaxmlp.init_mlp(key, (400, 300), scheme="glorot_uniform")
+    (layer,) = as_numpy(jaxmlp.init_mlp(key, (400, 300), scheme="glorot_uniform"))
     limit = np.sqrt(6 / 700)
-    assert float(jnp.abs(layer.W).max()) <= limit
+    assert float(np.abs(layer.W).max()) <= limit
     assert abs(float(layer.W.std()) - limit / np.sqrt(3)) < 0.005
-    assert float(jnp.abs(layer.b).max()) == 0.0
-    (layer,) = jaxmlp.init_mlp(key, (400, 300), scheme="he_normal")
+    assert float(np.abs(layer.b).max()) == 0.0
+    (layer,) = as_numpy(jaxmlp.init_mlp(key, (400, 300), scheme="he_normal"))
     assert abs(float(layer.W.std()) - np.sqrt(2 / 400)) < 0.003
 
 
@@ -77,17 +78,20 @@ def test_forward_one_example_with_and_without_jit(maybe_jit):
 def test_vmapped_predict_proba_equals_matrix_form(activation, sizes):
     params = jaxmlp.init_mlp(jax.random.key(1), sizes)
     X = jax.random.normal(jax.random.key(2), (9, sizes[0]))
-    logits = mlp.forward_with_intermediates(params, X, activation).s[-1]
+    # the references in NumPy float64 (eager jnp ops compile a program per shape)
+    logits = np.asarray(mlp.forward_with_intermediates(params, X, activation).s[-1], np.float64)
     proba = jaxmlp.predict_proba(params, X, activation)
     if sizes[-1] == 1:
         chex.assert_shape(proba, (9,))
-        np.testing.assert_allclose(proba, jax.nn.sigmoid(logits[:, 0]), rtol=1e-5)
+        np.testing.assert_allclose(proba, 1 / (1 + np.exp(-logits[:, 0])), rtol=1e-5)
         np.testing.assert_array_equal(jaxmlp.predict(params, X, activation), logits[:, 0] >= 0)
     else:
         chex.assert_shape(proba, (9, sizes[-1]))
-        np.testing.assert_allclose(proba, jax.nn.softmax(logits), rtol=1e-5)
-        np.testing.assert_allclose(proba.sum(-1), 1.0, rtol=1e-6)
-        np.testing.assert_array_equal(jaxmlp.predict(params, X, activation), jnp.argmax(logits, -1))
+        softmax = np.exp(logits - logits.max(-1, keepdims=True))
+        softmax /= softmax.sum(-1, keepdims=True)
+        np.testing.assert_allclose(proba, softmax, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(proba).sum(-1), 1.0, rtol=1e-6)
+        np.testing.assert_array_equal(jaxmlp.predict(params, X, activation), logits.argmax(-1))
 
 
 @pytest.mark.slow
@@ -106,9 +110,9 @@ def test_intermediates_are_the_posts_named_values():
 def test_identity_mlp_collapses_to_one_linear_classifier():
     """The post's exercise: without activations, the MLP is a single linear map."""
     params = jaxmlp.init_mlp(jax.random.key(0), (2, 5, 4, 1))
-    W_eff, b_eff = jnp.eye(2), jnp.zeros(2)
-    for layer in params:
+    W_eff, b_eff = np.eye(2), np.zeros(2)  # in NumPy float64 (eager jnp ops compile per shape)
+    for layer in jax.tree.map(lambda a: np.asarray(a, np.float64), params):
         W_eff, b_eff = layer.W @ W_eff, layer.W @ b_eff + layer.b
     X = jax.random.normal(jax.random.key(1), (20, 2))
     logits = jax.vmap(lambda x: jaxmlp.forward(params, x, "identity"))(X)
-    np.testing.assert_allclose(logits, X @ W_eff.T + b_eff[None], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits, np.asarray(X) @ W_eff.T + b_eff[None], rtol=1e-5, atol=1e-6)

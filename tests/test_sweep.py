@@ -288,7 +288,7 @@ def test_deeper_models_equal_train(depth, n_classes, acts):
 
 
 @pytest.mark.slow
-def test_learning_rate_axis_equals_train(data):
+def test_learning_rate_axis_equals_train(data, result):
     """Model (w, a, s, r) is train with the rate injected into its optimizer state.
 
     The two width-3 models (one per rate) share a bin (3 + 3 <= 8): one bin, two rates.
@@ -322,6 +322,4 @@ def test_learning_rate_axis_equals_train(data):
     with pytest.raises(ValueError, match="learning_rate must be one of"):
         r.params(3, "tanh", 0)
     with pytest.raises(ValueError, match="only for a sweep with learning_rates"):
-        jaxmlp.sweep(
-            X, y, widths=(2,), activations=("tanh",), seeds=(0,), steps=1, optimizer=OPT
-        ).params(2, "tanh", 0, 0.1)
+        result.params(2, "relu", 0, 0.1)  # the module's sweep: no rate axis

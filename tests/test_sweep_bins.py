@@ -17,13 +17,15 @@ from jaxmlp._sweep import steps as sweep_steps
 
 
 def _block(params, member, XT, y, act, *, isolated=False):
-    """:func:`bins.block_loss_and_grads`, compiled (op by op it costs seconds)."""
+    """:func:`bins.block_loss_and_grads`, compiled (op by op it costs seconds), as NumPy
+    (slicing device arrays op by op compiles a program per slice)."""
     fn = functools.partial(bins.block_loss_and_grads, act=act, isolated=isolated)
-    return jax.jit(fn)(params, member, XT, y)
+    return jax.tree.map(np.asarray, jax.jit(fn)(params, member, XT, y))
 
 
 def _manual(params, X, y, act):
-    return jax.jit(functools.partial(backprop.loss_and_manual_grads, activation=act))(params, X, y)
+    fn = functools.partial(backprop.loss_and_manual_grads, activation=act)
+    return jax.tree.map(np.asarray, jax.jit(fn)(params, X, y))
 
 
 def _bin(models, capacity):
@@ -41,7 +43,7 @@ def _bin(models, capacity):
         first += w
     b2 = np.stack([np.asarray(l2.b) for _, l2 in models])  # (K, k)
     params = (jaxmlp.Dense(W1[None], b1[None]), jaxmlp.Dense(W2[None], b2[None]))
-    return jax.tree.map(jnp.asarray, params), jnp.asarray(member[None])
+    return jax.tree.map(jax.device_put, params), jax.device_put(member[None])  # no jit(stage)
 
 
 @pytest.mark.parametrize(
@@ -77,17 +79,15 @@ def test_deeper_bin_gradients_equal_manual_grads():
     y = (X[:, 0] > 0).astype(jnp.int32)
     model = jaxmlp.init_mlp(jax.random.key(2), (3, 4, 4, 1))
     C = 5
-    l1, l2, l3 = model
-    params = (
-        jaxmlp.Dense(
-            jnp.zeros((1, C, 3)).at[0, :4].set(l1.W), jnp.zeros((1, C)).at[0, :4].set(l1.b)
-        ),
-        jaxmlp.Dense(
-            jnp.zeros((1, C, C)).at[0, :4, :4].set(l2.W), jnp.zeros((1, C)).at[0, :4].set(l2.b)
-        ),
-        jaxmlp.Dense(jnp.zeros((1, 1, C)).at[0, :, :4].set(l3.W), l3.b[None, None]),
+    l1, l2, l3 = jax.tree.map(np.asarray, model)  # padded in NumPy: eager .at[].set compiles
+    W1, b1, W2, b2 = np.zeros((1, C, 3)), np.zeros((1, C)), np.zeros((1, C, C)), np.zeros((1, C))
+    W3 = np.zeros((1, 1, C))
+    W1[0, :4], b1[0, :4], W2[0, :4, :4], b2[0, :4], W3[0, :, :4] = l1.W, l1.b, l2.W, l2.b, l3.W
+    params = jax.tree.map(
+        lambda a: jax.device_put(a.astype(np.float32)),
+        (jaxmlp.Dense(W1, b1), jaxmlp.Dense(W2, b2), jaxmlp.Dense(W3, l3.b[None, None])),
     )
-    member = jnp.array([[[True] * 4 + [False]]])
+    member = jax.device_put(np.array([[[True] * 4 + [False]]]))
     value, grads = _block(params, member, X.T, y, act)
     want_value, want = _manual(model, X, y, act)
     np.testing.assert_allclose(value[0, 0], want_value, rtol=1e-5)
