@@ -15,6 +15,9 @@ number a user tunes (``alpha``, ``learning_rate_init``, ``momentum``, ``beta_1``
 ``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``) is a traced
 :class:`Hyper` value, so clones in a grid search over them reuse one program; so
 is ``max_iter`` (the per-epoch record is :func:`bucket` ``(max_iter)`` long).
+The number of training rows is traced too: the estimators pad the data with weight-0
+rows to :func:`bucket` sizes (:func:`shuffle_bucket` for mini-batches, whose shuffle
+stays the one of the unpadded rows), so nearby data sizes share one program.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxmlp import backprop, mlp
-from jaxmlp.training import shuffled_positions
+from jaxmlp.batches import shuffled_positions
 
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
@@ -98,6 +102,47 @@ def bucket(n: int) -> int:
     (8, 8, 128, 256)
     """
     return 1 << max(3, (int(n) - 1).bit_length())
+
+
+def shuffle_bucket(n: int) -> int:
+    """The padded row count of mini-batch training: :func:`bucket` (n), or n itself if n <= 4.
+
+    The Feistel shuffle of ``n`` rows works on the next power of four >= n, which
+    ``bucket(n)`` shares for n > 4 (so :func:`shuffled_rows` gives n's permutation).
+
+    >>> shuffle_bucket(3), shuffle_bucket(5), shuffle_bucket(300)
+    (3, 8, 512)
+    """
+    return bucket(n) if n > 4 else int(n)
+
+
+def shuffled_rows(key: Array, epoch: Array, positions: Array, n: Array, padded: int) -> Array:
+    """``shuffled_positions(key, epoch, positions, n)`` for a traced ``n <= padded``.
+
+    ``padded`` (static) must share n's power of four (:func:`shuffle_bucket`). The
+    permutation of ``0..padded-1`` is cycle-walked on into ``[0, n)``: walking
+    composes (the walk into ``[0, padded)`` keeps the order of the first walk's
+    orbit), so the result is n's own permutation, exactly.
+
+    Args:
+      key: PRNG key; epoch: int32 scalar; positions: (B,) int32 in ``[0, n)``;
+      n: int32 scalar, the rows; padded: static int >= n.
+
+    Returns:
+      (B,) int32 row indices in ``[0, n)``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> key, epoch = jax.random.key(0), jnp.int32(1)
+    >>> walked = shuffled_rows(key, epoch, jnp.arange(5), jnp.int32(5), 8)
+    >>> bool((walked == shuffled_positions(key, epoch, jnp.arange(5), 5)).all())
+    True
+    """
+    x = shuffled_positions(key, epoch, positions, padded)
+
+    def walk(x):
+        return jnp.where(x >= n, shuffled_positions(key, epoch, x, padded), x)
+
+    return jax.lax.while_loop(lambda x: jnp.any(x >= n), walk, x)
 
 
 class Record(NamedTuple):
@@ -190,20 +235,25 @@ def validation_score(params, X, Y, sample_weight, *, activation, output):
     return jnp.where(jnp.all(jnp.isfinite(pred)), jnp.mean(r2), jnp.nan)
 
 
-def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, static: Static):
-    """One pass over the data in shuffled mini-batches; returns (state, mean loss)."""
-    n = X.shape[0]
+def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static: Static):
+    """One pass over the data in shuffled mini-batches; returns (state, mean loss).
+
+    X holds one padded batch (``X.shape[0] == batch_size``, weight-0 padding rows), or
+    ``n_rows`` (traced int32) real rows followed by padding that no batch reads.
+    """
     size = static.batch_size
+    single = X.shape[0] == size  # one batch holding every row: no shuffle, static count
+    n = size if single else n_rows
     tx = optimizer(static, hyper, state.learning_rate)
 
-    def step(carry, b):
+    def step(b, carry):
         params, opt_state, accumulated = carry
         positions = b * size + jnp.arange(size, dtype=jnp.int32)
         valid = positions < n  # the last batch is short, as scikit-learn's gen_batches
         positions = jnp.where(valid, positions, 0)
-        # one batch holding every row: a shuffle would change only the summation order
-        shuffle = static.shuffle and n > size
-        idx = shuffled_positions(key, epoch, positions, n) if shuffle else positions
+        # one batch: a shuffle would change only the summation order
+        shuffle = static.shuffle and not single
+        idx = shuffled_rows(key, epoch, positions, n, X.shape[0]) if shuffle else positions
         w = jnp.where(valid, sample_weight[idx], 0)
         data, penalty, grads = regularized_loss_and_grads(
             params, X[idx], Y[idx], w, hyper.alpha,
@@ -212,11 +262,11 @@ def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, static: Static)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         batch_loss = data * hyper.loss_scale + penalty
-        return (params, opt_state, accumulated + batch_loss * jnp.sum(valid)), None
+        return params, opt_state, accumulated + batch_loss * jnp.sum(valid)
 
-    n_batches = -(-n // size)
+    n_batches = -(-n // size)  # a Python int for one batch (a scan), else traced
     carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
-    (params, opt_state, accumulated), _ = jax.lax.scan(step, carry, jnp.arange(n_batches))
+    params, opt_state, accumulated = jax.lax.fori_loop(0, n_batches, step, carry)
     return state._replace(params=params, opt_state=opt_state), accumulated / n
 
 
@@ -251,25 +301,29 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
 
 
 @functools.partial(jax.jit, static_argnames="static")
-def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, key,
+def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
                max_epochs, n_rows, *, static: Static) -> tuple[State, Record]:  # fmt: skip
     """Up to ``max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
 
     Args:
       state: the :class:`State` to continue from.
       hyper: traced :class:`Hyper`.
-      X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,) (rows of
-        weight 0 may pad a single batch to a :func:`bucket` size).
-      X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)); used only
-        with ``static.early_stopping`` (pass one dummy row otherwise).
-      key: PRNG key of the shuffles (epoch ``e`` of this call uses ``fold_in(key, e)``).
+      X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,): ``n_rows``
+        rows, then rows of weight 0 up to :func:`bucket` (one batch) or
+        :func:`shuffle_bucket` (mini-batches) of ``n_rows``.
+      X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)), padded with
+        weight-0 rows to taste; used only with ``static.early_stopping`` (pass one
+        dummy row otherwise).
+      seed: int32 scalar, the key of the shuffles is ``jax.random.key(seed)`` (epoch
+        ``e`` of this call uses ``fold_in(key, e)``).
       max_epochs: int32 scalar <= ``static.record_length``, the call's epoch limit.
-      n_rows: scalar, the training rows without padding (added to ``samples_seen``).
+      n_rows: int32 scalar, the training rows without padding (added to ``samples_seen``).
 
     Returns:
       ``(state, record)``.
     """
     dtype = X.dtype
+    key = jax.random.key(seed)
     empty = jnp.full((static.record_length,), jnp.nan, dtype)
     no_events = jnp.zeros((static.record_length,), jnp.int32)
     record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
@@ -281,8 +335,8 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     def body(carry):
         state, record, _ = carry
         e = record.epochs
-        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, static)
-        state = state._replace(samples_seen=state.samples_seen + n_rows)
+        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, n_rows, static)
+        state = state._replace(samples_seen=state.samples_seen + n_rows.astype(dtype))
         score = jnp.asarray(jnp.nan, dtype)
         if static.early_stopping:
             score = validation_score(
@@ -305,17 +359,27 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
 
 
 def init_opt_state(static: Static, hyper: Hyper, params) -> optax.OptState:
-    """The solver's fresh optax state for ``params``."""
-    return optimizer(static, hyper, jnp.zeros((), params[0].W.dtype)).init(params)
+    """The solver's fresh optax state for ``params``, NumPy leaves built on the host.
+
+    Every fresh state of these solvers is zeros (adam's count and moments, the
+    momentum trace), so only its structure is traced (``jax.eval_shape``): no
+    device op, no compile.
+    """
+
+    def init(params):
+        return optimizer(static, hyper, jnp.zeros((), params[0].W.dtype)).init(params)
+
+    shapes = jax.eval_shape(init, params)
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
-def flatten(params) -> Array:
-    """(P,) every ``W`` (row-major) then ``b``, layer by layer."""
-    return jnp.concatenate([jnp.concatenate([layer.W.ravel(), layer.b]) for layer in params])
+def flatten(params, xp=jnp) -> Array:
+    """(P,) every ``W`` (row-major) then ``b``, layer by layer; ``xp=np`` on the host."""
+    return xp.concatenate([xp.concatenate([layer.W.ravel(), layer.b]) for layer in params])
 
 
 def unflatten(theta: Array, sizes: tuple[int, ...]) -> mlp.Params:
-    """Inverse of :func:`flatten` for a network of ``sizes`` ``(d, h1, ..., k)``."""
+    """Inverse of :func:`flatten` for a network of ``sizes`` ``(d, h1, ..., k)`` (jnp or np)."""
     layers, start = [], 0
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         W = theta[start : start + fan_in * fan_out].reshape(fan_out, fan_in)
