@@ -108,7 +108,7 @@ def shuffle_bucket(n: int) -> int:
     """The padded row count of mini-batch training: :func:`bucket` (n), or n itself if n <= 4.
 
     The Feistel shuffle of ``n`` rows works on the next power of four >= n, which
-    ``bucket(n)`` shares for n > 4 (so :func:`shuffled_rows` gives n's permutation).
+    ``bucket(n)`` shares for n > 4 (so :func:`epoch_order` gives n's permutation).
 
     >>> shuffle_bucket(3), shuffle_bucket(5), shuffle_bucket(300)
     (3, 8, 512)
@@ -116,33 +116,35 @@ def shuffle_bucket(n: int) -> int:
     return bucket(n) if n > 4 else int(n)
 
 
-def shuffled_rows(key: Array, epoch: Array, positions: Array, n: Array, padded: int) -> Array:
-    """``shuffled_positions(key, epoch, positions, n)`` for a traced ``n <= padded``.
+def epoch_order(key: Array, epoch: Array, n: Array, padded: int) -> Array:
+    """The epoch's shuffled order of ``n`` (traced) rows: ``shuffled_positions`` at 0..n-1.
 
-    ``padded`` (static) must share n's power of four (:func:`shuffle_bucket`). The
-    permutation of ``0..padded-1`` is cycle-walked on into ``[0, n)``: walking
-    composes (the walk into ``[0, padded)`` keeps the order of the first walk's
-    orbit), so the result is n's own permutation, exactly.
+    ``padded`` (static, >= n) must share n's power of four (:func:`shuffle_bucket`).
+    The permutation of ``0..padded-1`` is tabulated once per epoch and cycle-walked on
+    into ``[0, n)`` by lookups: walking composes (the walk into ``[0, padded)`` keeps
+    the order of the full walk's orbit), so entry p is ``shuffled_positions(key,
+    epoch, p, n)`` exactly.
 
     Args:
-      key: PRNG key; epoch: int32 scalar; positions: (B,) int32 in ``[0, n)``;
-      n: int32 scalar, the rows; padded: static int >= n.
+      key: PRNG key; epoch: int32 scalar; n: int32 scalar, the rows; padded: static int.
 
     Returns:
-      (B,) int32 row indices in ``[0, n)``.
+      (padded,) int32: entries ``p < n`` the rows of the shuffled order, the rest 0.
 
     >>> import jax, jax.numpy as jnp
     >>> key, epoch = jax.random.key(0), jnp.int32(1)
-    >>> walked = shuffled_rows(key, epoch, jnp.arange(5), jnp.int32(5), 8)
-    >>> bool((walked == shuffled_positions(key, epoch, jnp.arange(5), 5)).all())
+    >>> order = epoch_order(key, epoch, jnp.int32(5), 8)
+    >>> bool((order[:5] == shuffled_positions(key, epoch, jnp.arange(5), 5)).all())
     True
     """
-    x = shuffled_positions(key, epoch, positions, padded)
+    positions = jnp.arange(padded, dtype=jnp.int32)
+    table = shuffled_positions(key, epoch, positions, padded)
+    rows = jnp.where(positions < n, table, 0)  # a position >= n may cycle outside [0, n)
 
-    def walk(x):
-        return jnp.where(x >= n, shuffled_positions(key, epoch, x, padded), x)
+    def walk(rows):
+        return jnp.where(rows >= n, table[rows], rows)
 
-    return jax.lax.while_loop(lambda x: jnp.any(x >= n), walk, x)
+    return jax.lax.while_loop(lambda rows: jnp.any(rows >= n), walk, rows)
 
 
 class Record(NamedTuple):
@@ -245,15 +247,16 @@ def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static:
     single = X.shape[0] == size  # one batch holding every row: no shuffle, static count
     n = size if single else n_rows
     tx = optimizer(static, hyper, state.learning_rate)
+    # one batch: a shuffle would change only the summation order
+    shuffle = static.shuffle and not single
+    order = epoch_order(key, epoch, n, X.shape[0]) if shuffle else None
 
     def step(b, carry):
         params, opt_state, accumulated = carry
         positions = b * size + jnp.arange(size, dtype=jnp.int32)
         valid = positions < n  # the last batch is short, as scikit-learn's gen_batches
         positions = jnp.where(valid, positions, 0)
-        # one batch: a shuffle would change only the summation order
-        shuffle = static.shuffle and not single
-        idx = shuffled_rows(key, epoch, positions, n, X.shape[0]) if shuffle else positions
+        idx = order[positions] if shuffle else positions
         w = jnp.where(valid, sample_weight[idx], 0)
         data, penalty, grads = regularized_loss_and_grads(
             params, X[idx], Y[idx], w, hyper.alpha,
