@@ -8,6 +8,7 @@ import sys
 import warnings
 from unittest import SkipTest
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import pytest
 sklearn = pytest.importorskip("sklearn")
 
 import scipy.sparse  # noqa: E402
+from _counting import counting_compiles  # noqa: E402  # tests/ is on sys.path under pytest
 from sklearn import neural_network  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_regression  # noqa: E402
@@ -25,7 +27,9 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
+from jaxmlp.batches import shuffled_positions  # noqa: E402
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, _fit, _params  # noqa: E402
+from jaxmlp.sklearn._base import to_params  # noqa: E402
 
 
 def _blobs(n=120, k=3, seed=0):
@@ -205,6 +209,74 @@ def test_a_refit_with_other_numbers_compiles_nothing():
     assert eight.n_iter_ == 8 and first.n_iter_ == 7 and fewer_rows.t_ == 700
     _quiet_fit(clone(first).set_params(max_iter=9), X, y)  # records of 16 epochs: one more
     assert _fit.run_epochs._cache_size() == compiled + 1
+
+
+@pytest.mark.parametrize("n", [3, 6, 100, 300])
+def test_the_padded_epoch_order_is_the_shuffle_of_the_unpadded_rows(n):
+    """Rows padded to shuffle_bucket(n), n traced: the same permutation as n static."""
+    key, epoch = jax.random.key(3), np.int32(2)
+    padded = _fit.shuffle_bucket(n)
+    assert padded >= n and (padded > n or n <= 4)
+    order = jax.jit(_fit.epoch_order, static_argnums=3)(key, epoch, np.int32(n), padded)
+    direct = jax.jit(shuffled_positions, static_argnums=3)(key, epoch, np.arange(n), n)
+    np.testing.assert_array_equal(order[:n], direct)
+    np.testing.assert_array_equal(order[n:], 0)
+
+
+@pytest.mark.parametrize("solver, nesterov", [("sgd", True), ("sgd", False), ("adam", False)])
+def test_fresh_solver_states_built_on_the_host_are_optax_init(solver, nesterov):
+    static = _fit.Static("relu", "softmax", solver, "constant", nesterov, False, True, 8, 8)
+    hyper = _fit.Hyper(*(np.float32(v) for v in (1e-4, 1e-3, 0.5, 0.9, 0.9, 0.999, 1e-8,
+                                                    1e-4, 10, 1)))  # fmt: skip
+    params = to_params([np.ones((2, 3)), np.ones((3, 4))], [np.ones(3), np.ones(4)], np.float32)
+    host = _fit.init_opt_state(static, hyper, params)
+    zero_rate = np.zeros((), np.float32)
+    chex.assert_trees_all_equal(host, _fit.optimizer(static, hyper, zero_rate).init(params))
+    assert all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(host))
+
+
+@pytest.mark.slow
+def test_a_fit_compiles_one_program_and_a_refit_of_nearby_size_none():
+    """Nothing eager in the fit path; rows padded to a bucket (weight 0 or never read)."""
+    X, y = _blobs(120)
+    options = [
+        dict(solver="sgd", batch_size=16),  # mini-batches, shuffled: 120 and 100 rows -> 128
+        dict(solver="adam"),  # one batch
+        dict(solver="adam", early_stopping=True),  # validation 12 and 10 rows -> 16
+        dict(solver="lbfgs"),
+    ]
+    for option in options:
+        model = MLPClassifier((13,), max_iter=3, random_state=0, **option)
+        with counting_compiles() as first:
+            _quiet_fit(model, X, y)
+        with counting_compiles() as nearby:
+            refit = _quiet_fit(clone(model), X[:100], y[:100])
+        assert (first["compiles"], nearby["compiles"]) == (1, 0), option
+        assert refit.n_iter_ == 3 and refit.loss_ != model.loss_  # 100 rows, not 120
+    model = MLPClassifier((13,), random_state=0)
+    with counting_compiles() as partial:
+        for rows in (120, 100, 90):  # one batch of 128 rows each
+            model.partial_fit(X[:rows], y[:rows], classes=[0, 1, 2])
+    assert partial["compiles"] == 1 and model.t_ == 310
+
+
+@pytest.mark.slow
+def test_adam_ignores_the_sgd_options_and_padding_is_exact(monkeypatch):
+    """adam's program is shared by learning_rate and nesterovs_momentum (it uses neither)."""
+    X, y = _blobs(120)
+    adam = _quiet_fit(MLPClassifier((9,), batch_size=32, max_iter=4, random_state=0), X, y)
+    with counting_compiles() as count:
+        other = clone(adam).set_params(learning_rate="invscaling", nesterovs_momentum=False)
+        _quiet_fit(other, X, y)
+    assert count["compiles"] == 0
+    np.testing.assert_array_equal(other.coefs_[0], adam.coefs_[0])
+    # the same fit without padding (a program for exactly 120 rows): the same numbers
+    monkeypatch.setattr(_fit, "shuffle_bucket", lambda n: n)
+    unpadded = _quiet_fit(clone(adam), X, y)
+    for ours, exact in zip(adam.coefs_ + adam.intercepts_,
+                           unpadded.coefs_ + unpadded.intercepts_, strict=True):  # fmt: skip
+        np.testing.assert_array_equal(ours, exact)
+    assert adam.loss_curve_ == unpadded.loss_curve_
 
 
 @pytest.mark.slow
