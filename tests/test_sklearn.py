@@ -225,9 +225,9 @@ def test_the_padded_epoch_order_is_the_shuffle_of_the_unpadded_rows(n):
 
 @pytest.mark.parametrize("solver, nesterov", [("sgd", True), ("sgd", False), ("adam", False)])
 def test_fresh_solver_states_built_on_the_host_are_optax_init(solver, nesterov):
-    static = _fit.Static("relu", "softmax", solver, "constant", nesterov, False, True, 8, 8)
+    static = _fit.Static("relu", "softmax", solver, nesterov, False, True, 8, 8)
     hyper = _fit.Hyper(*(np.float32(v) for v in (1e-4, 1e-3, 0.5, 0.9, 0.9, 0.999, 1e-8,
-                                                    1e-4, 10, 1)))  # fmt: skip
+                                                    1e-4, 10, 1, 0)))  # fmt: skip
     params = to_params([np.ones((2, 3)), np.ones((3, 4))], [np.ones(3), np.ones(4)], np.float32)
     host = _fit.init_opt_state(static, hyper, params)
     zero_rate = np.zeros((), np.float32)
@@ -253,18 +253,28 @@ def test_a_fit_compiles_one_program_and_a_refit_of_nearby_size_none():
             refit = _quiet_fit(clone(model), X[:100], y[:100])
         assert (first["compiles"], nearby["compiles"]) == (1, 0), option
         assert refit.n_iter_ == 3 and refit.loss_ != model.loss_  # 100 rows, not 120
-    model = MLPClassifier((13,), random_state=0)
-    with counting_compiles() as partial:
-        for rows in (120, 100, 90):  # one batch of 128 rows each
+    model = MLPClassifier((13,), max_iter=3, random_state=0)
+    with counting_compiles() as partial:  # one batch of 128 rows each: fit's adam program
+        for rows in (120, 100, 90):
             model.partial_fit(X[:rows], y[:rows], classes=[0, 1, 2])
-    assert partial["compiles"] == 1 and model.t_ == 310
+    assert partial["compiles"] == 0 and model.t_ == 310 and len(model.loss_curve_) == 3
 
 
 @pytest.mark.slow
-def test_adam_ignores_the_sgd_options_and_padding_is_exact(monkeypatch):
-    """adam's program is shared by learning_rate and nesterovs_momentum (it uses neither)."""
+def test_options_a_program_does_not_use_share_it_and_padding_is_exact(monkeypatch):
+    """adam ignores learning_rate and nesterovs_momentum, one batch ignores shuffle, and
+    sgd's schedule is traced: each shares one program."""
     X, y = _blobs(120)
     adam = _quiet_fit(MLPClassifier((9,), batch_size=32, max_iter=4, random_state=0), X, y)
+    sgd = MLPClassifier((9,), solver="sgd", max_iter=4, random_state=0)
+    curves = {}
+    for schedule in ("constant", "invscaling", "adaptive"):
+        with counting_compiles() as count:
+            model = _quiet_fit(clone(sgd).set_params(learning_rate=schedule), X, y)
+            curves[schedule] = model.loss_curve_
+            _quiet_fit(clone(model).set_params(shuffle=False), X, y)  # one batch of 120
+        assert count["compiles"] == (schedule == "constant"), schedule
+    assert curves["invscaling"] != curves["constant"]  # the rate decays from epoch 2 on
     with counting_compiles() as count:
         other = clone(adam).set_params(learning_rate="invscaling", nesterovs_momentum=False)
         _quiet_fit(other, X, y)

@@ -194,19 +194,20 @@ class BaseMLP(BaseEstimator):
             self.tol,
             self.n_iter_no_change,
             self._loss_scale(),
+            programs.SCHEDULES.index(self.learning_rate),
         )
         return programs.Hyper(*(np.asarray(v, dtype) for v in values))  # jit converts
 
-    def _static(self, batch_size: int, record_length: int) -> programs.Static:
-        sgd = self.solver == "sgd"  # adam uses neither the schedule nor Nesterov: one program
+    def _static(self, batch_size: int, record_length: int, *, one_batch: bool) -> programs.Static:
+        # options a program does not use are left out of its key: adam's Nesterov, one
+        # batch's shuffle (the sgd schedule and every number are traced)
         return programs.Static(
             activation=_params.ACTIVATIONS[self.activation],
             output=self.out_activation_,
             solver=self.solver,
-            lr_schedule=self.learning_rate if sgd else "constant",
-            nesterov=bool(self.nesterovs_momentum) and sgd,
+            nesterov=bool(self.nesterovs_momentum) and self.solver == "sgd",
             early_stopping=bool(self.early_stopping),
-            shuffle=bool(self.shuffle),
+            shuffle=bool(self.shuffle) and not one_batch,
             batch_size=batch_size,
             record_length=record_length,
         )
@@ -254,14 +255,16 @@ class BaseMLP(BaseEstimator):
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
-        if batch_size == n_rows:  # one batch: padded with weight-0 rows, one program per bucket
+        one_batch = batch_size == n_rows
+        if one_batch:  # one batch: padded with weight-0 rows, one program per bucket
             batch_size = padded = programs.bucket(n_rows)
         else:  # mini-batches: rows padded (never read) as the row count is traced
             padded = programs.shuffle_bucket(n_rows)
         X, Y, weights = pad_rows(padded, X, Y, np.asarray(weights))
         weights[n_rows:] = 0
         max_epochs = 1 if incremental else self.max_iter
-        static = self._static(batch_size, 1 if incremental else programs.bucket(max_epochs))
+        # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
+        static = self._static(batch_size, programs.bucket(self.max_iter), one_batch=one_batch)
         params = self._params(dtype)
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate

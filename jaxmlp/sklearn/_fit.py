@@ -2,8 +2,8 @@
 
 One :func:`run_epochs` call runs every epoch of a ``fit`` (or the one epoch of a
 ``partial_fit``) as a single XLA program: a ``lax.while_loop`` over epochs, each a
-``lax.scan`` over mini-batches of a Feistel shuffle
-(:func:`jaxmlp.training.shuffled_positions`), with scikit-learn's stopping rules
+``lax.fori_loop`` over mini-batches of a Feistel shuffle
+(:func:`jaxmlp.batches.shuffled_positions`), with scikit-learn's stopping rules
 (``tol``, ``n_iter_no_change``, early stopping on a validation split, the
 ``"adaptive"`` learning rate) evaluated inside the loop. Gradients come from
 :func:`jaxmlp.backprop.weighted_loss_and_manual_grads` (the post's formulas), the
@@ -12,9 +12,10 @@ updates from optax.
 What is static (a new value compiles a new program) is only what changes the
 program's structure: the :class:`Static` settings and the array shapes. Every
 number a user tunes (``alpha``, ``learning_rate_init``, ``momentum``, ``beta_1``,
-``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``) is a traced
-:class:`Hyper` value, so clones in a grid search over them reuse one program; so
-is ``max_iter`` (the per-epoch record is :func:`bucket` ``(max_iter)`` long).
+``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``, and sgd's
+``learning_rate`` schedule) is a traced :class:`Hyper` value, so clones in a grid
+search over them reuse one program; so is ``max_iter`` (the per-epoch record is
+:func:`bucket` ``(max_iter)`` long, ``partial_fit``'s too: it runs in ``fit``'s program).
 The number of training rows is traced too: the estimators pad the data with weight-0
 rows to :func:`bucket` sizes (:func:`shuffle_bucket` for mini-batches, whose shuffle
 stays the one of the unpadded rows), so nearby data sizes share one program.
@@ -37,6 +38,7 @@ Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
 
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # scikit-learn's: "adaptive" stops below this rate
+SCHEDULES = ("constant", "invscaling", "adaptive")  # Hyper.schedule is an index of this
 
 
 class Static(NamedTuple):
@@ -45,12 +47,11 @@ class Static(NamedTuple):
     activation: str  # a jaxmlp activation name
     output: str  # "logistic", "softmax", "identity" or "exp"
     solver: str  # "sgd" or "adam"
-    lr_schedule: str  # "constant", "invscaling" or "adaptive"
     nesterov: bool
     early_stopping: bool
-    shuffle: bool
+    shuffle: bool  # mini-batches only (one batch is never shuffled)
     batch_size: int
-    record_length: int  # >= the call's epoch limit: bucket(max_iter), or 1 for partial_fit
+    record_length: int  # >= the call's epoch limit: bucket(max_iter) (partial_fit's too)
 
 
 class Hyper(NamedTuple):
@@ -69,6 +70,7 @@ class Hyper(NamedTuple):
     tol: ArrayLike
     n_iter_no_change: ArrayLike
     loss_scale: ArrayLike  # reported data loss = loss * loss_scale (1 / n_outputs for "identity")
+    schedule: ArrayLike  # sgd's learning_rate: its index in SCHEDULES
 
 
 class State(NamedTuple):
@@ -290,16 +292,16 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
         state = state._replace(best_loss=jnp.where(loss < state.best_loss, loss, state.best_loss))
     count = jnp.where(worse, state.no_improvement + 1, 0)
     lr = state.learning_rate
-    if static.solver == "sgd" and static.lr_schedule == "invscaling":
-        lr = hyper.learning_rate_init / (state.samples_seen + 1) ** hyper.power_t
     trigger = count > hyper.n_iter_no_change
-    if static.solver == "sgd" and static.lr_schedule == "adaptive":
-        reduce = trigger & (lr > MIN_ADAPTIVE_LEARNING_RATE)
+    event = jnp.where(trigger, 2, 0)
+    if static.solver == "sgd":  # the schedule is traced: scalar work, selected per epoch
+        invscaling = hyper.learning_rate_init / (state.samples_seen + 1) ** hyper.power_t
+        lr = jnp.where(hyper.schedule == SCHEDULES.index("invscaling"), invscaling, lr)
+        adaptive = hyper.schedule == SCHEDULES.index("adaptive")
+        reduce = adaptive & trigger & (lr > MIN_ADAPTIVE_LEARNING_RATE)
         lr = jnp.where(reduce, lr / 5.0, lr)
         count = jnp.where(reduce, 0, count)
-        event = jnp.where(reduce, 1, jnp.where(trigger, 2, 0))
-    else:
-        event = jnp.where(trigger, 2, 0)
+        event = jnp.where(reduce, 1, event)
     return state._replace(no_improvement=count, learning_rate=lr.astype(lr.dtype)), event
 
 
