@@ -250,18 +250,16 @@ class BaseMLP(BaseEstimator):
         if self.early_stopping:
             X, Y, weights, X_val, Y_val, w_val = self._split(X, Y, weights, random_state)
             m = X_val.shape[0]  # weight-0 rows to a bucket: one program per bucket of sizes
-            X_val, Y_val, w_val = pad_rows(programs.bucket(m), X_val, Y_val, w_val)
+            X_val, Y_val, w_val = pad_rows(programs.fine_bucket(m), X_val, Y_val, w_val)
             w_val[m:] = 0
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
         one_batch = batch_size == n_rows
         if one_batch:  # one batch: padded with weight-0 rows, one program per bucket
-            batch_size = padded = programs.bucket(n_rows)
-        else:  # mini-batches: rows padded (never read) as the row count is traced
-            padded = programs.shuffle_bucket(n_rows)
-        X, Y, weights = pad_rows(padded, X, Y, np.asarray(weights))
-        weights[n_rows:] = 0
+            batch_size = programs.bucket(n_rows)
+            X, Y, weights = pad_rows(batch_size, X, Y, np.asarray(weights))
+            weights[n_rows:] = 0
         max_epochs = 1 if incremental else self.max_iter
         # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
         static = self._static(batch_size, programs.bucket(self.max_iter), one_batch=one_batch)
@@ -269,7 +267,7 @@ class BaseMLP(BaseEstimator):
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate
         else:
-            opt_state = programs.init_opt_state(static, hyper, params)
+            opt_state = programs.init_opt_state(static, params)
             rate = self.learning_rate_init
         best = self.best_loss_ if getattr(self, "best_loss_", None) is not None else np.inf
         best_score = getattr(self, "best_validation_score_", None)
@@ -357,7 +355,7 @@ class BaseMLP(BaseEstimator):
         dtype = compute_dtype(X.dtype)
         n_rows = X.shape[0]  # padded with weight-0 rows: one program per bucket of sizes
         weights = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
-        X, Y, weights = pad_rows(programs.bucket(n_rows), X, Y, weights)
+        X, Y, weights = pad_rows(programs.fine_bucket(n_rows), X, Y, weights)
         weights[n_rows:] = 0
         args = jax.device_put(tuple(np.asarray(a, dtype) for a in (X, Y, weights)))
         alpha, scale = (np.asarray(v, dtype) for v in (self.alpha, self._loss_scale()))

@@ -2,7 +2,7 @@
 
 One :func:`run_epochs` call runs every epoch of a ``fit`` (or the one epoch of a
 ``partial_fit``) as a single XLA program: a ``lax.while_loop`` over epochs, each a
-``lax.fori_loop`` over mini-batches of a Feistel shuffle
+``lax.scan`` over mini-batches of a Feistel shuffle
 (:func:`jaxmlp.batches.shuffled_positions`), with scikit-learn's stopping rules
 (``tol``, ``n_iter_no_change``, early stopping on a validation split, the
 ``"adaptive"`` learning rate) evaluated inside the loop. Gradients come from
@@ -16,9 +16,9 @@ number a user tunes (``alpha``, ``learning_rate_init``, ``momentum``, ``beta_1``
 ``learning_rate`` schedule) is a traced :class:`Hyper` value, so clones in a grid
 search over them reuse one program; so is ``max_iter`` (the per-epoch record is
 :func:`bucket` ``(max_iter)`` long, ``partial_fit``'s too: it runs in ``fit``'s program).
-The number of training rows is traced too: the estimators pad the data with weight-0
-rows to :func:`bucket` sizes (:func:`shuffle_bucket` for mini-batches, whose shuffle
-stays the one of the unpadded rows), so nearby data sizes share one program.
+Data that fits in one batch is padded with weight-0 rows to a :func:`bucket` size,
+the early-stopping validation split and L-BFGS's data to a :func:`fine_bucket` size,
+so nearby data sizes share one program.
 """
 
 from __future__ import annotations
@@ -97,6 +97,21 @@ class State(NamedTuple):
     samples_seen: Array
 
 
+def fine_bucket(n: int) -> int:
+    """n rounded up to one of 8 sizes per power of two (<= 12.5% more; :func:`bucket` to 16).
+
+    For data that the program reads in full at every step (L-BFGS's objective, the
+    validation split), where a power of two could double the work.
+
+    >>> fine_bucket(5), fine_bucket(100), fine_bucket(120), fine_bucket(1797)
+    (8, 104, 120, 1920)
+    """
+    if n <= 16:
+        return bucket(n)
+    step = 1 << ((int(n) - 1).bit_length() - 4)
+    return -(-int(n) // step) * step
+
+
 def bucket(n: int) -> int:
     """The power of two >= max(n, 8): sizes padded to it share one compiled program.
 
@@ -104,49 +119,6 @@ def bucket(n: int) -> int:
     (8, 8, 128, 256)
     """
     return 1 << max(3, (int(n) - 1).bit_length())
-
-
-def shuffle_bucket(n: int) -> int:
-    """The padded row count of mini-batch training: :func:`bucket` (n), or n itself if n <= 4.
-
-    The Feistel shuffle of ``n`` rows works on the next power of four >= n, which
-    ``bucket(n)`` shares for n > 4 (so :func:`epoch_order` gives n's permutation).
-
-    >>> shuffle_bucket(3), shuffle_bucket(5), shuffle_bucket(300)
-    (3, 8, 512)
-    """
-    return bucket(n) if n > 4 else int(n)
-
-
-def epoch_order(key: Array, epoch: Array, n: Array, padded: int) -> Array:
-    """The epoch's shuffled order of ``n`` (traced) rows: ``shuffled_positions`` at 0..n-1.
-
-    ``padded`` (static, >= n) must share n's power of four (:func:`shuffle_bucket`).
-    The permutation of ``0..padded-1`` is tabulated once per epoch and cycle-walked on
-    into ``[0, n)`` by lookups: walking composes (the walk into ``[0, padded)`` keeps
-    the order of the full walk's orbit), so entry p is ``shuffled_positions(key,
-    epoch, p, n)`` exactly.
-
-    Args:
-      key: PRNG key; epoch: int32 scalar; n: int32 scalar, the rows; padded: static int.
-
-    Returns:
-      (padded,) int32: entries ``p < n`` the rows of the shuffled order, the rest 0.
-
-    >>> import jax, jax.numpy as jnp
-    >>> key, epoch = jax.random.key(0), jnp.int32(1)
-    >>> order = epoch_order(key, epoch, jnp.int32(5), 8)
-    >>> bool((order[:5] == shuffled_positions(key, epoch, jnp.arange(5), 5)).all())
-    True
-    """
-    positions = jnp.arange(padded, dtype=jnp.int32)
-    table = shuffled_positions(key, epoch, positions, padded)
-    rows = jnp.where(positions < n, table, 0)  # a position >= n may cycle outside [0, n)
-
-    def walk(rows):
-        return jnp.where(rows >= n, table[rows], rows)
-
-    return jax.lax.while_loop(lambda rows: jnp.any(rows >= n), walk, rows)
 
 
 class Record(NamedTuple):
@@ -239,26 +211,20 @@ def validation_score(params, X, Y, sample_weight, *, activation, output):
     return jnp.where(jnp.all(jnp.isfinite(pred)), jnp.mean(r2), jnp.nan)
 
 
-def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static: Static):
-    """One pass over the data in shuffled mini-batches; returns (state, mean loss).
-
-    X holds one padded batch (``X.shape[0] == batch_size``, weight-0 padding rows), or
-    ``n_rows`` (traced int32) real rows followed by padding that no batch reads.
-    """
+def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, static: Static):
+    """One pass over the data in shuffled mini-batches; returns (state, mean loss)."""
+    n = X.shape[0]
     size = static.batch_size
-    single = X.shape[0] == size  # one batch holding every row: no shuffle, static count
-    n = size if single else n_rows
     tx = optimizer(static, hyper, state.learning_rate)
-    # one batch: a shuffle would change only the summation order
-    shuffle = static.shuffle and not single
-    order = epoch_order(key, epoch, n, X.shape[0]) if shuffle else None
 
-    def step(b, carry):
+    def step(carry, b):
         params, opt_state, accumulated = carry
         positions = b * size + jnp.arange(size, dtype=jnp.int32)
         valid = positions < n  # the last batch is short, as scikit-learn's gen_batches
         positions = jnp.where(valid, positions, 0)
-        idx = order[positions] if shuffle else positions
+        # one batch holding every row: a shuffle would change only the summation order
+        shuffle = static.shuffle and n > size
+        idx = shuffled_positions(key, epoch, positions, n) if shuffle else positions
         w = jnp.where(valid, sample_weight[idx], 0)
         data, penalty, grads = regularized_loss_and_grads(
             params, X[idx], Y[idx], w, hyper.alpha,
@@ -267,11 +233,11 @@ def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static:
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         batch_loss = data * hyper.loss_scale + penalty
-        return params, opt_state, accumulated + batch_loss * jnp.sum(valid)
+        return (params, opt_state, accumulated + batch_loss * jnp.sum(valid)), None
 
-    n_batches = -(-n // size)  # a Python int for one batch (a scan), else traced
+    n_batches = -(-n // size)
     carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
-    params, opt_state, accumulated = jax.lax.fori_loop(0, n_batches, step, carry)
+    (params, opt_state, accumulated), _ = jax.lax.scan(step, carry, jnp.arange(n_batches))
     return state._replace(params=params, opt_state=opt_state), accumulated / n
 
 
@@ -313,9 +279,8 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     Args:
       state: the :class:`State` to continue from.
       hyper: traced :class:`Hyper`.
-      X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,): ``n_rows``
-        rows, then rows of weight 0 up to :func:`bucket` (one batch) or
-        :func:`shuffle_bucket` (mini-batches) of ``n_rows``.
+      X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,) (rows of
+        weight 0 may pad a single batch to a :func:`bucket` size).
       X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)), padded with
         weight-0 rows to taste; used only with ``static.early_stopping`` (pass one
         dummy row otherwise).
@@ -340,7 +305,7 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     def body(carry):
         state, record, _ = carry
         e = record.epochs
-        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, n_rows, static)
+        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, static)
         state = state._replace(samples_seen=state.samples_seen + n_rows.astype(dtype))
         score = jnp.asarray(jnp.nan, dtype)
         if static.early_stopping:
@@ -363,19 +328,26 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     return state, record
 
 
-def init_opt_state(static: Static, hyper: Hyper, params) -> optax.OptState:
+def init_opt_state(static: Static, params) -> optax.OptState:
     """The solver's fresh optax state for ``params``, NumPy leaves built on the host.
 
     Every fresh state of these solvers is zeros (adam's count and moments, the
-    momentum trace), so only its structure is traced (``jax.eval_shape``): no
-    device op, no compile.
+    momentum trace), so only its structure is traced (``jax.eval_shape``, once per
+    structure): no device op, no compile.
     """
-
-    def init(params):
-        return optimizer(static, hyper, jnp.zeros((), params[0].W.dtype)).init(params)
-
-    shapes = jax.eval_shape(init, params)
+    layers = tuple((layer.W.shape, layer.b.shape) for layer in params)
+    shapes = _opt_state_shapes(static, layers, np.dtype(params[0].W.dtype))
     return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
+
+@functools.lru_cache(maxsize=64)
+def _opt_state_shapes(static: Static, layers, dtype):
+    params = tuple(
+        mlp.Dense(W=jax.ShapeDtypeStruct(w, dtype), b=jax.ShapeDtypeStruct(b, dtype))
+        for w, b in layers
+    )
+    hyper = Hyper(*(np.zeros((), dtype) for _ in Hyper._fields))  # values shape nothing
+    return jax.eval_shape(optimizer(static, hyper, np.zeros((), dtype)).init, params)
 
 
 def flatten(params, xp=jnp) -> Array:
