@@ -281,9 +281,9 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
       hyper: traced :class:`Hyper`.
       X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,) (rows of
         weight 0 may pad a single batch to a :func:`bucket` size).
-      X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)), padded with
-        weight-0 rows to taste; used only with ``static.early_stopping`` (pass one
-        dummy row otherwise).
+      X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)), maybe padded
+        with weight-0 rows; used only with ``static.early_stopping`` (pass one dummy
+        row otherwise).
       seed: int32 scalar, the key of the shuffles is ``jax.random.key(seed)`` (epoch
         ``e`` of this call uses ``fold_in(key, e)``).
       max_epochs: int32 scalar <= ``static.record_length``, the call's epoch limit.
@@ -342,6 +342,7 @@ def init_opt_state(static: Static, params) -> optax.OptState:
 
 @functools.lru_cache(maxsize=64)
 def _opt_state_shapes(static: Static, layers, dtype):
+    """The fresh optax state's ShapeDtypeStructs for layers ``((W shape, b shape), ...)``."""
     params = tuple(
         mlp.Dense(W=jax.ShapeDtypeStruct(w, dtype), b=jax.ShapeDtypeStruct(b, dtype))
         for w, b in layers
