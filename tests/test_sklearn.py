@@ -8,6 +8,7 @@ import sys
 import warnings
 from unittest import SkipTest
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import pytest
 sklearn = pytest.importorskip("sklearn")
 
 import scipy.sparse  # noqa: E402
+from _counting import counting_compiles  # noqa: E402  # tests/ is on sys.path under pytest
 from sklearn import neural_network  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_regression  # noqa: E402
@@ -26,6 +28,7 @@ from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, _fit, _params  # noqa: E402
+from jaxmlp.sklearn._base import to_params  # noqa: E402
 
 
 def _blobs(n=120, k=3, seed=0):
@@ -205,6 +208,65 @@ def test_a_refit_with_other_numbers_compiles_nothing():
     assert eight.n_iter_ == 8 and first.n_iter_ == 7 and fewer_rows.t_ == 700
     _quiet_fit(clone(first).set_params(max_iter=9), X, y)  # records of 16 epochs: one more
     assert _fit.run_epochs._cache_size() == compiled + 1
+
+
+@pytest.mark.parametrize("solver, nesterov", [("sgd", True), ("sgd", False), ("adam", False)])
+def test_fresh_solver_states_built_on_the_host_are_optax_init(solver, nesterov):
+    static = _fit.Static("relu", "softmax", solver, nesterov, False, True, 8, 8)
+    hyper = _fit.Hyper(*(np.float32(v) for v in (1e-4, 1e-3, 0.5, 0.9, 0.9, 0.999, 1e-8,
+                                                    1e-4, 10, 1, 0)))  # fmt: skip
+    params = to_params([np.ones((2, 3)), np.ones((3, 4))], [np.ones(3), np.ones(4)], np.float32)
+    host = _fit.init_opt_state(static, params)
+    zero_rate = np.zeros((), np.float32)
+    chex.assert_trees_all_equal(host, _fit.optimizer(static, hyper, zero_rate).init(params))
+    assert all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(host))
+
+
+@pytest.mark.slow
+def test_a_fit_compiles_one_program_and_a_refit_of_nearby_size_none():
+    """Nothing eager in the fit path; one batch, validation and L-BFGS rows are bucketed."""
+    X, y = _blobs(120)
+    options = [  # (option, the refit's rows)
+        (dict(solver="sgd", batch_size=16), 120),  # mini-batches: a row count is a program
+        (dict(solver="adam"), 115),  # one batch of 120 and 115 rows: 128
+        (dict(solver="adam", early_stopping=True), 115),  # validation 12 rows: 16
+        (dict(solver="lbfgs"), 115),  # fine_bucket: 120
+    ]
+    for option, rows in options:
+        model = MLPClassifier((13,), max_iter=3, random_state=0, **option)
+        with counting_compiles() as first:
+            _quiet_fit(model, X, y)
+        with counting_compiles() as nearby:
+            refit = _quiet_fit(clone(model).set_params(learning_rate_init=0.01), X[:rows], y[:rows])
+        assert (first["compiles"], nearby["compiles"]) == (1, 0), option
+        assert refit.n_iter_ == 3 and refit.loss_ != model.loss_
+    model = MLPClassifier((13,), max_iter=3, random_state=0)
+    with counting_compiles() as partial:  # one batch of 128 rows each: fit's adam program
+        for rows in (120, 100, 90):
+            model.partial_fit(X[:rows], y[:rows], classes=[0, 1, 2])
+    assert partial["compiles"] == 0 and model.t_ == 310 and len(model.loss_curve_) == 3
+
+
+@pytest.mark.slow
+def test_options_a_program_does_not_use_share_it():
+    """adam ignores learning_rate and nesterovs_momentum, one batch ignores shuffle, and
+    sgd's schedule is traced: each shares one program."""
+    X, y = _blobs(120)
+    adam = _quiet_fit(MLPClassifier((9,), batch_size=32, max_iter=4, random_state=0), X, y)
+    sgd = MLPClassifier((9,), solver="sgd", max_iter=4, random_state=0)
+    curves = {}
+    for schedule in ("constant", "invscaling", "adaptive"):
+        with counting_compiles() as count:
+            model = _quiet_fit(clone(sgd).set_params(learning_rate=schedule), X, y)
+            curves[schedule] = model.loss_curve_
+            _quiet_fit(clone(model).set_params(shuffle=False), X, y)  # one batch of 120
+        assert count["compiles"] == (schedule == "constant"), schedule
+    assert curves["invscaling"] != curves["constant"]  # the rate decays from epoch 2 on
+    with counting_compiles() as count:
+        other = clone(adam).set_params(learning_rate="invscaling", nesterovs_momentum=False)
+        _quiet_fit(other, X, y)
+    assert count["compiles"] == 0
+    np.testing.assert_array_equal(other.coefs_[0], adam.coefs_[0])
 
 
 @pytest.mark.slow

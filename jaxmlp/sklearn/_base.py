@@ -13,7 +13,6 @@ import warnings
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 import scipy.special
@@ -56,11 +55,26 @@ def compute_dtype(dtype) -> np.dtype:
 
 
 def to_params(coefs, intercepts, dtype) -> mlp.Params:
-    """jaxmlp layers ``Dense(W (out, in), b (out,))`` from ``coefs_[i]`` (in, out)."""
+    """jaxmlp layers ``Dense(W (out, in), b (out,))`` from ``coefs_[i]`` (in, out).
+
+    NumPy leaves: a jitted program takes them as they are, where an eager
+    ``jnp.asarray`` would compile a small program per shape.
+    """
     return tuple(
-        mlp.Dense(W=jnp.asarray(np.asarray(c, dtype).T), b=jnp.asarray(np.asarray(b, dtype)))
+        mlp.Dense(W=np.asarray(c, dtype).T, b=np.asarray(b, dtype))
         for c, b in zip(coefs, intercepts, strict=True)
     )
+
+
+def pad_rows(size: int, *arrays):
+    """Each (n, ...) array followed by copies of its first row up to ``size`` rows.
+
+    The weights passed among the arrays must be zeroed on the padding by the caller.
+
+    >>> [a.tolist() for a in pad_rows(3, np.array([1.0, 2.0]))]
+    [[1.0, 2.0, 1.0]]
+    """
+    return tuple(np.concatenate([a, a[:1].repeat(size - a.shape[0], 0)]) for a in arrays)
 
 
 class BaseMLP(BaseEstimator):
@@ -82,7 +96,7 @@ class BaseMLP(BaseEstimator):
         The way to save a fitted estimator's network without pickle:
         ``jaxmlp.io.save_params(path, est.network_params(), activation=est.activation)``.
         """
-        return self._params(np.asarray(self.coefs_[0]).dtype)
+        return jax.device_put(self._params(np.asarray(self.coefs_[0]).dtype))
 
     def _params(self, dtype) -> mlp.Params:
         return to_params(self.coefs_, self.intercepts_, dtype)
@@ -180,18 +194,20 @@ class BaseMLP(BaseEstimator):
             self.tol,
             self.n_iter_no_change,
             self._loss_scale(),
+            programs.SCHEDULES.index(self.learning_rate),
         )
         return programs.Hyper(*(np.asarray(v, dtype) for v in values))  # jit converts
 
-    def _static(self, batch_size: int, record_length: int) -> programs.Static:
+    def _static(self, batch_size: int, record_length: int, *, one_batch: bool) -> programs.Static:
+        # options a program does not use are left out of its key: adam's Nesterov, one
+        # batch's shuffle (the sgd schedule and every number are traced)
         return programs.Static(
             activation=_params.ACTIVATIONS[self.activation],
             output=self.out_activation_,
             solver=self.solver,
-            lr_schedule=self.learning_rate,
-            nesterov=bool(self.nesterovs_momentum),
+            nesterov=bool(self.nesterovs_momentum) and self.solver == "sgd",
             early_stopping=bool(self.early_stopping),
-            shuffle=bool(self.shuffle),
+            shuffle=bool(self.shuffle) and not one_batch,
             batch_size=batch_size,
             record_length=record_length,
         )
@@ -233,21 +249,25 @@ class BaseMLP(BaseEstimator):
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         if self.early_stopping:
             X, Y, weights, X_val, Y_val, w_val = self._split(X, Y, weights, random_state)
+            m = X_val.shape[0]  # weight-0 rows to a bucket: one program per bucket of sizes
+            X_val, Y_val, w_val = pad_rows(programs.fine_bucket(m), X_val, Y_val, w_val)
+            w_val[m:] = 0
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
-        if batch_size == n_rows:  # one batch: padded with weight-0 rows, one program per bucket
+        one_batch = batch_size == n_rows
+        if one_batch:  # one batch: padded with weight-0 rows, one program per bucket
             batch_size = programs.bucket(n_rows)
-            X, Y, weights = (np.concatenate([a, a[:1].repeat(batch_size - n_rows, 0)])
-                             for a in (X, Y, weights))  # fmt: skip
+            X, Y, weights = pad_rows(batch_size, X, Y, np.asarray(weights))
             weights[n_rows:] = 0
         max_epochs = 1 if incremental else self.max_iter
-        static = self._static(batch_size, 1 if incremental else programs.bucket(max_epochs))
+        # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
+        static = self._static(batch_size, programs.bucket(self.max_iter), one_batch=one_batch)
         params = self._params(dtype)
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate
         else:
-            opt_state = programs.init_opt_state(static, hyper, params)
+            opt_state = programs.init_opt_state(static, params)
             rate = self.learning_rate_init
         best = self.best_loss_ if getattr(self, "best_loss_", None) is not None else np.inf
         best_score = getattr(self, "best_validation_score_", None)
@@ -264,14 +284,14 @@ class BaseMLP(BaseEstimator):
             best_params=best_params,
             samples_seen=np.asarray(self.t_, dtype),
         )
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        seed = np.asarray(random_state.randint(np.iinfo(np.int32).max), np.int32)
         as_array = lambda a: np.asarray(a, dtype)  # noqa: E731
         state, record = programs.run_epochs(
             state, hyper, as_array(X), as_array(Y), as_array(weights),
-            as_array(X_val), as_array(Y_val), as_array(w_val), jax.random.key(seed),
-            np.asarray(max_epochs, np.int32), np.asarray(n_rows, dtype), static=static,
+            as_array(X_val), as_array(Y_val), as_array(w_val), seed,
+            np.asarray(max_epochs, np.int32), np.asarray(n_rows, np.int32), static=static,
         )  # fmt: skip
-        self._store(state, record, dtype, incremental, X_dtype=X.dtype)
+        self._store(state, jax.device_get(record), dtype, incremental, X_dtype=X.dtype)
 
     def _store(self, state, record, dtype, incremental, *, X_dtype) -> None:
         """Writes a run's result back to scikit-learn's attributes; prints what verbose asks."""
@@ -333,9 +353,12 @@ class BaseMLP(BaseEstimator):
     def _fit_lbfgs(self, X, Y, sample_weight, layer_units) -> None:
         """scipy's L-BFGS-B (as scikit-learn) on the compiled objective and hand-derived grads."""
         dtype = compute_dtype(X.dtype)
-        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        args = tuple(jnp.asarray(np.asarray(a, dtype)) for a in (X, Y, weights))
-        alpha, scale = jnp.asarray(self.alpha, dtype), jnp.asarray(self._loss_scale(), dtype)
+        n_rows = X.shape[0]  # padded with weight-0 rows: one program per bucket of sizes
+        weights = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
+        X, Y, weights = pad_rows(programs.fine_bucket(n_rows), X, Y, weights)
+        weights[n_rows:] = 0
+        args = jax.device_put(tuple(np.asarray(a, dtype) for a in (X, Y, weights)))
+        alpha, scale = (np.asarray(v, dtype) for v in (self.alpha, self._loss_scale()))
         kwargs = dict(
             sizes=tuple(layer_units),
             activation=_params.ACTIVATIONS[self.activation],
@@ -348,7 +371,7 @@ class BaseMLP(BaseEstimator):
             )
             return float(value), np.asarray(grad, np.float64)
 
-        theta = np.asarray(programs.flatten(self._params(dtype)), np.float64)
+        theta = programs.flatten(self._params(dtype), xp=np).astype(np.float64)
         result = scipy.optimize.minimize(
             objective,
             theta,
@@ -365,7 +388,7 @@ class BaseMLP(BaseEstimator):
                 stacklevel=4,
             )
         self.n_iter_ = min(result.nit, self.max_iter)
-        solution = jnp.asarray(result.x, dtype)
+        solution = np.asarray(result.x, dtype)
         self.loss_ = float(programs.flat_loss_and_grad(solution, *args, alpha, scale, **kwargs)[1])
         self._set_params(programs.unflatten(solution, tuple(layer_units)), X.dtype)
 

@@ -3,7 +3,7 @@
 One :func:`run_epochs` call runs every epoch of a ``fit`` (or the one epoch of a
 ``partial_fit``) as a single XLA program: a ``lax.while_loop`` over epochs, each a
 ``lax.scan`` over mini-batches of a Feistel shuffle
-(:func:`jaxmlp.training.shuffled_positions`), with scikit-learn's stopping rules
+(:func:`jaxmlp.batches.shuffled_positions`), with scikit-learn's stopping rules
 (``tol``, ``n_iter_no_change``, early stopping on a validation split, the
 ``"adaptive"`` learning rate) evaluated inside the loop. Gradients come from
 :func:`jaxmlp.backprop.weighted_loss_and_manual_grads` (the post's formulas), the
@@ -12,9 +12,13 @@ updates from optax.
 What is static (a new value compiles a new program) is only what changes the
 program's structure: the :class:`Static` settings and the array shapes. Every
 number a user tunes (``alpha``, ``learning_rate_init``, ``momentum``, ``beta_1``,
-``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``) is a traced
-:class:`Hyper` value, so clones in a grid search over them reuse one program; so
-is ``max_iter`` (the per-epoch record is :func:`bucket` ``(max_iter)`` long).
+``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``, and sgd's
+``learning_rate`` schedule) is a traced :class:`Hyper` value, so clones in a grid
+search over them reuse one program; so is ``max_iter`` (the per-epoch record is
+:func:`bucket` ``(max_iter)`` long, ``partial_fit``'s too: it runs in ``fit``'s program).
+Data that fits in one batch is padded with weight-0 rows to a :func:`bucket` size,
+the early-stopping validation split and L-BFGS's data to a :func:`fine_bucket` size,
+so nearby data sizes share one program.
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxmlp import backprop, mlp
-from jaxmlp.training import shuffled_positions
+from jaxmlp.batches import shuffled_positions
 
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
 
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # scikit-learn's: "adaptive" stops below this rate
+SCHEDULES = ("constant", "invscaling", "adaptive")  # Hyper.schedule is an index of this
 
 
 class Static(NamedTuple):
@@ -41,12 +47,11 @@ class Static(NamedTuple):
     activation: str  # a jaxmlp activation name
     output: str  # "logistic", "softmax", "identity" or "exp"
     solver: str  # "sgd" or "adam"
-    lr_schedule: str  # "constant", "invscaling" or "adaptive"
     nesterov: bool
     early_stopping: bool
-    shuffle: bool
+    shuffle: bool  # mini-batches only (one batch is never shuffled)
     batch_size: int
-    record_length: int  # >= the call's epoch limit: bucket(max_iter), or 1 for partial_fit
+    record_length: int  # >= the call's epoch limit: bucket(max_iter) (partial_fit's too)
 
 
 class Hyper(NamedTuple):
@@ -65,6 +70,7 @@ class Hyper(NamedTuple):
     tol: ArrayLike
     n_iter_no_change: ArrayLike
     loss_scale: ArrayLike  # reported data loss = loss * loss_scale (1 / n_outputs for "identity")
+    schedule: ArrayLike  # sgd's learning_rate: its index in SCHEDULES
 
 
 class State(NamedTuple):
@@ -89,6 +95,21 @@ class State(NamedTuple):
     best_score: Array
     best_params: mlp.Params
     samples_seen: Array
+
+
+def fine_bucket(n: int) -> int:
+    """n rounded up to one of 8 sizes per power of two (<= 12.5% more; :func:`bucket` to 16).
+
+    For data that the program reads in full at every step (L-BFGS's objective, the
+    validation split), where a power of two could double the work.
+
+    >>> fine_bucket(5), fine_bucket(100), fine_bucket(120), fine_bucket(1797)
+    (8, 104, 120, 1920)
+    """
+    if n <= 16:
+        return bucket(n)
+    step = 1 << ((int(n) - 1).bit_length() - 4)
+    return -(-int(n) // step) * step
 
 
 def bucket(n: int) -> int:
@@ -237,21 +258,21 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
         state = state._replace(best_loss=jnp.where(loss < state.best_loss, loss, state.best_loss))
     count = jnp.where(worse, state.no_improvement + 1, 0)
     lr = state.learning_rate
-    if static.solver == "sgd" and static.lr_schedule == "invscaling":
-        lr = hyper.learning_rate_init / (state.samples_seen + 1) ** hyper.power_t
     trigger = count > hyper.n_iter_no_change
-    if static.solver == "sgd" and static.lr_schedule == "adaptive":
-        reduce = trigger & (lr > MIN_ADAPTIVE_LEARNING_RATE)
+    event = jnp.where(trigger, 2, 0)
+    if static.solver == "sgd":  # the schedule is traced: scalar work, selected per epoch
+        invscaling = hyper.learning_rate_init / (state.samples_seen + 1) ** hyper.power_t
+        lr = jnp.where(hyper.schedule == SCHEDULES.index("invscaling"), invscaling, lr)
+        adaptive = hyper.schedule == SCHEDULES.index("adaptive")
+        reduce = adaptive & trigger & (lr > MIN_ADAPTIVE_LEARNING_RATE)
         lr = jnp.where(reduce, lr / 5.0, lr)
         count = jnp.where(reduce, 0, count)
-        event = jnp.where(reduce, 1, jnp.where(trigger, 2, 0))
-    else:
-        event = jnp.where(trigger, 2, 0)
+        event = jnp.where(reduce, 1, event)
     return state._replace(no_improvement=count, learning_rate=lr.astype(lr.dtype)), event
 
 
 @functools.partial(jax.jit, static_argnames="static")
-def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, key,
+def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
                max_epochs, n_rows, *, static: Static) -> tuple[State, Record]:  # fmt: skip
     """Up to ``max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
 
@@ -260,16 +281,19 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
       hyper: traced :class:`Hyper`.
       X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,) (rows of
         weight 0 may pad a single batch to a :func:`bucket` size).
-      X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)); used only
-        with ``static.early_stopping`` (pass one dummy row otherwise).
-      key: PRNG key of the shuffles (epoch ``e`` of this call uses ``fold_in(key, e)``).
+      X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)), maybe padded
+        with weight-0 rows; used only with ``static.early_stopping`` (pass one dummy
+        row otherwise).
+      seed: int32 scalar, the key of the shuffles is ``jax.random.key(seed)`` (epoch
+        ``e`` of this call uses ``fold_in(key, e)``).
       max_epochs: int32 scalar <= ``static.record_length``, the call's epoch limit.
-      n_rows: scalar, the training rows without padding (added to ``samples_seen``).
+      n_rows: int32 scalar, the training rows without padding (added to ``samples_seen``).
 
     Returns:
       ``(state, record)``.
     """
     dtype = X.dtype
+    key = jax.random.key(seed)
     empty = jnp.full((static.record_length,), jnp.nan, dtype)
     no_events = jnp.zeros((static.record_length,), jnp.int32)
     record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
@@ -282,7 +306,7 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
         state, record, _ = carry
         e = record.epochs
         state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, static)
-        state = state._replace(samples_seen=state.samples_seen + n_rows)
+        state = state._replace(samples_seen=state.samples_seen + n_rows.astype(dtype))
         score = jnp.asarray(jnp.nan, dtype)
         if static.early_stopping:
             score = validation_score(
@@ -304,18 +328,36 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     return state, record
 
 
-def init_opt_state(static: Static, hyper: Hyper, params) -> optax.OptState:
-    """The solver's fresh optax state for ``params``."""
-    return optimizer(static, hyper, jnp.zeros((), params[0].W.dtype)).init(params)
+def init_opt_state(static: Static, params) -> optax.OptState:
+    """The solver's fresh optax state for ``params``, NumPy leaves built on the host.
+
+    Every fresh state of these solvers is zeros (adam's count and moments, the
+    momentum trace), so only its structure is traced (``jax.eval_shape``, once per
+    structure): no device op, no compile.
+    """
+    layers = tuple((layer.W.shape, layer.b.shape) for layer in params)
+    shapes = _opt_state_shapes(static, layers, np.dtype(params[0].W.dtype))
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
-def flatten(params) -> Array:
-    """(P,) every ``W`` (row-major) then ``b``, layer by layer."""
-    return jnp.concatenate([jnp.concatenate([layer.W.ravel(), layer.b]) for layer in params])
+@functools.lru_cache(maxsize=64)
+def _opt_state_shapes(static: Static, layers, dtype):
+    """The fresh optax state's ShapeDtypeStructs for layers ``((W shape, b shape), ...)``."""
+    params = tuple(
+        mlp.Dense(W=jax.ShapeDtypeStruct(w, dtype), b=jax.ShapeDtypeStruct(b, dtype))
+        for w, b in layers
+    )
+    hyper = Hyper(*(np.zeros((), dtype) for _ in Hyper._fields))  # values shape nothing
+    return jax.eval_shape(optimizer(static, hyper, np.zeros((), dtype)).init, params)
+
+
+def flatten(params, xp=jnp) -> Array:
+    """(P,) every ``W`` (row-major) then ``b``, layer by layer; ``xp=np`` on the host."""
+    return xp.concatenate([xp.concatenate([layer.W.ravel(), layer.b]) for layer in params])
 
 
 def unflatten(theta: Array, sizes: tuple[int, ...]) -> mlp.Params:
-    """Inverse of :func:`flatten` for a network of ``sizes`` ``(d, h1, ..., k)``."""
+    """Inverse of :func:`flatten` for a network of ``sizes`` ``(d, h1, ..., k)`` (jnp or np)."""
     layers, start = [], 0
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         W = theta[start : start + fan_in * fan_out].reshape(fan_out, fan_in)
