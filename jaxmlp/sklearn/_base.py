@@ -10,7 +10,7 @@ runs one compiled program and writes the result back. So ``warm_start``,
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax
 import numpy as np
@@ -61,7 +61,9 @@ def to_params(coefs, intercepts, dtype) -> mlp.Params:
     ``jnp.asarray`` would compile a small program per shape.
     """
     return tuple(
-        mlp.Dense(W=np.asarray(c, dtype).T, b=np.asarray(b, dtype))
+        mlp.Dense(
+            W=cast(jax.Array, np.asarray(c, dtype).T), b=cast(jax.Array, np.asarray(b, dtype))
+        )
         for c, b in zip(coefs, intercepts, strict=True)
     )
 
@@ -390,7 +392,7 @@ class BaseMLP(BaseEstimator):
         self.n_iter_ = min(result.nit, self.max_iter)
         solution = np.asarray(result.x, dtype)
         self.loss_ = float(programs.flat_loss_and_grad(solution, *args, alpha, scale, **kwargs)[1])
-        self._set_params(programs.unflatten(solution, tuple(layer_units)), X.dtype)
+        self._set_params(programs.unflatten(cast(jax.Array, solution), tuple(layer_units)), X.dtype)
 
     def fit(self, X, y, sample_weight=None):
         """Fits the network to X (n, d) and y (n,) or (n, k), optionally weighted.

@@ -24,7 +24,7 @@ so nearby data sizes share one program.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -344,11 +344,14 @@ def init_opt_state(static: Static, params) -> optax.OptState:
 def _opt_state_shapes(static: Static, layers, dtype):
     """The fresh optax state's ShapeDtypeStructs for layers ``((W shape, b shape), ...)``."""
     params = tuple(
-        mlp.Dense(W=jax.ShapeDtypeStruct(w, dtype), b=jax.ShapeDtypeStruct(b, dtype))
+        mlp.Dense(
+            W=cast(Array, jax.ShapeDtypeStruct(w, dtype)),
+            b=cast(Array, jax.ShapeDtypeStruct(b, dtype)),
+        )  # structures for eval_shape
         for w, b in layers
     )
     hyper = Hyper(*(np.zeros((), dtype) for _ in Hyper._fields))  # values shape nothing
-    return jax.eval_shape(optimizer(static, hyper, np.zeros((), dtype)).init, params)
+    return jax.eval_shape(optimizer(static, hyper, cast(Array, np.zeros((), dtype))).init, params)
 
 
 def flatten(params, xp=jnp) -> Array:
