@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 Array = jax.Array
+F32 = jnp.float32  # every data set is drawn in float32, so jax_enable_x64 gives the same data
 
 
 def circles(
@@ -61,10 +62,12 @@ def circles(
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     n_outer = n // 2
     y = jnp.concatenate([jnp.zeros(n_outer, jnp.int32), jnp.ones(n - n_outer, jnp.int32)])
+    radii_, center_ = radii_.astype(np.float32), center_.astype(np.float32)
     radius = jnp.where(y == 0, radii_[0], radii_[1])
-    angle = jax.random.uniform(angle_key, (n,), minval=0.0, maxval=2 * jnp.pi)
+    angle = jax.random.uniform(angle_key, (n,), F32, minval=0.0, maxval=2 * jnp.pi)
     X = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
-    X = X + jnp.asarray(center_)[None, :] + noise * jax.random.normal(noise_key, (n, 2))
+    noise_ = np.float32(noise) * jax.random.normal(noise_key, (n, 2), F32)
+    X = X + jnp.asarray(center_)[None, :] + noise_
     perm = jax.random.permutation(perm_key, n)
     return X[perm].astype(jnp.float32), y[perm]
 
@@ -100,7 +103,7 @@ def _blobs(key, n, centers, std):
     c = centers
     noise_key, perm_key = jax.random.split(key)
     y = _labels(n)
-    X = c[y] + std * jax.random.normal(noise_key, (n, 2))
+    X = c[y] + std * jax.random.normal(noise_key, (n, 2), F32)
     return _shuffle(perm_key, X, y)
 
 
@@ -127,11 +130,11 @@ def moons(key: Array, n: int = 200, *, noise: float = 0.1) -> tuple[Array, Array
 def _moons(key, n, noise):
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
-    t = jax.random.uniform(angle_key, (n,), minval=0.0, maxval=jnp.pi)
+    t = jax.random.uniform(angle_key, (n,), F32, minval=0.0, maxval=jnp.pi)
     upper = jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
     lower = jnp.stack([1.0 - jnp.cos(t), 0.5 - jnp.sin(t)], axis=1)
     X = jnp.where((y == 0)[:, None], upper, lower)
-    X = X + noise * jax.random.normal(noise_key, (n, 2))
+    X = X + noise * jax.random.normal(noise_key, (n, 2), F32)
     return _shuffle(perm_key, X, y)
 
 
@@ -161,9 +164,9 @@ def _xor(key, n, noise):
     y = _labels(n)
     # Within each class, which of its two corners: first coordinate's sign s1;
     # the second coordinate's sign is s1 for label 0 and -s1 for label 1.
-    s1 = jnp.where(jax.random.bernoulli(corner_key, 0.5, (n,)), 1.0, -1.0)
+    s1 = jnp.where(jax.random.bernoulli(corner_key, F32(0.5), (n,)), 1.0, -1.0)
     s2 = jnp.where(y == 0, s1, -s1)
-    X = jnp.stack([s1, s2], axis=1) + noise * jax.random.normal(noise_key, (n, 2))
+    X = jnp.stack([s1, s2], axis=1) + noise * jax.random.normal(noise_key, (n, 2), F32)
     return _shuffle(perm_key, X, y)
 
 
@@ -196,11 +199,11 @@ def spirals(
 def _spirals(key, n, turns, noise):
     t_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
-    t = jax.random.uniform(t_key, (n,))
+    t = jax.random.uniform(t_key, (n,), F32)
     radius = 0.1 + 0.9 * t
-    angle = 2 * jnp.pi * turns * t + jnp.pi * y
+    angle = 2 * jnp.pi * turns * t + jnp.pi * y.astype(F32)
     X = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
-    X = X + noise * jax.random.normal(noise_key, (n, 2))
+    X = X + noise * jax.random.normal(noise_key, (n, 2), F32)
     return _shuffle(perm_key, X, y)
 
 
@@ -293,9 +296,9 @@ def _points(values, shape: tuple[int, ...], name: str, what: str) -> np.ndarray:
 
 
 def _floats(values) -> Array:
-    """Options as a float array of the default float dtype: traced, so changing them
-    does not recompile (only ``n`` is static)."""
-    return jnp.asarray(np.asarray(values, dtype=np.float64), dtype=float)
+    """Options as a float32 array: traced, so changing them does not recompile (only
+    ``n`` is static)."""
+    return jnp.asarray(np.asarray(values, dtype=np.float64), dtype=F32)
 
 
 def _labels(n: int) -> Array:

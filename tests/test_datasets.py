@@ -230,3 +230,16 @@ def test_train_test_split_bad_shapes():
 def test_too_many_examples_are_refused_up_front():
     with pytest.raises(ValueError, match=r"n = 1000000000000 examples needs .* MEMORY_FRACTION"):
         datasets.moons(jax.random.key(0), 10**12)
+
+
+@pytest.mark.parametrize("name", ["circles", "blobs", "moons", "xor", "spirals"])
+def test_the_same_data_with_64_bit_floats(name):
+    """Drawn in float32 whatever ``jax_enable_x64`` says: the post's data (and every
+    documented number) stays the same in a float64 session."""
+    make = getattr(datasets, name)
+    X, y = make(jax.random.key(3), 50)
+    with jax.enable_x64(True):
+        X64, y64 = make(jax.random.key(3), 50)
+    assert X64.dtype == np.float32 and y64.dtype == np.int32
+    np.testing.assert_array_equal(np.asarray(X64), np.asarray(X))
+    np.testing.assert_array_equal(np.asarray(y64), np.asarray(y))
