@@ -32,12 +32,16 @@ def _fast_xla_flags_apply() -> bool:
     setting = os.environ.get("JAXMLP_TEST_XLA", "")
     if setting in ("default", "fast"):  # decided (a pytest worker inherits the decision)
         return setting == "fast"
-    probe = subprocess.run(
-        [sys.executable, "-c", "import jax.numpy as jnp; jnp.zeros(1).block_until_ready()"],
-        env={**os.environ, "XLA_FLAGS": FAST_XLA_FLAGS, "JAX_PLATFORMS": "cpu"},
-        capture_output=True,
-        check=False,
-    )
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import jax.numpy as jnp; jnp.zeros(1).block_until_ready()"],
+            env={**os.environ, "XLA_FLAGS": FAST_XLA_FLAGS, "JAX_PLATFORMS": "cpu"},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
     return probe.returncode == 0
 
 
