@@ -351,6 +351,9 @@ def test_clone_pickle_pipeline_grid_cross_val(Estimator):
     X, y = _blobs(90)
     model = Estimator(hidden_layer_sizes=(6,), max_iter=20, random_state=0, learning_rate_init=0.02)
     fitted = _quiet_fit(clone(model), X, y)
+    # scikit-learn's contract (joblib's workers, clone): an in-memory round trip of bytes this
+    # process just made; no file is involved (tests/test_sklearn_upstream.py drops the upstream
+    # test that reads a pickle file; jaxmlp.io is the way to save a network)
     back = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(back.predict(X), fitted.predict(X))
     pipe = _quiet_fit(make_pipeline(StandardScaler(), clone(model)), X, y)
