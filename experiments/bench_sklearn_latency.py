@@ -190,7 +190,10 @@ def main(argv=None) -> None:
     if args.child:
         print(json.dumps(child(args.child, cfg)))
         return
-    load = list(os.getloadavg())
+    import _common  # here, not at the top: a child's timed imports must start without jax
+
+    machine = _common.machine()
+    load = machine["load_average_at_start"]
     variants = {"jaxmlp": (str(pathlib.Path(__file__).resolve().parents[1]), "jaxmlp")}
     if args.baseline:
         variants = {"baseline": (args.baseline, "jaxmlp"), **variants}
@@ -202,8 +205,8 @@ def main(argv=None) -> None:
     summary = summarize(runs)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"config": dataclasses.asdict(cfg), "load_average_at_start": load,
-              "runs": runs, "summary": summary}  # fmt: skip
+    result = {"config": dataclasses.asdict(cfg), "machine": machine, "runs": runs,
+              "summary": summary}  # fmt: skip
     (out / "bench_sklearn_latency.json").write_text(json.dumps(result, indent=2))
     (out / "bench_sklearn_latency.md").write_text(markdown(summary, load))
     print(markdown(summary, load))

@@ -68,15 +68,20 @@ def to_params(coefs, intercepts, dtype) -> mlp.Params:
     )
 
 
-def pad_rows(size: int, *arrays):
-    """Each (n, ...) array followed by copies of its first row up to ``size`` rows.
+def pad_weighted(size: int, X, Y, weights):
+    """``X (n, d)``, ``Y (n, k)``, ``weights (n,)`` padded to ``size`` rows of weight 0.
 
-    The weights passed among the arrays must be zeroed on the padding by the caller.
+    The padding repeats the first row; with weight 0 it changes no weighted loss or
+    gradient, so data sizes that share a ``size`` share one compiled program.
 
-    >>> [a.tolist() for a in pad_rows(3, np.array([1.0, 2.0]))]
-    [[1.0, 2.0, 1.0]]
+    >>> X, Y, w = pad_weighted(3, np.ones((2, 1)), np.ones((2, 1)), np.array([0.5, 2.0]))
+    >>> X.shape, w.tolist()
+    ((3, 1), [0.5, 2.0, 0.0])
     """
-    return tuple(np.concatenate([a, a[:1].repeat(size - a.shape[0], 0)]) for a in arrays)
+    n = X.shape[0]
+    X, Y, weights = (np.concatenate([a, a[:1].repeat(size - n, 0)]) for a in (X, Y, weights))
+    weights[n:] = 0
+    return X, Y, weights
 
 
 class BaseMLP(BaseEstimator):
@@ -251,17 +256,15 @@ class BaseMLP(BaseEstimator):
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         if self.early_stopping:
             X, Y, weights, X_val, Y_val, w_val = self._split(X, Y, weights, random_state)
-            m = X_val.shape[0]  # weight-0 rows to a bucket: one program per bucket of sizes
-            X_val, Y_val, w_val = pad_rows(programs.fine_bucket(m), X_val, Y_val, w_val)
-            w_val[m:] = 0
+            size = programs.fine_bucket(X_val.shape[0])  # one program per bucket of sizes
+            X_val, Y_val, w_val = pad_weighted(size, X_val, Y_val, w_val)
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
         one_batch = batch_size == n_rows
         if one_batch:  # one batch: padded with weight-0 rows, one program per bucket
             batch_size = programs.bucket(n_rows)
-            X, Y, weights = pad_rows(batch_size, X, Y, np.asarray(weights))
-            weights[n_rows:] = 0
+            X, Y, weights = pad_weighted(batch_size, X, Y, np.asarray(weights))
         max_epochs = 1 if incremental else self.max_iter
         # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
         static = self._static(batch_size, programs.bucket(self.max_iter), one_batch=one_batch)
@@ -357,8 +360,7 @@ class BaseMLP(BaseEstimator):
         dtype = compute_dtype(X.dtype)
         n_rows = X.shape[0]  # padded with weight-0 rows: one program per bucket of sizes
         weights = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
-        X, Y, weights = pad_rows(programs.fine_bucket(n_rows), X, Y, weights)
-        weights[n_rows:] = 0
+        X, Y, weights = pad_weighted(programs.fine_bucket(n_rows), X, Y, weights)
         args = jax.device_put(tuple(np.asarray(a, dtype) for a in (X, Y, weights)))
         alpha, scale = (np.asarray(v, dtype) for v in (self.alpha, self._loss_scale()))
         kwargs = dict(
