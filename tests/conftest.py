@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import pathlib
@@ -80,6 +81,50 @@ def pytest_pyfunc_call(pyfuncitem):
     if done.returncode != 0 or not re.search(r"^1 passed\b", done.stdout, re.MULTILINE):
         pytest.fail(f"with XLA's default flags:\n{done.stdout[-4000:]}{done.stderr[-2000:]}")
     return True
+
+
+# --- compiled programs and the kernel's limit on memory maps -------------------------------------
+# Every XLA:CPU program that JAX keeps cached holds about six memory mappings, and at the
+# kernel's vm.max_map_count (65530 by default) the next compile segfaults (jax-ml/jax#27201).
+# One process running the whole suite compiles ~10,000 programs; a pytest-xdist worker peaked
+# at 43,000 maps. So every MAP_CHECK_EVERY compiles the worker counts its maps, and above
+# MAP_SHARE of the limit it clears JAX's caches (later tests recompile what they need).
+MAP_CHECK_EVERY = 200
+MAP_SHARE = 0.5
+_compiles = {"since_check": 0}
+
+
+def _count_compile(event: str, duration: float, **kwargs) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _compiles["since_check"] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compile)
+
+
+def memory_maps() -> tuple[int, int] | None:
+    """(maps this process holds, the kernel's limit), or None where /proc does not say."""
+    try:
+        with open("/proc/self/maps", "rb") as maps, open("/proc/sys/vm/max_map_count") as limit:
+            return sum(1 for _ in maps), int(limit.read())
+    except (OSError, ValueError):
+        return None
+
+
+def release_programs_near_the_map_limit(share: float = MAP_SHARE, clear=jax.clear_caches) -> bool:
+    """Calls ``clear`` (JAX's caches) when this process holds over ``share`` of its map limit."""
+    _compiles["since_check"] = 0
+    counts = memory_maps()
+    if counts is None or counts[0] <= share * counts[1]:
+        return False
+    clear()
+    gc.collect()
+    return True
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if _compiles["since_check"] >= MAP_CHECK_EVERY:
+        release_programs_near_the_map_limit()
 
 
 matplotlib.use("Agg")
