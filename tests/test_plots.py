@@ -39,8 +39,10 @@ def png_bytes(fig: Figure) -> bytes:
 
 @pytest.mark.slow  # a subprocess
 def test_import_jaxmlp_stays_light():
+    """Neither matplotlib nor scikit-learn until asked for; pyplot not even then."""
     code = (
         "import sys, jaxmlp; assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+        "assert 'sklearn' not in sys.modules, 'sklearn imported'\n"
         "from jaxmlp import plots; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
