@@ -130,7 +130,7 @@ def sizes_of(params: Params) -> tuple[int, ...]:
 
 @functools.partial(jax.jit, static_argnames="activation")
 def _forward(params: Params, x: Array, activation: _activations.Activation) -> Array:
-    h = x
+    h = x.astype(params[0].W.dtype)  # computed in the parameters' dtype, as training is
     for layer in params[:-1]:
         h = activation(layer.W @ h + layer.b)
     return params[-1].W @ h + params[-1].b
@@ -141,7 +141,8 @@ def forward(params: Params, x: Array, activation: ActivationLike = "sigmoid") ->
 
     Args:
       params: tuple of Dense layers.
-      x: (d,) one example. Batch with ``jax.vmap(forward, in_axes=(None, 0))``.
+      x: (d,) one example, computed in the parameters' dtype (as training is). Batch
+        with ``jax.vmap(forward, in_axes=(None, 0))``.
       activation: hidden-layer activation, a name or an Activation.
 
     Returns:
@@ -153,16 +154,8 @@ def forward(params: Params, x: Array, activation: ActivationLike = "sigmoid") ->
     """
     act = _activations.get(activation)
     sizes = validation.check_params(params)
-    validation.check_inputs(x, sizes[0], name="x", batched=False, dtype=_compute_dtype(params, x))
+    validation.check_inputs(x, sizes[0], name="x", batched=False, dtype=params[0].W.dtype)
     return _forward(params, x, act)
-
-
-def _compute_dtype(params: Params, X: Array):
-    """The dtype ``W @ x`` is computed in (JAX's promotion, x64 off or on); None if unknown."""
-    try:
-        return jax.dtypes.canonicalize_dtype(jnp.promote_types(X.dtype, params[0].W.dtype))
-    except Exception:  # noqa: BLE001 - no dtype, or none JAX knows: check_inputs says which
-        return None
 
 
 def forward_with_intermediates(
@@ -211,7 +204,7 @@ def predict_proba(params: Params, X: Array, activation: ActivationLike = "sigmoi
 
     Args:
       params: tuple of Dense layers.
-      X: (n, d) inputs.
+      X: (n, d) inputs, computed in the parameters' dtype (as training is).
       activation: hidden-layer activation.
 
     Returns:
@@ -223,7 +216,7 @@ def predict_proba(params: Params, X: Array, activation: ActivationLike = "sigmoi
     """
     act = _activations.get(activation)
     sizes = validation.check_params(params)
-    validation.check_inputs(X, sizes[0], dtype=_compute_dtype(params, X))
+    validation.check_inputs(X, sizes[0], dtype=params[0].W.dtype)
     return _predict_proba(params, X, act)
 
 

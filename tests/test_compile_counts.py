@@ -13,7 +13,7 @@ import jaxmlp
 
 @pytest.fixture(scope="module")
 def data():
-    X = jax.random.normal(jax.random.key(0), (40, 2))
+    X = jax.random.normal(jax.random.key(0), (40, 2), jnp.float32)  # float32 under x64 too
     y = (X[:, 0] * X[:, 1] > 0).astype(jnp.int32)
     return X, y
 

@@ -45,7 +45,7 @@ def assert_init_models_equal_init_mlp(scheme, depth):
     widths, seeds = (4, 1, 7), (2, 9)
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
     draws = jax.jit(jax.vmap(functools.partial(init.init_models, plan=p)))
-    models = draws(np.asarray(seeds, np.int32))  # per width, leaves (S, ...)
+    models = draws(np.asarray(seeds, init.seed_dtype()))  # per width, leaves (S, ...)
     models = jax.tree.map(np.asarray, models)  # sliced in NumPy: eager slices compile
     for w, group in zip(widths, models, strict=True):
         for i, s in enumerate(seeds):
@@ -77,7 +77,7 @@ def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
     rates = jnp.zeros((p.packing.n_bins, p.packing.slots))  # no rate axis: unused
     state = jax.jit(functools.partial(init.init_state, p))(
-        jnp.asarray(seeds, jnp.int32), jnp.zeros(2, jnp.uint32), rates
+        jnp.asarray(seeds, init.seed_dtype()), jnp.zeros(2, jnp.uint32), rates
     )
     g = jax.tree.map(np.asarray, state.bins[0])
     np.testing.assert_array_equal(g.diverged_at, -1)
@@ -97,7 +97,7 @@ def test_each_slot_gets_its_learning_rate():
     slots = plan.slot_rates(p.packing, rates)  # (B, K): model column j has rates[j % 2]
     assert sorted(np.unique(slots).tolist()) == sorted(np.float32(rates).tolist())
     state = jax.jit(functools.partial(init.init_state, p))(
-        jnp.zeros(2, jnp.int32), jnp.zeros(2, jnp.uint32), slots
+        jnp.zeros(2, init.seed_dtype()), jnp.zeros(2, jnp.uint32), slots
     )
     got = np.asarray(state.bins[0].opt_state.hyperparams["learning_rate"])
     np.testing.assert_array_equal(got, slots)

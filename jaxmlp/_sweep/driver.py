@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from jaxmlp._sweep import resume
+from jaxmlp._sweep.init import seed_dtype
 from jaxmlp._sweep.parts import join_parts, to_host
 from jaxmlp._sweep.plan import Index, Spec, SweepState, slot_rates
 from jaxmlp._sweep.programs import Programs
@@ -90,7 +91,7 @@ def start(
         state, curves, done = resume.restore(saved, programs.state_shapes, curves_shape)
         return jax.device_put(state, programs.state_sharding), curves, done
     n_rates = 1 if plan.learning_rates is None else len(plan.learning_rates)
-    seeds = np.repeat(np.asarray(spec.seeds, np.int32), n_rates)  # one per model column
+    seeds = np.repeat(np.asarray(spec.seeds, seed_dtype()), n_rates)  # one per model column
     rates = slot_rates(plan.packing, plan.learning_rates or (0.0,))  # (B, K) values, not keys
     seeds, rates = jax.device_put((seeds, rates), programs.replicated)
     state = programs.init(seeds, data.key_data, rates)

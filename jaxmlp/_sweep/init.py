@@ -29,6 +29,12 @@ def prefix_draws() -> bool:
     return bool(partitionable) and "threefry" in str(impl)
 
 
+def seed_dtype() -> np.dtype:
+    """The dtype of the seeds: that of a Python int in ``jax.random.key(seed)``, int64 under
+    ``jax_enable_x64`` (where a negative seed keys otherwise than as int32), else int32."""
+    return jax.dtypes.canonicalize_dtype(np.int64)
+
+
 def init_models(seed: Array, plan: Plan) -> list[mlp.Params]:
     """``init_mlp(key(seed), plan.sizes(w), scheme)`` for every width of the plan.
 
@@ -55,15 +61,17 @@ def init_models(seed: Array, plan: Plan) -> list[mlp.Params]:
         flat = jax.vmap(jax.vmap(draw), in_axes=(None, 0))(w_keys, limits)  # (W, L, big)
     elif scheme == "he_normal":
         scales = jnp.asarray([[2.0 / i for i, _ in layers] for layers in fans], f32)
-        normal = jax.vmap(lambda key: jax.random.normal(key, (big,)))(w_keys)  # (L, big)
+        normal = jax.vmap(lambda key: jax.random.normal(key, (big,), f32))(w_keys)  # (L, big)
         flat = normal[None] * jnp.sqrt(scales)[..., None]
     else:  # uniform01
         flat = jnp.broadcast_to(
-            jax.vmap(lambda key: jax.random.uniform(key, (big,)))(w_keys),
+            jax.vmap(lambda key: jax.random.uniform(key, (big,), f32))(w_keys),
             (len(fans), n_layers, big),
         )
         widest = max(max(plan.widths), plan.n_outputs)
-        biases = jax.vmap(lambda key: jax.random.uniform(key, (widest,)))(b_keys)  # (L, widest)
+        biases = jax.vmap(lambda key: jax.random.uniform(key, (widest,), f32))(
+            b_keys
+        )  # (L, widest)
     out: list[mlp.Params] = []
     for i, layers in enumerate(fans):
         model = []
@@ -78,15 +86,16 @@ def init_models(seed: Array, plan: Plan) -> list[mlp.Params]:
 def init_state(plan: Plan, seeds: Array, key_data: Array, rates: Array) -> SweepState:
     """Initial state: model (w, s) starts from ``init_mlp(key(seed), plan.sizes(w), scheme)``.
 
-    ``seeds`` (models_per_width,) int32, one per model column; ``key_data`` (2,) uint32;
-    ``rates`` (B, K) float32, each slot's learning rate (:func:`slot_rates`; unused
-    without a learning-rate axis).
+    ``seeds`` (models_per_width,) :func:`seed_dtype`, one per model column; ``key_data``
+    (2,) uint32; ``rates`` (B, K) float32, each slot's learning rate (:func:`slot_rates`;
+    unused without a learning-rate axis).
     """
     p = plan.packing
     B, C, K, d, k = p.n_bins, p.capacity, p.slots, plan.n_features, plan.n_outputs
     shapes = [((B, C, d), (B, C))] + [((B, C, C), (B, C))] * (plan.depth - 1)
-    layers = [[jnp.zeros(w_shape), jnp.zeros(b_shape)] for w_shape, b_shape in shapes]
-    W_out, b_out = jnp.zeros((B, k, C)), jnp.zeros((B, K, k))
+    f32 = jnp.float32  # whatever jax_enable_x64 says, as init_mlp's default
+    layers = [[jnp.zeros(w_shape, f32), jnp.zeros(b_shape, f32)] for w_shape, b_shape in shapes]
+    W_out, b_out = jnp.zeros((B, k, C), f32), jnp.zeros((B, K, k), f32)
     models = jax.vmap(lambda s: init_models(s, plan))(seeds)  # per width, leaves (S, ...)
     for ix, (*hidden, o) in zip(indices(p, plan.widths), models, strict=True):
         bins, units = ix.bins[:, None], ix.units  # (S, 1), (S, w)

@@ -22,7 +22,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp._sweep.chunks import finish, global_finite, run_chunk
-from jaxmlp._sweep.init import init_state
+from jaxmlp._sweep.init import init_state, seed_dtype
 from jaxmlp._sweep.parts import index, split_parts
 from jaxmlp._sweep.plan import Plan, SweepState
 
@@ -60,7 +60,7 @@ def _layout(plan: Plan, devices: tuple) -> _Layout:
     rep = NamedSharding(mesh, PartitionSpec())
     split = NamedSharding(mesh, PartitionSpec("bins"))
     init_args = (
-        jax.ShapeDtypeStruct((plan.models_per_width,), jnp.int32),  # seeds, one per model column
+        jax.ShapeDtypeStruct((plan.models_per_width,), seed_dtype()),  # seeds, one a column
         jax.ShapeDtypeStruct((2,), jnp.uint32),  # key_data
         jax.ShapeDtypeStruct((plan.packing.n_bins, plan.packing.slots), jnp.float32),  # rates
     )
