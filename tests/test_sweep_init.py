@@ -108,3 +108,26 @@ def test_a_rate_axis_needs_a_factory_taking_the_rate():
     with pytest.raises(TypeError, match="learning rate as its first argument.*learning_rates="):
         jaxmlp.sweep(X, y, widths=(2,), activations=("tanh",), seeds=(0,), steps=1,
                      optimizer=lambda: optax.sgd(0.1), learning_rates=(0.1,))  # fmt: skip
+
+
+def test_with_64_bit_floats_the_state_is_float32_and_negative_seeds_key_as_init_mlp():
+    """Under ``jax_enable_x64`` the bins stay float32 and a seed keys as a Python int does
+    there (int64: ``key(-9)`` differs from ``key(int32(-9))``), so model (w, s) is still
+    ``init_mlp(key(s), ...)``."""
+    widths, seeds = (2, 3), (-9, 4)
+    with jax.enable_x64(True):
+        p = _plan(widths, len(seeds), scheme="uniform01", depth=1)
+        state = jax.jit(functools.partial(init.init_state, p))(
+            np.asarray(seeds, init.seed_dtype()),
+            np.zeros(2, np.uint32),
+            np.zeros((p.packing.n_bins, p.packing.slots), np.float32),
+        )
+        g = jax.tree.map(np.asarray, state.bins[0])
+        assert {leaf.dtype for leaf in jax.tree.leaves(g.params)} == {np.dtype(np.float32)}
+        for ix, w in zip(plan.indices(p.packing, widths), widths, strict=True):
+            models = result.model_params(g.params, ix)
+            for i, s in enumerate(seeds):
+                want = jaxmlp.init_mlp(jax.random.key(s), p.sizes(w), "uniform01")
+                got = jax.tree.map(lambda a, i=i: a[i], models)
+                for leaf, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+                    np.testing.assert_array_equal(leaf, ref)

@@ -136,6 +136,21 @@ def test_finite_in_the_compute_dtype():
     )
 
 
+def test_inference_computes_in_the_parameters_dtype_with_64_bit_floats():
+    """Under ``jax_enable_x64`` float64 X meets float32 params: computed in float32, as
+    ``loss``, ``manual_grads`` and ``train`` compute (before, inference promoted to float64)."""
+    import numpy as np
+
+    X64 = np.linspace(-1.0, 1.0, 8).reshape(4, 2)
+    want = np.asarray(jaxmlp.predict_proba(PARAMS, X64.astype(np.float32)))
+    with jax.enable_x64(True):
+        got = jaxmlp.predict_proba(PARAMS, X64)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(np.asarray(got), want)
+        with pytest.raises(ValueError, match="X must be finite in float32"):
+            jaxmlp.predict(PARAMS, np.full((4, 2), 1e300))
+
+
 @pytest.mark.parametrize("bad", [jnp.nan, jnp.inf, -jnp.inf])
 def test_non_finite_params_are_refused(bad):
     broken = (PARAMS[0]._replace(W=PARAMS[0].W.at[0, 0].set(bad)), PARAMS[1])
