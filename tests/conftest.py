@@ -90,7 +90,7 @@ def pytest_pyfunc_call(pyfuncitem):
 # at 43,000 maps. So every MAP_CHECK_EVERY compiles the worker counts its maps, and above
 # MAP_SHARE of the limit it clears JAX's caches (later tests recompile what they need).
 MAP_CHECK_EVERY = 200
-MAP_SHARE = 0.5
+MAP_SHARE = 0.7
 _compiles = {"since_check": 0}
 
 
