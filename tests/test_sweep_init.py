@@ -70,24 +70,33 @@ def test_he_normal_init_models_equal_init_mlp():
         assert_init_models_equal_init_mlp("he_normal", depth)
 
 
-@pytest.mark.slow
-def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2):
-    """init_state's bins, read back per width as the result reads them, are init_mlp's."""
-    widths, seeds = (4, 1, 7), (2, -9)
+def initial_bins(widths, seeds, scheme, depth):
+    """The plan and init_state's first bin group (host arrays) for these widths and seeds."""
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
-    rates = jnp.zeros((p.packing.n_bins, p.packing.slots))  # no rate axis: unused
+    rates = np.zeros((p.packing.n_bins, p.packing.slots), np.float32)  # no rate axis: unused
     state = jax.jit(functools.partial(init.init_state, p))(
-        jnp.asarray(seeds, init.seed_dtype()), jnp.zeros(2, jnp.uint32), rates
+        np.asarray(seeds, init.seed_dtype()), np.zeros(2, np.uint32), rates
     )
-    g = jax.tree.map(np.asarray, state.bins[0])
-    np.testing.assert_array_equal(g.diverged_at, -1)
-    for ix, w in zip(plan.indices(p.packing, widths), widths, strict=True):
-        models = result.model_params(g.params, ix)
+    return p, jax.tree.map(np.asarray, state.bins[0])
+
+
+def assert_bins_hold_init_mlp(p, bins, seeds, scheme):
+    """Each model, read back per width as the result reads it, is init_mlp(key(seed), ...)."""
+    for ix, w in zip(plan.indices(p.packing, p.widths), p.widths, strict=True):
+        models = result.model_params(bins.params, ix)
         for i, s in enumerate(seeds):
             want = jaxmlp.init_mlp(jax.random.key(s), p.sizes(w), scheme)
             got = jax.tree.map(lambda a, i=i: a[i], models)
             for leaf, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
                 np.testing.assert_array_equal(leaf, ref)
+
+
+@pytest.mark.slow
+def test_initial_state_holds_each_model_in_its_place(scheme="uniform01", depth=2):
+    seeds = (2, -9)
+    p, bins = initial_bins((4, 1, 7), seeds, scheme, depth)
+    np.testing.assert_array_equal(bins.diverged_at, -1)
+    assert_bins_hold_init_mlp(p, bins, seeds, scheme)
 
 
 @pytest.mark.slow
@@ -114,20 +123,8 @@ def test_with_64_bit_floats_the_state_is_float32_and_negative_seeds_key_as_init_
     """Under ``jax_enable_x64`` the bins stay float32 and a seed keys as a Python int does
     there (int64: ``key(-9)`` differs from ``key(int32(-9))``), so model (w, s) is still
     ``init_mlp(key(s), ...)``."""
-    widths, seeds = (2, 3), (-9, 4)
+    seeds = (-9, 4)
     with jax.enable_x64(True):
-        p = _plan(widths, len(seeds), scheme="uniform01", depth=1)
-        state = jax.jit(functools.partial(init.init_state, p))(
-            np.asarray(seeds, init.seed_dtype()),
-            np.zeros(2, np.uint32),
-            np.zeros((p.packing.n_bins, p.packing.slots), np.float32),
-        )
-        g = jax.tree.map(np.asarray, state.bins[0])
-        assert {leaf.dtype for leaf in jax.tree.leaves(g.params)} == {np.dtype(np.float32)}
-        for ix, w in zip(plan.indices(p.packing, widths), widths, strict=True):
-            models = result.model_params(g.params, ix)
-            for i, s in enumerate(seeds):
-                want = jaxmlp.init_mlp(jax.random.key(s), p.sizes(w), "uniform01")
-                got = jax.tree.map(lambda a, i=i: a[i], models)
-                for leaf, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-                    np.testing.assert_array_equal(leaf, ref)
+        p, bins = initial_bins((2, 3), seeds, "uniform01", depth=1)
+        assert {leaf.dtype for leaf in jax.tree.leaves(bins.params)} == {np.dtype(np.float32)}
+        assert_bins_hold_init_mlp(p, bins, seeds, "uniform01")
