@@ -84,19 +84,21 @@ def pytest_pyfunc_call(pyfuncitem):
 
 
 # --- compiled programs and the kernel's limit on memory maps -------------------------------------
-# Every XLA:CPU program that JAX keeps cached holds about six memory mappings, and at the
-# kernel's vm.max_map_count (65530 by default) the next compile segfaults (jax-ml/jax#27201).
-# One process running the whole suite compiles ~10,000 programs; a pytest-xdist worker peaked
-# at 43,000 maps. So every MAP_CHECK_EVERY compiles the worker counts its maps, and above
-# MAP_SHARE of the limit it clears JAX's caches (later tests recompile what they need).
-MAP_CHECK_EVERY = 200
+# Every XLA:CPU program that JAX keeps cached holds memory mappings (about six for a small
+# one, more for a large one), and at the kernel's vm.max_map_count (65530 by default) the next
+# compile segfaults (jax-ml/jax#27201). One process running the whole suite holds ~60,000
+# maps by its sweep tests; a pytest-xdist worker peaked at 43,000. So after every
+# MAP_CHECK_EVERY_S seconds of compiling (a count of programs misses the large ones) a worker
+# counts its maps (~20 ms), and above MAP_SHARE of the limit it clears JAX's caches (later
+# tests recompile what they need).
+MAP_CHECK_EVERY_S = 3.0
 MAP_SHARE = 0.7
-_compiles = {"since_check": 0}
+_compiles = {"seconds": 0.0}
 
 
 def _count_compile(event: str, duration: float, **kwargs) -> None:
     if event == "/jax/core/compile/backend_compile_duration":
-        _compiles["since_check"] += 1
+        _compiles["seconds"] += duration
 
 
 jax.monitoring.register_event_duration_secs_listener(_count_compile)
@@ -113,7 +115,7 @@ def memory_maps() -> tuple[int, int] | None:
 
 def release_programs_near_the_map_limit(share: float = MAP_SHARE, clear=jax.clear_caches) -> bool:
     """Calls ``clear`` (JAX's caches) when this process holds over ``share`` of its map limit."""
-    _compiles["since_check"] = 0
+    _compiles["seconds"] = 0.0
     counts = memory_maps()
     if counts is None or counts[0] <= share * counts[1]:
         return False
@@ -123,7 +125,7 @@ def release_programs_near_the_map_limit(share: float = MAP_SHARE, clear=jax.clea
 
 
 def pytest_runtest_teardown(item, nextitem):
-    if _compiles["since_check"] >= MAP_CHECK_EVERY:
+    if _compiles["seconds"] >= MAP_CHECK_EVERY_S:
         release_programs_near_the_map_limit()
 
 
