@@ -150,31 +150,25 @@ def markdown(summary: dict, load: list[float]) -> str:
         f"| step | {head} | jaxmlp / baseline |",
         "|---|" + "---|" * (len(variants) + 1),
     ]
-    names = list(summary[variants[0]]["steps"])
+
+    def ratio(seconds: dict) -> str:  # variant -> seconds
+        return f"{seconds['jaxmlp'] / seconds['baseline']:.2f}" if "baseline" in seconds else ""
+
     totals = dict.fromkeys(variants, 0.0)
-    for name in names:
+    for name in summary[variants[0]]["steps"]:
+        rows = {v: summary[v]["steps"][name] for v in variants}
         cells = []
-        for v in variants:
-            row = summary[v]["steps"][name]
+        for v, row in rows.items():
             totals[v] += row["s"]
             compiles = f" ({row['compiles']})" if v != "sklearn" else ""
             cells.append(f"{row['s']:.2f}{compiles}")
-        ratio = ""
-        if "baseline" in summary:
-            new, old = (
-                summary["jaxmlp"]["steps"][name]["s"],
-                summary["baseline"]["steps"][name]["s"],
-            )
-            ratio = f"{new / old:.2f}"
-        lines.append(f"| {name} | {' | '.join(cells)} | {ratio} |")
-    ratio = f"{totals['jaxmlp'] / totals['baseline']:.2f}" if "baseline" in totals else ""
+        seconds = {v: row["s"] for v, row in rows.items()}
+        lines.append(f"| {name} | {' | '.join(cells)} | {ratio(seconds)} |")
     lines.append(f"| **sequence total** | {' | '.join(f'{totals[v]:.2f}' for v in variants)} "
-                 f"| {ratio} |")  # fmt: skip
-    steady = " | ".join(f"{summary[v]['steady_s']:.3f}" for v in variants)
-    ratio = ""
-    if "baseline" in summary:
-        ratio = f"{summary['jaxmlp']['steady_s'] / summary['baseline']['steady_s']:.2f}"
-    lines.append(f"| steady refit, compiled (median of 3) | {steady} | {ratio} |")
+                 f"| {ratio(totals)} |")  # fmt: skip
+    steady = {v: summary[v]["steady_s"] for v in variants}
+    steady_cells = " | ".join(f"{s:.3f}" for s in steady.values())
+    lines.append(f"| steady refit, compiled (median of 3) | {steady_cells} | {ratio(steady)} |")
     return "\n".join(lines + [""])
 
 

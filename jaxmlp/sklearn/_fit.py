@@ -268,7 +268,8 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
         lr = jnp.where(reduce, lr / 5.0, lr)
         count = jnp.where(reduce, 0, count)
         event = jnp.where(reduce, 1, event)
-    return state._replace(no_improvement=count, learning_rate=lr.astype(lr.dtype)), event
+    lr = lr.astype(state.learning_rate.dtype)  # the loop's carry keeps its dtype
+    return state._replace(no_improvement=count, learning_rate=lr), event
 
 
 @functools.partial(jax.jit, static_argnames="static")
