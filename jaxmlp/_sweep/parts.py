@@ -55,6 +55,14 @@ def split_parts(tree, threads: int) -> list:
     return [part(tree, i) for i in range(threads)]
 
 
+def split_on_host(state: SweepState, threads: int, sharding) -> list[SweepState]:
+    """:func:`split_parts` of a single-device state, sliced on the host and placed with
+    ``sharding`` (a SweepState of shardings): no compiled program. A jitted split cost a
+    compile per sweep plan (0.5 s at XLA:CPU's -O0, 1 s at its defaults) to save ~1 ms."""
+    host = jax.tree.map(np.asarray, state)
+    return [jax.device_put(part, sharding) for part in split_parts(host, threads)]
+
+
 def join_parts(parts: list):
     """Inverse of :func:`split_parts` on host arrays (results or states)."""
     if len(parts) == 1:

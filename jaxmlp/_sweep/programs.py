@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp._sweep.chunks import finish, global_finite, run_chunk
 from jaxmlp._sweep.init import init_state, seed_dtype
-from jaxmlp._sweep.parts import index, split_parts
+from jaxmlp._sweep.parts import index, split_on_host, split_parts
 from jaxmlp._sweep.plan import Plan, SweepState
 
 
@@ -166,24 +166,19 @@ def programs(
         in_shardings=(lay.rep, lay.rep, lay.rep),
         out_shardings=lay.state_sharding,
     )
-    whole_state = jax.tree.map(
-        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
-        lay.shapes,
-        lay.state_sharding,
-    )
-    # the parts in one call (eagerly, one slice per leaf and part: ~30 ms a sweep)
-    splitter = jax.jit(functools.partial(split_parts, threads=threads))
     lowered = [
         init.lower(*lay.init_args),
         _finish_lowered(plan, lay, steps, n_test),
-        *(splitter.lower(whole_state) for _ in range(threads > 1)),
         *(_chunk_lowered(plan, lay, length, False) for length in chunk_lengths),
     ]
     with concurrent.futures.ThreadPoolExecutor(len(lowered)) as pool:
         compiled = list(pool.map(lambda program: program.compile(), lowered))
     init_program, finish_program = compiled[:2]
-    split_program = compiled[2] if threads > 1 else (lambda state: [state])
-    fast = dict(zip(chunk_lengths, compiled[-len(chunk_lengths) :], strict=True))
+    if threads > 1:  # a single CPU device (parts.host_threads)
+        split = functools.partial(split_on_host, threads=threads, sharding=lay.state_sharding)
+    else:
+        split = lambda state: [state]  # noqa: E731
+    fast = dict(zip(chunk_lengths, compiled[2:], strict=True))
 
     @functools.cache
     def chunk(length: int, guarded: bool):
@@ -193,7 +188,7 @@ def programs(
 
     return Programs(
         init_program,
-        split_program,
+        split,
         chunk,
         finish_program,
         lay.shapes,
