@@ -174,10 +174,9 @@ def programs(
     with concurrent.futures.ThreadPoolExecutor(len(lowered)) as pool:
         compiled = list(pool.map(lambda program: program.compile(), lowered))
     init_program, finish_program = compiled[:2]
+    split: Callable = lambda state: [state]  # noqa: E731
     if threads > 1:  # a single CPU device (parts.host_threads)
         split = functools.partial(split_on_host, threads=threads, sharding=lay.state_sharding)
-    else:
-        split = lambda state: [state]  # noqa: E731
     fast = dict(zip(chunk_lengths, compiled[2:], strict=True))
 
     @functools.cache
