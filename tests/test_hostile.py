@@ -301,22 +301,29 @@ def test_huge_sizes_do_not_abort_the_interpreter(tmp_path):
 
 @pytest.mark.slow
 def test_what_used_to_hang_is_refused_at_once():
+    """In a child with a timeout (a regression would hang or exhaust memory), with 32- and
+    64-bit types in turn."""
     code = """
 import jax, optax, jaxmlp
-params = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
-X, y = jaxmlp.datasets.circles(jax.random.key(0), 20)
-for call in (lambda: jaxmlp.train(params, X, y, optimizer=optax.sgd(1.0), steps=2**40),
-             lambda: jaxmlp.init_mlp(jax.random.key(0), (2, 60000, 60000, 1))):
-    try:
-        call()
-    except ValueError as e:
-        print("refused:", e)
+for x64 in (False, True):
+    print("x64", x64)
+    with jax.enable_x64(x64):
+        params = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
+        X, y = jaxmlp.datasets.circles(jax.random.key(0), 20)
+        for call in (lambda: jaxmlp.train(params, X, y, optimizer=optax.sgd(1.0), steps=2**40),
+                     lambda: jaxmlp.init_mlp(jax.random.key(0), (2, 60000, 60000, 1))):
+            try:
+                call()
+            except ValueError as e:
+                print("refused:", e)
 """
-    for x64 in ("0", "1"):
-        done = _python(code, timeout=120, env={"JAX_ENABLE_X64": x64})
-        assert done.returncode == 0, done.stderr
-        assert "MAX_STEPS" in done.stdout, done.stdout
-        assert "MAX_PARAMS" in done.stdout or "MEMORY_FRACTION" in done.stdout, done.stdout
+    done = _python(code, timeout=120)
+    assert done.returncode == 0, done.stderr
+    runs = done.stdout.split("x64 ")[1:]
+    assert [run.split("\n", 1)[0] for run in runs] == ["False", "True"], done.stdout
+    for run in runs:
+        assert "MAX_STEPS" in run, done.stdout
+        assert "MAX_PARAMS" in run or "MEMORY_FRACTION" in run, done.stdout
 
 
 @pytest.mark.slow
