@@ -32,28 +32,33 @@ def worker(process_id: int, port: int) -> None:
     jax.distributed.initialize(
         coordinator_address=f"localhost:{port}", num_processes=2, process_id=process_id
     )
-    import numpy as np
     import optax
 
     import jaxmlp
-    from jaxmlp import compilation_cache
+    from jaxmlp import compilation_cache, io
 
     compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
     r = jaxmlp.sweep(X, y, optimizer=optax.adam(0.05), **GRID)
     print(f"process {process_id}: {jax.device_count()} devices, {jax.local_device_count()} local")
     if process_id == 0:
-        np.savez(os.environ["SWEEP_MULTIHOST_OUT"], final_loss=r.final_loss, loss=r.loss)
+        arrays = {"final_loss": r.final_loss, "loss": r.loss}
+        io.save_results(os.environ["SWEEP_MULTIHOST_OUT"], arrays)  # safetensors, no pickle
     jax.distributed.shutdown()
 
 
 def main() -> int:
     import tempfile
 
+    with tempfile.TemporaryDirectory() as tmp:
+        return _run(os.path.join(tmp, "multihost.safetensors"))
+
+
+def _run(out: str) -> int:
+    """Starts both processes (process 0 writes its results to ``out``), then compares."""
     import numpy as np
 
     port = _free_port()
-    out = os.path.join(tempfile.mkdtemp(), "multihost.npz")
     env = dict(
         os.environ,
         # the caller's XLA flags kept: both sides compile alike
@@ -73,16 +78,16 @@ def main() -> int:
     import optax
 
     import jaxmlp
-    from jaxmlp import compilation_cache
+    from jaxmlp import compilation_cache, io
 
     compilation_cache.enable()
     X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
     single = jaxmlp.sweep(X, y, optimizer=optax.adam(0.05), **GRID)
-    with np.load(out, allow_pickle=False) as multi:
-        diff = max(
-            float(np.abs(multi["final_loss"] - single.final_loss).max()),
-            float(np.abs(multi["loss"] - single.loss).max()),
-        )
+    multi, _ = io.load_results(out)
+    diff = max(
+        float(np.abs(multi["final_loss"] - single.final_loss).max()),
+        float(np.abs(multi["loss"] - single.loss).max()),
+    )
     print(f"max |two-process - one-process| = {diff:.2e}")
     return 0 if diff <= 1e-6 else 1
 

@@ -13,27 +13,30 @@ import optax
 import pytest
 
 import jaxmlp
+from jaxmlp import io
 
 pytestmark = pytest.mark.slow  # subprocesses, ~25 s
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, jax, numpy as np, optax, jaxmlp
+    import sys, jax, optax, jaxmlp
+    from jaxmlp import io
     assert jax.device_count() == 4, jax.devices()
     X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
     r = jaxmlp.sweep(X, y, widths=(2, 3), activations=("tanh", "relu"), seeds=(0, 1, 2),
                      steps=8, optimizer=optax.adam(0.05))
     deep = jaxmlp.sweep(X, y, widths=(2, 3), activations=("tanh",), seeds=(0, 1), steps=4,
                         optimizer=optax.adam(0.05), depth=2)
-    np.savez(sys.argv[1], final_loss=r.final_loss, loss=r.loss, acc=r.train_accuracy,
-             W1=np.asarray(r.params(3, "relu", 2)[0].W), deep_loss=deep.loss,
-             deep_W2=np.asarray(deep.params(3, "tanh", 1)[1].W))
+    io.save_results(sys.argv[1], dict(
+        final_loss=r.final_loss, loss=r.loss, acc=r.train_accuracy,
+        W1=r.params(3, "relu", 2)[0].W, deep_loss=deep.loss,
+        deep_W2=deep.params(3, "tanh", 1)[1].W))
     """
 )
 
 
 def test_four_devices_equal_one_device(tmp_path):
-    out = str(tmp_path / "sharded.npz")
+    out = str(tmp_path / "sharded.safetensors")
     # the parent's compile settings (tests/conftest.py) too: both sides compile alike
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
     env = dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu")
@@ -46,17 +49,17 @@ def test_four_devices_equal_one_device(tmp_path):
         X, y, widths=(2, 3), activations=("tanh", "relu"), seeds=(0, 1, 2), steps=8,
         optimizer=optax.adam(0.05),
     )  # fmt: skip
-    with np.load(out, allow_pickle=False) as sharded:
-        np.testing.assert_allclose(sharded["final_loss"], r.final_loss, rtol=1e-6, atol=1e-7)
-        np.testing.assert_allclose(sharded["loss"], r.loss, rtol=1e-6, atol=1e-7)
-        np.testing.assert_array_equal(sharded["acc"], r.train_accuracy)
-        np.testing.assert_allclose(sharded["W1"], r.params(3, "relu", 2)[0].W, rtol=1e-6)
-        deep = jaxmlp.sweep(
-            X, y, widths=(2, 3), activations=("tanh",), seeds=(0, 1), steps=4,
-            optimizer=optax.adam(0.05), depth=2,
-        )  # fmt: skip
-        np.testing.assert_allclose(sharded["deep_loss"], deep.loss, rtol=1e-6, atol=1e-7)
-        np.testing.assert_allclose(sharded["deep_W2"], deep.params(3, "tanh", 1)[1].W, rtol=1e-6)
+    sharded, _ = io.load_results(out)
+    np.testing.assert_allclose(sharded["final_loss"], r.final_loss, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sharded["loss"], r.loss, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(sharded["acc"], r.train_accuracy)
+    np.testing.assert_allclose(sharded["W1"], r.params(3, "relu", 2)[0].W, rtol=1e-6)
+    deep = jaxmlp.sweep(
+        X, y, widths=(2, 3), activations=("tanh",), seeds=(0, 1), steps=4,
+        optimizer=optax.adam(0.05), depth=2,
+    )  # fmt: skip
+    np.testing.assert_allclose(sharded["deep_loss"], deep.loss, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sharded["deep_W2"], deep.params(3, "tanh", 1)[1].W, rtol=1e-6)
 
 
 def test_two_processes_on_localhost_equal_one_process(load_experiment, capfd):
