@@ -41,6 +41,16 @@ def _plan(widths, n_seeds, *, scheme, depth, n_features=3, n_outputs=3, rates=No
     )
 
 
+def assert_each_is_init_mlp(models, seeds, sizes, scheme, err_msg=""):
+    """Model ``i`` of ``models`` (leaves (S, ...), host arrays) is, bit for bit,
+    ``init_mlp(key(seeds[i]), sizes, scheme)``."""
+    for i, s in enumerate(seeds):
+        want = jaxmlp.init_mlp(jax.random.key(s), sizes, scheme)
+        got = jax.tree.map(lambda a, i=i: a[i], models)
+        for leaf, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_array_equal(leaf, ref, err_msg=err_msg)
+
+
 def assert_init_models_equal_init_mlp(scheme, depth):
     widths, seeds = (4, 1, 7), (2, 9)
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
@@ -48,11 +58,7 @@ def assert_init_models_equal_init_mlp(scheme, depth):
     models = draws(np.asarray(seeds, init.seed_dtype()))  # per width, leaves (S, ...)
     models = jax.tree.map(np.asarray, models)  # sliced in NumPy: eager slices compile
     for w, group in zip(widths, models, strict=True):
-        for i, s in enumerate(seeds):
-            want = jaxmlp.init_mlp(jax.random.key(s), p.sizes(w), scheme)
-            got = jax.tree.map(lambda a, i=i: a[i], group)
-            for g, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-                np.testing.assert_array_equal(g, ref, err_msg=f"{scheme} depth {depth}")
+        assert_each_is_init_mlp(group, seeds, p.sizes(w), scheme, f"{scheme} depth {depth}")
 
 
 @pytest.mark.parametrize(
@@ -83,12 +89,7 @@ def initial_bins(widths, seeds, scheme, depth):
 def assert_bins_hold_init_mlp(p, bins, seeds, scheme):
     """Each model, read back per width as the result reads it, is init_mlp(key(seed), ...)."""
     for ix, w in zip(plan.indices(p.packing, p.widths), p.widths, strict=True):
-        models = result.model_params(bins.params, ix)
-        for i, s in enumerate(seeds):
-            want = jaxmlp.init_mlp(jax.random.key(s), p.sizes(w), scheme)
-            got = jax.tree.map(lambda a, i=i: a[i], models)
-            for leaf, ref in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-                np.testing.assert_array_equal(leaf, ref)
+        assert_each_is_init_mlp(result.model_params(bins.params, ix), seeds, p.sizes(w), scheme)
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pytest
 
@@ -139,8 +140,6 @@ def test_finite_in_the_compute_dtype():
 def test_inference_computes_in_the_parameters_dtype_with_64_bit_floats():
     """Under ``jax_enable_x64`` float64 X meets float32 params: computed in float32, as
     ``loss``, ``manual_grads`` and ``train`` compute (before, inference promoted to float64)."""
-    import numpy as np
-
     X64 = np.linspace(-1.0, 1.0, 8).reshape(4, 2)
     want = np.asarray(jaxmlp.predict_proba(PARAMS, X64.astype(np.float32)))
     with jax.enable_x64(True):

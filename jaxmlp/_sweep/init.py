@@ -69,9 +69,8 @@ def init_models(seed: Array, plan: Plan) -> list[mlp.Params]:
             (len(fans), n_layers, big),
         )
         widest = max(max(plan.widths), plan.n_outputs)
-        biases = jax.vmap(lambda key: jax.random.uniform(key, (widest,), f32))(
-            b_keys
-        )  # (L, widest)
+        draw_bias = lambda key: jax.random.uniform(key, (widest,), f32)  # noqa: E731
+        biases = jax.vmap(draw_bias)(b_keys)  # (L, widest)
     out: list[mlp.Params] = []
     for i, layers in enumerate(fans):
         model = []
