@@ -172,6 +172,17 @@ def _check_out(out: pathlib.Path, files: Sequence[str]) -> None:
     for name in files:
         if (out / name).is_dir():
             raise UsageError(f"--out {str(out)!r}: {name} exists and is a directory")
+        _check_regular(out / name, f"--out {str(out)!r}: {name}")
+
+
+def _check_regular(path: pathlib.Path, what: str) -> None:
+    """An existing ``path`` to be replaced must be a regular file (not a device or FIFO)."""
+    from jaxmlp._regular_files import check_destination
+
+    try:
+        check_destination(path)
+    except ValueError as e:
+        raise UsageError(f"{what}: {e}") from None
 
 
 def _check_path(path: str, flag: str) -> None:
@@ -179,6 +190,7 @@ def _check_path(path: str, flag: str) -> None:
     target = pathlib.Path(path)
     if target.is_dir():
         raise UsageError(f"{flag} {path!r} is a directory, not a file")
+    _check_regular(target, flag)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -226,9 +226,12 @@ def _write_train(args: argparse.Namespace, setup: TrainSetup, fit: Fit, metrics:
         title = f"{args.dataset}: {'-'.join(map(str, setup.sizes))} {args.activation}"
         fig = decision_regions(np.asarray(setup.X), np.asarray(setup.y), proba, title=title,
                                resolution=100)  # fmt: skip
-        fig.savefig(out / "boundary.png", dpi=120)
+        png = functools.partial(fig.savefig, format="png", dpi=120)
+        checkpoint.atomic_write(out / "boundary.png", png)
         plt.close(fig)
         written.append("boundary.png")
+    elif (out / "boundary.png").is_file():  # an earlier run's picture must not pass for this one
+        (out / "boundary.png").unlink()
     return written
 
 

@@ -25,6 +25,7 @@ import zipfile
 
 import numpy as np
 
+from jaxmlp._regular_files import open_for_reading
 from jaxmlp._safetensors import MAX_HEADER_BYTES, MAX_NDIM, FileFormatError
 
 MAGIC = b"PK\x03\x04"
@@ -84,7 +85,7 @@ def read(path: str) -> tuple[dict[str, np.ndarray], dict]:
     The header dict has ``format``, ``format_version``, ``jaxmlp_version``,
     ``keys`` and ``metadata``; the arrays are those ``keys`` name, in order.
     """
-    with open(path, "rb") as f:
+    with open_for_reading(path) as f:
         try:
             header, arrays = _read_archive(f, path)
         except FileFormatError:

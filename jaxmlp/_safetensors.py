@@ -39,6 +39,7 @@ import numpy as np
 
 MAX_HEADER_BYTES = 2**23  # 8 MiB of JSON: ~100 000 arrays; the safetensors package allows 100 MB
 MAX_NDIM = 32  # NumPy's own limit on dimensions (64 since NumPy 2; 32 is plenty here)
+_MAX_ARRAY_BYTES = int(np.iinfo(np.intp).max)  # NumPy's bound on shape x itemsize
 METADATA = "__metadata__"
 CRC = "crc32"
 _CRC_ZERO = json.dumps("0" * 8)
@@ -104,6 +105,11 @@ def encode(
             raise TypeError(
                 f"arrays[{name!r}] has dtype {array.dtype}, which has no safetensors code"
             )
+        if array.ndim > MAX_NDIM:
+            raise ValueError(
+                f"arrays[{name!r}] has {array.ndim} dimensions; files hold at most "
+                f"MAX_NDIM = {MAX_NDIM}"
+            )
         data = np.ascontiguousarray(array, dtype=DTYPES[code]).tobytes()
         header[name] = {
             "dtype": code,
@@ -114,6 +120,11 @@ def encode(
         offset += len(data)
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-len(text) % 8)  # the data section 8-byte aligned, as the package does
+    if len(text) > MAX_HEADER_BYTES:  # what the reader refuses, the writer refuses first
+        raise ValueError(
+            f"the arrays' names and the metadata make a header of {len(text)} bytes; files are "
+            f"limited to MAX_HEADER_BYTES = {MAX_HEADER_BYTES}: use fewer arrays or less metadata"
+        )
     blob = struct.pack("<Q", len(text)) + text + b"".join(chunks)
     if checksum:
         crc = json.dumps(f"{zlib.crc32(blob):08x}")
@@ -151,7 +162,8 @@ def _entry(name: str, value: object, data_size: int) -> tuple[np.dtype, tuple[in
         not isinstance(shape, list)
         or len(shape) > MAX_NDIM
         or not all(type(s) is int and s >= 0 for s in shape)
-    ):
+        or math.prod(max(s, 1) for s in shape) * dtype.itemsize > _MAX_ARRAY_BYTES
+    ):  # NumPy refuses such a shape even when a zero makes it empty
         raise ValueError(f"entry {name!r} has a bad shape {shape!r}")
     if not (
         isinstance(offsets, list)
@@ -214,8 +226,10 @@ def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]
     Raises:
       FileFormatError: the file is not a well-formed safetensors file (see module doc).
     """
+    from jaxmlp._regular_files import open_for_reading  # it imports FileFormatError from here
+
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with open_for_reading(path) as f:
         file_size = os.fstat(f.fileno()).st_size
         prefix = f.read(8)
         if len(prefix) < 8:
@@ -246,6 +260,46 @@ def _library_version() -> str:
     return __version__
 
 
+def check_json_value(value: object, where: str) -> None:
+    """Raises TypeError unless ``value`` reads back equal after a JSON round trip.
+
+    JSON values only: ``None``, ``bool``, ``int``, finite ``float``, ``str``, ``list``
+    and ``dict`` with ``str`` keys. A tuple would load back as a list and an int key
+    as a str, so they are refused here rather than changed silently.
+
+    >>> check_json_value({"sizes": [2, 3, 1], "lr": 0.5}, "metadata")
+    >>> check_json_value({"a": (1, 2)}, "metadata")
+    Traceback (most recent call last):
+    ...
+    TypeError: metadata['a'] is a tuple, which would load back as a list: pass a list
+    """
+    if value is None or isinstance(value, bool | str) or type(value) is int:
+        return
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise TypeError(f"{where} is {value}: not JSON-serialisable (finite numbers only)")
+        return
+    if type(value) is list:
+        for i, item in enumerate(value):
+            check_json_value(item, f"{where}[{i}]")
+        return
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(
+                    f"{where} has the key {key!r} ({type(key).__name__}), which would load back "
+                    "as a str: use str keys"
+                )
+            check_json_value(item, f"{where}[{key!r}]")
+        return
+    if type(value) is tuple:
+        raise TypeError(f"{where} is a tuple, which would load back as a list: pass a list")
+    raise TypeError(
+        f"{where} is of type {type(value).__name__}, which is not JSON-serialisable: use None, "
+        "bool, int, float, str, list or dict (NumPy scalars: call .item())"
+    )
+
+
 def jaxmlp_bytes(
     kind: str, version: int, arrays: Mapping[str, np.ndarray], fields: Mapping[str, object]
 ) -> bytes:
@@ -264,10 +318,9 @@ def jaxmlp_bytes(
         "keys": list(arrays),
         **fields,
     }
-    try:
-        metadata = {k: json.dumps(v, allow_nan=False) for k, v in header.items()}
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"metadata must be JSON-serialisable (finite numbers): {e}") from None
+    for name, value in fields.items():
+        check_json_value(value, name)
+    metadata = {k: json.dumps(v, allow_nan=False) for k, v in header.items()}
     return encode(arrays, metadata, checksum=True)
 
 

@@ -32,6 +32,7 @@ import jax
 import numpy as np
 
 from jaxmlp import _safetensors
+from jaxmlp._regular_files import check_destination, open_for_reading
 from jaxmlp._safetensors import FileFormatError
 
 KIND = "jaxmlp.checkpoint"
@@ -114,6 +115,10 @@ def _link(fd: int, directory: str, name: str) -> None:
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Calls ``write(file)`` on a new file, fsyncs it, then renames it to ``path``.
 
+    Raises ``ValueError`` first when ``path`` exists and is not a regular file (a
+    device, FIFO, socket or directory, after symlinks): renaming over it would replace
+    it.
+
     Readers see the old file or the whole new one, never a part; on any error,
     and on a kill while ``write`` runs, no temporary file is left (see the module
     doc for the one short window where one can be, and its clean-up).
@@ -125,6 +130,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     b'hi'
     """
     path = os.fspath(path)
+    check_destination(path)  # os.replace would put a regular file in place of a device or FIFO
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     remove_stale_temps(path)
@@ -186,7 +192,7 @@ def load(path: str) -> tuple[list[np.ndarray], dict]:
       FileFormatError: anything else wrong with the file, naming it.
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with open_for_reading(path) as f:  # a FIFO is refused, not waited on
         magic = f.read(4)
     if magic == b"PK\x03\x04":
         raise FileFormatError(

@@ -31,12 +31,15 @@ import jax
 import numpy as np
 
 from jaxmlp import _legacy_npz, _safetensors, checkpoint, mlp
+from jaxmlp._regular_files import open_for_reading
 from jaxmlp._safetensors import FileFormatError
 
 FORMAT_VERSION = 2
 """The file format version written; newer versions are refused on load."""
 PARAMS_FORMAT = "jaxmlp.params"
 RESULTS_FORMAT = "jaxmlp.results"
+RESERVED_METADATA = {PARAMS_FORMAT: {"jaxmlp_version"}, RESULTS_FORMAT: {"jaxmlp_version"}}
+"""Metadata names that loading fills in; ``save_params`` also sets ``sizes`` itself."""
 
 __all__ = [
     "FORMAT_VERSION",
@@ -50,6 +53,12 @@ __all__ = [
 
 
 def _write(path: str | os.PathLike, kind: str, arrays: dict, metadata: Mapping) -> None:
+    reserved = sorted(set(metadata) & RESERVED_METADATA[kind])
+    if reserved:
+        raise ValueError(
+            f"metadata {reserved[0]!r} is reserved: load adds it from the file itself, so a "
+            "saved value would not load back; use another name"
+        )
     blob = _safetensors.jaxmlp_bytes(kind, FORMAT_VERSION, arrays, {"metadata": dict(metadata)})
     checkpoint.atomic_write(path, lambda f: f.write(blob))
 
@@ -63,15 +72,17 @@ def _plain_array(value, name: str) -> np.ndarray:
 
 def _read(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic[:1] == b"\x80":
+    with open_for_reading(path) as f:
+        start = f.read(9)
+    # A safetensors file starts with its header's length (little-endian u64, at most
+    # MAX_HEADER_BYTES, so bytes 3-7 are zero) and then the JSON's "{". Its first byte is
+    # the length's low byte and can be anything, 0x80 (a pickle's first byte) included.
+    safetensors = len(start) == 9 and start[3:8] == bytes(5) and start[8:9] == b"{"
+    if not safetensors and start[:1] == b"\x80":
         raise FileFormatError(
             f"{path!r} is a Python pickle, which jaxmlp never loads (it could run code)"
         )
-    if magic == _legacy_npz.MAGIC:
+    if start[:4] == _legacy_npz.MAGIC:
         arrays, header = _legacy_npz.read(path)
         version = header.get("format_version")
         if header.get("format") != kind or version != 1:
@@ -127,9 +138,9 @@ def _layers(path: str, arrays: dict[str, np.ndarray]) -> mlp.Params:
         if not np.isfinite(array.astype(np.float64)).all():
             raise FileFormatError(f"{path!r}: {name} holds NaN or inf")
     layers = [(arrays[f"layer_{i}.W"], arrays[f"layer_{i}.b"]) for i in range(n)]
-    shapes_ok = all(W.ndim == 2 and b.shape == (W.shape[0],) for W, b in layers) and all(
-        layers[i + 1][0].shape[1] == layers[i][0].shape[0] for i in range(n - 1)
-    )
+    shapes_ok = all(
+        W.ndim == 2 and min(W.shape) > 0 and b.shape == (W.shape[0],) for W, b in layers
+    ) and all(layers[i + 1][0].shape[1] == layers[i][0].shape[0] for i in range(n - 1))
     if not shapes_ok:
         raise FileFormatError(
             f"{path!r} has inconsistent layer shapes: {[W.shape for W, _ in layers]}"

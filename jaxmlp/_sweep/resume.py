@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxmlp import checkpoint as _checkpoint
 from jaxmlp import optimizers
+from jaxmlp._safetensors import FileFormatError
 from jaxmlp._sweep.plan import Spec, SweepState
 from jaxmlp.activations import Activation
 
@@ -111,6 +112,8 @@ def read(path: str, fp: dict, steps: int) -> Saved:
         leaves, meta = _checkpoint.load(path)
     except OSError as e:
         raise _refuse(path, f"cannot be read ({e.strerror or e})") from e
+    except FileFormatError as e:  # jaxmlp's own reader: its message says what is wrong
+        raise _refuse(path, f"cannot be read as a checkpoint: {e}") from e
     except Exception as e:  # any other failure to read is the file's content
         # (the reader's own message is not repeated: NumPy's suggests loading unsafely)
         raise _refuse(path, f"cannot be read as a checkpoint ({type(e).__name__})") from e
