@@ -3,7 +3,7 @@ gradients of "Introduction to Multilayer Perceptron" derived by hand and checked
 against autodiff."""
 
 from jaxmlp import activations, baselines, datasets
-from jaxmlp._sweep import SweepResult, sweep
+from jaxmlp._sweep import SweepInterrupted, SweepResult, sweep
 from jaxmlp.activations import Activation
 from jaxmlp.backprop import manual_grads
 from jaxmlp.losses import loss
@@ -24,6 +24,7 @@ __all__ = [
     "Activation",
     "Dense",
     "Params",
+    "SweepInterrupted",
     "SweepResult",
     "TrainResult",
     "activations",

@@ -55,6 +55,13 @@ def _number(kind, *, low=None, high=None, what: str = ""):
     return parse
 
 
+def _path(text: str) -> str:
+    """An argparse type: a non-empty path (``--out ''`` would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
 def _positive(kind):
     name = "positive int" if kind is int else "positive finite number"
     return _number(kind, low=1 if kind is int else math.ulp(0.0), what=f"a {name}")
@@ -185,8 +192,9 @@ def _check_regular(path: pathlib.Path, what: str) -> None:
         raise UsageError(f"{what}: {e}") from None
 
 
-def _check_path(path: str, flag: str) -> None:
-    """A file ``path`` to write: not a directory, its folder creatable."""
+def _check_path(path: str, flag: str, *, writable: bool = False) -> None:
+    """A file ``path`` to write: not a directory nor a device, its folder creatable (and
+    with ``writable``, one a file can be created in)."""
     target = pathlib.Path(path)
     if target.is_dir():
         raise UsageError(f"{flag} {path!r} is a directory, not a file")
@@ -195,6 +203,12 @@ def _check_path(path: str, flag: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"{flag} {path!r}: cannot create its folder: {e.strerror}") from None
+    if writable:
+        try:
+            with tempfile.TemporaryFile(dir=target.parent or "."):
+                pass
+        except OSError as e:
+            raise UsageError(f"{flag} {path!r}: its folder is not writable: {e.strerror}") from None
 
 
 def _usage(flag: str, check, *args, **kwargs):

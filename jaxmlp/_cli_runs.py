@@ -7,6 +7,7 @@ found before any training), then the run, then the files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import math
@@ -27,12 +28,12 @@ from jaxmlp._cli_options import (
     _usage,
 )
 
-# Ctrl-C is honoured between chunks of training: each chunk is at most this many
-# multiply-adds (about a second on one CPU core) and at most MAX_CHUNK_STEPS steps.
-# Each chunk is one more ``train`` call (a few ms: checks and dispatch). Measured
-# (2-core CPU, 100 000 steps of a 2-3-1 net, full-batch SGD and mini-batch Adam):
-# chunks of 1000 steps took 1.5-2x one call, chunks of 20 000 within the noise.
-CHUNK_FLOPS = 2e9
+# Ctrl-C is honoured between chunks of training: each chunk is at most
+# validation.CHUNK_FLOPS multiply-adds (about a second on one CPU core) and at most
+# MAX_CHUNK_STEPS steps. Each chunk is one more ``train`` call (a few ms: checks and
+# dispatch). Measured (2-core CPU, 100 000 steps of a 2-3-1 net, full-batch SGD and
+# mini-batch Adam): chunks of 1000 steps took 1.5-2x one call, chunks of 20 000 within
+# the noise.
 MAX_CHUNK_STEPS = 20_000
 
 # ---- train ----
@@ -98,10 +99,10 @@ def _chunk_steps(args: argparse.Namespace, setup: TrainSetup) -> int:
     Chunks are equally long but the last (shorter if ``steps`` is not a multiple):
     one compiled program for the equal chunks, one more for the last.
     """
-    n_params = sum(a * b + b for a, b in zip(setup.sizes[:-1], setup.sizes[1:], strict=True))
-    rows = args.batch_size or setup.X_train.shape[0]
-    per_step = 6 * rows * n_params  # forward + backward multiply-adds
-    return max(1, min(args.steps, MAX_CHUNK_STEPS, int(CHUNK_FLOPS // per_step)))
+    from jaxmlp import validation
+
+    per_step = validation.step_flops(setup.sizes, rows=args.batch_size or setup.X_train.shape[0])
+    return max(1, min(args.steps, MAX_CHUNK_STEPS, int(validation.CHUNK_FLOPS // per_step)))
 
 
 class _Progress(NamedTuple):
@@ -268,8 +269,9 @@ def _sweep_setup(args: argparse.Namespace) -> dict:
     from jaxmlp import datasets, optimizers
 
     _check_out(pathlib.Path(args.out), ("results.safetensors", "summary.json"))
-    if args.checkpoint:
-        _check_path(args.checkpoint, "--checkpoint")
+    if args.checkpoint:  # the checkpoint and its .json sidecar, before any training
+        _check_path(args.checkpoint, "--checkpoint", writable=True)
+        _check_path(args.checkpoint + ".json", "--checkpoint")
     optimizer = (
         optimizers.by_name(args.optimizer) if args.lrs else _optimizer(args.optimizer, args.lr)
     )
@@ -278,6 +280,7 @@ def _sweep_setup(args: argparse.Namespace) -> dict:
         "--test-fraction", datasets.train_test_split,
         jax.random.key(args.data_seed + 1), X, y, test_fraction=args.test_fraction,
     )  # fmt: skip
+    _check_sweep_grid(args, optimizer, X_train, y_train)
     return dict(
         X=X_train, y=y_train, X_test=X_test, y_test=y_test, widths=args.widths,
         activations=args.activations, seeds=args.seeds, steps=args.steps,
@@ -287,17 +290,56 @@ def _sweep_setup(args: argparse.Namespace) -> dict:
     )  # fmt: skip
 
 
+# The sweep's argument names as its checks report them -> the flags that set them.
+_SWEEP_FLAGS = {
+    "widths": "--widths",
+    "activations": "--activations",
+    "seeds": "--seeds",
+    "learning_rates": "--lrs",
+    "depth": "--depth",
+    "batch_size": "--batch-size",
+}
+
+
+def _check_sweep_grid(args: argparse.Namespace, optimizer, X, y) -> None:
+    """The grid, the depth and the batch size within the sweep's limits, before any work:
+    a usage error (exit 2) naming the flag."""
+    import jax
+
+    from jaxmlp import validation
+
+    try:
+        grid = validation.check_grid(
+            widths=args.widths, activations=args.activations, seeds=args.seeds,
+            learning_rates=args.lrs, optimizer=optimizer,
+        )  # fmt: skip
+        validation.check_batching(args.batch_size, jax.random.key(0), len(X))
+        validation.check_sweep_models(
+            grid.widths, depth=args.depth, n_features=X.shape[1],
+            n_outputs=validation.check_n_outputs(y, None),
+            models=len(grid.seeds) * len(args.lrs or [0]), rows=args.batch_size or len(X),
+        )  # fmt: skip
+    except (ValueError, TypeError) as e:
+        flag = _SWEEP_FLAGS.get(str(e).split()[0], "--widths/--depth")
+        raise UsageError(f"{flag}: {e}") from None
+
+
 def _run_sweep(args: argparse.Namespace, options: dict):
+    """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
     import jaxmlp
 
     try:
-        return jaxmlp.sweep(**options)
+        return jaxmlp.sweep(**options), False
+    except jaxmlp.SweepInterrupted as e:
+        if e.result is None:
+            raise
+        return e.result, True
     except KeyboardInterrupt:
         resume = (
             f"the checkpoint {args.checkpoint} holds the last finished chunk: run the same "
             "command again to resume"
             if args.checkpoint
-            else "nothing was saved (use --checkpoint PATH to resume a sweep)"
+            else "no chunk had finished, nothing was saved"
         )
         raise Interrupted(f"sweep interrupted; {resume}") from None
 
@@ -347,18 +389,22 @@ def _sweep_summary(args: argparse.Namespace, r, seconds: float) -> tuple[dict, d
 
 
 def cmd_sweep(args: argparse.Namespace) -> dict:
-    from jaxmlp import checkpoint, io
+    from jaxmlp._sweep.driver import sigint_deferred
 
     options = _sweep_setup(args)
     start = time.perf_counter()
-    r = _run_sweep(args, options)
+    r, interrupted = _run_sweep(args, options)
     seconds = time.perf_counter() - start
-    arrays, summary = _sweep_summary(args, r, seconds)
-    out = pathlib.Path(args.out)
-    meta = {k: v for k, v in summary.items() if k != "mean_test_accuracy"}
-    io.save_results(out / "results.safetensors", arrays, **meta)
-    text = json.dumps(summary, indent=2, allow_nan=False).encode()
-    checkpoint.atomic_write(out / "summary.json", lambda f: f.write(text))
+    with sigint_deferred() if interrupted else contextlib.nullcontext():  # a 2nd Ctrl-C waits
+        summary = _write_sweep(args, r, seconds)
+    out = args.out
+    if interrupted:
+        resume = f"; rerun the same command to resume from {args.checkpoint}"
+        raise Interrupted(
+            f"sweep interrupted after {r.steps} of {args.steps} steps; wrote the models after "
+            f"{r.steps} steps to {out}/results.safetensors, summary.json"
+            + (resume if args.checkpoint else "")
+        )
     models = math.prod(len(v) for v in (args.widths, args.activations, args.seeds, args.lrs or [0]))
     print(f"trained {models} models in {seconds:.2f} s; wrote {out}/results.safetensors, "
           "summary.json")  # fmt: skip
@@ -366,6 +412,20 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
         print(
             f"  width/activation{'/lr' if args.lrs else ''} {key}: mean test accuracy {value:.3f}"
         )
+    return summary
+
+
+def _write_sweep(args: argparse.Namespace, r, seconds: float) -> dict:
+    """Writes results.safetensors and summary.json; returns the summary."""
+    from jaxmlp import checkpoint, io
+
+    arrays, summary = _sweep_summary(args, r, seconds)
+    summary["steps_requested"] = args.steps
+    out = pathlib.Path(args.out)
+    meta = {k: v for k, v in summary.items() if k != "mean_test_accuracy"}
+    io.save_results(out / "results.safetensors", arrays, **meta)
+    text = json.dumps(summary, indent=2, allow_nan=False).encode()
+    checkpoint.atomic_write(out / "summary.json", lambda f: f.write(text))
     return summary
 
 

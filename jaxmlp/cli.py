@@ -36,13 +36,14 @@ from jaxmlp._cli_options import (  # noqa: F401 - re-exported: the command line'
     _fraction,
     _ints,
     _list,
+    _path,
     _positive,
     _rates,
     _seed,
     _steps,
     dataset_names,
 )
-from jaxmlp._cli_runs import CHUNK_FLOPS, MAX_CHUNK_STEPS, cmd_convert, cmd_sweep, cmd_train  # noqa: F401
+from jaxmlp._cli_runs import MAX_CHUNK_STEPS, cmd_convert, cmd_sweep, cmd_train  # noqa: F401
 
 __all__ = [
     "CLIError",
@@ -164,7 +165,7 @@ def _train_options(
     p.add_argument("--batch-size", type=_positive(int), default=None, help="default: full batch")
     p.add_argument("--test-fraction", type=_fraction, default=0.25)
     p.add_argument("--seed", type=_seed, default=0, help="seed of data, init and shuffle")
-    p.add_argument("--out", default="out/train", help="output directory")
+    p.add_argument("--out", type=_path, default="out/train", help="output directory")
     p.set_defaults(func=cmd_train)
 
 
@@ -192,9 +193,10 @@ def _sweep_options(
     p.add_argument("--batch-size", type=_positive(int), default=None)
     p.add_argument("--test-fraction", type=_fraction, default=0.25)
     p.add_argument("--data-seed", type=_seed, default=0)
-    p.add_argument("--out", default="out/sweep")
+    p.add_argument("--out", type=_path, default="out/sweep")
     p.add_argument(
         "--checkpoint",
+        type=_path,
         default=None,
         metavar="PATH",
         help="save the sweep's state after every chunk; rerun the same command to resume",
@@ -242,18 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("convert", "rewrite a params/results file (e.g. jaxmlp 0.1's .npz) as safetensors")
-    p.add_argument("source", metavar="SOURCE")
-    p.add_argument("destination", metavar="DESTINATION")
+    p.add_argument("source", type=_path, metavar="SOURCE")
+    p.add_argument("destination", type=_path, metavar="DESTINATION")
     p.set_defaults(func=cmd_convert)
 
     p = add("figures", "reproduce the blog post's figures (runs experiments/blog.py)")
-    p.add_argument("--out", default="out/blog")
+    p.add_argument("--out", type=_path, default="out/blog")
     p.add_argument("--quick", action="store_true", help="reduced settings")
     p.add_argument("extra", nargs="*", help="after --: more options for experiments/blog.py")
     p.set_defaults(func=lambda a: _experiment("blog.py", a))
 
     p = add("bench", "run the benchmarks (experiments/bench.py)")
-    p.add_argument("--out", default="out/bench")
+    p.add_argument("--out", type=_path, default="out/bench")
     p.add_argument("--quick", action="store_true", help="tiny sizes")
     p.add_argument("extra", nargs="*", help="after --: more options for experiments/bench.py")
     p.set_defaults(func=lambda a: _experiment("bench.py", a))

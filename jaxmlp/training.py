@@ -418,8 +418,9 @@ def train(
     >>> rates = [train(params, X, y, optimizer=optax.sgd, learning_rate=r, steps=10)
     ...          for r in (0.1, 1.0)]
     """
+    validation.check_not_traced("train", params=params, X=X, y=y, opt_state=opt_state)
     act = _activations.get(activation)
-    validation.check_data(params, X, y)
+    sizes = validation.check_data(params, X, y)
     loss_and_grads_fn(grad)
     backend = resolve_backend(backend)
     optimizer, rate_name = _check_optimizer(optimizer, learning_rate)
@@ -429,6 +430,9 @@ def train(
         if snapshot_every > steps:
             raise ValueError(f"snapshot_every must be <= steps ({steps}), got {snapshot_every}")
     batch_size, key = validation.check_batching(batch_size, key, X.shape[0])
+    validation.check_training_memory(
+        sizes, rows=batch_size or X.shape[0], itemsize=X.dtype.itemsize, what="this training run"
+    )
     first_step = _check_resume(optimizer, params, opt_state, first_step, steps)
     rate = None if rate_name is None else float(learning_rate)  # type: ignore[arg-type]
     args = (params, X, y, key, opt_state, np.int32(first_step), rate)

@@ -9,8 +9,14 @@ listed in docs/cli.md):
 
 * :data:`MAX_PARAMS`: parameters of one network (and entries of one layer);
 * :data:`MAX_CLASSES`: outputs of a network, i.e. classes of its labels;
-* :data:`MAX_STEPS`: updates of one training run;
-* :data:`MEMORY_FRACTION`: share of the machine's memory a network may need.
+* :data:`MAX_STEPS`: updates of one training run (epochs of one estimator fit);
+* :data:`MAX_LAYERS`: weight layers of one network;
+* :data:`MEMORY_FRACTION`: share of the machine's memory a network, a sweep or a fit may
+  need;
+* :data:`CHUNK_FLOPS`: work of one compiled call of a long loop (Ctrl-C's latency).
+
+``train``, ``sweep``, the estimators, the command line and the playground all check
+these same limits, through the functions below.
 """
 
 from __future__ import annotations
@@ -32,6 +38,13 @@ MAX_CLASSES = 10_000
 # Updates of one run: the (steps,) loss curve is kept (400 MB of float32 at the limit),
 # and step indices are int32 inside the compiled loop.
 MAX_STEPS = 100_000_000
+# Weight layers of one network: each is traced and compiled on its own, so depth costs
+# compile time linearly (a sweep of depth 20000 never finished tracing).
+MAX_LAYERS = 64
+# Work of one compiled call of a long loop (the command line's train chunks, the sweep's
+# chunks): about a second of one CPU core, so Ctrl-C, which Python handles between
+# calls, is honoured within about a second.
+CHUNK_FLOPS = 2e9
 # A network whose parameters need more than this share of the memory (the device's, or
 # the machine's on CPU) is refused by init_mlp: training needs several copies of them.
 MEMORY_FRACTION = 0.5
@@ -89,6 +102,90 @@ def check_memory(n_bytes: int, what: str) -> None:
         )
 
 
+# Copies of the parameters training holds at once: the parameters, their gradients, two
+# optimizer moments (Adam) and the divergence guard's last finite copy.
+TRAINING_COPIES = 5
+
+
+def count_params(sizes: Sequence[int]) -> int:
+    """Parameters of a network of layer ``sizes``.
+
+    >>> count_params((2, 3, 1))
+    13
+    """
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def training_bytes(sizes: Sequence[int], *, rows: int, models: int = 1, itemsize: int = 4) -> int:
+    """Memory to train ``models`` networks of ``sizes`` on ``rows`` rows at a time: the
+    parameters' copies (:data:`TRAINING_COPIES`) and the activations (each layer's
+    pre-activation and output, for every row).
+
+    >>> training_bytes((2, 3, 1), rows=200)
+    6660
+    """
+    params = models * count_params(sizes)
+    units = models * rows * sum(sizes[1:])
+    return (TRAINING_COPIES * params + 2 * units) * itemsize
+
+
+def step_flops(sizes: Sequence[int], *, rows: int, models: int = 1) -> int:
+    """Multiply-adds of one training step (forward and backward, about 6 per parameter and
+    row) of ``models`` networks of ``sizes`` on ``rows`` rows.
+
+    >>> step_flops((2, 3, 1), rows=200)
+    15600
+    """
+    return 6 * rows * models * count_params(sizes)
+
+
+def check_training_memory(
+    sizes: Sequence[int], *, rows: int, models: int = 1, itemsize: int = 4, what: str
+) -> None:
+    """Refuses a run whose :func:`training_bytes` exceed :data:`MEMORY_FRACTION`.
+
+    >>> check_training_memory((2, 3, 1), rows=200, models=36, what="a sweep")
+    """
+    check_memory(training_bytes(sizes, rows=rows, models=models, itemsize=itemsize), what)
+
+
+def check_sweep_models(
+    widths: Sequence[int], *, depth: int, n_features: int, n_outputs: int, models: int, rows: int
+) -> None:
+    """The sweep's networks within the limits one network has (MAX_LAYERS, MAX_PARAMS), and
+    all of them together within the memory limit (float32; ``models`` per width).
+
+    >>> check_sweep_models((2, 8), depth=1, n_features=2, n_outputs=1, models=6, rows=200)
+    """
+    if depth + 1 > MAX_LAYERS:
+        raise ValueError(f"depth must be at most MAX_LAYERS - 1 = {MAX_LAYERS - 1}, got {depth}")
+    total = 0
+    for width in widths:
+        sizes = (n_features, *[width] * depth, n_outputs)
+        try:
+            check_sizes(sizes)
+        except ValueError as e:
+            raise ValueError(f"widths entry {width} at depth {depth}: {e}") from None
+        total += training_bytes(sizes, rows=rows, models=models)
+    check_memory(total, f"a sweep of {models * len(widths)} models on {rows} rows at a time")
+
+
+def check_not_traced(function: str, **values) -> None:
+    """A TypeError when any of ``values`` is a tracer: ``function`` runs compiled loops of
+    its own and reads results on the host, so it cannot run inside ``jit`` or ``vmap``.
+
+    >>> check_not_traced("train", X=np.zeros(2))
+    """
+    for name, value in values.items():
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(value)):
+            raise TypeError(
+                f"{function} was called under a JAX transformation ({name} is a tracer): "
+                f"{function} compiles and runs its own loop, so call it outside jax.jit and "
+                "jax.vmap. To train many networks in one program use jaxmlp.sweep; to jit "
+                "your own loop use jaxmlp.make_step."
+            )
+
+
 def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     """Returns ``sizes`` as a tuple of ints; at least two, all positive."""
     try:
@@ -107,7 +204,11 @@ def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
         if s <= 0:
             raise ValueError(f"sizes must all be positive, got sizes[{i}] = {s} in {sizes}")
     sizes = tuple(int(s) for s in sizes)
-    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if len(sizes) - 1 > MAX_LAYERS:
+        raise ValueError(
+            f"sizes make {len(sizes) - 1} weight layers; the limit is MAX_LAYERS = {MAX_LAYERS}"
+        )
+    n_params = count_params(sizes)
     if n_params > MAX_PARAMS:
         raise ValueError(
             f"sizes {sizes} make a network of {n_params:.3g} parameters; the limit is "
@@ -410,13 +511,13 @@ def check_sweep_data(X, y, X_test, y_test, *, n_outputs, batch_size, key):
     if not hasattr(X, "shape") or len(X.shape) != 2:
         raise ValueError(f"X must be 2-D with shape (n, d), got shape {getattr(X, 'shape', X)}")
     d = int(X.shape[1])
-    check_inputs(X, d)
+    check_inputs(X, d, dtype=np.float32)  # the sweep computes in float32
     n_outputs = check_n_outputs(y, n_outputs)
     check_labels(y, X.shape[0], n_outputs)
     if (X_test is None) != (y_test is None):
         raise ValueError("X_test and y_test must be given together")
     if X_test is not None:
-        check_inputs(X_test, d, name="X_test")
+        check_inputs(X_test, d, name="X_test", dtype=np.float32)
         check_n_outputs(y_test, n_outputs, name="y_test")
         check_labels(y_test, X_test.shape[0], n_outputs, name="y_test")
     if key is not None:

@@ -49,6 +49,6 @@ Modules, bottom up: :mod:`~jaxmlp._sweep.plan` (packing, plan, types; NumPy),
 """
 
 from jaxmlp._sweep.api import sweep
-from jaxmlp._sweep.result import SweepResult
+from jaxmlp._sweep.result import SweepInterrupted, SweepResult
 
-__all__ = ["SweepResult", "sweep"]
+__all__ = ["SweepInterrupted", "SweepResult", "sweep"]

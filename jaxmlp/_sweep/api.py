@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
@@ -22,9 +23,10 @@ from jaxmlp._sweep.plan import (
     indices,
     loss_steps,
     pack,
+    work_chunk,
 )
 from jaxmlp._sweep.programs import programs as compiled_programs
-from jaxmlp._sweep.result import SweepResult, assemble
+from jaxmlp._sweep.result import SweepInterrupted, SweepResult, assemble
 from jaxmlp.kernels.backends import resolve_backend
 
 Array = jax.Array
@@ -137,9 +139,10 @@ def sweep(
       scheme: initialisation scheme of :func:`jaxmlp.init_mlp`.
       key: PRNG key of the mini-batch shuffle; required with ``batch_size``.
       n_outputs: output units k; default 1 for labels in {0, 1}, else max(y) + 1.
-      chunk_steps: updates per compiled chunk (progress and checkpoints happen
-        between chunks); default all of them, or about a tenth with
-        ``progress`` or ``checkpoint``.
+      chunk_steps: updates per compiled chunk (progress, checkpoints and Ctrl-C
+        happen between chunks); default about a second of work
+        (``validation.CHUNK_FLOPS``, a divisor of ``steps`` where one is near), at
+        most a tenth of the run with ``progress`` or ``checkpoint``.
       progress: show a tqdm progress bar over the steps.
       checkpoint: path of a checkpoint written after every chunk; if it exists
         (from a call with the same arguments, data and optimizer hyperparameters)
@@ -163,6 +166,11 @@ def sweep(
     Returns:
       A :class:`SweepResult`.
 
+    Raises:
+      SweepInterrupted: Ctrl-C; the run stops between chunks (each about a second of
+        work, ``validation.CHUNK_FLOPS``), and ``.result`` holds the models after the
+        steps that finished (a ``KeyboardInterrupt`` subclass).
+
     >>> import jax.numpy as jnp, optax
     >>> X, y = (jnp.array([[0.0, 0.0], [3.0, 0.0]]), jnp.array([1, 0]))
     >>> r = sweep(X, y, widths=(2, 4), activations=("tanh", "relu"), seeds=(0, 1), steps=10,
@@ -177,7 +185,7 @@ def sweep(
         learning_rates=learning_rates,
         optimizer=optimizer,
     )
-    steps = validation.positive_int(steps, "steps")
+    steps = validation.check_steps(steps)
     backend = resolve_backend(backend)
     depth = validation.positive_int(depth, "depth")
     if scheme not in mlp.INIT_SCHEMES:
@@ -185,8 +193,19 @@ def sweep(
     n_outputs, batch_size, key = validation.check_sweep_data(
         X, y, X_test, y_test, n_outputs=n_outputs, batch_size=batch_size, key=key
     )
-    if chunk_steps is None:
-        chunk_steps = default_chunk(steps) if (progress or checkpoint) else steps
+    models, rows = len(grid.seeds) * len(grid.learning_rates or (None,)), batch_size or len(X)
+    validation.check_sweep_models(
+        grid.widths, depth=depth, n_features=int(X.shape[1]), n_outputs=n_outputs,
+        models=models, rows=rows,
+    )  # fmt: skip
+    if chunk_steps is None:  # about a second of work a chunk, so Ctrl-C stops it soon
+        per_step = sum(
+            validation.step_flops((X.shape[1], *[w] * depth, n_outputs), rows=rows, models=models)
+            for w in grid.widths
+        )
+        chunk_steps = work_chunk(steps, per_step, validation.CHUNK_FLOPS)
+        if progress or checkpoint:
+            chunk_steps = min(chunk_steps, default_chunk(steps))
     chunk_steps = min(validation.positive_int(chunk_steps, "chunk_steps"), steps)
     loss_points = validation.positive_int(loss_points, "loss_points")
     devices = validation.check_devices(devices)
@@ -211,8 +230,13 @@ def sweep(
     data = _put(programs, X, y, X_test, y_test, key)
     kept, index = loss_steps(steps, loss_points), indices(plan.packing, plan.widths)
     state, curves, done = driver.start(programs, spec, data, len(kept), saved)
-    out = driver.run(
+    out, done = driver.run(
         programs, spec, state, curves, done=done, data=data, kept=kept, index=index,
         checkpoint=saving, progress=progress, on_chunk=on_chunk,
     )  # fmt: skip
+    if done < steps:  # Ctrl-C between chunks: keep what finished
+        shown = kept < done
+        partial = dataclasses.replace(spec, steps=done)
+        result = assemble(partial, index, out, curves[..., shown], kept[shown])
+        raise SweepInterrupted(done, steps, result)
     return assemble(spec, index, out, curves, kept)

@@ -10,6 +10,9 @@ with a stopped model keeps the guarded program from then on.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import signal
+import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -52,8 +55,49 @@ class _Threads:
         return [call(0)] if self.pool is None else list(self.pool.map(call, range(self.n)))
 
     def close(self) -> None:
+        """Waits for the running calls (a second Ctrl-C must not interrupt this wait: the
+        interpreter would exit while XLA's threads still run, and abort)."""
         if self.pool is not None:
-            self.pool.shutdown()
+            with sigint_deferred():
+                self.pool.shutdown()
+
+
+@contextlib.contextmanager
+def sigint_noted():
+    """Ctrl-C raises KeyboardInterrupt as usual, and is noted in the yielded list.
+
+    Python drops an exception raised where it cannot propagate (a garbage-collection
+    callback of XLA's, say), and with it the Ctrl-C: the note lets the chunk loop stop
+    anyway. Outside the main thread, or under a handler of the caller's, a no-op.
+    """
+    noted: list[bool] = []
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield noted
+        return
+
+    def handler(signum, frame):
+        noted.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Ctrl-C is ignored inside (in the main thread; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _has_diverged(part: SweepState) -> bool:
@@ -114,8 +158,11 @@ def run(
 ):
     """Runs the steps ``done..spec.steps`` and the final scores.
 
-    ``curves`` (W, A, S, T) is filled in place. Returns the per-activation results
-    of the finish program, joined over the parts on the host.
+    ``curves`` (W, A, S, T) is filled in place. Returns ``(out, done)``: the
+    per-activation results of the finish program, joined over the parts on the host,
+    and the steps done. Ctrl-C stops the run between chunks: then ``done`` is the
+    steps of the last finished chunk and ``out`` its models' results (None if no
+    chunk finished).
     """
     from tqdm.auto import tqdm
 
@@ -129,27 +176,41 @@ def run(
 
     guarded = [_has_diverged(part) for part in parts]
     bar = tqdm(total=spec.steps, initial=done, disable=not progress, unit="step", desc="sweep")
+
+    def finish(i: int):
+        return programs.finish(parts[i], programs.members[i], X, y, *data.test)
+
+    interrupted = False
     try:
-        with bar:
-            while done < spec.steps:
-                length = min(spec.chunk_steps, spec.steps - done)
-                start = jax.device_put(np.int32(done), programs.replicated)
-                outs = threads.each(lambda i: run_part(length, guarded[i], i, start))  # noqa: B023
-                for i, (_, _, finite) in enumerate(outs):
-                    if not guarded[i] and not bool(to_host(finite)):  # non-finite: redo
-                        outs[i] = run_part(length, True, i, start)
-                        guarded[i] = _has_diverged(outs[i][0])
-                parts = [new for new, _, _ in outs]
-                _record(curves, kept, index, outs, done, length)
-                done += length
-                if checkpoint is not None:
-                    _save(checkpoint, parts, curves, done)
-                bar.update(length)
-                if on_chunk is not None:
-                    on_chunk(done)
-        finished = threads.each(
-            lambda i: programs.finish(parts[i], programs.members[i], X, y, *data.test)
-        )
+        try:
+            with bar, sigint_noted() as ctrl_c:
+                while done < spec.steps:
+                    if ctrl_c:  # a Ctrl-C whose KeyboardInterrupt Python dropped
+                        raise KeyboardInterrupt
+                    length = min(spec.chunk_steps, spec.steps - done)
+                    start = jax.device_put(np.int32(done), programs.replicated)
+                    outs = threads.each(lambda i: run_part(length, guarded[i], i, start))  # noqa: B023
+                    for i, (_, _, finite) in enumerate(outs):
+                        if not guarded[i] and not bool(to_host(finite)):  # non-finite: redo
+                            outs[i] = run_part(length, True, i, start)
+                            guarded[i] = _has_diverged(outs[i][0])
+                    _record(curves, kept, index, outs, done, length)  # curves past done: unread
+                    # one assignment (no Ctrl-C between its stores): the parts match `done`
+                    parts, done = [new for new, _, _ in outs], done + length
+                    if checkpoint is not None:
+                        _save(checkpoint, parts, curves, done)
+                    bar.update(length)
+                    if on_chunk is not None:
+                        on_chunk(done)
+        except KeyboardInterrupt:
+            if done == 0:  # nothing finished to keep
+                raise
+            interrupted = True
+        if not interrupted:
+            finished = threads.each(finish)
     finally:
         threads.close()
-    return join_parts([jax.tree.map(to_host, o) for o in finished])
+    if interrupted:  # score what finished, undisturbed by another Ctrl-C
+        with sigint_deferred():
+            finished = [jax.block_until_ready(finish(i)) for i in range(len(parts))]
+    return join_parts([jax.tree.map(to_host, o) for o in finished]), done

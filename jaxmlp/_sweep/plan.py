@@ -10,6 +10,7 @@ are defined in :mod:`jaxmlp._sweep`'s docstring.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -256,6 +257,24 @@ def default_chunk(steps: int) -> int:
         if steps % chunk == 0:
             return chunk
     return -(-steps // 10)
+
+
+def work_chunk(steps: int, flops_per_step: float, chunk_flops: float) -> int:
+    """Steps of about ``chunk_flops`` of work: the longest one compiled call may run, so
+    that Ctrl-C (handled between calls) stops a sweep within about a second. A divisor of
+    ``steps`` when one lies within a factor 2 below (then every chunk is one program).
+
+    >>> work_chunk(1000, 1e6, 2e9), work_chunk(1000, 1e7, 2e9), work_chunk(997, 1e7, 2e9)
+    (1000, 200, 200)
+    """
+    limit = max(1, min(steps, int(chunk_flops // max(flops_per_step, 1.0))))
+    if limit == steps:
+        return steps
+    divisors = {
+        d for i in range(1, math.isqrt(steps) + 1) if steps % i == 0 for d in (i, steps // i)
+    }
+    best = max(d for d in divisors if d <= limit)
+    return best if 2 * best >= limit else limit
 
 
 def loss_steps(steps: int, points: int) -> np.ndarray:

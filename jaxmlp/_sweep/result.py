@@ -13,6 +13,24 @@ from jaxmlp import mlp
 from jaxmlp._sweep.plan import Index, Spec
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep between chunks; what finished is kept.
+
+    Attributes:
+      steps_done: updates every model had when the sweep stopped (0: none finished).
+      steps: the updates asked for.
+      result: a :class:`SweepResult` of the models after ``steps_done`` updates (its
+        ``steps`` is ``steps_done``, its loss curves stop there), or None if no chunk
+        finished.
+
+    A ``KeyboardInterrupt``, so code that handles Ctrl-C handles it unchanged.
+    """
+
+    def __init__(self, steps_done: int, steps: int, result: SweepResult | None):
+        super().__init__(f"sweep interrupted after {steps_done} of {steps} steps")
+        self.steps_done, self.steps, self.result = steps_done, steps, result
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
     """What :func:`jaxmlp.sweep` returns; arrays are indexed ``[width, activation, seed]``.

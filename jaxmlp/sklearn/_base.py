@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from jaxmlp import mlp
+from jaxmlp import mlp, validation
 from jaxmlp.sklearn import _fit as programs
 from jaxmlp.sklearn import _params
 
@@ -170,6 +170,7 @@ class BaseMLP(BaseEstimator):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         self.n_outputs_ = Y.shape[1]
         layer_units = [X.shape[1], *hidden, self.n_outputs_]
+        self._check_limits(X, layer_units)
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(Y, layer_units, X.dtype, random_state)
@@ -184,6 +185,24 @@ class BaseMLP(BaseEstimator):
                 " values and need to be preprocessed."
             )
         return self
+
+    def _check_limits(self, X, layer_units) -> None:
+        """jaxmlp's limits (:mod:`jaxmlp.validation`), before anything is allocated."""
+        if self.max_iter > validation.MAX_STEPS:
+            raise ValueError(
+                f"max_iter must be <= MAX_STEPS = {validation.MAX_STEPS}, got {self.max_iter}"
+            )
+        try:
+            validation.check_sizes(layer_units)
+        except ValueError as e:
+            raise ValueError(f"hidden_layer_sizes {self.hidden_layer_sizes!r}: {e}") from None
+        dtype = compute_dtype(X.dtype)
+        batch = 200 if self.batch_size == "auto" else self.batch_size
+        rows = X.shape[0] if self.solver == "lbfgs" else min(X.shape[0], batch)
+        validation.check_training_memory(
+            layer_units, rows=rows, itemsize=dtype.itemsize, what="this fit"
+        )
+        validation.check_inputs(X, X.shape[1], dtype=dtype)  # lbfgs gave the untrained network
 
     def _loss_scale(self) -> float:
         """scikit-learn reports the half squared error as a mean over outputs, others summed."""

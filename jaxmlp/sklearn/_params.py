@@ -49,6 +49,9 @@ def hidden_sizes(hidden_layer_sizes) -> list[int]:
     """
     sizes = hidden_layer_sizes
     sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+    for s in sizes:  # (2.5,) was silently width 2
+        if isinstance(s, bool) or not isinstance(s, Integral):
+            raise ValueError(f"hidden_layer_sizes must hold ints, got {s!r} in {sizes}")
     if np.any(np.array(sizes) <= 0):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return [int(s) for s in sizes]
