@@ -6,7 +6,7 @@
 1. ``pytest tests/test_kernels.py`` (compiled kernels on GPU, interpret mode on CPU).
 2. (a) tiny-cuda-nn's regime: width 64, three hidden layers, n = 2^20 rows;
    forward, and forward + gradients, Pallas (``fused_forward``,
-   ``_fused_loss_and_grads``) vs XLA (``vmap(forward)``; the post's gradients
+   ``loss_and_fused_grads``) vs XLA (``vmap(forward)``; the post's gradients
    ``loss_and_manual_grads``; ``jax.value_and_grad``), at exact float32
    (``precision="highest"`` vs XLA at matmul precision "highest") and at
    TF32 (``"default"`` vs XLA's default).
@@ -220,7 +220,7 @@ def bench_mlp(cfg: Config, deadline: Deadline) -> dict:
 
             def make_grads(precision=precision, **config):
                 return jax.jit(
-                    lambda p, X, y: kernels._fused_loss_and_grads(
+                    lambda p, X, y: kernels.loss_and_fused_grads(
                         p, X, y, act, precision=precision, **config
                     )
                 )

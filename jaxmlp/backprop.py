@@ -40,7 +40,7 @@ Array = jax.Array
 
 
 def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
-    """``Delta_L = Y_hat - Y`` (P1) for BCE (k == 1) and softmax CE (k > 1).
+    """``Delta_L = Y_hat - Y`` (P1) for BCE (k == 1) and softmax CE (k > 1). No input checks.
 
     Args:
       logits: (n, k) logits, or any shape with the k outputs on ``axis`` (the
@@ -67,7 +67,7 @@ def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
 def loss_and_manual_grads(
     params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
 ) -> tuple[Array, mlp.Params]:
-    """One forward pass, the loss, and the explicit backward pass; no input checks.
+    """One forward pass, the loss, and the explicit backward pass. No input checks.
 
     Args:
       params: tuple of L Dense layers.
@@ -197,7 +197,10 @@ def manual_grads(
 
 
 def output_units(logits: Array, output: str) -> Array:
-    """``Y_hat`` of an output unit (see :data:`jaxmlp.losses.OUTPUTS`) from (n, k) logits."""
+    """``Y_hat`` of an output unit (see :data:`jaxmlp.losses.OUTPUTS`) from (n, k) logits.
+
+    No input checks (an unknown ``output`` raises a ValueError).
+    """
     if output == "logistic":
         return jax.nn.sigmoid(logits)
     if output == "softmax":
@@ -225,7 +228,7 @@ def weighted_loss_and_manual_grads(
     regressor's identity output with the half squared error included), scaled
     per row by the weight. Then (P3) and (P2/P4) as in
     :func:`loss_and_manual_grads`, with the weighted sum in place of the mean.
-    No autodiff, no input checks.
+    No autodiff. No input checks.
 
     Args:
       params: tuple of L Dense layers.

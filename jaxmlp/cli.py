@@ -23,26 +23,24 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from jaxmlp._cli_options import (  # noqa: F401 - re-exported: the command line's public names
-    _STEPS_HELP,
+from jaxmlp._cli_checks import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     MAX_SEED,
+    STEPS_HELP,
     CLIError,
     Interrupted,
     UsageError,
-    _choice_list,
-    _fraction,
-    _ints,
-    _list,
-    _positive,
-    _rates,
-    _seed,
-    _steps,
+    choice_list,
+    comma_list,
     dataset_names,
+    fraction,
+    positive,
+    seed_value,
+    step_count,
 )
-from jaxmlp._cli_runs import CHUNK_FLOPS, MAX_CHUNK_STEPS, cmd_convert, cmd_sweep, cmd_train  # noqa: F401
+from jaxmlp._cli_runs import cmd_convert, cmd_sweep, cmd_train
 
 __all__ = [
     "CLIError",
@@ -154,16 +152,16 @@ def _train_options(
 ) -> None:
     """The options of ``jaxmlp train``."""
     p.add_argument("--dataset", default="circles", choices=datasets)
-    p.add_argument("--n", type=_positive(int), default=200, help="examples (default 200)")
-    p.add_argument("--sizes", type=_list(_positive(int), "positive ints"), default=(3,),
+    p.add_argument("--n", type=positive(int), default=200, help="examples (default 200)")
+    p.add_argument("--sizes", type=comma_list(positive(int), "positive ints"), default=(3,),
                    help="hidden widths, comma-separated (default 3)")  # fmt: skip
     p.add_argument("--activation", default="sigmoid", choices=activations)
     p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=_positive(float), default=1.0, help="learning rate (default 1.0)")
-    p.add_argument("--steps", type=_steps, default=2000, help=_STEPS_HELP)
-    p.add_argument("--batch-size", type=_positive(int), default=None, help="default: full batch")
-    p.add_argument("--test-fraction", type=_fraction, default=0.25)
-    p.add_argument("--seed", type=_seed, default=0, help="seed of data, init and shuffle")
+    p.add_argument("--lr", type=positive(float), default=1.0, help="learning rate (default 1.0)")
+    p.add_argument("--steps", type=step_count, default=2000, help=STEPS_HELP)
+    p.add_argument("--batch-size", type=positive(int), default=None, help="default: full batch")
+    p.add_argument("--test-fraction", type=fraction, default=0.25)
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of data, init and shuffle")
     p.add_argument("--out", default="out/train", help="output directory")
     p.set_defaults(func=cmd_train)
 
@@ -173,25 +171,27 @@ def _sweep_options(
 ) -> None:
     """The options of ``jaxmlp sweep``."""
     p.add_argument("--dataset", default="circles", choices=datasets)
-    p.add_argument("--n", type=_positive(int), default=200)
-    p.add_argument("--widths", type=_list(_positive(int), "positive ints"), default=(2, 3, 8))
+    p.add_argument("--n", type=positive(int), default=200)
+    p.add_argument("--widths", type=comma_list(positive(int), "positive ints"), default=(2, 3, 8))
     p.add_argument(
-        "--activations", type=_choice_list(activations), default=("sigmoid", "tanh", "relu")
+        "--activations", type=choice_list(activations), default=("sigmoid", "tanh", "relu")
     )
-    p.add_argument("--seeds", type=_list(_seed, f"ints in 0..{MAX_SEED}"), default=(0, 1, 2))
-    p.add_argument("--depth", type=_positive(int), default=1, help="hidden layers per model")
+    p.add_argument(
+        "--seeds", type=comma_list(seed_value, f"ints in 0..{MAX_SEED}"), default=(0, 1, 2)
+    )
+    p.add_argument("--depth", type=positive(int), default=1, help="hidden layers per model")
     p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=_positive(float), default=1.0)
+    p.add_argument("--lr", type=positive(float), default=1.0)
     p.add_argument(
         "--lrs",
-        type=_list(_positive(float), "positive finite numbers"),
+        type=comma_list(positive(float), "positive finite numbers"),
         default=None,
         help="comma-separated learning rates: a learning-rate axis (not --lr)",
     )
-    p.add_argument("--steps", type=_steps, default=2000, help=_STEPS_HELP)
-    p.add_argument("--batch-size", type=_positive(int), default=None)
-    p.add_argument("--test-fraction", type=_fraction, default=0.25)
-    p.add_argument("--data-seed", type=_seed, default=0)
+    p.add_argument("--steps", type=step_count, default=2000, help=STEPS_HELP)
+    p.add_argument("--batch-size", type=positive(int), default=None)
+    p.add_argument("--test-fraction", type=fraction, default=0.25)
+    p.add_argument("--data-seed", type=seed_value, default=0)
     p.add_argument("--out", default="out/sweep")
     p.add_argument(
         "--checkpoint",

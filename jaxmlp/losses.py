@@ -26,7 +26,7 @@ Array = jax.Array
 
 
 def binary_cross_entropy(logits: Array, y: Array) -> Array:
-    """Per-example BCE from logits (elementwise).
+    """Per-example BCE from logits (elementwise). No input checks.
 
     Args:
       logits: (n,) logits ``z``, or any shape (the sweep's bins: (B, K, n)).
@@ -46,6 +46,8 @@ def binary_cross_entropy(logits: Array, y: Array) -> Array:
 
 def softmax_cross_entropy(logits: Array, y: Array, *, axis: int = -1) -> Array:
     """Per-example softmax cross-entropy from logits, the classes on ``axis``.
+
+    No input checks.
 
     Args:
       logits: (n, k) logits, or any shape with the k classes on ``axis`` (the
@@ -74,7 +76,10 @@ def softmax_cross_entropy(logits: Array, y: Array, *, axis: int = -1) -> Array:
 
 
 def mean_cross_entropy(logits: Array, y: Array) -> Array:
-    """Mean BCE for (n, 1) logits, mean softmax CE for (n, k) logits; a scalar."""
+    """Mean BCE for (n, 1) logits, mean softmax CE for (n, k) logits; a scalar.
+
+    No input checks: the building block of :func:`loss`.
+    """
     if logits.shape[-1] == 1:
         return jnp.mean(binary_cross_entropy(logits[:, 0], y))
     return jnp.mean(softmax_cross_entropy(logits, y))
@@ -116,6 +121,8 @@ OUTPUTS = ("logistic", "softmax", "identity", "exp")
 
 def per_example_output_loss(logits: Array, Y: Array, output: str) -> Array:
     """Per-example loss of an output unit with its canonical loss, from the logits.
+
+    No input checks (an unknown ``output`` raises a ValueError).
 
     Args:
       logits: (n, k) pre-activations of the output layer.

@@ -124,7 +124,7 @@ def _init_dense(key: Array, fan_in: int, fan_out: int, scheme: str, dtype) -> De
 
 
 def sizes_of(params: Params) -> tuple[int, ...]:
-    """Returns ``(d, h1, ..., k)`` of a network."""
+    """Returns ``(d, h1, ..., k)`` of a network. No input checks."""
     return (params[0].W.shape[1],) + tuple(layer.W.shape[0] for layer in params)
 
 
@@ -187,7 +187,10 @@ def forward_with_intermediates(
 
 
 def output_probabilities(logits: Array) -> Array:
-    """Sigmoid of (..., 1) logits as (...,), or softmax over the last axis when k > 1."""
+    """Sigmoid of (..., 1) logits as (...,), or softmax over the last axis when k > 1.
+
+    No input checks.
+    """
     if logits.shape[-1] == 1:
         return jax.nn.sigmoid(logits[..., 0])
     return jax.nn.softmax(logits, axis=-1)

@@ -13,22 +13,12 @@ import optax
 
 from jaxmlp import _steps, guard, mlp, optimizers, validation
 from jaxmlp import activations as _activations
-
-# re-exported: code and tests that import these names from jaxmlp.training (the sweep)
-from jaxmlp._steps import (  # noqa: F401
-    BACKEND_GRADIENTS,
-    GRADIENTS,
-    autodiff_loss_and_grads,
-    loss_and_grads_fn,
-)
-from jaxmlp.batches import shuffled_positions  # noqa: F401
+from jaxmlp._steps import loss_and_grads_fn
 from jaxmlp.kernels.backends import resolve_backend
 
 __all__ = [
     "TrainResult",
-    "autodiff_loss_and_grads",
     "make_step",
-    "shuffled_positions",
     "train",
 ]
 

@@ -274,10 +274,9 @@ def test_sweep_learning_rate_axis(tmp_path, capsys):
         "2/relu/0.1",
         "2/relu/0.3",
     }
-    assert cli._rates("0.1, 0.3") == (0.1, 0.3)
     for text in ("0.1,nope", "0.1,-1", "nan"):
-        with pytest.raises(cli.CLIError, match="--lrs"):
-            cli._rates(text)
+        status, _, err = run(capsys, "sweep", "--lrs", text, "--out", str(tmp_path / "no"))
+        assert status == 2 and "--lrs" in err, err
 
 
 def test_convert_refuses_garbage_with_exit_1(tmp_path, capsys):
