@@ -15,7 +15,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-# --seed s also seeds the split (s + 1) and the shuffle (s + 2): all within int32.
+# --seed s also seeds the split (s + 1) and the shuffle (s + 2): all within int32
+# (datasets.MAX_RUN_SEED, written out here so that parsing the command line imports no jax).
 MAX_SEED = 2**31 - 3
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 

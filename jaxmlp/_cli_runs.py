@@ -77,15 +77,16 @@ def _train_setup(args: argparse.Namespace) -> TrainSetup:
     optimizer = make_optimizer(args.optimizer, args.lr)
     # at once, before the data: every data set has 2 features and 1 output at least
     as_usage_error("--sizes", validation.check_sizes, (2, *args.sizes, 1))
-    X, y = load_dataset(args.dataset, args.n, args.seed)
+    keys = datasets.run_keys(args.seed)
+    X, y = load_dataset(args.dataset, args.n, keys.data)
     X_train, X_test, y_train, y_test = as_usage_error(
         "--test-fraction", datasets.train_test_split,
-        jax.random.key(args.seed + 1), X, y, test_fraction=args.test_fraction,
+        jax.random.key(keys.split), X, y, test_fraction=args.test_fraction,
     )  # fmt: skip
     k = int(np.max(np.asarray(y))) + 1
     sizes = (X.shape[1], *args.sizes, 1 if k == 2 else k)
-    params = as_usage_error("--sizes", jaxmlp.init_mlp, jax.random.key(args.seed), sizes)
-    key = jax.random.key(args.seed + 2) if args.batch_size else None
+    params = as_usage_error("--sizes", jaxmlp.init_mlp, jax.random.key(keys.init), sizes)
+    key = jax.random.key(keys.shuffle) if args.batch_size else None
     as_usage_error(
         "--batch-size", validation.check_batching, args.batch_size, key, X_train.shape[0]
     )
@@ -272,16 +273,17 @@ def _sweep_setup(args: argparse.Namespace) -> dict:
     optimizer = (
         optimizers.by_name(args.optimizer) if args.lrs else make_optimizer(args.optimizer, args.lr)
     )
-    X, y = load_dataset(args.dataset, args.n, args.data_seed)
+    keys = datasets.run_keys(args.data_seed)
+    X, y = load_dataset(args.dataset, args.n, keys.data)
     X_train, X_test, y_train, y_test = as_usage_error(
         "--test-fraction", datasets.train_test_split,
-        jax.random.key(args.data_seed + 1), X, y, test_fraction=args.test_fraction,
+        jax.random.key(keys.split), X, y, test_fraction=args.test_fraction,
     )  # fmt: skip
     return dict(
         X=X_train, y=y_train, X_test=X_test, y_test=y_test, widths=args.widths,
         activations=args.activations, seeds=args.seeds, steps=args.steps,
         optimizer=optimizer, learning_rates=args.lrs, batch_size=args.batch_size,
-        key=jax.random.key(args.data_seed + 2) if args.batch_size else None,
+        key=jax.random.key(keys.shuffle) if args.batch_size else None,
         progress=sys.stderr.isatty(), depth=args.depth, checkpoint=args.checkpoint,
     )  # fmt: skip
 

@@ -287,21 +287,11 @@ def _train_guarded(params, X, y, key, opt_state, first_step, rate, **options):
 
 def _check_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformation, str | None]:
     """``(transformation, name of its injected rate or None)``; TypeError/ValueError if bad."""
+    validation.check_optimizer(
+        optimizer, rate_name="learning_rate", with_rate=learning_rate is not None
+    )
     if learning_rate is None:
-        if not isinstance(optimizer, optax.GradientTransformation):
-            hint = (
-                " (a factory like optax.adam needs learning_rate=)" if callable(optimizer) else ""
-            )
-            raise TypeError(
-                "optimizer must be an optax.GradientTransformation, "
-                f"got {type(optimizer).__name__}{hint}"
-            )
         return optimizer, None
-    if isinstance(optimizer, optax.GradientTransformation) or not callable(optimizer):
-        raise TypeError(
-            "with learning_rate, optimizer must be a factory taking the learning rate "
-            f"(like optax.adam), got {type(optimizer).__name__}"
-        )
     if isinstance(learning_rate, bool) or not isinstance(
         learning_rate, (int, float, np.integer, np.floating)
     ):

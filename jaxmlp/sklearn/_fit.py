@@ -158,7 +158,7 @@ def regularized_loss_and_grads(params, X, Y, sample_weight, alpha, *, activation
 def predict_units(params, X, *, activation, output):
     """(n, k) output units ``Y_hat`` (probabilities, or the regression values)."""
     logits = mlp.forward_with_intermediates(params, X, activation).s[-1]
-    return backprop.output_units(logits, output)
+    return mlp.output_units(logits, output)
 
 
 def validation_score(params, X, Y, sample_weight, *, activation, output):
