@@ -1,5 +1,7 @@
 """Helpers shared by the experiment scripts, so that no script imports another.
 
+* Flags: :func:`study_args`, every study's ``--out`` and ``--quick``; it prints the
+  device JAX runs on (CPU, GPU or TPU: whatever JAX sees; ``JAX_PLATFORMS`` picks).
 * Timing: :func:`time_calls` and :func:`interleaved` (alternating rounds, fair
   on a shared machine), and :func:`machine`, what the numbers were measured on.
 * Data and grid: :data:`GRID`, the 320-model width x activation x seed grid of
@@ -12,6 +14,7 @@ Scripts import ``jaxmlp`` and this module only; it sits beside them in
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.metadata
 import os
@@ -24,6 +27,7 @@ from collections.abc import Callable
 import jax
 
 import jaxmlp
+from jaxmlp import compilation_cache
 
 # The sweep experiments' grid: 10 widths x 4 activations x 8 seeds = 320 MLPs.
 GRID = {
@@ -31,6 +35,32 @@ GRID = {
     "activations": ("sigmoid", "tanh", "relu", "leaky_relu"),
     "seeds": tuple(range(8)),
 }
+
+# --------------------------------------------------------------------------- flags
+
+
+def device() -> str:
+    """The backend and devices JAX runs on, in words."""
+    devices = jax.devices()
+    return f"{jax.default_backend()}: {len(devices)} x {devices[0].device_kind}"
+
+
+def study_args(doc: str, argv, *, out: str, extra=None) -> argparse.Namespace:
+    """Parses a study's flags: ``--out`` (default ``out``), ``--quick``, and ``extra(parser)``'s.
+
+    Prints the device, turns on the persistent compilation cache (``JAXMLP_NO_CACHE=1``:
+    off) and returns the flags, ``args.out`` a ``pathlib.Path``.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(out))
+    parser.add_argument("--quick", action="store_true", help="reduced settings (smoke tests)")
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args(argv)
+    print(f"device: {device()}", flush=True)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
+    return args
+
 
 # --------------------------------------------------------------------------- data
 
