@@ -2,7 +2,7 @@
 
 Subcommands: ``train``, ``sweep``, ``convert``, ``figures``, ``bench``, ``playground``,
 ``info``.
-``figures`` and ``bench`` run ``experiments/blog.py`` and ``experiments/bench.py``
+``figures`` and ``bench`` run ``experiments/blog.py`` and ``benchmarks/bench.py``
 of the source checkout (or of the folder ``$JAXMLP_EXPERIMENTS``) in a subprocess.
 
 Exit status (docs/cli.md): 0 done; 2 a bad command line (an unknown option, a bad
@@ -69,9 +69,9 @@ EPILOG = """examples:
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 
 
-def _experiment(script: str, args: argparse.Namespace) -> int:
+def _experiment(script: str, args: argparse.Namespace, room: str = "experiments") -> int:
     root = pathlib.Path(__file__).resolve().parent.parent
-    folder = pathlib.Path(os.environ.get("JAXMLP_EXPERIMENTS", root / "experiments"))
+    folder = pathlib.Path(os.environ.get("JAXMLP_EXPERIMENTS", root / room))
     path = folder / script
     if not path.is_file():
         raise CLIError(f"{path} not found: this command needs a source checkout of jaxmlp")
@@ -252,11 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("extra", nargs="*", help="after --: more options for experiments/blog.py")
     p.set_defaults(func=lambda a: _experiment("blog.py", a))
 
-    p = add("bench", "run the benchmarks (experiments/bench.py)")
+    p = add("bench", "run the benchmarks (benchmarks/bench.py)")
     p.add_argument("--out", default="out/bench")
     p.add_argument("--quick", action="store_true", help="tiny sizes")
-    p.add_argument("extra", nargs="*", help="after --: more options for experiments/bench.py")
-    p.set_defaults(func=lambda a: _experiment("bench.py", a))
+    p.add_argument("extra", nargs="*", help="after --: more options for benchmarks/bench.py")
+    p.set_defaults(func=lambda a: _experiment("bench.py", a, "benchmarks"))
 
     p = add("playground", "the post's experiment live in the browser (jaxmlp[playground])")
     p.add_argument("--port", type=int, default=8050, help="port on 127.0.0.1 (0: any free one)")

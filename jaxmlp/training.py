@@ -94,7 +94,7 @@ def make_step(
     )
 
 
-# lax.scan unroll of the fast path. Measured in experiments/bench.py: unrolling
+# lax.scan unroll of the fast path. Measured in benchmarks/bench.py: unrolling
 # saves a little loop work per step on tiny problems but multiplies compile time.
 UNROLL = 1
 # XLA:CPU options for the fast program of stacked networks with at most

@@ -322,8 +322,8 @@ def test_figures_and_bench_run_their_script(tmp_path, capsys, monkeypatch, comma
 
 def test_figures_default_script_exists():
     root = os.path.dirname(os.path.dirname(cli.__file__))
-    for script in ("blog.py", "bench.py"):
-        assert os.path.isfile(os.path.join(root, "experiments", script))
+    for room, script in (("experiments", "blog.py"), ("benchmarks", "bench.py")):
+        assert os.path.isfile(os.path.join(root, room, script))
 
 
 def test_info_json(capsys):
