@@ -25,7 +25,7 @@ import time
 import matplotlib
 import numpy as np
 import optax
-from _common import make_data, study_args, write_csv
+from _common import make_data, study_args, sweep_flags, sweep_settings, write_csv
 
 import jaxmlp
 
@@ -147,20 +147,9 @@ def mean_test_accuracy(r) -> dict:
 QUICK = {"steps": 50, "seeds": (0,), "learning_rates": (0.01, 0.1)}
 
 
-def _flags(parser) -> None:
-    parser.add_argument("--steps", type=int, help=f"default {Config.steps}")
-    parser.add_argument("--seeds", type=int, help=f"default {len(Config.seeds)}")
-    parser.add_argument("--progress", action="store_true")
-
-
 def main(argv=None) -> None:
-    args = study_args(__doc__, argv, out="out/sweep-lr", extra=_flags)
-    settings: dict = dict(QUICK) if args.quick else {}
-    if args.steps is not None:
-        settings["steps"] = args.steps
-    if args.seeds is not None:
-        settings["seeds"] = tuple(range(args.seeds))
-    cfg = Config(**settings)
+    args = study_args(__doc__, argv, out="out/sweep-lr", extra=lambda p: sweep_flags(p, Config))
+    cfg = Config(**sweep_settings(args, QUICK))
     os.makedirs(args.out, exist_ok=True)
     X, X_test, y, y_test = make_data("spirals", cfg)  # the width sweep's points and split
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from _common import GRID, make_data, study_args, write_csv
+from _common import GRID, make_data, study_args, sweep_flags, sweep_settings, write_csv
 
 import jaxmlp
 from jaxmlp.plots import style
@@ -165,20 +165,13 @@ QUICK = {"widths": (5, 10), "steps": 50, "seeds": (0, 1)}
 
 
 def _flags(parser) -> None:
-    parser.add_argument("--steps", type=int, help=f"default {Config.steps}")
-    parser.add_argument("--seeds", type=int, help=f"default {len(Config.seeds)}")
+    sweep_flags(parser, Config)
     parser.add_argument("--depth", type=int, default=Config.depth, help="hidden layers per model")
-    parser.add_argument("--progress", action="store_true")
 
 
 def main(argv=None) -> None:
     args = study_args(__doc__, argv, out="out/sweep", extra=_flags)
-    settings: dict = dict(QUICK) if args.quick else {}
-    if args.steps is not None:
-        settings["steps"] = args.steps
-    if args.seeds is not None:
-        settings["seeds"] = tuple(range(args.seeds))
-    cfg = Config(**settings, depth=args.depth)
+    cfg = Config(**sweep_settings(args, QUICK), depth=args.depth)
     os.makedirs(args.out, exist_ok=True)
     optimizer = optax.adam(cfg.learning_rate)
     rows, summary, timings = [], {}, {}
