@@ -1,6 +1,4 @@
-"""Sessions: tests, lint, typecheck (default); figures, sweep, bench, docs (on demand)."""
-
-import pathlib
+"""Sessions: tests, lint, typecheck (default); figures, sweep, bench, gpu, docs (on demand)."""
 
 import nox
 
@@ -57,14 +55,38 @@ def figures(session: nox.Session) -> None:
     session.run("python", "experiments/animate.py", *out)
 
 
+# benchmark script -> the docs/bench page its stored results render (bench_gpu: none yet)
+BENCH_PAGES = {
+    "bench": "bench",
+    "bench_latency": "bench_latency",
+    "bench_sweep": "sweep",
+    "bench_sklearn": "bench_sklearn",
+    "sklearn_quality": "sklearn_quality",
+    "bench_playground": "bench_playground",
+}
+
+
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks to out/bench (pass -- --quick for a smoke run); then the sweep's, if present."""
+    """Benchmarks to out/bench (-- --quick: a smoke run), or with -- --render-only the
+    docs/bench pages re-rendered from their stored JSON (nothing measured)."""
+    if "--render-only" in session.posargs:
+        session.install("-e", ".")
+        for script in BENCH_PAGES:
+            session.run("python", f"benchmarks/{script}.py", "--out", "docs/bench", "--render-only")
+        return
     session.install("-e", ".[bench]")
-    session.run("python", "experiments/bench.py", *session.posargs)
-    session.run("python", "experiments/bench_latency.py", *session.posargs)
-    if pathlib.Path("experiments/bench_sweep.py").exists():
-        session.run("python", "experiments/bench_sweep.py", "--out", "out/bench")
+    for script in ("bench", "bench_latency", "bench_sweep"):
+        session.run("python", f"benchmarks/{script}.py", "--out", "out/bench", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def gpu(session: nox.Session) -> None:
+    """On a GPU machine: the kernel tests (compiled by Triton there; no test carries the gpu
+    marker yet, so the whole file), then the GPU benchmark (out/bench_gpu)."""
+    session.install("-e", ".[test,cuda]")
+    session.run("pytest", "-n", "0", "tests/test_kernels.py")
+    session.run("python", "benchmarks/bench_gpu.py", "--out", "out/bench_gpu", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -17,7 +17,6 @@ training run per network (``jaxmlp.train(..., snapshot_every=k)``).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import pathlib
@@ -26,9 +25,10 @@ import time
 import jax
 import numpy as np
 import optax
+from _common import study_args
 
 import jaxmlp
-from jaxmlp import compilation_cache, datasets
+from jaxmlp import datasets
 from jaxmlp.plots import animation, network, unit_maps
 
 REPORT_MARKER = "<!-- animate.py: watch it learn -->"
@@ -212,11 +212,7 @@ def update_report(path: pathlib.Path, section: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/blog"))
-    parser.add_argument("--quick", action="store_true", help="reduced settings (smoke tests)")
-    args = parser.parse_args(argv)
-    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
+    args = study_args(__doc__, argv, out="out/blog")
     cfg = Config(**(QUICK if args.quick else {}))
     start = time.perf_counter()
     results = run(cfg, args.out)

@@ -12,11 +12,11 @@ Writes to ``--out``: ``results.csv`` (one row per model), ``results.json``
 width x rate map) and ``report.md``. Usage::
 
     python experiments/sweep_learning_rate.py --out out/sweep-lr
+    python experiments/sweep_learning_rate.py --out /tmp/lr --quick    # 1 seed, 2 rates, 50 steps
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -25,10 +25,9 @@ import time
 import matplotlib
 import numpy as np
 import optax
-from _common import make_data, write_csv
+from _common import make_data, study_args, sweep_flags, sweep_settings, write_csv
 
 import jaxmlp
-from jaxmlp import compilation_cache
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -145,15 +144,12 @@ def mean_test_accuracy(r) -> dict:
     }
 
 
+QUICK = {"steps": 50, "seeds": (0,), "learning_rates": (0.01, 0.1)}
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/sweep-lr")
-    parser.add_argument("--steps", type=int, default=Config.steps)
-    parser.add_argument("--seeds", type=int, default=len(Config.seeds))
-    parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
-    cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)))
+    args = study_args(__doc__, argv, out="out/sweep-lr", extra=lambda p: sweep_flags(p, Config))
+    cfg = Config(**sweep_settings(args, QUICK))
     os.makedirs(args.out, exist_ok=True)
     X, X_test, y, y_test = make_data("spirals", cfg)  # the width sweep's points and split
     t0 = time.perf_counter()

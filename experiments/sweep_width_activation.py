@@ -6,12 +6,12 @@ per activation with the seed spread, a decision-boundary grid width x activation
 loss curves) and ``report.md``. Usage::
 
     python experiments/sweep_width_activation.py --out out/sweep
+    python experiments/sweep_width_activation.py --out /tmp/s --quick    # 2 widths, 50 steps
     python experiments/sweep_width_activation.py --out out/sweep-deep --depth 2
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -21,10 +21,9 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from _common import GRID, make_data, write_csv
+from _common import GRID, make_data, study_args, sweep_flags, sweep_settings, write_csv
 
 import jaxmlp
-from jaxmlp import compilation_cache
 from jaxmlp.plots import style
 
 matplotlib.use("Agg")
@@ -162,16 +161,17 @@ def summary_of(r) -> dict:
     }
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/sweep")
-    parser.add_argument("--steps", type=int, default=Config.steps)
-    parser.add_argument("--seeds", type=int, default=len(Config.seeds))
+QUICK = {"widths": (5, 10), "steps": 50, "seeds": (0, 1)}
+
+
+def _flags(parser) -> None:
+    sweep_flags(parser, Config)
     parser.add_argument("--depth", type=int, default=Config.depth, help="hidden layers per model")
-    parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
-    cfg = Config(steps=args.steps, seeds=tuple(range(args.seeds)), depth=args.depth)
+
+
+def main(argv=None) -> None:
+    args = study_args(__doc__, argv, out="out/sweep", extra=_flags)
+    cfg = Config(**sweep_settings(args, QUICK), depth=args.depth)
     os.makedirs(args.out, exist_ok=True)
     optimizer = optax.adam(cfg.learning_rate)
     rows, summary, timings = [], {}, {}

@@ -17,15 +17,15 @@ import sys
 import time
 from typing import Any, NamedTuple
 
-from jaxmlp._cli_options import (
+from jaxmlp._cli_checks import (
     Interrupted,
     UsageError,
-    _check_out,
-    _check_path,
-    _dataset,
-    _optimizer,
-    _progress,
-    _usage,
+    as_usage_error,
+    check_file_to_write,
+    check_out_dir,
+    load_dataset,
+    make_optimizer,
+    progress_bar,
 )
 
 # Ctrl-C is honoured between chunks of training: each chunk is at most
@@ -74,20 +74,23 @@ def _train_setup(args: argparse.Namespace) -> TrainSetup:
     import jaxmlp
     from jaxmlp import datasets, validation
 
-    _check_out(pathlib.Path(args.out), TRAIN_FILES)
-    optimizer = _optimizer(args.optimizer, args.lr)
+    check_out_dir(pathlib.Path(args.out), TRAIN_FILES)
+    optimizer = make_optimizer(args.optimizer, args.lr)
     # at once, before the data: every data set has 2 features and 1 output at least
-    _usage("--sizes", validation.check_sizes, (2, *args.sizes, 1))
-    X, y = _dataset(args.dataset, args.n, args.seed)
-    X_train, X_test, y_train, y_test = _usage(
+    as_usage_error("--sizes", validation.check_sizes, (2, *args.sizes, 1))
+    keys = datasets.run_keys(args.seed)
+    X, y = load_dataset(args.dataset, args.n, keys.data)
+    X_train, X_test, y_train, y_test = as_usage_error(
         "--test-fraction", datasets.train_test_split,
-        jax.random.key(args.seed + 1), X, y, test_fraction=args.test_fraction,
+        jax.random.key(keys.split), X, y, test_fraction=args.test_fraction,
     )  # fmt: skip
     k = int(np.max(np.asarray(y))) + 1
     sizes = (X.shape[1], *args.sizes, 1 if k == 2 else k)
-    params = _usage("--sizes", jaxmlp.init_mlp, jax.random.key(args.seed), sizes)
-    key = jax.random.key(args.seed + 2) if args.batch_size else None
-    _usage("--batch-size", validation.check_batching, args.batch_size, key, X_train.shape[0])
+    params = as_usage_error("--sizes", jaxmlp.init_mlp, jax.random.key(keys.init), sizes)
+    key = jax.random.key(keys.shuffle) if args.batch_size else None
+    as_usage_error(
+        "--batch-size", validation.check_batching, args.batch_size, key, X_train.shape[0]
+    )
     return TrainSetup(X, y, X_train, X_test, y_train, y_test, sizes, params, optimizer, key)
 
 
@@ -144,7 +147,7 @@ def _fit(args: argparse.Namespace, setup: TrainSetup) -> Fit:
     import numpy as np
 
     chunk = _chunk_steps(args, setup)
-    bar = _progress(args.steps, "train")
+    bar = progress_bar(args.steps, "train")
     # an explicit first state: every chunk passes opt_state, so all share one program
     run = _Progress(setup.params, setup.optimizer.init(setup.params), 0, (), None)
     start = time.perf_counter()
@@ -268,24 +271,25 @@ def _sweep_setup(args: argparse.Namespace) -> dict:
 
     from jaxmlp import datasets, optimizers
 
-    _check_out(pathlib.Path(args.out), ("results.safetensors", "summary.json"))
+    check_out_dir(pathlib.Path(args.out), ("results.safetensors", "summary.json"))
     if args.checkpoint:  # the checkpoint and its .json sidecar, before any training
-        _check_path(args.checkpoint, "--checkpoint", writable=True)
-        _check_path(args.checkpoint + ".json", "--checkpoint")
+        check_file_to_write(args.checkpoint, "--checkpoint", writable=True)
+        check_file_to_write(args.checkpoint + ".json", "--checkpoint")
     optimizer = (
-        optimizers.by_name(args.optimizer) if args.lrs else _optimizer(args.optimizer, args.lr)
+        optimizers.by_name(args.optimizer) if args.lrs else make_optimizer(args.optimizer, args.lr)
     )
-    X, y = _dataset(args.dataset, args.n, args.data_seed)
-    X_train, X_test, y_train, y_test = _usage(
+    keys = datasets.run_keys(args.data_seed)
+    X, y = load_dataset(args.dataset, args.n, keys.data)
+    X_train, X_test, y_train, y_test = as_usage_error(
         "--test-fraction", datasets.train_test_split,
-        jax.random.key(args.data_seed + 1), X, y, test_fraction=args.test_fraction,
+        jax.random.key(keys.split), X, y, test_fraction=args.test_fraction,
     )  # fmt: skip
     _check_sweep_grid(args, optimizer, X_train, y_train)
     return dict(
         X=X_train, y=y_train, X_test=X_test, y_test=y_test, widths=args.widths,
         activations=args.activations, seeds=args.seeds, steps=args.steps,
         optimizer=optimizer, learning_rates=args.lrs, batch_size=args.batch_size,
-        key=jax.random.key(args.data_seed + 2) if args.batch_size else None,
+        key=jax.random.key(keys.shuffle) if args.batch_size else None,
         progress=sys.stderr.isatty(), depth=args.depth, checkpoint=args.checkpoint,
     )  # fmt: skip
 
@@ -323,9 +327,10 @@ def _check_sweep_grid(args: argparse.Namespace, optimizer, X, y) -> None:
         flag = _SWEEP_FLAGS.get(str(e).split()[0], "--widths/--depth")
         raise UsageError(f"{flag}: {e}") from None
 
+    """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
+
 
 def _run_sweep(args: argparse.Namespace, options: dict):
-    """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
     import jaxmlp
 
     try:
@@ -434,7 +439,7 @@ def cmd_convert(args: argparse.Namespace) -> str:
 
     if os.path.abspath(args.source) == os.path.abspath(args.destination):
         raise UsageError("convert writes a new file: DESTINATION must differ from SOURCE")
-    _check_path(args.destination, "DESTINATION")
+    check_file_to_write(args.destination, "DESTINATION")
     kind = io.convert(args.source, args.destination)
     print(f"converted {args.source} ({kind}) -> {args.destination}")
     return kind

@@ -53,8 +53,7 @@ def _pallas_manual_grads(
     """The fused Pallas kernel's loss and manual gradients (imported on first use)."""
     from jaxmlp import kernels
 
-    # the kernels' unchecked twin (to be renamed kernels.fused_mlp._fused_loss_and_grads)
-    return kernels._fused_loss_and_grads(params, X, y, activation)
+    return kernels.loss_and_fused_grads(params, X, y, activation)
 
 
 def _pallas_autodiff_grads(

@@ -40,7 +40,7 @@ Array = jax.Array
 
 
 def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
-    """``Delta_L = Y_hat - Y`` (P1) for BCE (k == 1) and softmax CE (k > 1).
+    """``Delta_L = Y_hat - Y`` (P1) for BCE (k == 1) and softmax CE (k > 1). No input checks.
 
     Args:
       logits: (n, k) logits, or any shape with the k outputs on ``axis`` (the
@@ -57,9 +57,10 @@ def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
     """
     axis = axis - logits.ndim if axis >= 0 else axis  # from the end: y aligns on the right
     if logits.shape[axis] == 1:  # BCE: the sigmoid
-        y_hat, target = jax.nn.sigmoid(logits), jnp.expand_dims(y.astype(logits.dtype), axis)
+        y_hat = mlp.output_units(logits, "logistic")
+        target = jnp.expand_dims(y.astype(logits.dtype), axis)
     else:  # softmax CE
-        y_hat = jax.nn.softmax(logits, axis=axis)
+        y_hat = mlp.output_units(logits, "softmax", axis=axis)
         target = jax.nn.one_hot(y, logits.shape[axis], dtype=logits.dtype, axis=axis)
     return y_hat - jnp.expand_dims(target, tuple(range(logits.ndim - target.ndim)))
 
@@ -67,7 +68,7 @@ def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
 def loss_and_manual_grads(
     params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
 ) -> tuple[Array, mlp.Params]:
-    """One forward pass, the loss, and the explicit backward pass; no input checks.
+    """One forward pass, the loss, and the explicit backward pass. No input checks.
 
     Args:
       params: tuple of L Dense layers.
@@ -81,14 +82,25 @@ def loss_and_manual_grads(
     act = _activations.get(activation)
     s, h = mlp.forward_with_intermediates(params, X, act)
     logits = s[-1]
-    n = X.shape[0]
-    delta = output_delta(logits, y)  # (P1)
+    grads = _backward(params, s, h, output_delta(logits, y), act, mean=True)  # (P1), (P3), (P2/P4)
+    return losses.mean_cross_entropy(logits, y), grads
+
+
+def _backward(params, s, h, delta, act, *, mean: bool) -> mlp.Params:
+    """(P3) and (P2/P4) from the output delta: each layer's gradient, over the rows.
+
+    ``s``, ``h``: the forward pass's :class:`~jaxmlp.mlp.Intermediates`; ``delta``:
+    (n, k) ``Delta_L`` (P1), already weighted per row where the loss is weighted.
+    ``mean``: the mean over the n rows (``/ n``), else their sum.
+    """
+    n, rows = delta.shape[0], jnp.mean if mean else jnp.sum
     grads = []
     for l in reversed(range(len(params))):
-        grads.append(mlp.Dense(W=delta.T @ h[l] / n, b=jnp.mean(delta, axis=0)))  # (P2/P4)
+        W = delta.T @ h[l]  # (P2/P4): the outer products, summed
+        grads.append(mlp.Dense(W=W / n if mean else W, b=rows(delta, axis=0)))  # (P2/P4)
         if l > 0:
             delta = (delta @ params[l].W) * act.derivative(s[l - 1], h[l])  # (P3)
-    return losses.mean_cross_entropy(logits, y), tuple(reversed(grads))
+    return tuple(reversed(grads))
 
 
 def _small_matmul(W: Array, H: Array) -> Array:
@@ -196,19 +208,6 @@ def manual_grads(
     return _manual_grads(params, X, y, act)
 
 
-def output_units(logits: Array, output: str) -> Array:
-    """``Y_hat`` of an output unit (see :data:`jaxmlp.losses.OUTPUTS`) from (n, k) logits."""
-    if output == "logistic":
-        return jax.nn.sigmoid(logits)
-    if output == "softmax":
-        return jax.nn.softmax(logits, axis=-1)
-    if output == "identity":
-        return logits
-    if output == "exp":
-        return jnp.exp(logits)
-    raise ValueError(f"output must be one of {', '.join(losses.OUTPUTS)}; got {output!r}")
-
-
 def weighted_loss_and_manual_grads(
     params: mlp.Params,
     X: Array,
@@ -225,7 +224,7 @@ def weighted_loss_and_manual_grads(
     regressor's identity output with the half squared error included), scaled
     per row by the weight. Then (P3) and (P2/P4) as in
     :func:`loss_and_manual_grads`, with the weighted sum in place of the mean.
-    No autodiff, no input checks.
+    No autodiff. No input checks.
 
     Args:
       params: tuple of L Dense layers.
@@ -233,7 +232,7 @@ def weighted_loss_and_manual_grads(
       Y: (n, k) float targets (see :func:`jaxmlp.losses.per_example_output_loss`).
       weights: (n,) non-negative example weights; ``1 / n`` each gives the mean.
       activation: hidden-layer activation.
-      output: output unit, one of :data:`jaxmlp.losses.OUTPUTS`.
+      output: output unit, one of :data:`jaxmlp.mlp.OUTPUTS`.
 
     Returns:
       ``(loss, grads)``: the scalar weighted loss and a pytree like ``params``.
@@ -247,11 +246,6 @@ def weighted_loss_and_manual_grads(
     act = _activations.get(activation)
     s, h = mlp.forward_with_intermediates(params, X, act)
     logits = s[-1]
-    delta = (output_units(logits, output) - Y.astype(logits.dtype)) * weights[:, None]  # (P1)
-    grads = []
-    for l in reversed(range(len(params))):
-        grads.append(mlp.Dense(W=delta.T @ h[l], b=jnp.sum(delta, axis=0)))  # (P2/P4)
-        if l > 0:
-            delta = (delta @ params[l].W) * act.derivative(s[l - 1], h[l])  # (P3)
+    delta = (mlp.output_units(logits, output) - Y.astype(logits.dtype)) * weights[:, None]  # (P1)
     loss = jnp.sum(weights * losses.per_example_output_loss(logits, Y, output))
-    return loss, tuple(reversed(grads))
+    return loss, _backward(params, s, h, delta, act, mean=False)  # the weighted sum

@@ -2,7 +2,7 @@
 
 Subcommands: ``train``, ``sweep``, ``convert``, ``figures``, ``bench``, ``playground``,
 ``info``.
-``figures`` and ``bench`` run ``experiments/blog.py`` and ``experiments/bench.py``
+``figures`` and ``bench`` run ``experiments/blog.py`` and ``benchmarks/bench.py``
 of the source checkout (or of the folder ``$JAXMLP_EXPERIMENTS``) in a subprocess.
 
 Exit status (docs/cli.md): 0 done; 2 a bad command line (an unknown option, a bad
@@ -23,27 +23,25 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from jaxmlp._cli_options import (  # noqa: F401 - re-exported: the command line's public names
-    _STEPS_HELP,
+from jaxmlp._cli_checks import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     MAX_SEED,
+    STEPS_HELP,
     CLIError,
     Interrupted,
     UsageError,
-    _choice_list,
-    _fraction,
-    _ints,
-    _list,
-    _path,
-    _positive,
-    _rates,
-    _seed,
-    _steps,
+    choice_list,
+    comma_list,
     dataset_names,
+    fraction,
+    nonempty_path,
+    positive,
+    seed_value,
+    step_count,
 )
-from jaxmlp._cli_runs import MAX_CHUNK_STEPS, cmd_convert, cmd_sweep, cmd_train  # noqa: F401
+from jaxmlp._cli_runs import cmd_convert, cmd_sweep, cmd_train
 
 __all__ = [
     "CLIError",
@@ -72,9 +70,9 @@ EPILOG = """examples:
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 
 
-def _experiment(script: str, args: argparse.Namespace) -> int:
+def _experiment(script: str, args: argparse.Namespace, room: str = "experiments") -> int:
     root = pathlib.Path(__file__).resolve().parent.parent
-    folder = pathlib.Path(os.environ.get("JAXMLP_EXPERIMENTS", root / "experiments"))
+    folder = pathlib.Path(os.environ.get("JAXMLP_EXPERIMENTS", root / room))
     path = folder / script
     if not path.is_file():
         raise CLIError(f"{path} not found: this command needs a source checkout of jaxmlp")
@@ -155,17 +153,17 @@ def _train_options(
 ) -> None:
     """The options of ``jaxmlp train``."""
     p.add_argument("--dataset", default="circles", choices=datasets)
-    p.add_argument("--n", type=_positive(int), default=200, help="examples (default 200)")
-    p.add_argument("--sizes", type=_list(_positive(int), "positive ints"), default=(3,),
+    p.add_argument("--n", type=positive(int), default=200, help="examples (default 200)")
+    p.add_argument("--sizes", type=comma_list(positive(int), "positive ints"), default=(3,),
                    help="hidden widths, comma-separated (default 3)")  # fmt: skip
     p.add_argument("--activation", default="sigmoid", choices=activations)
     p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=_positive(float), default=1.0, help="learning rate (default 1.0)")
-    p.add_argument("--steps", type=_steps, default=2000, help=_STEPS_HELP)
-    p.add_argument("--batch-size", type=_positive(int), default=None, help="default: full batch")
-    p.add_argument("--test-fraction", type=_fraction, default=0.25)
-    p.add_argument("--seed", type=_seed, default=0, help="seed of data, init and shuffle")
-    p.add_argument("--out", type=_path, default="out/train", help="output directory")
+    p.add_argument("--lr", type=positive(float), default=1.0, help="learning rate (default 1.0)")
+    p.add_argument("--steps", type=step_count, default=2000, help=STEPS_HELP)
+    p.add_argument("--batch-size", type=positive(int), default=None, help="default: full batch")
+    p.add_argument("--test-fraction", type=fraction, default=0.25)
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of data, init and shuffle")
+    p.add_argument("--out", type=nonempty_path, default="out/train", help="output directory")
     p.set_defaults(func=cmd_train)
 
 
@@ -174,29 +172,31 @@ def _sweep_options(
 ) -> None:
     """The options of ``jaxmlp sweep``."""
     p.add_argument("--dataset", default="circles", choices=datasets)
-    p.add_argument("--n", type=_positive(int), default=200)
-    p.add_argument("--widths", type=_list(_positive(int), "positive ints"), default=(2, 3, 8))
+    p.add_argument("--n", type=positive(int), default=200)
+    p.add_argument("--widths", type=comma_list(positive(int), "positive ints"), default=(2, 3, 8))
     p.add_argument(
-        "--activations", type=_choice_list(activations), default=("sigmoid", "tanh", "relu")
+        "--activations", type=choice_list(activations), default=("sigmoid", "tanh", "relu")
     )
-    p.add_argument("--seeds", type=_list(_seed, f"ints in 0..{MAX_SEED}"), default=(0, 1, 2))
-    p.add_argument("--depth", type=_positive(int), default=1, help="hidden layers per model")
+    p.add_argument(
+        "--seeds", type=comma_list(seed_value, f"ints in 0..{MAX_SEED}"), default=(0, 1, 2)
+    )
+    p.add_argument("--depth", type=positive(int), default=1, help="hidden layers per model")
     p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=_positive(float), default=1.0)
+    p.add_argument("--lr", type=positive(float), default=1.0)
     p.add_argument(
         "--lrs",
-        type=_list(_positive(float), "positive finite numbers"),
+        type=comma_list(positive(float), "positive finite numbers"),
         default=None,
         help="comma-separated learning rates: a learning-rate axis (not --lr)",
     )
-    p.add_argument("--steps", type=_steps, default=2000, help=_STEPS_HELP)
-    p.add_argument("--batch-size", type=_positive(int), default=None)
-    p.add_argument("--test-fraction", type=_fraction, default=0.25)
-    p.add_argument("--data-seed", type=_seed, default=0)
-    p.add_argument("--out", type=_path, default="out/sweep")
+    p.add_argument("--steps", type=step_count, default=2000, help=STEPS_HELP)
+    p.add_argument("--batch-size", type=positive(int), default=None)
+    p.add_argument("--test-fraction", type=fraction, default=0.25)
+    p.add_argument("--data-seed", type=seed_value, default=0)
+    p.add_argument("--out", type=nonempty_path, default="out/sweep")
     p.add_argument(
         "--checkpoint",
-        type=_path,
+        type=nonempty_path,
         default=None,
         metavar="PATH",
         help="save the sweep's state after every chunk; rerun the same command to resume",
@@ -244,21 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("convert", "rewrite a params/results file (e.g. jaxmlp 0.1's .npz) as safetensors")
-    p.add_argument("source", type=_path, metavar="SOURCE")
-    p.add_argument("destination", type=_path, metavar="DESTINATION")
+    p.add_argument("source", type=nonempty_path, metavar="SOURCE")
+    p.add_argument("destination", type=nonempty_path, metavar="DESTINATION")
     p.set_defaults(func=cmd_convert)
 
     p = add("figures", "reproduce the blog post's figures (runs experiments/blog.py)")
-    p.add_argument("--out", type=_path, default="out/blog")
+    p.add_argument("--out", type=nonempty_path, default="out/blog")
     p.add_argument("--quick", action="store_true", help="reduced settings")
     p.add_argument("extra", nargs="*", help="after --: more options for experiments/blog.py")
     p.set_defaults(func=lambda a: _experiment("blog.py", a))
 
-    p = add("bench", "run the benchmarks (experiments/bench.py)")
-    p.add_argument("--out", type=_path, default="out/bench")
+    p = add("bench", "run the benchmarks (benchmarks/bench.py)")
+    p.add_argument("--out", type=nonempty_path, default="out/bench")
     p.add_argument("--quick", action="store_true", help="tiny sizes")
-    p.add_argument("extra", nargs="*", help="after --: more options for experiments/bench.py")
-    p.set_defaults(func=lambda a: _experiment("bench.py", a))
+    p.add_argument("extra", nargs="*", help="after --: more options for benchmarks/bench.py")
+    p.set_defaults(func=lambda a: _experiment("bench.py", a, "benchmarks"))
 
     p = add("playground", "the post's experiment live in the browser (jaxmlp[playground])")
     p.add_argument("--port", type=int, default=8050, help="port on 127.0.0.1 (0: any free one)")

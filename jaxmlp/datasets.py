@@ -9,6 +9,7 @@ numbers are drawn in float32, so a session with ``jax_enable_x64`` gets the same
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -17,9 +18,11 @@ import numpy as np
 from jaxmlp import validation
 
 __all__ = [
+    "RunKeys",
     "blobs",
     "circles",
     "moons",
+    "run_keys",
     "spirals",
     "train_test_split",
     "xor",
@@ -206,6 +209,44 @@ def _spirals(key, n, turns, noise):
     X = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
     X = X + noise * jax.random.normal(noise_key, (n, 2), F32)
     return _shuffle(perm_key, X, y)
+
+
+class RunKeys(NamedTuple):
+    """The seeds of a run's PRNG keys: use ``jax.random.key(keys.<field>)``."""
+
+    data: int  # the data set's draw
+    init: int  # init_mlp
+    split: int  # train_test_split
+    shuffle: int  # the mini-batch order (train's or sweep's key=)
+
+
+MAX_RUN_SEED = 2**31 - 3
+"""The largest seed of :func:`run_keys`: every key's seed stays a 32-bit int."""
+
+
+def run_keys(seed: int) -> RunKeys:
+    """The seeds of every key of a run from one seed: the home of their offsets.
+
+    ``jaxmlp train --seed s``, the playground and the Python snippet it prints all
+    draw the data and the initial params with ``s``, split with ``s + 1`` and
+    shuffle mini-batches with ``s + 2`` (``jaxmlp sweep --data-seed`` likewise, but
+    its params come from ``--seeds``), so each reproduces the others.
+
+    Args:
+      seed: an int in ``0..MAX_RUN_SEED``.
+
+    Returns:
+      :class:`RunKeys` of ints.
+
+    >>> run_keys(7)
+    RunKeys(data=7, init=7, split=8, shuffle=9)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed <= MAX_RUN_SEED:
+        raise ValueError(f"seed must be in 0..{MAX_RUN_SEED}, got {seed}")
+    seed = int(seed)
+    return RunKeys(data=seed, init=seed, split=seed + 1, shuffle=seed + 2)
 
 
 def train_test_split(

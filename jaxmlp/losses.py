@@ -26,7 +26,7 @@ Array = jax.Array
 
 
 def binary_cross_entropy(logits: Array, y: Array) -> Array:
-    """Per-example BCE from logits (elementwise).
+    """Per-example BCE from logits (elementwise). No input checks.
 
     Args:
       logits: (n,) logits ``z``, or any shape (the sweep's bins: (B, K, n)).
@@ -46,6 +46,8 @@ def binary_cross_entropy(logits: Array, y: Array) -> Array:
 
 def softmax_cross_entropy(logits: Array, y: Array, *, axis: int = -1) -> Array:
     """Per-example softmax cross-entropy from logits, the classes on ``axis``.
+
+    No input checks.
 
     Args:
       logits: (n, k) logits, or any shape with the k classes on ``axis`` (the
@@ -74,7 +76,10 @@ def softmax_cross_entropy(logits: Array, y: Array, *, axis: int = -1) -> Array:
 
 
 def mean_cross_entropy(logits: Array, y: Array) -> Array:
-    """Mean BCE for (n, 1) logits, mean softmax CE for (n, k) logits; a scalar."""
+    """Mean BCE for (n, 1) logits, mean softmax CE for (n, k) logits; a scalar.
+
+    No input checks: the building block of :func:`loss`.
+    """
     if logits.shape[-1] == 1:
         return jnp.mean(binary_cross_entropy(logits[:, 0], y))
     return jnp.mean(softmax_cross_entropy(logits, y))
@@ -109,13 +114,10 @@ def loss(
     return _loss(params, X, y, act)
 
 
-# Output units of scikit-learn's MLPs, each with its canonical loss: for every pair
-# the output delta of (P1) is ``Y_hat - Y`` (see :func:`jaxmlp.backprop.output_units`).
-OUTPUTS = ("logistic", "softmax", "identity", "exp")
-
-
 def per_example_output_loss(logits: Array, Y: Array, output: str) -> Array:
     """Per-example loss of an output unit with its canonical loss, from the logits.
+
+    No input checks (an unknown ``output`` raises a ValueError).
 
     Args:
       logits: (n, k) pre-activations of the output layer.
@@ -124,7 +126,8 @@ def per_example_output_loss(logits: Array, Y: Array, output: str) -> Array:
         (cross-entropy), real values for ``"identity"`` (half squared error summed
         over outputs) and non-negative counts for ``"exp"`` (half Poisson
         deviance, log link, summed over outputs).
-      output: one of :data:`OUTPUTS`.
+      output: one of :data:`jaxmlp.mlp.OUTPUTS` (each with its canonical loss, so the
+        output delta of (P1) is ``Y_hat - Y``, see :func:`jaxmlp.mlp.output_units`).
 
     Returns:
       (n,) losses.
@@ -137,7 +140,7 @@ def per_example_output_loss(logits: Array, Y: Array, output: str) -> Array:
     """
     Y = Y.astype(logits.dtype)
     if output == "logistic":
-        terms = jnp.maximum(logits, 0) - Y * logits + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+        terms = binary_cross_entropy(logits, Y)
     elif output == "softmax":
         terms = jax.nn.logsumexp(logits, axis=-1, keepdims=True) * Y - logits * Y
     elif output == "identity":
@@ -145,5 +148,5 @@ def per_example_output_loss(logits: Array, Y: Array, output: str) -> Array:
     elif output == "exp":
         terms = jnp.exp(logits) - Y * logits + jax.scipy.special.xlogy(Y, Y) - Y
     else:
-        raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+        raise ValueError(f"output must be one of {', '.join(mlp.OUTPUTS)}; got {output!r}")
     return jnp.sum(terms, axis=-1)

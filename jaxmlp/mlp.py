@@ -28,6 +28,7 @@ __all__ = [
     "forward_with_intermediates",
     "init_mlp",
     "output_probabilities",
+    "output_units",
     "predict",
     "predict_proba",
     "sizes_of",
@@ -124,7 +125,7 @@ def _init_dense(key: Array, fan_in: int, fan_out: int, scheme: str, dtype) -> De
 
 
 def sizes_of(params: Params) -> tuple[int, ...]:
-    """Returns ``(d, h1, ..., k)`` of a network."""
+    """Returns ``(d, h1, ..., k)`` of a network. No input checks."""
     return (params[0].W.shape[1],) + tuple(layer.W.shape[0] for layer in params)
 
 
@@ -186,11 +187,47 @@ def forward_with_intermediates(
     return Intermediates(tuple(ss), tuple(hs))
 
 
+OUTPUTS = ("logistic", "softmax", "identity", "exp")
+"""Output units of :func:`output_units` (scikit-learn's names); each has its canonical loss
+in :func:`jaxmlp.losses.per_example_output_loss`, so the output delta (P1) is ``Y_hat - Y``."""
+
+
+def output_units(logits: Array, output: str, *, axis: int = -1) -> Array:
+    """``Y_hat`` of an output unit from logits, the k outputs on ``axis``: the one home.
+
+    No input checks (an unknown ``output`` raises a ValueError).
+
+    Args:
+      logits: (n, k) logits, or any shape with the outputs on ``axis``.
+      output: one of :data:`OUTPUTS`: ``"logistic"`` (sigmoid of each output),
+        ``"softmax"`` (over ``axis``), ``"identity"`` or ``"exp"``.
+      axis: the output axis (used by ``"softmax"``).
+
+    Returns:
+      An array of the logits' shape.
+
+    >>> output_units(jnp.zeros((1, 2)), "softmax").tolist()
+    [[0.5, 0.5]]
+    """
+    if output == "logistic":
+        return jax.nn.sigmoid(logits)
+    if output == "softmax":
+        return jax.nn.softmax(logits, axis=axis)
+    if output == "identity":
+        return logits
+    if output == "exp":
+        return jnp.exp(logits)
+    raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+
+
 def output_probabilities(logits: Array) -> Array:
-    """Sigmoid of (..., 1) logits as (...,), or softmax over the last axis when k > 1."""
+    """Sigmoid of (..., 1) logits as (...,), or softmax over the last axis when k > 1.
+
+    The classifier's case of :func:`output_units`. No input checks.
+    """
     if logits.shape[-1] == 1:
-        return jax.nn.sigmoid(logits[..., 0])
-    return jax.nn.softmax(logits, axis=-1)
+        return output_units(logits[..., 0], "logistic")
+    return output_units(logits, "softmax")
 
 
 @functools.partial(jax.jit, static_argnames="activation")

@@ -13,22 +13,12 @@ import optax
 
 from jaxmlp import _steps, guard, mlp, optimizers, validation
 from jaxmlp import activations as _activations
-
-# re-exported: code and tests that import these names from jaxmlp.training (the sweep)
-from jaxmlp._steps import (  # noqa: F401
-    BACKEND_GRADIENTS,
-    GRADIENTS,
-    autodiff_loss_and_grads,
-    loss_and_grads_fn,
-)
-from jaxmlp.batches import shuffled_positions  # noqa: F401
+from jaxmlp._steps import loss_and_grads_fn
 from jaxmlp.kernels.backends import resolve_backend
 
 __all__ = [
     "TrainResult",
-    "autodiff_loss_and_grads",
     "make_step",
-    "shuffled_positions",
     "train",
 ]
 
@@ -104,7 +94,7 @@ def make_step(
     )
 
 
-# lax.scan unroll of the fast path. Measured in experiments/bench.py: unrolling
+# lax.scan unroll of the fast path. Measured in benchmarks/bench.py: unrolling
 # saves a little loop work per step on tiny problems but multiplies compile time.
 UNROLL = 1
 # XLA:CPU options for the fast program of stacked networks with at most
@@ -297,21 +287,11 @@ def _train_guarded(params, X, y, key, opt_state, first_step, rate, **options):
 
 def _check_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformation, str | None]:
     """``(transformation, name of its injected rate or None)``; TypeError/ValueError if bad."""
+    validation.check_optimizer(
+        optimizer, rate_name="learning_rate", with_rate=learning_rate is not None
+    )
     if learning_rate is None:
-        if not isinstance(optimizer, optax.GradientTransformation):
-            hint = (
-                " (a factory like optax.adam needs learning_rate=)" if callable(optimizer) else ""
-            )
-            raise TypeError(
-                "optimizer must be an optax.GradientTransformation, "
-                f"got {type(optimizer).__name__}{hint}"
-            )
         return optimizer, None
-    if isinstance(optimizer, optax.GradientTransformation) or not callable(optimizer):
-        raise TypeError(
-            "with learning_rate, optimizer must be a factory taking the learning rate "
-            f"(like optax.adam), got {type(optimizer).__name__}"
-        )
     if isinstance(learning_rate, bool) or not isinstance(
         learning_rate, (int, float, np.integer, np.floating)
     ):

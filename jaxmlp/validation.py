@@ -443,7 +443,6 @@ def check_grid(*, widths, activations, seeds, learning_rates, optimizer) -> Grid
     ...            optimizer=optax.sgd(0.1)).widths
     (2, 3)
     """
-    import optax
 
     from jaxmlp import activations as _activations
 
@@ -461,17 +460,35 @@ def check_grid(*, widths, activations, seeds, learning_rates, optimizer) -> Grid
     rates = None
     if learning_rates is not None:
         rates = tuple(_check_axis(learning_rates, "learning_rates", float))
+    check_optimizer(optimizer, rate_name="learning_rates", with_rate=rates is not None)
+    return Grid(widths, acts, seeds, rates)
+
+
+def check_optimizer(optimizer, *, rate_name: str, with_rate: bool) -> None:
+    """``optimizer`` is an optax transformation, or with a rate a factory taking it first.
+
+    ``rate_name`` is the argument that gives the rate (``learning_rate`` of ``train``,
+    ``learning_rates`` of ``sweep``) and ``with_rate`` whether it was given.
+
+    >>> import optax
+    >>> check_optimizer(optax.adam, rate_name="learning_rate", with_rate=False)
+    Traceback (most recent call last):
+    TypeError: optimizer must be an optax.GradientTransformation, got function (...learning_rate=)
+    """
+    import optax
+
+    if with_rate:
         if isinstance(optimizer, optax.GradientTransformation) or not callable(optimizer):
             raise TypeError(
-                "with learning_rates, optimizer must be a factory taking the learning rate "
+                f"with {rate_name}, optimizer must be a factory taking the learning rate "
                 f"(like optax.adam), got {type(optimizer).__name__}"
             )
     elif not isinstance(optimizer, optax.GradientTransformation):
+        hint = f" (a factory like optax.adam needs {rate_name}=)" if callable(optimizer) else ""
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
-            + (" (a factory like optax.adam needs learning_rates)" if callable(optimizer) else "")
+            + hint
         )
-    return Grid(widths, acts, seeds, rates)
 
 
 def check_n_outputs(y, n_outputs, *, name: str = "y") -> int:

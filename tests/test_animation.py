@@ -315,14 +315,3 @@ def test_report_section_is_replaced_not_duplicated(animate_script, tmp_path):
     assert animate_script.update_report(path, f"{marker}\nsecond\n")
     text = path.read_text()
     assert text.count(marker) == 1 and "second" in text and "first" not in text
-
-
-def test_moved_figures_are_still_reachable_from_the_animation_module():
-    from jaxmlp import plots
-
-    assert animation.network_graph is network.network_graph is plots.network_graph
-    assert animation.hidden_unit_maps is unit_maps.hidden_unit_maps is plots.hidden_unit_maps
-    assert animation.hidden_units_animation is unit_maps.hidden_units_animation
-    assert animation.POSITIVE_COLOR == network.POSITIVE_COLOR
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        animation.nope  # noqa: B018

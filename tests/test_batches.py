@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmlp import batches, training
+from jaxmlp import batches
 
 # Compiled once per shape: called op by op, every call compiles its while loop again.
 shuffled_positions = jax.jit(batches.shuffled_positions, static_argnums=3)
@@ -29,10 +29,6 @@ def test_shuffle_is_a_fresh_permutation_each_epoch(n):
         assert np.mean(perms[0] == np.arange(n)) < 0.2  # shuffled, not the identity
         other = shuffled_positions(jax.random.key(8), jnp.int32(0), positions, n)
         assert not np.array_equal(other, perms[0])
-
-
-def test_training_still_exports_the_shuffle():
-    assert training.shuffled_positions is batches.shuffled_positions
 
 
 @pytest.mark.parametrize(("n", "batch_size"), [(10, 3), (12, 4), (7, 7)])

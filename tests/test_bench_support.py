@@ -1,5 +1,6 @@
-"""experiments/bench.py: its reference loops agree with jaxmlp, its pieces run on tiny sizes."""
+"""benchmarks/: bench.py's reference loops agree with jaxmlp; the harness times and renders."""
 
+import dataclasses
 import json
 
 import jax
@@ -11,8 +12,13 @@ import jaxmlp
 
 
 @pytest.fixture(scope="module")
-def bench(load_experiment):
-    return load_experiment("bench")
+def bench(load_benchmark):
+    return load_benchmark("bench")
+
+
+@pytest.fixture(scope="module")
+def harness(load_benchmark):
+    return load_benchmark("_harness")
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +33,11 @@ def numpy_params(params):
     return [(np.asarray(W), np.asarray(b)) for W, b in params]
 
 
-def test_numpy_loop_is_the_same_computation_as_train(bench, post):
+def test_numpy_loop_is_the_same_computation_as_train(load_benchmark, post):
     params, X, y, reference = post
-    losses = bench.numpy_loop(numpy_params(params), X, y, learning_rate=2.0, steps=30)
+    losses = load_benchmark("_baselines").numpy_loop(
+        numpy_params(params), X, y, learning_rate=2.0, steps=30
+    )
     np.testing.assert_allclose(losses, reference.loss, rtol=1e-4)
 
 
@@ -54,13 +62,13 @@ def test_train_flops(bench):
     assert bench.train_flops((2, 256, 256, 1), 4096) == 6.0 * 4096 * (512 + 65536 + 256)
 
 
-def test_interleaved_calls_each_function_once_per_round(bench):
+def test_interleaved_calls_each_function_once_per_round(harness):
     calls = {"a": 0, "b": 0}
 
     def bump(name):
         calls[name] += 1
 
-    rows = bench.interleaved({"a": lambda: bump("a"), "b": lambda: bump("b")}, repeats=4)
+    rows = harness.interleaved({"a": lambda: bump("a"), "b": lambda: bump("b")}, repeats=4)
     assert calls == {"a": 5, "b": 5}  # the first call, then 4 rounds
     assert len(rows["a"]["times_s"]) == 4
     assert rows["a"]["median_s"] == np.median(rows["a"]["times_s"])
@@ -104,7 +112,7 @@ def fake_results(speedup_numpy, speedup_sklearn, roofline, vs_torch):
             "load_average_at_start": [0.1, 0.1, 0.1],
             "versions": {"jax": "0"},
         },
-        "command": "python experiments/bench.py",
+        "command": "python benchmarks/bench.py",
         "post": {"rows": {"jaxmlp.train, grad='manual'": row}},
         "scaling": {"cells": [cell], "has_torch": True, "torch_device": "cpu"},
         "memory": {
@@ -120,23 +128,18 @@ def fake_results(speedup_numpy, speedup_sklearn, roofline, vs_torch):
     }
 
 
-def test_verdicts_state_the_measured_gap(bench):
-    lines = bench.verdicts(fake_results(40.0, 50.0, 0.5, 1.0))
-    assert "**met** (40.0x)" in lines[0]
-    assert "**not met**: 50.0x, a gap of 2.00x" in lines[1]
-    assert "**met** (0.40 s)" in lines[2]
-    assert "**not met** (lowest 0.50" in lines[3]
-    assert "**not met** (lowest 1.00x" in lines[4]
-    good = bench.verdicts(fake_results(40.0, 150.0, 0.9, 2.0))
-    assert all("**met**" in line for line in good)
-
-
-def test_markdown_and_plot(bench, tmp_path):
+def test_page_and_plot(bench, harness, tmp_path):
     results = fake_results(40.0, 150.0, 0.9, 2.0)
-    text = bench.markdown(results, bench.QUICK)
-    assert "| jaxmlp.train, grad='manual' | 2.00 | 2.00 | 0.40 | 40.0 | 150.0 | 0.0088 |" in text
+    results["config"] = dataclasses.asdict(bench.Config(**bench.QUICK))
+    page = harness.write(tmp_path, "bench", results, bench.__doc__, bench.tables)
+    text = page.read_text()
+    assert "| jaxmlp.train, grad='manual' | 2 | 2 | 0.4 | 40 | 150 | 0.0088 |" in text
     assert "| 1,000 | 256 |" in text
-    assert "## Targets" in text
+    assert "Machine: test cpu, 2 CPUs, cpu, jax 0" in text
+    assert "Target" not in text  # measurements, no verdicts
+    again = bench.main(["--out", str(tmp_path), "--render-only"])  # from the stored JSON
+    assert again == json.loads((tmp_path / "bench.json").read_text())
+    assert page.read_text() == text
     bench.plot(results, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 
@@ -148,3 +151,37 @@ def test_rss_child_reports_its_peak(bench, capsys):
     peak, before = report["peak_rss_bytes"], report["rss_before_training_bytes"]
     assert 2**20 < peak < 2**36  # between 1 MiB and 64 GiB: bytes, not KiB
     assert before is None or 2**20 < before <= peak
+
+
+def test_interleaved_processes_alternate_fresh_processes(harness):
+    import sys
+
+    child = "import _harness, os; _harness.child_result({'pid': os.getpid()})"
+    commands = {name: [sys.executable, "-c", child] for name in ("a", "b")}
+    env = {**__import__("os").environ, "PYTHONPATH": str(harness.ROOT / "benchmarks")}
+    runs = harness.interleaved_processes(commands, 2, env=env)
+    pids = [r["pid"] for name in "ab" for r in runs[name]]
+    assert len(set(pids)) == 4 and all(r["wall_s"] > 0 for name in "ab" for r in runs[name])
+
+
+def test_every_stored_result_renders_its_docs_page(load_benchmark, tmp_path):
+    """docs/bench/*.md are rendered from the stored JSON by each benchmark's tables."""
+    import pathlib
+    import shutil
+
+    docs = pathlib.Path(__file__).resolve().parents[1] / "docs" / "bench"
+    for script, name in RENDERED.items():
+        shutil.copy(docs / f"{name}.json", tmp_path / f"{name}.json")
+        module = load_benchmark(script)
+        module.main(["--out", str(tmp_path), "--render-only"])
+        assert (tmp_path / f"{name}.md").read_text() == (docs / f"{name}.md").read_text(), name
+
+
+RENDERED = {
+    "bench": "bench",
+    "bench_latency": "bench_latency",
+    "bench_playground": "bench_playground",
+    "bench_sklearn": "bench_sklearn",
+    "bench_sweep": "sweep",
+    "sklearn_quality": "sklearn_quality",
+}

@@ -243,3 +243,20 @@ def test_the_same_data_with_64_bit_floats(name):
     assert X64.dtype == np.float32 and y64.dtype == np.int32
     np.testing.assert_array_equal(np.asarray(X64), np.asarray(X))
     np.testing.assert_array_equal(np.asarray(y64), np.asarray(y))
+
+
+def test_run_keys_hold_the_offsets_that_train_the_playground_and_its_snippet_share():
+    from jaxmlp import cli
+
+    assert datasets.run_keys(0) == (0, 0, 1, 2)
+    keys = datasets.run_keys(np.int64(datasets.MAX_RUN_SEED))
+    assert keys.shuffle == 2**31 - 1 and type(keys.shuffle) is int
+    assert cli.MAX_SEED == datasets.MAX_RUN_SEED
+    for bad, error in (
+        (-1, ValueError),
+        (2**31 - 2, ValueError),
+        (1.0, TypeError),
+        (True, TypeError),
+    ):
+        with pytest.raises(error, match="seed"):
+            datasets.run_keys(bad)

@@ -350,14 +350,24 @@ def test_ci_runs_the_readmes_test_command():
     assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
 
 
+def test_readme_cites_the_post_and_its_authors_notebooks():
+    text = README.read_text()
+    assert (
+        "*Introduction to Multilayer\nPerceptron*" in text
+        or "Introduction to Multilayer Perceptron" in text
+    )
+    assert "https://github.com/colonialjelly/multilayer-perceptron" in text
+
+
 def test_readme_links_resolve():
     links = re.findall(r"\]\(([^)\s]+)\)|src=\"([^\"]+)\"", README.read_text())
     missing = []
     for link in (a or b for a, b in links):
-        if urllib.parse.urlsplit(link).scheme or link.startswith(("#", "../")):
-            continue  # external, an anchor, or outside the repository
-        if not (ROOT / urllib.parse.unquote(link.split("#")[0])).exists():
-            missing.append(link)
+        if urllib.parse.urlsplit(link).scheme or link.startswith("#"):
+            continue  # external, or an anchor
+        target = (ROOT / urllib.parse.unquote(link.split("#")[0])).resolve()
+        if not target.is_relative_to(ROOT) or not target.exists():
+            missing.append(link)  # missing, or outside the repository
     assert not missing, missing
 
 

@@ -15,7 +15,7 @@ import optax
 import pytest
 
 import jaxmlp
-from jaxmlp import kernels
+from jaxmlp import _steps, kernels
 from jaxmlp.kernels import _common
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -161,12 +161,10 @@ def test_jax_grad_of_fused_loss_is_the_kernel_gradient():
 @pytest.mark.slow
 def test_fused_loss_and_grads_has_an_unchecked_twin():
     params, X, y = _data((3, 5, 1), seed=2)
-    twin = kernels._fused_loss_and_grads
+    twin = kernels.loss_and_fused_grads
     value, grads = jax.jit(twin, static_argnums=3)(params, X, y, "sigmoid")
     _close(value, jaxmlp.loss(params, X, y, "sigmoid"))
     _close(grads, jaxmlp.manual_grads(params, X, y, "sigmoid"))
-    # The old public name of the twin stays importable (deprecated alias).
-    assert kernels.loss_and_fused_grads is twin
 
 
 @pytest.mark.slow
@@ -175,7 +173,7 @@ def test_vmap_of_fused_grads_over_models():
     X, y = _circles()
     params = _stacked((2, 5, 1), 2, seed=5)
     many = jax.jit(
-        jax.vmap(kernels._fused_loss_and_grads, in_axes=(0, None, None, None)), static_argnums=3
+        jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None)), static_argnums=3
     )
     values, grads = many(params, X, y, "tanh")
     for m in range(2):
@@ -309,7 +307,7 @@ def test_train_backend_pallas_matches_xla():
     _close(fused.loss, xla.loss)
     _close(fused.params, xla.params)
     # Both pallas entries of the lookup (grad="autodiff" is jax.grad of fused_loss).
-    for fn in jaxmlp.training.BACKEND_GRADIENTS["pallas"].values():
+    for fn in _steps.BACKEND_GRADIENTS["pallas"].values():
         value, grads = jax.jit(fn, static_argnums=3)(params, X, y, "sigmoid")
         _close(value, jaxmlp.loss(params, X, y, "sigmoid"))
         _close(grads, jaxmlp.manual_grads(params, X, y, "sigmoid"))

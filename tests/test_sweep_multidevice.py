@@ -62,12 +62,12 @@ def test_four_devices_equal_one_device(tmp_path):
     np.testing.assert_allclose(sharded["deep_W2"], deep.params(3, "tanh", 1)[1].W, rtol=1e-6)
 
 
-def test_two_processes_on_localhost_equal_one_process(load_experiment, capfd):
+def test_two_processes_on_localhost_equal_one_process(load_experiment, capfd, tmp_path):
     """jax.distributed with two CPU processes (2 devices each): experiments/sweep_multihost.py.
 
     Its ``main`` runs here: it starts the two processes and compares their results with
     the same sweep run in this one (a third Python would only import JAX once more)."""
-    code = load_experiment("sweep_multihost").main()
+    code = load_experiment("sweep_multihost").main(["--out", str(tmp_path)])
     out, err = capfd.readouterr()
     assert code == 0, out[-2000:] + err[-2000:]
     assert "max |two-process - one-process|" in out

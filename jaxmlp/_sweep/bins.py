@@ -142,7 +142,7 @@ def fused_block_loss_and_grads(
 
     *hidden, out = params
     model = (*hidden, mlp.Dense(out.W, out.b[:, 0]))
-    value, grads = jax.vmap(kernels._fused_loss_and_grads, in_axes=(0, None, None, None))(
+    value, grads = jax.vmap(kernels.loss_and_fused_grads, in_axes=(0, None, None, None))(
         model, XT.T, y, act
     )
     *g_hidden, g_out = slot_views(grads, member)  # padding masked out; one slot

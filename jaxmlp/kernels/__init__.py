@@ -2,15 +2,15 @@
 
 - :func:`fused_forward`: logits, all layers fused per block of rows.
 - :func:`fused_loss_and_grads`: loss and the post's gradients in one kernel.
+- :func:`loss_and_fused_grads`: the same without input checks, for traced loops (as
+  :func:`jaxmlp.backprop.loss_and_manual_grads`).
 - :func:`fused_loss`: the mean loss whose ``jax.grad`` runs that kernel (``custom_vjp``).
 - :func:`fused_train`: many small models, the whole gradient-descent loop in one kernel.
 - :func:`resolve_backend`: ``"auto"`` -> ``"pallas"`` on GPU, ``"xla"`` elsewhere.
 
-Checked and unchecked twins follow one convention: the public ``name`` checks
-its arguments and raises a ValueError/TypeError naming the bad one; ``_name``
-(in the kernel's module) skips the checks for use inside traced loops.
-``loss_and_fused_grads`` is the deprecated public name of
-``_fused_loss_and_grads`` (the unchecked twin of :func:`fused_loss_and_grads`).
+The library's one naming rule: a public function checks its arguments and raises a
+ValueError/TypeError naming the bad one, unless its docstring says "No input
+checks" (a building block for traced loops, named for what it computes).
 
 On GPU the kernels compile with Pallas' Triton backend; on CPU they run in
 Pallas interpret mode, which is correct but slow and meant for tests.
@@ -28,9 +28,6 @@ from jaxmlp.kernels.backends import BACKENDS, resolve_backend
 
 if TYPE_CHECKING:
     from jaxmlp.kernels.fused_mlp import (
-        _fused_loss_and_grads as _fused_loss_and_grads,
-    )
-    from jaxmlp.kernels.fused_mlp import (
         fused_forward,
         fused_loss,
         fused_loss_and_grads,
@@ -42,8 +39,7 @@ _LAZY = {
     "fused_forward": "fused_mlp",
     "fused_loss": "fused_mlp",
     "fused_loss_and_grads": "fused_mlp",
-    "loss_and_fused_grads": "fused_mlp",  # deprecated alias of _fused_loss_and_grads
-    "_fused_loss_and_grads": "fused_mlp",
+    "loss_and_fused_grads": "fused_mlp",
     "FusedTrainResult": "fused_training",
     "fused_train": "fused_training",
 }

@@ -190,7 +190,7 @@ def backward_block(ss, hs, delta, weights, act: _activations.Activation, precisi
     return tuple(reversed(dws)), tuple(reversed(dbs))
 
 
-def block_loss_and_grads(x, y, valid, weights, biases, act, k: int, precision, widths=None):
+def rows_loss_and_grads(x, y, valid, weights, biases, act, k: int, precision, widths=None):
     """Forward, loss, output delta and backward of one row block.
 
     Returns:

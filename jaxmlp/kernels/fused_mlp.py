@@ -149,7 +149,7 @@ def _grads_kernel(
         x = x_ref[pl.ds(start, bn), :]
         y = y_ref[pl.ds(start, bn)]
         rows = first_row + start + lax.broadcasted_iota(jnp.int32, (bn,), 0)
-        loss_sum, dws, dbs = _common.block_loss_and_grads(
+        loss_sum, dws, dbs = _common.rows_loss_and_grads(
             x, y, rows < n, weights, biases, act, k, precision
         )
         return (
@@ -256,7 +256,7 @@ _loss_and_grads_jit = jax.jit(
 )
 
 
-def _fused_loss_and_grads(
+def loss_and_fused_grads(
     params: mlp.Params,
     X: Array,
     y: Array,
@@ -268,7 +268,7 @@ def _fused_loss_and_grads(
     blocks_per_program: int | None = None,
     num_warps: int = NUM_WARPS,
 ) -> tuple[Array, mlp.Params]:
-    """:func:`fused_loss_and_grads` without input checks: the training loop's building block.
+    """No input checks: :func:`fused_loss_and_grads` for traced loops (``train``, ``sweep``).
 
     Same signature as :func:`jaxmlp.backprop.loss_and_manual_grads`; traceable
     (``jax.jit`` with ``activation`` static, ``jax.vmap`` over stacked params).
@@ -336,13 +336,6 @@ def fused_loss_and_grads(
         blocks_per_program=check_pow2(blocks_per_program, "blocks_per_program", 1),
         num_warps=check_warps(num_warps),
     )
-
-
-# Deprecated public name of the unchecked twin (one convention: checked ``name``,
-# unchecked ``_name``). Kept importable from ``jaxmlp.kernels``; use
-# ``fused_loss_and_grads`` (checked) or ``_fused_loss_and_grads`` (unchecked).
-loss_and_fused_grads = _fused_loss_and_grads
-"""Deprecated: ``fused_loss_and_grads`` without its input checks; use ``fused_loss_and_grads``."""
 
 
 # ----------------------------------------------------------------------------- custom_vjp

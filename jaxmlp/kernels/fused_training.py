@@ -3,7 +3,7 @@
 Each program instance owns one model: it loads the (shared) data and its
 parameters once, then runs every step of full-batch gradient descent
 ``theta <- theta - alpha grad L`` with the post's explicit gradients
-(:func:`jaxmlp.kernels._common.block_loss_and_grads`) without leaving the
+(:func:`jaxmlp.kernels._common.rows_loss_and_grads`) without leaving the
 chip, and writes back the final parameters, the loss of every step and the
 step where it diverged. This is the regime of a sweep over widths x
 activations x seeds x learning rates of blog-size networks, where XLA spends
@@ -110,7 +110,7 @@ def _summed_loss_and_grads(x_ref, y_ref, geo: _Geometry, act, precision):
         valid_all = lax.broadcasted_iota(jnp.int32, (geo.bn,), 0) < geo.n
 
         def whole(net: _Net):
-            return _common.block_loss_and_grads(
+            return _common.rows_loss_and_grads(
                 x_all, y_all, valid_all, net.Ws, net.bs, act, geo.k, precision, geo.widths
             )
 
@@ -121,7 +121,7 @@ def _summed_loss_and_grads(x_ref, y_ref, geo: _Geometry, act, precision):
             start = _common.aligned(r, geo.bn)
             rows = start + lax.broadcasted_iota(jnp.int32, (geo.bn,), 0)
             x, y = x_ref[pl.ds(start, geo.bn), :], y_ref[pl.ds(start, geo.bn)]
-            part = _common.block_loss_and_grads(
+            part = _common.rows_loss_and_grads(
                 x, y, rows < geo.n, net.Ws, net.bs, act, geo.k, precision, geo.widths
             )
             return jax.tree.map(jnp.add, acc, part)

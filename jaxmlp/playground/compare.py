@@ -78,7 +78,9 @@ def compare(
         X_test=problem.X_test,
         y_test=problem.y_test,
         batch_size=settings.batch_size,
-        key=jax.random.key(settings.seed + 2) if settings.batch_size else None,
+        key=jax.random.key(jaxmlp.datasets.run_keys(settings.seed).shuffle)
+        if settings.batch_size
+        else None,
         depth=len(settings.hidden),
     )
     r = canvas.xs.size

@@ -59,20 +59,21 @@ def parse_csv(text: str) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=8)
 def _problem(key: tuple) -> Problem:
     dataset, n, noise, test_fraction, seed, csv_text = key
+    keys = datasets.run_keys(seed)
     if dataset in GENERATED:
         spread = "std" if dataset == "blobs" else "noise"
         options = {} if noise == default_noise(dataset) else {spread: noise}
-        X, y = getattr(datasets, dataset)(jax.random.key(seed), n, **options)
+        X, y = getattr(datasets, dataset)(jax.random.key(keys.data), n, **options)
     else:
         X, y = parse_csv(csv_text)
     X_train, X_test, y_train, y_test = datasets.train_test_split(
-        jax.random.key(seed + 1), X, y, test_fraction=test_fraction
+        jax.random.key(keys.split), X, y, test_fraction=test_fraction
     )
     return Problem(X_train, X_test, y_train, y_test)
 
 
 def make_problem(settings: Settings) -> Problem:
-    """The data of ``settings``, split with ``key(seed + 1)`` as ``jaxmlp train`` does.
+    """The data of ``settings``, drawn and split with ``datasets.run_keys`` as ``jaxmlp train``.
 
     Cached by the data fields, so a change of network or optimizer keeps the points.
 

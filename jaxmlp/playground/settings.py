@@ -162,7 +162,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         learning_rate=_number(raw, "learning_rate", Settings.learning_rate, 1e-6, 100.0),
         l2=_number(raw, "l2", Settings.l2, 0.0, 10.0),
         batch_size=None if batch_size is None else _integer(raw, "batch_size", None, 1, n),
-        seed=_integer(raw, "seed", Settings.seed, 0, 2**31 - 3),
+        seed=_integer(raw, "seed", Settings.seed, 0, datasets.MAX_RUN_SEED),
         steps_per_frame=_integer(raw, "steps_per_frame", Settings.steps_per_frame, 1, max_steps),
         max_steps=max_steps,
         csv_text=csv_text if dataset == "csv" else "",
@@ -225,6 +225,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
     True
     """
     s = settings
+    keys = datasets.run_keys(s.seed)
     if s.dataset == "csv":
         data = (
             f"table = np.loadtxt({s.csv_name!r}, delimiter=',', ndmin=2)  # x1, x2, label\n"
@@ -235,7 +236,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
         )
     else:
         data = (
-            f"X, y = datasets.{s.dataset}(jax.random.key({s.seed}), {s.n}, "
+            f"X, y = datasets.{s.dataset}(jax.random.key({keys.data}), {s.n}, "
             f"{_noise_name(s.dataset)}={_fmt(s.noise)})\n"
         )
     # the rate is given to jaxmlp.train, as the page does: the same program, so the
@@ -257,7 +258,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
             )
         optimizer = f"\n\ndef optimizer(learning_rate):\n    return {inner}\n\n\n"
     batch = (
-        f"batch_size={s.batch_size}, key=jax.random.key({s.seed + 2}),"
+        f"batch_size={s.batch_size}, key=jax.random.key({keys.shuffle}),"
         if s.batch_size
         else "batch_size=None,"
     )
@@ -266,8 +267,8 @@ def python_snippet(settings: Settings, steps: int) -> str:
         "import jaxmlp\nfrom jaxmlp import datasets, io\n\n"
         f"{data}"
         "X_train, X_test, y_train, y_test = datasets.train_test_split(\n"
-        f"    jax.random.key({s.seed + 1}), X, y, test_fraction={_fmt(s.test_fraction)})\n"
-        f"params = jaxmlp.init_mlp(jax.random.key({s.seed}), {s.sizes()})\n"
+        f"    jax.random.key({keys.split}), X, y, test_fraction={_fmt(s.test_fraction)})\n"
+        f"params = jaxmlp.init_mlp(jax.random.key({keys.init}), {s.sizes()})\n"
         f"{optimizer}"
         "result = jaxmlp.train(\n"
         f"    params, X_train, y_train, activation={s.activation!r}, optimizer=optimizer,\n"

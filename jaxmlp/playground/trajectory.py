@@ -116,7 +116,9 @@ class Trajectory:
         self.problem = problem
         self.activation = _activations.get(settings.activation)
         self.optimizer = optimizer_factory(settings.optimizer, settings.l2)
-        self.params0 = jaxmlp.init_mlp(jax.random.key(settings.seed), settings.sizes())
+        self.params0 = jaxmlp.init_mlp(
+            jax.random.key(jaxmlp.datasets.run_keys(settings.seed).init), settings.sizes()
+        )
         self.n_params = sum(leaf.size for leaf in jax.tree.leaves(self.params0))
         self._horizons = horizons(settings.max_steps, settings.steps_per_frame)
         self._segments: list[Segment] = []
@@ -140,7 +142,7 @@ class Trajectory:
             learning_rate=s.learning_rate,
             steps=horizon,
             batch_size=s.batch_size,
-            key=jax.random.key(s.seed + 2) if s.batch_size else None,
+            key=jax.random.key(jaxmlp.datasets.run_keys(s.seed).shuffle) if s.batch_size else None,
             snapshot_every=every,
         )
         train_loss, test_loss = _curves(

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxmlp
+from jaxmlp import _steps, mlp
 from jaxmlp import activations as _activations
-from jaxmlp import mlp, training
 from jaxmlp.playground.data import Problem
 from jaxmlp.plots.geometry import hidden_box, line_through_box, plane_in_box
 from jaxmlp.plots.style import grid, plane_limits
@@ -183,7 +183,7 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
     return out
 
 
-_autodiff = jax.jit(training.autodiff_loss_and_grads, static_argnames="activation")
+_autodiff = jax.jit(_steps.autodiff_loss_and_grads, static_argnames="activation")
 
 
 def gradients(params: mlp.Params, X: jax.Array, y: jax.Array, activation: str) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import pathlib
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, cast
@@ -136,14 +135,6 @@ def _frame_data(stacked, X, y, grid, activation):
     return jax.vmap(one)(stacked)
 
 
-def _check_binary_2d(sizes: tuple[int, ...], X, y) -> tuple[np.ndarray, np.ndarray]:
-    if sizes[0] != 2 or sizes[-1] != 1:
-        raise ValueError(
-            f"the input-plane figures need 2 inputs and 1 output unit, got sizes {sizes}"
-        )
-    return style.check_points(X, y)
-
-
 # ----------------------------------------------------------------------------- training.gif
 
 
@@ -196,7 +187,7 @@ def training_animation(
     act = _activations.get(activation)
     m = snapshot_count(snapshots)
     sizes = mlp.sizes_of(snapshot_at(snapshots, 0))
-    X, y = _check_binary_2d(sizes, X, y)
+    X, y = style.check_binary_2d(sizes, X, y)
     steps_all, loss, idx = _check_frames(m, snapshot_steps, loss, frames, resolution)
     limits = style.plane_limits(X)
     xx, yy, grid_points = style.grid(limits, resolution=resolution)
@@ -283,13 +274,13 @@ def _plane_panel(
         )[0]
         for j in range(W0.shape[1] if show_lines else 0)
     ]
-    # decision_regions drew frame 0's regions; from here on, _regions draws them.
+    # decision_regions drew frame 0's regions; from here on, style.draw_regions draws them.
     contours = [c for c in ax.collections if isinstance(c, ContourSet)]
 
     def update(i: int) -> None:
         for c in contours:
             c.remove()
-        contours[:] = static._regions(ax, xx, yy, P_grid[i].reshape(xx.shape))
+        contours[:] = style.draw_regions(ax, xx, yy, P_grid[i].reshape(xx.shape))
         for j, line in enumerate(lines):
             line.set_data(*line_through_box(W0[i, j], float(b0[i, j]), limits))
 
@@ -477,20 +468,3 @@ def _dpi(fig: Figure, dpi: float):
         yield
     finally:
         fig.set_dpi(old)
-
-
-# Names that moved to their own modules, still importable from here.
-_MOVED = {
-    "hidden_unit_maps": "unit_maps",
-    "hidden_units_animation": "unit_maps",
-    "ACTIVATION_CMAP": "unit_maps",
-    "network_graph": "network",
-    "POSITIVE_COLOR": "network",
-    "NEGATIVE_COLOR": "network",
-}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(f"jaxmlp.plots.{_MOVED[name]}"), name)
-    raise AttributeError(f"module 'jaxmlp.plots.animation' has no attribute {name!r}")

@@ -25,7 +25,7 @@ LAYER_DX = 2.6  # horizontal distance between layers (data units)
 INCH = 0.85  # inches per data unit of a new figure
 
 
-class _Layout(NamedTuple):
+class _GraphLayout(NamedTuple):
     """Where the nodes of a graph sit, in data units."""
 
     sizes: tuple[int, ...]
@@ -39,13 +39,13 @@ class _Layout(NamedTuple):
         return LAYER_DX * layer
 
 
-def _layout(sizes: tuple[int, ...]) -> _Layout:
+def _graph_layout(sizes: tuple[int, ...]) -> _GraphLayout:
     """Columns of nodes centred on 0, each layer's bias node below it."""
     tallest = max(sizes)
     gap = min(1.2, 9.0 / tallest)  # vertical distance between nodes
     ys = [gap * (np.arange(s) - (s - 1) / 2.0)[::-1] for s in sizes]
     bias_y = [-gap * (s - 1) / 2.0 - max(gap, 0.9) for s in sizes[:-1]]  # below each layer
-    return _Layout(
+    return _GraphLayout(
         sizes=sizes,
         ys=ys,
         bias_y=bias_y,
@@ -55,7 +55,7 @@ def _layout(sizes: tuple[int, ...]) -> _Layout:
     )
 
 
-def _new_axes(lay: _Layout) -> Axes:
+def _new_axes(lay: _GraphLayout) -> Axes:
     fig = Figure(
         figsize=(
             INCH * (LAYER_DX * (len(lay.sizes) - 1) + 1.6),
@@ -67,7 +67,7 @@ def _new_axes(lay: _Layout) -> Axes:
     return fig.add_subplot()
 
 
-def _draw_edges(ax: Axes, lay: _Layout, params: mlp.Params, *, annotate: bool) -> None:
+def _draw_edges(ax: Axes, lay: _GraphLayout, params: mlp.Params, *, annotate: bool) -> None:
     """One line per weight (gid "weight") and per bias (gid "bias"), width ~ |w|."""
     layers = [np.asarray(layer.W, np.float64) for layer in params]
     biases = [np.asarray(layer.b, np.float64) for layer in params]
@@ -102,7 +102,7 @@ def _node_style(sizes: tuple[int, ...], layer_i: int, j: int, names: list[str]) 
     return "#DDDDDD", f"$h^{{{layer_i}}}_{{{j + 1}}}$"
 
 
-def _draw_units(ax: Axes, lay: _Layout, names: list[str]) -> None:
+def _draw_units(ax: Axes, lay: _GraphLayout, names: list[str]) -> None:
     """A circle per unit, labelled when its column has at most 16 units."""
     for layer_i, count in enumerate(lay.sizes):
         for j in range(count):
@@ -130,7 +130,7 @@ def _draw_units(ax: Axes, lay: _Layout, names: list[str]) -> None:
                 )
 
 
-def _draw_biases(ax: Axes, lay: _Layout) -> None:
+def _draw_biases(ax: Axes, lay: _GraphLayout) -> None:
     """A dashed square node "1" below every layer but the last."""
     r = lay.radius
     for layer_i, y in enumerate(lay.bias_y):
@@ -151,7 +151,7 @@ def _draw_biases(ax: Axes, lay: _Layout) -> None:
         ax.text(x, y, "1", ha="center", va="center", fontsize=style.FONT_SIZE, zorder=6)
 
 
-def _frame(ax: Axes, lay: _Layout, title: str | None) -> None:
+def _frame(ax: Axes, lay: _GraphLayout, title: str | None) -> None:
     """Layer names on top, limits, the legend of edge styles and the title."""
     sizes = lay.sizes
     layer_names = (
@@ -226,7 +226,7 @@ def network_graph(
     n_edges = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     if annotate is None:
         annotate = n_edges <= 30
-    lay = _layout(sizes)
+    lay = _graph_layout(sizes)
     ax = _new_axes(lay) if ax is None else ax
     names = list(input_names) if input_names else [f"$x_{{{k + 1}}}$" for k in range(sizes[0])]
     _draw_edges(ax, lay, params, annotate=annotate)

@@ -118,7 +118,7 @@ def decision_regions(
             f"probabilities, got shape {proba.shape}"
         )
     proba = proba.reshape(xx.shape)
-    _regions(ax, xx, yy, proba)
+    style.draw_regions(ax, xx, yy, proba)
     style.scatter_classes(ax, X, y, class_labels=class_labels)
     style.style_plane(ax, title=title, limits=limits)
     if legend:
@@ -410,17 +410,3 @@ def loss_curves(
     ax.grid(True, which="major", color="#E5E5E5", linewidth=0.6)
     ax.legend(frameon=False, fontsize=style.FONT_SIZE - 1)
     return fig
-
-
-def _regions(ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> list:
-    """The filled class regions and the 0.5 boundary of :func:`decision_regions`; returns them."""
-    drawn = [
-        ax.contourf(xx, yy, proba, levels=[-0.01, 0.5, 1.01], colors=style.REGION_COLORS, zorder=1)
-    ]
-    if proba.min() < 0.5 <= proba.max():
-        drawn.append(
-            ax.contour(
-                xx, yy, proba, levels=[0.5], colors=style.BOUNDARY_COLOR, linewidths=1.4, zorder=2
-            )
-        )
-    return drawn

@@ -168,3 +168,29 @@ def legend_below(ax: Axes, *, ncol: int | None = None, extra: Sequence[Artist] =
         handletextpad=0.4,
         columnspacing=1.2,
     )
+
+
+def check_binary_2d(sizes: tuple[int, ...], X, y) -> tuple[np.ndarray, np.ndarray]:
+    """``check_points`` for the input-plane figures: 2 inputs and 1 output unit in ``sizes``."""
+    if sizes[0] != 2 or sizes[-1] != 1:
+        raise ValueError(
+            f"the input-plane figures need 2 inputs and 1 output unit, got sizes {sizes}"
+        )
+    return check_points(X, y)
+
+
+def draw_regions(ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> list:
+    """Draws the filled class regions and the 0.5 boundary of a (ny, nx) probability grid.
+
+    The regions of :func:`jaxmlp.plots.static.decision_regions` and of the animations'
+    frames. No input checks (the callers checked the data).
+
+    Returns:
+      The drawn contour sets, to remove when the next frame is drawn.
+    """
+    drawn = [ax.contourf(xx, yy, proba, levels=[-0.01, 0.5, 1.01], colors=REGION_COLORS, zorder=1)]
+    if proba.min() < 0.5 <= proba.max():
+        drawn.append(
+            ax.contour(xx, yy, proba, levels=[0.5], colors=BOUNDARY_COLOR, linewidths=1.4, zorder=2)
+        )
+    return drawn

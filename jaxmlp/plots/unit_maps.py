@@ -27,7 +27,6 @@ from jaxmlp import mlp, validation
 from jaxmlp.plots import geometry, static, style
 from jaxmlp.plots.animation import (
     Animation,
-    _check_binary_2d,
     snapshot_at,
     snapshot_count,
 )
@@ -133,7 +132,7 @@ def _output_map(ax: Axes, row: _Row, P: np.ndarray) -> None:
     if contours:
         for c in contours:
             c.remove()
-        static._regions(ax, row.xx, row.yy, P.reshape(row.xx.shape))
+        style.draw_regions(ax, row.xx, row.yy, P.reshape(row.xx.shape))
         return
     static.decision_regions(
         row.X, row.y, lambda _: P, resolution=row.xx.shape[0], legend=False, ax=ax, title=None
@@ -201,7 +200,7 @@ def _unit_maps(
     for s in sizes:
         if len(s) < 3:
             raise ValueError(f"every network needs a hidden layer, got sizes {s}")
-        X_np, y_np = _check_binary_2d(s, X, y)
+        X_np, y_np = style.check_binary_2d(s, X, y)
     if not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
     limits = style.plane_limits(X_np)

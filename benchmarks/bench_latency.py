@@ -1,7 +1,7 @@
 """Latency as people call it: fresh optimizers per call, learning-rate loops, new processes.
 
-    python experiments/bench_latency.py --out out/bench            # full run
-    python experiments/bench_latency.py --out /tmp/bl --quick      # a smoke run
+    python benchmarks/bench_latency.py --out out/bench            # full run
+    python benchmarks/bench_latency.py --out /tmp/bl --quick      # a smoke run
 
 1. The post's problem (200 circle points, 2-3-1 sigmoid, U(0, 1) init, 1000
    full-batch steps of SGD with rate 2.0) written the natural way: a loop over 20
@@ -24,28 +24,27 @@ bench_latency.json and bench_latency.md to ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
+import _harness as harness
 import jax
 import numpy as np
 import optax
+from _baselines import numpy_loop
+from _harness import Table, timed
 
 import jaxmlp
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-TARGET_VS_NUMPY = 20.0  # every call after the first, against the NumPy loop
-TARGET_COMPILE_RATIO = 4.0  # first process's compile time / second process's
+BLOG = harness.ROOT / "experiments" / "blog.py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,30 +63,7 @@ class Config:
     processes: bool = True
 
 
-QUICK = Config(seeds=4, steps=200, rate_steps=100, rates=(0.01, 0.03, 0.1), blog_args=("--quick",))
-
-
-def numpy_loop(params, X, y, *, learning_rate: float, steps: int) -> np.ndarray:
-    """The post's formulas (P1-P4), one NumPy step per iteration; (steps,) losses.
-
-    The same loop as ``numpy_loop`` in experiments/bench.py (scripts never import
-    each other); :func:`bench_post_loop` checks its losses against ``jaxmlp.train``.
-    """
-    W = [np.array(layer.W, np.float32) for layer in params]
-    b = [np.array(layer.b, np.float32) for layer in params]
-    X, y = np.asarray(X, np.float32), np.asarray(y, np.float32)
-    out = np.empty(steps, np.float32)
-    for i in range(steps):
-        h = 1.0 / (1.0 + np.exp(-(X @ W[0].T + b[0])))
-        s = (h @ W[1].T + b[1])[:, 0]
-        out[i] = np.mean(np.logaddexp(0.0, s) - y * s)
-        d2 = (1.0 / (1.0 + np.exp(-s)) - y)[:, None]  # (P1)
-        d1 = (d2 @ W[1]) * (1.0 - h) * h  # (P3)
-        grads = [(d1.T @ X / len(y), d1.mean(0)), (d2.T @ h / len(y), d2.mean(0))]  # (P2, P4)
-        for layer, (dW, db) in enumerate(grads):
-            W[layer] -= learning_rate * dW
-            b[layer] -= learning_rate * db
-    return out
+QUICK = dict(seeds=4, steps=200, rate_steps=100, rates=(0.01, 0.03, 0.1), blog_args=("--quick",))
 
 
 @contextlib.contextmanager
@@ -105,13 +81,6 @@ def counting_compiles():
         jax.monitoring.unregister_event_duration_listener(listen)
 
 
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    jax.block_until_ready(out)
-    return time.perf_counter() - start, out
-
-
 def bench_post_loop(cfg: Config) -> dict:
     """Section 1: the loop of seeds, a fresh optax.sgd per call, against NumPy."""
     X, y = jaxmlp.datasets.circles(jax.random.key(0), cfg.n)
@@ -123,13 +92,13 @@ def bench_post_loop(cfg: Config) -> dict:
         for seed in range(cfg.seeds):
             params = jaxmlp.init_mlp(jax.random.key(seed), cfg.sizes, scheme="uniform01")
             opt = optax.sgd(cfg.learning_rate) if mode.startswith("fresh") else shared
-            seconds, result = _timed(
+            seconds, result = timed(
                 lambda p=params, o=opt: (
                     jaxmlp.train(p, X, y, activation="sigmoid", optimizer=o, steps=cfg.steps).loss
                 )
             )
             calls.append(seconds)
-            seconds, losses = _timed(
+            seconds, losses = timed(
                 lambda p=params: numpy_loop(
                     p, Xn, yn, learning_rate=cfg.learning_rate, steps=cfg.steps
                 )
@@ -165,7 +134,7 @@ def bench_rate_loop(cfg: Config) -> dict:
         calls = []
         with counting_compiles() as count:
             for rate in cfg.rates:
-                seconds, _ = _timed(
+                seconds, _ = timed(
                     lambda r=rate, how=how: (
                         jaxmlp.train(
                             params, X, y, activation="tanh", steps=cfg.rate_steps, **how(r)
@@ -200,8 +169,9 @@ if target == "cli":
     from jaxmlp import cli
     cli.main(argv)
 else:
-    import runpy
+    import os, runpy
     sys.argv = [target, *argv]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(target)))  # as `python target` does
     runpy.run_path(target, run_name="__main__")
 with open(report, "w") as f:
     json.dump({"wall_s": time.perf_counter() - start, "seconds": seconds, "counts": counts}, f)
@@ -239,7 +209,10 @@ def bench_processes(cfg: Config) -> dict:
     """Section 3: two fresh processes sharing an empty persistent cache, per target."""
     targets = {
         "jaxmlp " + " ".join(cfg.cli_args): ("cli", list(cfg.cli_args)),
-        "experiments/blog.py " + " ".join(cfg.blog_args): ("experiments/blog.py", []),
+        "experiments/blog.py " + " ".join(cfg.blog_args): (
+            str(harness.ROOT / "experiments/blog.py"),
+            [],
+        ),
     }
     out = {}
     for name, (target, argv) in targets.items():
@@ -261,98 +234,61 @@ def bench_processes(cfg: Config) -> dict:
     return out
 
 
-def machine() -> dict:
-    """What the numbers were measured on, and when."""
-    return {
-        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "optax": optax.__version__,
-        "numpy": np.__version__,
-        "backend": jax.default_backend(),
-    }
+def tables(r: dict) -> list[Table]:
+    """bench_latency.md: one table per section."""
+    cfg = r["config"]
+    post = [
+        [name, x["first_call_s"] * 1e3, x["later_calls_median_s"] * 1e3,
+         x["later_calls_max_s"] * 1e3, x["numpy_loop_median_s"] * 1e3,
+         x["median_later_call_vs_numpy"], x["worst_later_call_vs_numpy"]]
+        for name, x in r["post_loop"].items()
+    ]  # fmt: skip
+    rates = [
+        [f"`{name}`", x["compiles"], x["first_call_s"] * 1e3, x["later_calls_median_s"] * 1e3,
+         x["total_s"]]
+        for name, x in r["rate_loop"].items()
+    ]  # fmt: skip
+    out = [
+        Table(
+            f"1. A loop over seeds (the post's problem, {cfg['steps']} SGD steps)",
+            ["optimizer", "first call (ms)", "later calls: median (ms)", "max (ms)",
+             "NumPy loop: median (ms)", "x NumPy (median)", "x NumPy (worst)"],
+            post,
+        ),
+        Table(
+            f"2. A loop over {len(cfg['rates'])} learning rates (Adam, 2-3-1 tanh)",
+            ["how", "XLA compiles", "first call (ms)", "later calls: median (ms)", "total (s)"],
+            rates,
+        ),
+    ]  # fmt: skip
+    if r.get("processes"):
+        rows = [
+            [f"`{name.strip()}`", x["first"]["programs"], x["first"]["compile_s"],
+             x["second"]["compile_s"], x["compile_ratio"], x["trace_lower_compile_ratio"],
+             x["first"]["wall_s"], x["second"]["wall_s"]]
+            for name, x in r["processes"].items()
+        ]  # fmt: skip
+        columns = ["command", "programs", "compile, 1st process (s)", "compile, 2nd (s)"]
+        columns += ["ratio", "trace + lower + compile ratio", "wall, 1st (s)", "wall, 2nd (s)"]
+        out.append(Table("3. New processes with the persistent compilation cache", columns, rows))
+    return out
 
 
-def markdown(results: dict) -> str:
-    m = results["machine"]
-    lines = [
-        "# Latency as people call it",
-        "",
-        f"Measured {m['date_utc']} UTC on {m['platform']}, {m['cpu_count']} CPUs, "
-        "load average at start "
-        f"{m['load_average_at_start'][0]:.1f}; jax {m['jax']}, optax {m['optax']}, "
-        f"numpy {m['numpy']}. Ratios are of timings made in the same run.",
-        "",
-        f"## 1. A loop over seeds (the post's problem, {results['config']['steps']} SGD steps)",
-        "",
-        "| optimizer | first call | later calls (median / max) | NumPy loop (median) "
-        "| NumPy / call (median / worst) |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in results["post_loop"].items():
-        lines.append(
-            f"| {name} | {r['first_call_s'] * 1e3:.0f} ms | {r['later_calls_median_s'] * 1e3:.2f}"
-            f" / {r['later_calls_max_s'] * 1e3:.2f} ms | {r['numpy_loop_median_s'] * 1e3:.1f} ms"
-            f" | {r['median_later_call_vs_numpy']:.0f}x / {r['worst_later_call_vs_numpy']:.0f}x |"
-        )
-    lines += [
-        "",
-        f"Target: every call after the first >= {TARGET_VS_NUMPY:.0f}x the NumPy loop.",
-        "",
-        f"## 2. A loop over {len(results['config']['rates'])} learning rates (Adam, 2-3-1 tanh)",
-        "",
-        "| how | XLA compiles | first call | later calls (median) | total |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in results["rate_loop"].items():
-        lines.append(
-            f"| `{name}` | {r['compiles']} | {r['first_call_s'] * 1e3:.0f} ms | "
-            f"{r['later_calls_median_s'] * 1e3:.1f} ms | {r['total_s']:.2f} s |"
-        )
-    if results.get("processes"):
-        lines += [
-            "",
-            "## 3. New processes with the persistent compilation cache",
-            "",
-            "| command | programs | compile: 1st / 2nd process | ratio | trace + lower + "
-            "compile ratio | wall: 1st / 2nd |",
-            "|---|---|---|---|---|---|",
-        ]
-        for name, r in results["processes"].items():
-            a, b = r["first"], r["second"]
-            lines.append(
-                f"| `{name.strip()}` | {a['programs']} | {a['compile_s']:.2f} s / "
-                f"{b['compile_s']:.2f} s | {r['compile_ratio']:.1f}x | "
-                f"{r['trace_lower_compile_ratio']:.1f}x | "
-                f"{a['wall_s']:.1f} s / {b['wall_s']:.1f} s |"
-            )
-        lines += ["", f"Target: compile time >= {TARGET_COMPILE_RATIO:.0f}x lower in the second."]
-    return "\n".join(lines) + "\n"
+def run(cfg: Config, args) -> dict:
+    if args.no_processes:
+        cfg = dataclasses.replace(cfg, processes=False)
+    results = {"post_loop": bench_post_loop(cfg), "rate_loop": bench_rate_loop(cfg)}
+    if cfg.processes:
+        results["processes"] = bench_processes(cfg)
+    return results
+
+
+def _flags(parser) -> None:
+    parser.add_argument("--no-processes", action="store_true", help="skip section 3")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/bench"))
-    parser.add_argument("--quick", action="store_true", help="fewer seeds and steps")
-    parser.add_argument("--no-processes", action="store_true", help="skip section 3")
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else Config()
-    if args.no_processes:
-        cfg = dataclasses.replace(cfg, processes=False)
-    results = {"config": dataclasses.asdict(cfg), "machine": machine()}
-    results["post_loop"] = bench_post_loop(cfg)
-    results["rate_loop"] = bench_rate_loop(cfg)
-    if cfg.processes:
-        results["processes"] = bench_processes(cfg)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_latency.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    (args.out / "bench_latency.md").write_text(text)
-    print(text)
-    return results
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=_flags)
 
 
 if __name__ == "__main__":

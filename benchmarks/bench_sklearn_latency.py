@@ -9,33 +9,35 @@ a new row count), then a steady refit (median of 3). Every step is timed; for
 jaxmlp also its XLA compilations. ``--baseline DIR`` runs a second jaxmlp tree
 (e.g. an older commit: ``git archive <commit> jaxmlp | tar -x -C DIR``) in the
 same way; the processes alternate (baseline, jaxmlp, scikit-learn, repeated
-``--rounds`` times) so that the machine's load falls on each alike, and each
+``--repeats`` times) so that the machine's load falls on each alike, and each
 step's figure is the median over rounds. Writes ``bench_sklearn_latency.json``
 and ``.md`` to ``--out``::
 
-    python experiments/bench_sklearn_latency.py --baseline /tmp/old --out out/bench
+    python benchmarks/bench_sklearn_latency.py --baseline /tmp/old --out out/bench
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
-import pathlib
 import statistics
-import subprocess
 import sys
 import time
 import warnings
+
+import _harness as harness
+from _harness import Table
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     hidden: int = 64
     max_iter: int = 30
-    rounds: int = 2
+    repeats: int = 2  # rounds of alternating processes
     seed: int = 0
+
+
+QUICK = {"max_iter": 3, "repeats": 1}
 
 
 def steps() -> list[tuple[str, dict, int | None, str]]:
@@ -108,18 +110,6 @@ def child(library: str, cfg: Config) -> dict:
     return {"import_s": imported, "steps": rows, "steady_s": statistics.median(steady)}
 
 
-def run_child(library: str, tree: str | None, cfg: Config) -> dict:
-    env = {**os.environ, "JAXMLP_NO_CACHE": "1"}
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    if tree:
-        env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", library, "--max-iter", str(cfg.max_iter)],
-        capture_output=True, text=True, check=True, env=env,
-    )  # fmt: skip
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def summarize(runs: dict[str, list[dict]]) -> dict:
     """Median over rounds of every step's seconds (and compiles) per variant."""
     out = {}
@@ -139,71 +129,55 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
     return out
 
 
-def markdown(summary: dict, load: list[float]) -> str:
+def tables(r: dict) -> list[Table]:
+    """bench_sklearn_latency.md: every step, per variant (seconds, and jaxmlp's compiles)."""
+    summary = r["summary"]
     variants = list(summary)
-    head = " | ".join(f"{v} s (compiles)" for v in variants)
-    lines = [
-        "# jaxmlp.sklearn first-fit latency (digits, MLPClassifier, fresh process)",
-        "",
-        f"Load average at start: {load}. Median over rounds; processes alternate.",
-        "",
-        f"| step | {head} | jaxmlp / baseline |",
-        "|---|" + "---|" * (len(variants) + 1),
-    ]
 
-    def ratio(seconds: dict) -> str:  # variant -> seconds
+    def ratio(seconds: dict) -> str:
         return f"{seconds['jaxmlp'] / seconds['baseline']:.2f}" if "baseline" in seconds else ""
 
-    totals = dict.fromkeys(variants, 0.0)
+    rows, totals = [], dict.fromkeys(variants, 0.0)
     for name in summary[variants[0]]["steps"]:
-        rows = {v: summary[v]["steps"][name] for v in variants}
-        cells = []
-        for v, row in rows.items():
-            totals[v] += row["s"]
-            compiles = f" ({row['compiles']})" if v != "sklearn" else ""
-            cells.append(f"{row['s']:.2f}{compiles}")
-        seconds = {v: row["s"] for v, row in rows.items()}
-        lines.append(f"| {name} | {' | '.join(cells)} | {ratio(seconds)} |")
-    lines.append(f"| **sequence total** | {' | '.join(f'{totals[v]:.2f}' for v in variants)} "
-                 f"| {ratio(totals)} |")  # fmt: skip
+        cells = {v: summary[v]["steps"][name] for v in variants}
+        for v, cell in cells.items():
+            totals[v] += cell["s"]
+        shown = [f"{c['s']:.2f}" + ("" if v == "sklearn" else f" ({c['compiles']})")
+                 for v, c in cells.items()]  # fmt: skip
+        rows.append([name, *shown, ratio({v: c["s"] for v, c in cells.items()})])
+    rows.append(["**sequence total**", *(f"{t:.2f}" for t in totals.values()), ratio(totals)])
     steady = {v: summary[v]["steady_s"] for v in variants}
-    steady_cells = " | ".join(f"{s:.3f}" for s in steady.values())
-    lines.append(f"| steady refit, compiled (median of 3) | {steady_cells} | {ratio(steady)} |")
-    return "\n".join(lines + [""])
+    rows.append(["steady refit, compiled (median of 3)", *steady.values(), ratio(steady)])
+    columns = ["step", *(f"{v} s (compiles)" for v in variants), "jaxmlp / baseline"]
+    title = "digits, MLPClassifier, a fresh process per library (median over rounds)"
+    return [Table(title, columns, rows)]
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/bench")
-    parser.add_argument("--baseline", help="a jaxmlp tree (directory holding jaxmlp/) to compare")
-    parser.add_argument("--rounds", type=int, default=Config.rounds)
-    parser.add_argument("--max-iter", type=int, default=Config.max_iter)
-    parser.add_argument("--child", choices=("jaxmlp", "sklearn"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    cfg = Config(rounds=args.rounds, max_iter=args.max_iter)
-    if args.child:
-        print(json.dumps(child(args.child, cfg)))
-        return
-    import _common  # here, not at the top: a child's timed imports must start without jax
-
-    machine = _common.machine()
-    load = machine["load_average_at_start"]
-    variants = {"jaxmlp": (str(pathlib.Path(__file__).resolve().parents[1]), "jaxmlp")}
+def run(cfg: Config, args) -> dict:
+    env = {**os.environ, "JAXMLP_NO_CACHE": "1"}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    variants = {"jaxmlp": (str(harness.ROOT), "jaxmlp"), "sklearn": (None, "sklearn")}
     if args.baseline:
         variants = {"baseline": (args.baseline, "jaxmlp"), **variants}
-    variants["sklearn"] = (None, "sklearn")
-    runs: dict[str, list[dict]] = {v: [] for v in variants}
-    for _ in range(cfg.rounds):
-        for variant, (tree, library) in variants.items():
-            runs[variant].append(run_child(library, tree, cfg))
-    summary = summarize(runs)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = {"config": dataclasses.asdict(cfg), "machine": machine, "runs": runs,
-              "summary": summary}  # fmt: skip
-    (out / "bench_sklearn_latency.json").write_text(json.dumps(result, indent=2))
-    (out / "bench_sklearn_latency.md").write_text(markdown(summary, load))
-    print(markdown(summary, load))
+    commands, envs = {}, {}
+    for variant, (tree, library) in variants.items():
+        commands[variant] = [sys.executable, __file__, "--child", library, str(cfg.max_iter)]
+        paths = [tree, env.get("PYTHONPATH", "")] if tree else [env.get("PYTHONPATH", "")]
+        envs[variant] = {**env, "PYTHONPATH": os.pathsep.join(paths)}
+    runs = harness.interleaved_processes(commands, cfg.repeats, envs=envs)
+    return {"runs": runs, "summary": summarize(runs)}
+
+
+def _flags(parser) -> None:
+    parser.add_argument("--baseline", help="a jaxmlp tree (directory holding jaxmlp/) to compare")
+
+
+def main(argv=None) -> dict:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["--child"]:  # a fresh process: its timed imports start without jax
+        harness.child_result(child(args[1], Config(max_iter=int(args[2]))))
+        return {}
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=_flags)
 
 
 if __name__ == "__main__":

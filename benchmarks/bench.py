@@ -1,7 +1,7 @@
 """Speed of jaxmlp against the post's NumPy loop, scikit-learn, PyTorch and a plain matmul.
 
-    python experiments/bench.py --out out/bench            # full run (~10 min on 2 cores)
-    python experiments/bench.py --out /tmp/bench --quick   # tiny sizes: a smoke test
+    python benchmarks/bench.py --out out/bench            # full run (~10 min on 2 cores)
+    python benchmarks/bench.py --out /tmp/bench --quick   # tiny sizes: a smoke test
 
 1. The post's problem: 200 circle points, 2-3-1 sigmoid, U(0, 1) init, 1000
    full-batch gradient-descent steps (lr 2.0 on the mean loss). ``jaxmlp.train``
@@ -18,18 +18,15 @@
 
 Every comparison is a ratio of timings made in this process, back to back.
 Optional libraries (scikit-learn, PyTorch: ``pip install -e ".[bench]"``) that
-are missing give rows that say so. Writes bench.md, bench.json and bench.png
-to ``--out`` and prints the table.
+are missing give rows that say so. Writes bench.json, bench.md and bench.png to ``--out``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
 import warnings
@@ -39,20 +36,15 @@ from collections.abc import Callable
 # (of another library, interleaved) needs; set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import _harness as harness  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from _common import interleaved, machine, time_calls  # noqa: E402, F401
+from _baselines import numpy_loop  # noqa: E402
+from _harness import Table, interleaved  # noqa: E402
 
 import jaxmlp  # noqa: E402
-from jaxmlp import compilation_cache  # noqa: E402
-
-TARGET_VS_NUMPY = 20.0
-TARGET_VS_SKLEARN = 100.0
-TARGET_FIRST_CALL_S = 0.5
-TARGET_ROOFLINE = 0.8
-TARGET_VS_TORCH = 1.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +71,7 @@ class Config:
     rss_steps: int = 20
 
 
-QUICK = Config(
+QUICK = dict(
     repeats=3,
     steps=1000,
     grid_n=(1_000, 10_000),
@@ -93,37 +85,6 @@ QUICK = Config(
 
 
 # --------------------------------------------------------------- 1. the post's problem
-
-
-def numpy_loop(params, X, y, *, learning_rate: float, steps: int) -> np.ndarray:
-    """The post's formulas (P1-P4) in batch matrix form, one NumPy step per iteration.
-
-    Args:
-      params: ((W1 (h, d), b1 (h,)), (W2 (1, h), b2 (1,))) as float32 NumPy arrays.
-      X: (n, d) float32; y: (n,) in {0, 1}.
-
-    Returns:
-      (steps,) the loss before each update, as ``jaxmlp.train`` reports it.
-    """
-    (W1, b1), (W2, b2) = [(np.array(W), np.array(b)) for W, b in params]
-    X = np.asarray(X, np.float32)
-    y = np.asarray(y, np.float32)
-    n = X.shape[0]
-    losses = np.empty(steps, np.float32)
-    for i in range(steps):
-        h = 1.0 / (1.0 + np.exp(-(X @ W1.T + b1)))  # hidden layer
-        s2 = (h @ W2.T + b2)[:, 0]
-        y_hat = 1.0 / (1.0 + np.exp(-s2))
-        losses[i] = np.mean(np.logaddexp(0.0, s2) - y * s2)  # BCE, stably
-        delta2 = (y_hat - y)[:, None]  # (P1)
-        dW2, db2 = delta2.T @ h / n, delta2.mean(axis=0)  # (P2)
-        delta1 = (delta2 @ W2) * (1.0 - h) * h  # (P3)
-        dW1, db1 = delta1.T @ X / n, delta1.mean(axis=0)  # (P4)
-        W1 -= learning_rate * dW1
-        b1 -= learning_rate * db1
-        W2 -= learning_rate * dW2
-        b2 -= learning_rate * db2
-    return losses
 
 
 def sklearn_fit(X, y, *, hidden: int, learning_rate: float, steps: int, seed: int):
@@ -491,186 +452,65 @@ def bench_memory(cfg: Config) -> dict:
     }
 
 
-# ------------------------------------------------------------------------- reporting
+# ------------------------------------------------------------------------- the page
 
 
-def _fmt(x, spec=".1f", none="-"):
-    return none if x is None else format(x, spec)
-
-
-def verdicts(results: dict) -> list[str]:
-    """One line per target of the issue: met, or the measured gap."""
-    manual = results["post"]["rows"]["jaxmlp.train, grad='manual'"]
-    lines = [
-        speed_verdict(manual, "speedup_vs_numpy", TARGET_VS_NUMPY, "NumPy loop"),
-        speed_verdict(manual, "speedup_vs_sklearn", TARGET_VS_SKLEARN, "scikit-learn"),
-        first_call_verdict(manual["first_call_s"]),
-    ]
-    wide = [c for c in results["scaling"]["cells"] if c["width"] >= 256]
-    if wide:
-        lines += wide_verdicts(wide)
-    return lines
-
-
-def speed_verdict(manual: dict, key: str, target: float, label: str) -> str:
-    """``jaxmlp.train`` (manual gradients) on the post's problem against one library."""
-    value = manual.get(key)
-    if value is None:
-        return f"- >= {target:.0f}x the {label}: not measured ({label} missing)."
-    if value >= target:
-        return f"- >= {target:.0f}x the {label}: **met** ({value:.1f}x)."
-    return (
-        f"- >= {target:.0f}x the {label}: **not met**: {value:.1f}x, a gap of "
-        f"{target / value:.2f}x. {manual['us_per_step']:.2f} us per step is bounded by "
-        "XLA:CPU's fixed cost per operation (~0.3-0.5 us per fused kernel, about 8 per "
-        "step after the optimisations in jaxmlp/training.py), not by arithmetic "
-        "(13 parameters, 200 examples)."
-    )
-
-
-def first_call_verdict(first: float) -> str:
-    if first <= TARGET_FIRST_CALL_S:
-        return f"- first call <= {TARGET_FIRST_CALL_S} s: **met** ({first:.2f} s)."
-    return (
-        f"- first call <= {TARGET_FIRST_CALL_S} s: **not met**: {first:.2f} s, "
-        f"{first / TARGET_FIRST_CALL_S:.1f}x over; it is tracing plus XLA compilation of "
-        "the whole run (its guard-free loop; the guarded one compiles only after a "
-        "divergence), which later calls reuse."
-    )
-
-
-def wide_verdicts(wide: list[dict]) -> list[str]:
-    """The roofline and PyTorch targets over the scaling cells of width >= 256."""
-    worst = min(c["fraction_of_roofline"] for c in wide)
-    verdict = "**met**" if worst >= TARGET_ROOFLINE else "**not met**"
-    lines = [
-        f"- >= {TARGET_ROOFLINE} of the matmul roofline at width >= 256: {verdict} "
-        f"(lowest {worst:.2f}; median "
-        f"{statistics.median(c['fraction_of_roofline'] for c in wide):.2f})."
-        + (
-            ""
-            if worst >= TARGET_ROOFLINE
-            else " The rest of a step (sigmoids, Adam over 1M+ parameters, the "
-            "mini-batch gather, the loss) is memory-bound work the matmuls do not have."
-        )
-    ]
-    torch_ratios = [c["speedup_vs_torch"] for c in wide if c["speedup_vs_torch"]]
-    if not torch_ratios:
-        return lines + [f"- >= {TARGET_VS_TORCH}x PyTorch: not measured (PyTorch missing)."]
-    worst_t = min(torch_ratios)
-    verdict = "**met**" if worst_t >= TARGET_VS_TORCH else "**not met**"
-    lines.append(
-        f"- >= {TARGET_VS_TORCH}x PyTorch at width >= 256: {verdict} (lowest "
-        f"{worst_t:.2f}x, median {statistics.median(torch_ratios):.2f}x)."
-        + (
-            ""
-            if worst_t >= TARGET_VS_TORCH
-            else " At these widths both spend their time in the same BLAS-class "
-            "matmuls on the same 2 cores; there is little left to win."
-        )
-    )
-    return lines
-
-
-def markdown(results: dict, cfg: Config) -> str:
-    """bench.md: the machine, one table per section, then the targets."""
-    m = results["machine"]
-    header = [
-        "# jaxmlp benchmark",
-        "",
-        f"Machine: {m['cpu']}, {m['cpu_count']} cores, JAX backend `{m['jax_backend']}`; "
-        f"load average at start {_fmt_load(m['load_average_at_start'])}. "
-        f"Versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items() if v)}.",
-        f"Command: `{results['command']}`",
-        "",
-    ]
-    out = header + post_table(results["post"]["rows"], cfg) + scaling_table(results["scaling"], cfg)
-    out += memory_section(results["memory"])
-    out += ["", "## Targets", "", *verdicts(results), ""]
-    return "\n".join(out)
-
-
-def post_table(rows: dict, cfg: Config) -> list[str]:
-    out = [
-        f"## 1. The post's problem (n={cfg.n}, {'-'.join(map(str, cfg.sizes))} sigmoid, "
-        f"{cfg.steps} full-batch steps)",
-        "",
-        f"Medians of {cfg.repeats} rounds; in each round every implementation runs once "
-        "untimed, then once timed (steady state, back to back), in turn. The first call "
-        "includes tracing and compilation.",
-        "",
-        "| implementation | ms / run | us / step | first call (s) | x NumPy | x sklearn "
-        "| final loss |",
-        "|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for name, row in rows.items():
+def tables(r: dict) -> list[Table]:
+    """bench.md: one table per section."""
+    cfg = r["config"]
+    post = []
+    for name, row in r["post"]["rows"].items():
         if "median_s" not in row:
-            out.append(f"| {name} | {row['note']} | | | | | |")
+            post.append([name, row["note"], None, None, None, None, None])
             continue
-        loss = _fmt(row["final_loss"], ".4f") + (f" ({row['note']})" if "note" in row else "")
-        out.append(
-            f"| {name} | {row['median_s'] * 1e3:.2f} | {row['us_per_step']:.2f} "
-            f"| {row['first_call_s']:.2f} | {_fmt(row['speedup_vs_numpy'])} "
-            f"| {_fmt(row['speedup_vs_sklearn'])} | {loss} |"
-        )
-    return out
-
-
-def scaling_table(sc: dict, cfg: Config) -> list[str]:
-    out = [
-        "",
-        f"## 2. Scaling (two hidden layers, sigmoid, Adam, mini-batch {cfg.grid_batch})",
-        "",
-        "A fixed number of steps per cell (a step's cost does not depend on n); epoch = "
-        "step x n / batch. GFLOP/s counts matmul FLOPs (6 x batch x weights per step). "
-        "Roofline: the same step's matmuls alone, same shapes, same run. "
-        + ("" if sc["has_torch"] else "PyTorch: not installed."),
-        "",
-        "| n | width | ms / step | epoch (s) | samples/s | GFLOP/s | matmul GFLOP/s "
-        "| of roofline | x PyTorch | first call (s) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        loss = f"{row['final_loss']:.4f}" + (f" ({row['note']})" if "note" in row else "")
+        post.append([name, row["median_s"] * 1e3, row["us_per_step"], row["first_call_s"],
+                     row["speedup_vs_numpy"], row["speedup_vs_sklearn"], loss])  # fmt: skip
+    scaling = [
+        [c["n"], c["width"], c["step_s"] * 1e3, c["epoch_s"], c["samples_per_s"], c["gflops"],
+         c["matmul_gflops"], c["fraction_of_roofline"], c["speedup_vs_torch"], c["first_call_s"]]
+        for c in r["scaling"]["cells"]
+    ]  # fmt: skip
+    mem, mib = r["memory"], 2**20
+    before = mem.get("rss_before_training_bytes") or {}
+    memory = [
+        [int(n), _mib(before.get(n)), _mib(peak), _mib(peak - before[n]) if before.get(n) else None]
+        for n, peak in mem["peak_rss_bytes"].items()
     ]
-    for c in sc["cells"]:
-        out.append(
-            f"| {c['n']:,} | {c['width']} | {c['step_s'] * 1e3:.3f} | {c['epoch_s']:.3g} "
-            f"| {c['samples_per_s']:.3g} | {c['gflops']:.2f} | {c['matmul_gflops']:.2f} "
-            f"| {c['fraction_of_roofline']:.2f} | {_fmt(c['speedup_vs_torch'], '.2f')} "
-            f"| {c['first_call_s']:.2f} |"
-        )
-    return out
-
-
-def memory_section(mem: dict) -> list[str]:
-    mib = 2**20
-    rss = mem["peak_rss_bytes"]
-    before = mem.get("rss_before_training_bytes") or {k: None for k in rss}
     return [
-        "",
-        f"## 3. Memory (width {mem['width']}, batch {mem['batch']}, {mem['steps']} Adam steps)",
-        "",
-        "Fresh process per n: RSS once the data are built, and peak RSS during training "
-        "(the peak reset after the data are built): "
-        + ", ".join(
-            f"n = {int(k):,}: {_mib(before[k])} then {_mib(v)} MiB (+{_mib(_sub(v, before[k]))})"
-            for k, v in rss.items()
-        )
-        + f". The data differ by {mem['extra_data_bytes'] / mib:.1f} MiB; one batch's "
-        f"activations and their gradients are {mem['batch_activation_bytes'] / mib:.1f} MiB, a "
-        f"per-epoch shuffled copy of X would be {mem['one_epoch_copy_bytes'] / mib:.1f} MiB. "
-        "(+) is what training adds; batches are gathered inside the compiled loop.",
-    ]
+        Table(
+            f"1. The post's problem (n={cfg['n']}, {'-'.join(map(str, cfg['sizes']))} sigmoid, "
+            f"{cfg['steps']} full-batch steps)",
+            ["implementation", "ms / run", "us / step", "first call (s)", "x NumPy",
+             "x sklearn", "final loss"],
+            post,
+            f"Medians of {cfg['repeats']} rounds; in each round every implementation runs once "
+            "untimed, then once timed, in turn. The first call includes tracing and compilation.",
+        ),
+        Table(
+            f"2. Scaling (two hidden layers, sigmoid, Adam, mini-batch {cfg['grid_batch']})",
+            ["n", "width", "ms / step", "epoch (s)", "samples/s", "GFLOP/s", "matmul GFLOP/s",
+             "of roofline", "x PyTorch", "first call (s)"],
+            scaling,
+            "A fixed number of steps per cell (a step's cost does not depend on n); epoch = "
+            "step x n / batch. GFLOP/s counts matmul FLOPs (6 x batch x weights per step). "
+            "Roofline: the same step's matmuls alone, same shapes, same run.",
+        ),
+        Table(
+            f"3. Memory (width {mem['width']}, batch {mem['batch']}, {mem['steps']} Adam steps)",
+            ["n", "RSS with the data (MiB)", "peak RSS training (MiB)", "training adds (MiB)"],
+            memory,
+            f"A fresh process per n. The data differ by {mem['extra_data_bytes'] / mib:.1f} MiB; "
+            f"one batch's activations and their gradients are "
+            f"{mem['batch_activation_bytes'] / mib:.1f} MiB, a per-epoch shuffled copy of X "
+            f"would be {mem['one_epoch_copy_bytes'] / mib:.1f} MiB; batches are gathered inside "
+            "the compiled loop.",
+        ),
+    ]  # fmt: skip
 
 
-def _mib(x):
-    return "?" if x is None else f"{x / 2**20:.0f}"
-
-
-def _sub(a, b):
-    return None if a is None or b is None else a - b
-
-
-def _fmt_load(load):
-    return "unknown" if load is None else ", ".join(f"{x:.1f}" for x in load)
+def _mib(x) -> float | None:
+    return None if x is None else round(x / 2**20)
 
 
 def plot(results: dict, path: pathlib.Path) -> None:
@@ -729,39 +569,26 @@ def plot(results: dict, path: pathlib.Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/bench"))
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--rss-child", nargs=5, type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.rss_child:
-        rss_child(*args.rss_child)
-        return {}
-    # With a warm cache, first calls load compiled programs instead of compiling:
-    # JAXMLP_NO_CACHE=1 measures compilation (results["compilation_cache"] says which).
-    cache = compilation_cache.enable()
-    cfg = QUICK if args.quick else Config()
-    results = {
-        "config": dataclasses.asdict(cfg),
-        "machine": machine(),
-        "command": "python experiments/bench.py" + (" --quick" if args.quick else ""),
-        "compilation_cache": None if cache is None else str(cache),
-    }
+def run(cfg: Config, args) -> dict:
     print("1. the post's problem", flush=True)
-    results["post"] = bench_post(cfg)
+    results = {"post": bench_post(cfg)}
     print("2. scaling", flush=True)
     results["scaling"] = bench_scaling(cfg)
     print("3. memory", flush=True)
     results["memory"] = bench_memory(cfg)
-    results["targets"] = verdicts(results)
     args.out.mkdir(parents=True, exist_ok=True)
-    table = markdown(results, cfg)
-    (args.out / "bench.md").write_text(table)
-    (args.out / "bench.json").write_text(json.dumps(results, indent=2, default=str))
     plot(results, args.out / "bench.png")
-    print(table)
     return results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--rss-child"]:  # what each process of section 3 runs
+        rss_child(*map(int, args[1:6]))
+        return {}
+    # With a warm cache, first calls load compiled programs instead of compiling:
+    # JAXMLP_NO_CACHE=1 measures compilation.
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv)
 
 
 if __name__ == "__main__":

@@ -5,23 +5,25 @@ gradients; a 10-unit softmax output for digits, one sigmoid unit for breast canc
 and scikit-learn's own ``MLPClassifier`` with the same settings: same split,
 standardised features (scaler fitted on the training part), hidden width,
 activation, Adam learning rate, batch size, number of epochs, no L2 penalty, no
-early stopping. Prints the test accuracy of both.
+early stopping. Prints the test accuracy of both and writes them to ``--out``/results.json.
 
-    python examples/real_data.py            # both data sets
-    python examples/real_data.py --epochs 100 --hidden 128
+    python experiments/real_data.py --out out/real_data            # both data sets
+    python experiments/real_data.py --out out/real_data --epochs 100 --hidden 128
+    python experiments/real_data.py --out /tmp/r --quick            # 5 epochs
 
 Needs scikit-learn (``pip install jaxmlp[sklearn]``) for the data and the reference.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import time
 import warnings
 
 import jax
 import numpy as np
 import optax
+from _common import study_args
 
 import jaxmlp
 
@@ -130,15 +132,19 @@ def compare(
     }
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _flags(parser) -> None:
     parser.add_argument("--datasets", default=",".join(LOADERS))
     parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, help="default 60 (--quick: 5)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = study_args(__doc__, argv, out="out/real_data", extra=_flags)
+    if args.epochs is None:
+        args.epochs = 5 if args.quick else 60
     rows = []
     print(f"{'data set':14s} {'sizes':>12s} {'jaxmlp':>8s} {'sklearn':>8s}  (test accuracy)")
     for name in args.datasets.split(","):
@@ -156,6 +162,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             f"{name:14s} {sizes:>12s} {r['jaxmlp_accuracy']:8.4f} {r['sklearn_accuracy']:8.4f}"
             f"  ({r['jaxmlp_seconds']:.1f} s vs {r['sklearn_seconds']:.1f} s, {r['epochs']} epochs)"
         )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(rows, indent=2))
     return rows
 
 

@@ -1,7 +1,8 @@
-"""The command line's option values, errors and checks before any work (see :mod:`jaxmlp.cli`).
+"""The command line's checks: option values, errors, and what is checked before any work.
 
 Option values are argparse types, so a bad value is a usage error (exit status 2)
-that names its flag; the checks here run before any training.
+that names its flag; the rest (the data set, the optimizer, ``--out``, a library
+check turned into a usage error) runs before any training. See :mod:`jaxmlp.cli`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-# --seed s also seeds the split (s + 1) and the shuffle (s + 2): all within int32.
+# --seed s also seeds the split (s + 1) and the shuffle (s + 2): all within int32
+# (datasets.MAX_RUN_SEED, written out here so that parsing the command line imports no jax).
 MAX_SEED = 2**31 - 3
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -34,7 +36,7 @@ class Interrupted(Exception):
 # ---- option values (argparse types: a bad value is a usage error naming its flag) ----
 
 
-def _number(kind, *, low=None, high=None, what: str = ""):
+def bounded_number(kind, *, low=None, high=None, what: str = ""):
     """An argparse type: ``kind(text)`` finite and within [low, high]."""
 
     def parse(text: str):
@@ -55,19 +57,19 @@ def _number(kind, *, low=None, high=None, what: str = ""):
     return parse
 
 
-def _path(text: str) -> str:
+def nonempty_path(text: str) -> str:
     """An argparse type: a non-empty path (``--out ''`` would mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a path, got an empty string")
     return text
 
 
-def _positive(kind):
+def positive(kind):
     name = "positive int" if kind is int else "positive finite number"
-    return _number(kind, low=1 if kind is int else math.ulp(0.0), what=f"a {name}")
+    return bounded_number(kind, low=1 if kind is int else math.ulp(0.0), what=f"a {name}")
 
 
-def _list(item, what: str):
+def comma_list(item, what: str):
     """An argparse type: comma-separated values each parsed by ``item``; at least one."""
 
     def parse(text: str):
@@ -84,42 +86,28 @@ def _list(item, what: str):
     return parse
 
 
-def _choice_list(choices: Sequence[str]):
+def choice_list(choices: Sequence[str]):
     def item(text: str) -> str:
         if text not in choices:
             raise argparse.ArgumentTypeError(text)
         return text
 
-    return _list(item, f"names from {', '.join(choices)}")
+    return comma_list(item, f"names from {', '.join(choices)}")
 
 
-_STEPS_HELP = "updates (at most MAX_STEPS = 100000000)"
+STEPS_HELP = "updates (at most MAX_STEPS = 100000000)"
 
 
-def _steps(text: str) -> int:
+def step_count(text: str) -> int:
     from jaxmlp.validation import MAX_STEPS
 
-    return _number(int, low=1, high=MAX_STEPS, what=f"an int in 1..MAX_STEPS = {MAX_STEPS}")(text)
+    return bounded_number(int, low=1, high=MAX_STEPS, what=f"an int in 1..MAX_STEPS = {MAX_STEPS}")(
+        text
+    )
 
 
-_seed = _number(int, low=0, high=MAX_SEED, what=f"an int in 0..MAX_SEED = {MAX_SEED}")
-_fraction = _number(float, low=math.ulp(0.0), high=1 - 2**-53, what="a number in (0, 1)")
-
-
-def _ints(text: str, name: str) -> tuple[int, ...]:
-    """Comma-separated positive ints of option ``name`` (kept for callers of 0.1)."""
-    try:
-        return _list(_positive(int), "positive ints")(text)
-    except argparse.ArgumentTypeError as e:
-        raise CLIError(f"{name}: {e}") from None
-
-
-def _rates(text: str) -> tuple[float, ...]:
-    """Comma-separated positive finite learning rates of ``--lrs``."""
-    try:
-        return _list(_positive(float), "positive finite numbers")(text)
-    except argparse.ArgumentTypeError as e:
-        raise CLIError(f"--lrs: {e}") from None
+seed_value = bounded_number(int, low=0, high=MAX_SEED, what=f"an int in 0..MAX_SEED = {MAX_SEED}")
+fraction = bounded_number(float, low=math.ulp(0.0), high=1 - 2**-53, what="a number in (0, 1)")
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -136,7 +124,7 @@ def dataset_names() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _dataset(name: str, n: int, seed: int):
+def load_dataset(name: str, n: int, seed: int):
     import jax
 
     from jaxmlp import datasets
@@ -144,10 +132,10 @@ def _dataset(name: str, n: int, seed: int):
     names = dataset_names()
     if name not in names:
         raise UsageError(f"--dataset must be one of {', '.join(names)}; got {name!r}")
-    return _usage("--n", getattr(datasets, name), jax.random.key(seed), n)
+    return as_usage_error("--n", getattr(datasets, name), jax.random.key(seed), n)
 
 
-def _optimizer(name: str, lr: float):
+def make_optimizer(name: str, lr: float):
     if not lr > 0 or not math.isfinite(lr):
         raise UsageError(f"--lr must be a positive finite number, got {lr}")
     from jaxmlp import optimizers
@@ -155,7 +143,7 @@ def _optimizer(name: str, lr: float):
     return optimizers.by_name(name)(lr)
 
 
-def _progress(total: int, desc: str):
+def progress_bar(total: int, desc: str):
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
@@ -166,7 +154,7 @@ def _progress(total: int, desc: str):
 # ---- checks before any work ----
 
 
-def _check_out(out: pathlib.Path, files: Sequence[str]) -> None:
+def check_out_dir(out: pathlib.Path, files: Sequence[str]) -> None:
     """``--out`` must be (or become) a writable directory whose ``files`` can be replaced."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is an existing file, not a directory")
@@ -179,10 +167,10 @@ def _check_out(out: pathlib.Path, files: Sequence[str]) -> None:
     for name in files:
         if (out / name).is_dir():
             raise UsageError(f"--out {str(out)!r}: {name} exists and is a directory")
-        _check_regular(out / name, f"--out {str(out)!r}: {name}")
+        check_regular_file(out / name, f"--out {str(out)!r}: {name}")
 
 
-def _check_regular(path: pathlib.Path, what: str) -> None:
+def check_regular_file(path: pathlib.Path, what: str) -> None:
     """An existing ``path`` to be replaced must be a regular file (not a device or FIFO)."""
     from jaxmlp._regular_files import check_destination
 
@@ -192,13 +180,13 @@ def _check_regular(path: pathlib.Path, what: str) -> None:
         raise UsageError(f"{what}: {e}") from None
 
 
-def _check_path(path: str, flag: str, *, writable: bool = False) -> None:
+def check_file_to_write(path: str, flag: str, *, writable: bool = False) -> None:
     """A file ``path`` to write: not a directory nor a device, its folder creatable (and
     with ``writable``, one a file can be created in)."""
     target = pathlib.Path(path)
     if target.is_dir():
         raise UsageError(f"{flag} {path!r} is a directory, not a file")
-    _check_regular(target, flag)
+    check_regular_file(target, flag)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -211,7 +199,7 @@ def _check_path(path: str, flag: str, *, writable: bool = False) -> None:
             raise UsageError(f"{flag} {path!r}: its folder is not writable: {e.strerror}") from None
 
 
-def _usage(flag: str, check, *args, **kwargs):
+def as_usage_error(flag: str, check, *args, **kwargs):
     """Runs a library check; its ValueError/TypeError becomes a usage error naming ``flag``."""
     try:
         return check(*args, **kwargs)

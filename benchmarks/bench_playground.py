@@ -1,8 +1,8 @@
 """The playground's speed as a person sees it: frames per second while playing, and restarts.
 
-    python experiments/bench_playground.py --out out/bench_playground            # full run
-    python experiments/bench_playground.py --out /tmp/bp --quick                 # a smoke run
-    python experiments/bench_playground.py --out /tmp/bp --baseline HEAD~3       # against a commit
+    python benchmarks/bench_playground.py --out out/bench_playground            # full run
+    python benchmarks/bench_playground.py --out /tmp/bp --quick                 # a smoke run
+    python benchmarks/bench_playground.py --out /tmp/bp --baseline HEAD~3       # against a commit
 
 1. Play: ``jaxmlp playground`` started in a subprocess and its page played in headless
    Chromium (playwright, software rendering) from step 0 to ``max_steps`` (the post's
@@ -17,19 +17,17 @@
 
 With ``--baseline REF`` the package of git commit ``REF`` is checked out into a
 temporary folder and both parts run for it and for this tree, alternately (baseline,
-current, baseline, current, ... for ``--rounds``): the machine may be shared, so the
+current, baseline, current, ... for ``--repeats`` rounds): the machine may be shared, so the
 ratios between the two, measured in the same minutes, are the figures to trust.
 Writes bench_playground.json and bench_playground.md to ``--out``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import pathlib
-import platform
 import shutil
 import statistics
 import subprocess
@@ -37,7 +35,8 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+import _harness as harness
+from _harness import ROOT, Table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Config:
     window_s: float = 10.0
     pause_s: float = 3.0
     warm_s: float = 120.0
-    rounds: int = 1
+    repeats: int = 1  # rounds (alternating the baseline and this tree)
     baseline: str | None = None
     viewport: tuple[int, int] = (1400, 1100)
 
@@ -227,14 +226,14 @@ def restarts(cfg: Config) -> list[dict]:
 def _restarts_in(tree: pathlib.Path, cfg: Config) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
-        [sys.executable, __file__, "--restarts-only", "--pause-s", str(cfg.pause_s)],
+        [sys.executable, __file__, "--restarts-only", str(cfg.pause_s)],
         env=env,
         capture_output=True,
         text=True,
         check=True,
         cwd=tempfile.gettempdir(),
     )
-    return json.loads(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])["times"]
 
 
 def _checkout(ref: str, folder: pathlib.Path) -> pathlib.Path:
@@ -258,126 +257,91 @@ def _summary(play_result: dict) -> dict:
     }
 
 
-def _machine() -> dict:
-    import jax
-
-    versions = {"jax": jax.__version__, "python": platform.python_version()}
-    for package in ("optax", "plotly", "playwright"):
-        try:
-            from importlib.metadata import version
-
-            versions[package] = version(package)
-        except Exception:
-            versions[package] = None
-    return {
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "platform": platform.platform(),
-        "versions": versions,
-    }
-
-
-def _markdown(cfg: Config, results: dict) -> str:
-    lines = [
-        "# Playground speed",
-        "",
-        f"Config: `{json.dumps(dataclasses.asdict(cfg))}`",
-        f"Machine: `{json.dumps(results['machine'])}`",
-        "",
-        "## Playing (frames/s per window, wall clock; page timings in ms)",
-        "",
-        "| tree | round | steps | frames/s | CPU ms/frame | request | draw | regions | loss "
-        "| network | hidden | units |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+def tables(r: dict) -> list[Table]:
+    """bench_playground.md: frames/s per window, their summary, and the restarts."""
+    windows = [
+        [run["tree"], run["round"], f"{w['steps'][0]}-{w['steps'][1]}", w["frames_per_s"],
+         w["cpu_ms_per_frame"], *(w["page_ms"].get(k) for k in PANELS)]
+        for run in r["play"]
+        for w in run["windows"]
+    ]  # fmt: skip
+    summary = [[run["tree"], run["round"], *run["summary"].values()] for run in r["play"]]
+    out = [
+        Table(
+            "Playing (frames/s per window, wall clock; page timings in ms)",
+            ["tree", "round", "steps", "frames/s", "CPU ms/frame", "request", *PANELS[1:]],
+            windows,
+        ),
+        Table("Frames/s over a run", ["tree", "round", "min", "median", "max"], summary),
     ]
-    for run in results["play"]:
-        for w in run["windows"]:
-            ms = w["page_ms"]
-            lines.append(
-                f"| {run['tree']} | {run['round']} | {w['steps'][0]}-{w['steps'][1]} "
-                f"| {w['frames_per_s']} | {w['cpu_ms_per_frame']} | "
-                + " | ".join(str(ms.get(k)) for k in PANELS)
-                + " |"
-            )
-    lines += ["", "| tree | round | min frames/s | median | max |", "|---|---|---|---|---|"]
-    for run in results["play"]:
-        s = run["summary"]
-        lines.append(
-            f"| {run['tree']} | {run['round']} | {s['min_fps']} | {s['median_fps']} "
-            f"| {s['max_fps']} |"
-        )
-    if not results["restarts"]:
-        return "\n".join(lines) + "\n"
-    lines += ["", "## Restarts (configure + one step, seconds)", ""]
-    trees = [r["tree"] for r in results["restarts"]]
-    lines += ["| change | " + " | ".join(trees) + " |", "|---" * (len(trees) + 1) + "|"]
-    for i, (label, _) in enumerate(CHANGES):
-        cells = [
-            f"{r['times'][i]['seconds']} ({r['times'][i]['with_gradients']})"
-            for r in results["restarts"]
+    if r["restarts"]:
+        rows = [
+            [label, *(f"{x['times'][i]['seconds']} ({x['times'][i]['with_gradients']})"
+                      for x in r["restarts"])]
+            for i, (label, _) in enumerate(CHANGES)
+        ]  # fmt: skip
+        notes = ["In brackets: with the gradients the page asks for next."]
+        notes += [
+            f"{x['tree']}: the neighbours of the first setting warmed in "
+            f"{x['times'][0]['warming_s']} s ({x['times'][0]['not_warmed']} left)."
+            for x in r["restarts"]
+            if "warming_s" in x["times"][0]
         ]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "In brackets: with the gradients the page asks for next."]
-    for r in results["restarts"]:
-        if "warming_s" in r["times"][0]:
-            first = r["times"][0]
-            lines.append(
-                f"{r['tree']}: the neighbours of the first setting warmed in "
-                f"{first['warming_s']} s ({first['not_warmed']} left)."
-            )
-    return "\n".join(lines) + "\n"
+        columns = ["change", *(x["tree"] for x in r["restarts"])]
+        title = "Restarts (configure + one step, seconds)"
+        out.append(Table(title, columns, rows, " ".join(notes)))
+    return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="out/bench_playground")
-    parser.add_argument("--quick", action="store_true", help="a smoke run (3000 steps)")
-    parser.add_argument("--baseline", help="git ref whose jaxmlp/ is measured alternately")
-    parser.add_argument("--rounds", type=int, default=Config.rounds)
-    parser.add_argument("--max-steps", type=int)
-    parser.add_argument("--pause-s", type=float)
-    parser.add_argument("--no-play", action="store_true", help="restarts only")
-    parser.add_argument("--no-restarts", action="store_true", help="playing only")
-    parser.add_argument("--restarts-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    overrides = dict(QUICK) if args.quick else {}
-    if args.max_steps:
-        overrides["max_steps"] = args.max_steps
-    if args.pause_s is not None:
-        overrides["pause_s"] = args.pause_s
-    cfg = Config(rounds=args.rounds, baseline=args.baseline, **overrides)
-    if args.restarts_only:  # the child process of _restarts_in: JSON on stdout
-        print(json.dumps(restarts(cfg)))
-        return 0
+def run(cfg: Config, args) -> dict:
+    cfg = dataclasses.replace(cfg, baseline=args.baseline)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None and not args.no_play:
         raise SystemExit("bench_playground: no Chromium binary (apt-get install -y chromium)")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"config": dataclasses.asdict(cfg), "machine": _machine()}
-    results["play"], results["restarts"] = [], []
+    results: dict = {"play": [], "restarts": []}
     with tempfile.TemporaryDirectory() as folder:
         trees = [("current", ROOT)]
         if cfg.baseline:
             trees.insert(
                 0, (f"baseline {cfg.baseline}", _checkout(cfg.baseline, pathlib.Path(folder)))
             )
-        for round_ in range(cfg.rounds):
+        for round_ in range(cfg.repeats):
             for name, tree in trees:
                 print(f"round {round_}: {name}", flush=True)
                 if not args.no_restarts:
                     times = _restarts_in(tree, cfg)
                     results["restarts"].append({"tree": name, "round": round_, "times": times})
                 if not args.no_play:
-                    run = play(tree, cfg, chromium)  # type: ignore[arg-type]
-                    run.update(tree=name, round=round_, summary=_summary(run))
-                    results["play"].append(run)
-    results["machine"]["load_average_after"] = os.getloadavg()
-    (out / "bench_playground.json").write_text(json.dumps(results, indent=1))
-    (out / "bench_playground.md").write_text(_markdown(cfg, results))
-    print(_markdown(cfg, results))
-    return 0
+                    played = play(tree, cfg, chromium)  # type: ignore[arg-type]
+                    played.update(tree=name, round=round_, summary=_summary(played))
+                    results["play"].append(played)
+    results["load_average_after"] = os.getloadavg()
+    return results
+
+
+def _flags(parser) -> None:
+    parser.add_argument("--baseline", help="git ref whose jaxmlp/ is measured alternately")
+    parser.add_argument("--no-play", action="store_true", help="restarts only")
+    parser.add_argument("--no-restarts", action="store_true", help="playing only")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["--restarts-only"]:  # the child process of _restarts_in
+        harness.child_result({"times": restarts(Config(pause_s=float(args[1])))})
+        return {}
+    return harness.main(
+        __file__,
+        __doc__,
+        Config,
+        QUICK,
+        run,
+        tables,
+        argv,
+        flags=_flags,
+        out="out/bench_playground",
+    )
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

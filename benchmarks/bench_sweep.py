@@ -22,43 +22,43 @@ On a CPU, jaxmlp.sweep splits the bins over the cores (one program call per
 core on its own host thread); the vmap's large batched kernels use XLA's
 intra-op threads. Both use every core.
 
-Writes ``OUT/sweep.md`` and ``OUT/sweep.json``. Usage::
+Writes ``OUT/sweep.json`` and ``OUT/sweep.md``. Usage::
 
-    python experiments/bench_sweep.py --out out/bench
+    python benchmarks/bench_sweep.py --out out/bench
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import os
-import platform
 import statistics
 import time
 import warnings
 
+import _harness as harness
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from _common import GRID, interleaved
+from _harness import Table, interleaved
 
 import jaxmlp
-from jaxmlp import compilation_cache
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    widths: tuple[int, ...] = GRID["widths"]
-    activations: tuple[str, ...] = GRID["activations"]
-    seeds: tuple[int, ...] = GRID["seeds"]
+    # experiments/sweep_width_activation.py's grid: 10 widths x 4 activations x 8 seeds
+    widths: tuple[int, ...] = tuple(range(5, 51, 5))
+    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu")
+    seeds: tuple[int, ...] = tuple(range(8))
     steps: int = 1000
     n_points: int = 200
     learning_rate: float = 0.01
     repeats: int = 7
     sklearn_models: int = 16
     data_seed: int = 0
+
+
+QUICK = {"widths": (5, 10), "seeds": (0, 1), "steps": 50, "repeats": 2, "sklearn_models": 2}
 
 
 def sweep_call(cfg: Config, X, y, optimizer):
@@ -196,73 +196,46 @@ def max_curve_difference(cfg: Config, X, y, optimizer, vmap_curves: np.ndarray) 
     return float(np.nanmax(np.abs(sweep_curves - vmap_curves[..., result.loss_steps])))
 
 
-def markdown(cfg: Config, report: dict, out: str) -> str:
-    """The table and the verdict of ``OUT/sweep.md``."""
-    n_models, sweep, vmap, sk = report["models"], report["sweep"], report["vmap"], report["sklearn"]
-    round_ratios = report["speedup_vs_vmap_per_round"]
-    rows = [
-        ("jaxmlp.sweep", sweep["steady_s"], sweep["first_call_s"] - sweep["steady_s"]),
-        (
-            "vmap, padded to 50 + masked, autodiff",
-            vmap["steady_s"],
-            vmap["first_call_s"] - vmap["steady_s"],
-        ),
-    ]
-    lines = [
-        f"# Sweep benchmark: {n_models} MLPs, {cfg.steps} full-batch steps, "
-        f"{cfg.n_points} circle points, optax.adam({cfg.learning_rate})",
-        "",
-        f"{platform.platform()}, {os.cpu_count()} CPUs, jax {jax.__version__}, "
-        f"devices {[str(d) for d in jax.devices()]}",
-        "",
-        "| method | steady time (s) | models/s | compile (s, first call - steady) |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, t, c in rows:
-        lines.append(f"| {name} | {t:.3f} | {n_models / t:.1f} | {c:.1f} |")
-    lines.append(sklearn_row(sk, n_models))
-    lines += [
-        "",
-        f"jaxmlp.sweep is {report['speedup_vs_vmap']:.2f}x the straightforward vmap, "
-        f"best against best (steady = best of {cfg.repeats} rounds that alternate the two "
-        f"methods); median of the rounds' own ratios "
-        f"{report['speedup_vs_vmap_median_round']:.2f}x "
-        f"(range {min(round_ratios):.2f}-{max(round_ratios):.2f}x).",
-        f"Max |loss difference| between the two on every step: "
-        f"{report['max_abs_loss_diff_sweep_vs_vmap']:.2e}.",
-        sklearn_note(sk),
-        "",
-        "Command: `python experiments/bench_sweep.py --out " + out + "`",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def sklearn_row(sk: dict | None, n_models: int) -> str:
-    if sk is None:
-        return "| scikit-learn MLPClassifier | (skipped: sklearn not installed) | | |"
-    t = sk["grid_s_extrapolated"]
-    return f"| scikit-learn MLPClassifier, one at a time | {t:.1f} | {n_models / t:.2f} | - |"
-
-
-def sklearn_note(sk: dict | None) -> str:
-    if sk is None:
-        return ""
-    return (
-        f"scikit-learn: {sk['timed_models']} models timed ({sk['timed_s']:.1f} s), the grid's "
-        f"time extrapolated; leaky_relu runs as relu there."
+def tables(r: dict) -> list[Table]:
+    """sweep.md: the three ways side by side."""
+    n, sweep, vmap, sk, ratios = (
+        r["models"],
+        r["sweep"],
+        r["vmap"],
+        r["sklearn"],
+        r["speedup_vs_vmap_per_round"],
     )
+    rows = [
+        [name, t["steady_s"], n / t["steady_s"], t["first_call_s"] - t["steady_s"]]
+        for name, t in (("jaxmlp.sweep", sweep), ("vmap, padded to 50 + masked, autodiff", vmap))
+    ]
+    if sk is None:
+        rows.append(["scikit-learn MLPClassifier", "(skipped: not installed)", None, None])
+    else:
+        t = sk["grid_s_extrapolated"]
+        rows.append(["scikit-learn MLPClassifier, one at a time", t, n / t, None])
+    cfg = r["config"]
+    note = (
+        f"jaxmlp.sweep is {r['speedup_vs_vmap']:.2f}x the straightforward vmap, best against "
+        f"best (steady = best of {cfg['repeats']} rounds alternating the two); median of the "
+        f"rounds' own ratios {r['speedup_vs_vmap_median_round']:.2f}x (range "
+        f"{min(ratios):.2f}-{max(ratios):.2f}x). Max |loss difference| between the two on "
+        f"every step: {r['max_abs_loss_diff_sweep_vs_vmap']:.2e}."
+    )
+    if sk is not None:
+        note += (
+            f" scikit-learn: {sk['timed_models']} models timed ({sk['timed_s']:.1f} s), the "
+            "grid's time extrapolated; leaky_relu runs as relu there."
+        )
+    title = (
+        f"{n} MLPs, {cfg['steps']} full-batch steps, {cfg['n_points']} circle points, "
+        f"optax.adam({cfg['learning_rate']})"
+    )
+    columns = ["method", "steady time (s)", "models/s", "compile (s, first call - steady)"]
+    return [Table(title, columns, rows, note)]
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/bench")
-    parser.add_argument("--repeats", type=int, default=Config.repeats)
-    parser.add_argument("--sklearn-models", type=int, default=Config.sklearn_models)
-    parser.add_argument("--steps", type=int, default=Config.steps)
-    args = parser.parse_args(argv)
-    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
-    cfg = Config(repeats=args.repeats, sklearn_models=args.sklearn_models, steps=args.steps)
-    os.makedirs(args.out, exist_ok=True)
+def run(cfg: Config, args) -> dict:
     X, y = jaxmlp.datasets.circles(jax.random.key(cfg.data_seed), cfg.n_points)
     optimizer = optax.adam(cfg.learning_rate)
     n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
@@ -270,13 +243,9 @@ def main(argv=None) -> dict:
     sweep, vmap, round_ratios = timed["sweep"], timed["vmap"], timed["round_ratios"]
     sk = bench_sklearn(cfg, X, y)
     agreement = max_curve_difference(cfg, X, y, optimizer, timed["vmap_curves"])
-    report = {
-        "config": dataclasses.asdict(cfg),
+    return {
         "optimizer": f"optax.adam({cfg.learning_rate})",
         "models": n_models,
-        "platform": platform.platform(),
-        "devices": [str(d) for d in jax.devices()],
-        "jax": jax.__version__,
         "sweep": sweep,
         "vmap": vmap,
         "sklearn": sk,
@@ -287,13 +256,10 @@ def main(argv=None) -> dict:
         "speedup_vs_vmap_median_round": statistics.median(round_ratios),
         "max_abs_loss_diff_sweep_vs_vmap": agreement,
     }
-    text = markdown(cfg, report, args.out)
-    print(text)
-    with open(os.path.join(args.out, "sweep.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, "sweep.json"), "w") as f:
-        json.dump(report, f, indent=2, default=float)
-    return report
+
+
+def main(argv=None) -> dict:
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, name="sweep")
 
 
 if __name__ == "__main__":

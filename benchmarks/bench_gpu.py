@@ -1,21 +1,21 @@
-"""Fused Pallas kernels against XLA on a GPU: the kernel tests, then two benchmarks.
+"""Fused Pallas kernels against XLA on a GPU: the kernels alone, many models, train.
 
-    PYTHONPATH=. python experiments/bench_gpu.py --out out/bench_gpu   # < 5 min on an H200
-    python experiments/bench_gpu.py --out /tmp/b --quick               # tiny sizes; CPU smoke test
+    python benchmarks/bench_gpu.py --out out/bench_gpu      # < 5 min on an H200
+    python benchmarks/bench_gpu.py --out /tmp/b --quick     # tiny sizes; CPU smoke test
+    nox -s gpu                                              # pytest -m gpu, then this
 
-1. ``pytest tests/test_kernels.py`` (compiled kernels on GPU, interpret mode on CPU).
-2. (a) tiny-cuda-nn's regime: width 64, three hidden layers, n = 2^20 rows;
+1. (a) tiny-cuda-nn's regime: width 64, three hidden layers, n = 2^20 rows;
    forward, and forward + gradients, Pallas (``fused_forward``,
-   ``_fused_loss_and_grads``) vs XLA (``vmap(forward)``; the post's gradients
+   ``loss_and_fused_grads``) vs XLA (``vmap(forward)``; the post's gradients
    ``loss_and_manual_grads``; ``jax.value_and_grad``), at exact float32
    (``precision="highest"`` vs XLA at matmul precision "highest") and at
    TF32 (``"default"`` vs XLA's default).
-3. (b) 10,000 blog-size models (2-3-1, sigmoid, the post's circles, n = 200)
+2. (b) 10,000 blog-size models (2-3-1, sigmoid, the post's circles, n = 200)
    x 1000 steps of full-batch gradient descent, one learning rate per model:
    ``fused_train`` vs XLA's vmapped sweep (``jax.vmap`` over models of a
    ``lax.scan`` of the post's gradients and the SGD update, in one ``jit``),
    and ``jaxmlp.sweep`` end to end on the same models (one learning rate).
-4. ``jaxmlp.train`` with ``backend="xla"`` vs ``"pallas"`` (the blog's network and
+3. ``jaxmlp.train`` with ``backend="xla"`` vs ``"pallas"`` (the blog's network and
    the wide one at n = 2^16), to check that ``"auto"`` -> pallas pays off on GPU.
 
 Every section is timed after a compile-and-warm-up call (median of
@@ -25,22 +25,18 @@ stopping. Writes ``bench_gpu.json`` and ``bench_gpu.md`` to ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
-import os
-import pathlib
-import platform
 import statistics
-import subprocess
-import sys
 import time
 import traceback
 
+import _harness as harness
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _harness import Table
 
 import jaxmlp
 from jaxmlp import backprop, kernels
@@ -65,9 +61,7 @@ class Config:
     repeats: int = 5
     sweep_repeats: int = 3
     train_steps: int = 1000
-    pytest_timeout_s: int = 120
     tuning_budget_s: float = 230.0  # after this, only each pass's first configuration runs
-    run_tests: bool = True
 
 
 QUICK = {
@@ -82,19 +76,15 @@ QUICK = {
 
 def _timed(fn, *args, repeats: int) -> dict:
     """Compile-and-warm-up call, then the median and min wall time of ``repeats`` calls."""
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn(*args))
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
+    outs = []
+    first, times = harness.time_calls(
+        lambda: outs.append(jax.block_until_ready(fn(*args))), repeats
+    )
     return {
         "first_call_s": first,
         "median_s": statistics.median(times),
         "min_s": min(times),
-        "out": out,
+        "out": outs[0],
     }
 
 
@@ -117,30 +107,6 @@ def _section(results: dict, name: str, fn) -> None:
         }
     results[name]["section_s"] = time.perf_counter() - start
     print(json.dumps(results[name], indent=1, default=str)[:3000], flush=True)
-
-
-def run_tests(cfg: Config) -> dict:
-    cmd = [sys.executable, "-m", "pytest", "tests/test_kernels.py", "-q", "-p", "no:cacheprovider"]
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [".", os.environ.get("PYTHONPATH")]))
-    )
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=cfg.pytest_timeout_s, env=env
-        )
-    except subprocess.TimeoutExpired as exc:
-        return {
-            "command": " ".join(cmd),
-            "returncode": None,
-            "timeout": True,
-            "output_tail": str(exc.stdout or "")[-4000:],
-        }
-    return {
-        "command": " ".join(cmd),
-        "returncode": proc.returncode,
-        "passed": proc.returncode == 0,
-        "output_tail": (proc.stdout + proc.stderr)[-4000:],
-    }
 
 
 FORWARD_CONFIGS = (
@@ -220,7 +186,7 @@ def bench_mlp(cfg: Config, deadline: Deadline) -> dict:
 
             def make_grads(precision=precision, **config):
                 return jax.jit(
-                    lambda p, X, y: kernels._fused_loss_and_grads(
+                    lambda p, X, y: kernels.loss_and_fused_grads(
                         p, X, y, act, precision=precision, **config
                     )
                 )
@@ -372,10 +338,6 @@ def _bench_sweep_api(cfg: Config, X, y) -> dict:
     }
 
 
-def _fmt(x, spec=".3f") -> str:
-    return "-" if x is None else format(x, spec)
-
-
 def bench_train(cfg: Config, deadline: Deadline) -> dict:
     """``jaxmlp.train`` with backend="xla" vs "pallas": is "auto" -> pallas right on GPU?"""
     import inspect
@@ -418,149 +380,69 @@ def bench_train(cfg: Config, deadline: Deadline) -> dict:
     return out
 
 
-# Long by nature: the report is one markdown document written line by line.
-def _markdown(cfg: Config, results: dict) -> str:
-    env = results["environment"]
-    lines = [
-        "# Fused Pallas kernels vs XLA",
-        "",
-        f"Device: {env['devices']}; jax {env['jax']}; backend {env['backend']}. "
-        f"Command: `{env['command']}`. Total {results.get('total_s', 0):.0f} s.",
-        "",
-    ]
-    if env["backend"] == "cpu":
-        lines += [
-            "**CPU run: the Pallas kernels ran in interpret mode; these timings are a smoke "
-            "test and say nothing about GPU speed.**",
-            "",
-        ]
-    tests = results.get("tests")
-    if tests:
-        lines += [
-            f"Kernel tests (`{tests.get('command')}`): return code {tests.get('returncode')}.",
-            "",
-        ]
-    mlp = results.get("mlp", {})
-    if "error" in mlp:
-        lines += [f"(a) failed: {mlp['error']}", ""]
-    elif mlp:
-        lines += [
-            f"## (a) sizes {tuple(mlp['sizes'])}, {mlp['activation']}, n = {mlp['n']}",
-            "",
-            "Median ms; Pallas at its best configuration (all configurations in the JSON).",
-            "",
-            "| precision | pass | XLA ms | Pallas ms | speedup | Pallas config | max abs diff |",
-            "|---|---|---|---|---|---|---|",
-        ]
+def tables(r: dict) -> list[Table]:
+    """bench_gpu.md: (a) the kernels, (b) many models, and train's two backends."""
+    out = []
+    mlp, sweep, train = r.get("mlp", {}), r.get("sweep", {}), r.get("train", {})
+    if "xla_ms" in mlp.get("highest", {}):
+        rows = []
         for precision in ("highest", "default"):
-            r = mlp[precision]
-            for name, xla_key, tuned, speed in (
-                ("forward", "forward", r["pallas_forward"], r.get("forward_speedup")),
-                (
-                    "forward + grads vs manual",
-                    "manual_grads",
-                    r["pallas_grads"],
-                    r.get("grads_speedup_vs_manual"),
-                ),
-                (
-                    "forward + grads vs autodiff",
-                    "autodiff_grads",
-                    r["pallas_grads"],
-                    r.get("grads_speedup_vs_autodiff"),
-                ),
-            ):
+            x = mlp[precision]
+            for name, xla_key, tuned, speedup in (
+                ("forward", "forward", x["pallas_forward"], x.get("forward_speedup")),
+                ("forward + grads vs manual", "manual_grads", x["pallas_grads"],
+                 x.get("grads_speedup_vs_manual")),
+                ("forward + grads vs autodiff", "autodiff_grads", x["pallas_grads"],
+                 x.get("grads_speedup_vs_autodiff")),
+            ):  # fmt: skip
                 best = tuned["best"] or {}
-                lines.append(
-                    f"| {precision} | {name} | {r['xla_ms'][xla_key]:.3f} | "
-                    f"{_fmt(best.get('ms'))} | {_fmt(speed, '.2f')}x | {best.get('config')} | "
-                    f"{_fmt(best.get('max_abs_diff'), '.1e')} |"
-                )
-        lines.append("")
-    sweep = results.get("sweep", {})
-    if "error" in sweep:
-        lines += [f"(b) failed: {sweep['error']}", ""]
-    elif sweep:
-        best = sweep["pallas"]["best"] or {}
-        lines += [
-            f"## (b) {sweep['models']} models {tuple(sweep['sizes'])} x {sweep['steps']} steps "
-            f"({sweep['activation']}, n = {sweep['n']}, float32 'highest')",
-            "",
-            "| XLA vmapped sweep s | Pallas fused_train s | speedup | Pallas config | "
-            "max abs diff (params, losses) |",
-            "|---|---|---|---|---|",
-            f"| {sweep['xla_s']:.3f} | {_fmt(sweep.get('pallas_s'))} | "
-            f"{_fmt(sweep.get('speedup'), '.2f')}x | {best.get('config')} | "
-            f"{_fmt(best.get('max_abs_diff'), '.1e')} |",
-            "",
-        ]
-        api = sweep.get("jaxmlp_sweep", {})
+                rows.append([precision, name, x["xla_ms"][xla_key], best.get("ms"), speedup,
+                             str(best.get("config")), best.get("max_abs_diff")])  # fmt: skip
+        title = f"(a) sizes {tuple(mlp['sizes'])}, {mlp['activation']}, n = {mlp['n']}"
+        columns = ["precision", "pass", "XLA ms", "Pallas ms", "speedup", "Pallas config",
+                   "max abs diff"]  # fmt: skip
+        note = "Median ms; Pallas at its best configuration (all configurations in the JSON)."
+        out.append(Table(title, columns, rows, note))
+    if "xla_s" in sweep:
+        best, api = sweep["pallas"]["best"] or {}, sweep.get("jaxmlp_sweep", {})
+        rows = [["fused_train vs XLA's vmapped sweep", sweep["xla_s"], sweep.get("pallas_s"),
+                 sweep.get("speedup"), str(best.get("config")),
+                 best.get("max_abs_diff")]]  # fmt: skip
         if "sweep_s" in api:
-            lines += [
-                f"`jaxmlp.sweep` (XLA, end to end, one learning rate {api['learning_rate']}): "
-                f"{api['sweep_s']:.3f} s; `fused_train` on the same models: "
-                f"{api['pallas_s']:.3f} s ({api['speedup']:.2f}x; max abs diff of the loss "
-                f"curves {api['max_abs_diff_loss_curves']:.1e}).",
-                "",
-            ]
-        elif api:
-            lines += [f"`jaxmlp.sweep` comparison: {api}", ""]
-    train = results.get("train", {})
-    rows = {k: v for k, v in train.items() if isinstance(v, dict) and "xla_s" in v}
+            rows.append([f"fused_train vs jaxmlp.sweep (rate {api['learning_rate']})",
+                         api["sweep_s"], api["pallas_s"], api["speedup"], "",
+                         api["max_abs_diff_loss_curves"]])  # fmt: skip
+        title = (f"(b) {sweep['models']} models {tuple(sweep['sizes'])} x {sweep['steps']} steps "
+                 f"({sweep['activation']}, n = {sweep['n']}, float32 'highest')")  # fmt: skip
+        columns = ["comparison", "XLA s", "Pallas s", "speedup", "Pallas config", "max abs diff"]
+        out.append(Table(title, columns, rows))
+    rows = [[name, str(tuple(x["sizes"])), x["n"], x["xla_s"], x["pallas_s"], x["pallas_speedup"]]
+            for name, x in train.items() if isinstance(x, dict) and "xla_s" in x]  # fmt: skip
     if rows:
-        lines += [
-            f"## jaxmlp.train, {train['steps']} steps: backend xla vs pallas",
-            "",
-            "| problem | sizes | n | xla s | pallas s | pallas speedup |",
-            "|---|---|---|---|---|---|",
-        ]
-        for name, r in rows.items():
-            lines.append(
-                f"| {name} | {tuple(r['sizes'])} | {r['n']} | {r['xla_s']:.3f} | "
-                f"{r['pallas_s']:.3f} | {r['pallas_speedup']:.2f}x |"
-            )
-        lines.append("")
-    elif train:
-        lines += [f"jaxmlp.train comparison: {train}", ""]
-    lines.append(
-        "Targets on an H200: (a) >= 2x XLA, (b) >= 10x XLA's vmapped sweep. "
-        f"Config: `{dataclasses.asdict(cfg)}`"
-    )
-    return "\n".join(lines) + "\n"
+        title = f"jaxmlp.train, {train['steps']} steps: backend xla vs pallas"
+        columns = ["problem", "sizes", "n", "xla s", "pallas s", "pallas speedup"]
+        out.append(Table(title, columns, rows))
+    errors = [[name, r[name]["error"]] for name in ("mlp", "sweep", "train") if "error" in r[name]]
+    if errors:
+        out.append(Table("Failed sections", ["section", "error"], errors))
+    return out
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, required=True)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--no-tests", action="store_true", help="skip the pytest run")
-    args = parser.parse_args(argv)
-    overrides = dict(QUICK) if args.quick else {}
-    if args.no_tests:
-        overrides["run_tests"] = False
-    cfg = Config(**overrides)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results: dict = {
-        "config": dataclasses.asdict(cfg),
-        "environment": {
-            "jax": jax.__version__,
-            "backend": jax.default_backend(),
-            "devices": [str(d) for d in jax.devices()],
-            "python": platform.python_version(),
-            "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
-        },
-    }
+def run(cfg: Config, args) -> dict:
+    if jax.default_backend() == "cpu":
+        print("CPU: the Pallas kernels run in interpret mode; a smoke test, not GPU speed")
+    results: dict = {}
     start = time.perf_counter()
-    if cfg.run_tests:
-        _section(results, "tests", lambda: run_tests(cfg))
-    deadline = Deadline(cfg.tuning_budget_s - (time.perf_counter() - start))
+    deadline = Deadline(cfg.tuning_budget_s)
     _section(results, "mlp", lambda: bench_mlp(cfg, deadline))
     _section(results, "sweep", lambda: bench_sweep(cfg, deadline))
     _section(results, "train", lambda: bench_train(cfg, deadline))
     results["total_s"] = time.perf_counter() - start
-    (args.out / "bench_gpu.json").write_text(json.dumps(results, indent=1, default=str))
-    (args.out / "bench_gpu.md").write_text(_markdown(cfg, results))
-    print((args.out / "bench_gpu.md").read_text())
-    return results
+    return json.loads(json.dumps(results, default=str))  # NumPy scalars and configs as JSON
+
+
+def main(argv=None) -> dict:
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, out="out/bench_gpu")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,293 @@
+"""The benchmarks' one harness: flags, the machine, the timers, the results and their pages.
+
+A benchmark declares a frozen ``Config`` (with a ``repeats`` field), a ``QUICK`` dict of
+overrides, ``run(cfg, args) -> results`` and ``tables(results) -> [Table]``, then calls
+:func:`main`. The harness gives every script the same flags (``--out``, ``--quick``,
+``--repeats``, ``--render-only``), leaves ``JAX_PLATFORMS`` to pick the device (it prints the
+one in use), records the machine once, and writes ``<out>/<name>.json`` (config, machine,
+command, results) and ``<out>/<name>.md``, rendered from the JSON by the declared tables:
+``--render-only`` re-renders the page from a stored JSON without measuring anything.
+
+Timers: :func:`time_calls` (first call and later ones), :func:`interleaved` (functions called
+in turn, round after round: fair on a shared machine) and :func:`interleaved_processes` (the
+same with a fresh Python process per call, for cold starts). Benchmarks import this module
+and ``jaxmlp``, never one another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A table of a benchmark's page: a title, column names, rows of cells, a note below."""
+
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    note: str = ""
+
+
+# --------------------------------------------------------------------------- the machine
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict:
+    """What the numbers were measured on: CPU, load, platform, JAX's devices, versions."""
+    import jax
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    packages = ("jax", "jaxlib", "numpy", "optax", "scikit-learn", "torch", "plotly", "playwright")
+    return {
+        "date_utc": datetime.datetime.now(datetime.UTC).date().isoformat(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "versions": {p: v for p in packages if (v := _version(p))},
+    }
+
+
+def describe(m: dict) -> str:
+    """One line about a machine record (older records name fewer fields)."""
+    versions = m.get("versions", {})
+    parts = [
+        m.get("date_utc"),
+        m.get("cpu"),
+        f"{m['cpu_count']} CPUs" if m.get("cpu_count") else m.get("machine"),
+        m.get("jax_backend") or m.get("backend"),
+        f"jax {versions.get('jax') or m.get('jax')}"
+        if versions.get("jax") or m.get("jax")
+        else None,
+    ]
+    load = m.get("load_average_at_start") or m.get("load_average")
+    if load:
+        parts.append("load " + " / ".join(f"{x:.2f}" for x in load))
+    return ", ".join(str(p) for p in parts if p)
+
+
+# --------------------------------------------------------------------------- timers
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """One call's wall time in seconds (its JAX results waited for) and its result."""
+    import jax
+
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return time.perf_counter() - start, out
+
+
+def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    """First call's wall time (compile included) and ``repeats`` later ones, in seconds."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return first, times
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, warm: int = 0
+) -> dict[str, dict]:
+    """First-call times, then ``repeats`` rounds that call every fn in turn (fair under load).
+
+    In each round every fn is first called ``warm`` times untimed, then once timed:
+    a steady-state time of back-to-back calls rather than of a call right after
+    another library's.
+    """
+    out = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        fn()
+        out[name] = {"first_call_s": time.perf_counter() - start, "times_s": []}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            for _ in range(warm):
+                fn()
+            start = time.perf_counter()
+            fn()
+            out[name]["times_s"].append(time.perf_counter() - start)
+    for row in out.values():
+        row["median_s"] = statistics.median(row["times_s"])
+    return out
+
+
+def child_result(result: dict) -> None:
+    """What a child process of :func:`interleaved_processes` prints: one JSON line, last."""
+    print(json.dumps(result), flush=True)
+
+
+def interleaved_processes(
+    commands: dict[str, Sequence[str]], rounds: int, *, env: dict | None = None, envs=None
+) -> dict[str, list[dict]]:
+    """Runs every command in a fresh process, in turn, for ``rounds`` rounds.
+
+    Each command is an argv (``[sys.executable, script, ...]``) whose process ends by
+    printing one JSON object (:func:`child_result`); ``envs`` may give a command its own
+    environment (else ``env``). Returns each command's objects, one per round, with
+    ``wall_s`` added; the load of a shared machine falls on every command alike. A failing
+    child raises ``RuntimeError``.
+    """
+    out: dict[str, list[dict]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            child_env = (envs or {}).get(name, env)
+            done = subprocess.run(
+                list(argv), env=child_env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"{name}: exit status {done.returncode}\n{done.stderr[-2000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            out[name].append({**result, "wall_s": time.perf_counter() - start})
+    return out
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(table: Table) -> str:
+    lines = [f"## {table.title}", ""]
+    lines.append("| " + " | ".join(table.columns) + " |")
+    lines.append("|" + "---|" * len(table.columns))
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.rows]
+    if table.note:
+        lines += ["", table.note]
+    return "\n".join(lines) + "\n"
+
+
+def render(record: dict, doc: str, tables: Callable[[dict], list[Table]]) -> str:
+    """A benchmark's page from its stored record: what it measures, where, and its tables."""
+    title, _, rest = doc.strip().partition("\n")
+    prose = [p for p in rest.split("\n\n") if p.strip() and not p.strip("\n").startswith("    ")]
+    header = [f"# {title.rstrip('.')}", ""] + ([prose[0].strip(), ""] if prose else [])
+    header += [
+        f"Command: `{record.get('command', '')}`",
+        "",
+        f"Machine: {describe(record.get('machine') or record.get('versions') or {})}.",
+        "",
+        "<!-- rendered from the stored JSON by benchmarks/_harness.py; do not edit -->",
+        "",
+        "",
+    ]
+    return "\n".join(header) + "\n".join(markdown_table(t) for t in tables(record))
+
+
+def write(out: pathlib.Path, name: str, record: dict, doc: str, tables, *, page_only=False):
+    """Writes ``<out>/<name>.json`` (the record) and ``<out>/<name>.md`` (its page); the path
+    of the page. ``page_only``: the page alone (the JSON is the stored record)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not page_only:
+        (out / f"{name}.json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+    page = out / f"{name}.md"
+    page.write_text(render(record, doc, tables))
+    return page
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(
+    script: str,
+    doc: str,
+    config: type,
+    quick: dict,
+    run: Callable[[Any, argparse.Namespace], dict],
+    tables: Callable[[dict], list[Table]],
+    argv: Sequence[str] | None = None,
+    *,
+    name: str | None = None,
+    flags: Callable[[argparse.ArgumentParser], None] | None = None,
+    out: str = "out/bench",
+) -> dict:
+    """Parses the shared flags (and ``flags(parser)``'s), runs, writes the JSON and the page.
+
+    ``script`` is the benchmark's ``__file__``; ``name`` of its files, the script's stem unless
+    given. ``--render-only`` re-renders ``<out>/<name>.md`` from ``<out>/<name>.json``.
+    ``run(cfg, args)`` returns the results, a dict of JSON values.
+    """
+    script_path = pathlib.Path(script)
+    name = name or script_path.stem
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(out))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--repeats", type=int, help="timed repeats (rounds) of each measurement")
+    parser.add_argument(
+        "--render-only", action="store_true", help="re-render the page from the stored JSON"
+    )
+    if flags is not None:
+        flags(parser)
+    args = parser.parse_args(argv)
+    if args.render_only:
+        record = json.loads((args.out / f"{name}.json").read_text())
+        print("rendered", write(args.out, name, record, doc, tables, page_only=True))
+        return record
+    import jax
+
+    from jaxmlp import compilation_cache
+
+    devices = jax.devices()
+    print(f"device: {jax.default_backend()}: {len(devices)} x {devices[0].device_kind}", flush=True)
+    compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
+    settings = dict(quick) if args.quick else {}
+    if args.repeats is not None:
+        if "repeats" not in {f.name for f in dataclasses.fields(config)}:
+            parser.error("--repeats: this benchmark times no repeats")
+        settings["repeats"] = args.repeats
+    cfg = config(**settings)
+    argv_text = " ".join(sys.argv[1:] if argv is None else argv)
+    record = {
+        "command": f"python benchmarks/{script_path.name} {argv_text}".strip(),
+        "config": dataclasses.asdict(cfg),
+        "machine": machine(),
+    }
+    record |= run(cfg, args)
+    print("wrote", write(args.out, name, record, doc, tables))
+    return record

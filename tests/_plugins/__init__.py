@@ -1,0 +1,6 @@
+"""The suite's plugins, one job each, loaded by ``pytest_plugins`` in ``tests/conftest.py``.
+
+- ``memory_maps``: clears JAX's caches when a worker nears the kernel's limit on memory maps.
+- ``scripts``: ``load_experiment`` and ``load_benchmark``, which import a script of
+  ``experiments/`` or ``benchmarks/``.
+"""
