@@ -240,3 +240,18 @@ def test_jnp_inputs_still_work_inside_limits(circles_data):
     X, y = circles_data
     r = jaxmlp.sweep(jnp.asarray(X), y, widths=(2,), steps=5, **GRID)
     assert r.steps == 5
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_warm_start_with_other_layer_sizes_says_what_to_do(solver):
+    """lbfgs failed with "cannot reshape array of shape (0,)"; the others kept the old net."""
+    from jaxmlp.sklearn import MLPClassifier
+
+    X, y = np.random.default_rng(0).normal(size=(40, 2)), np.arange(40) % 2
+    model = MLPClassifier((3,), solver=solver, warm_start=True, max_iter=5).fit(X, y)
+    model.set_params(hidden_layer_sizes=(5,))
+    with pytest.raises(ValueError, match=r"layer sizes \[2, 3, 1\].*\[2, 5, 1\].*warm_start=False"):
+        model.fit(X, y)
+    model.set_params(warm_start=False).fit(X, y)
+    assert model.coefs_[0].shape == (2, 5)

@@ -144,6 +144,14 @@ class BaseMLP(BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         layer_units = [X.shape[1], *hidden, self.n_outputs_]
         self._check_limits(X, layer_units)
+        if not first_pass:
+            fitted = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+            if fitted != layer_units:
+                raise ValueError(
+                    f"warm_start continues the fitted network of layer sizes {fitted}, but "
+                    f"hidden_layer_sizes and the data now make {layer_units}: set "
+                    "warm_start=False (or use a new estimator) to train that network"
+                )
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(Y, layer_units, X.dtype, random_state)
@@ -175,7 +183,13 @@ class BaseMLP(BaseEstimator):
         validation.check_training_memory(
             layer_units, rows=rows, itemsize=dtype.itemsize, what="this fit"
         )
-        validation.check_inputs(X, X.shape[1], dtype=dtype)  # lbfgs gave the untrained network
+        try:  # lbfgs returned the untrained network for such X
+            validation.check_inputs(X, X.shape[1], dtype=dtype)
+        except ValueError as e:  # scikit-learn's words (its tests match them), then ours
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain large"
+                f" values and need to be preprocessed. (Refused before training: {e}.)"
+            ) from None
 
     def _loss_scale(self) -> float:
         """scikit-learn reports the half squared error as a mean over outputs, others summed."""
