@@ -449,13 +449,20 @@ def server():
     srv.server_close()
 
 
-def request(server, method, path, body=None, host=None):
+def request(server, method, path, body=None, host=None, **headers):
+    """``(status, content type, body)`` of one request, made as the page makes it (its
+    token, JSON) unless ``headers`` say otherwise (``X_Jaxmlp_Token=None`` leaves the
+    token out; ``_`` in a name is ``-``); a ``bytes`` body is sent as it is."""
     port = server.server_address[1]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    headers = {"Content-Type": "application/json"}
+    sent = {"Content-Type": "application/json", "X-Jaxmlp-Token": server.token}
     if host:
-        headers["Host"] = host
-    connection.request(method, path, None if body is None else json.dumps(body), headers)
+        sent["Host"] = host
+    for name, value in headers.items():
+        sent[name.replace("_", "-")] = value
+    sent = {name: value for name, value in sent.items() if value is not None}
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body)
+    connection.request(method, path, data, sent)
     try:
         response = connection.getresponse()
         return response.status, response.getheader("Content-Type"), response.read()
@@ -503,6 +510,87 @@ def test_http_refuses_foreign_hosts(server):
     assert status == 403 and "127.0.0.1" in json.loads(body)["error"]
 
 
+def test_the_page_carries_the_token_and_may_not_be_framed(server):
+    status, _, page = request(server, "GET", "/", X_Jaxmlp_Token=None)
+    assert status == 200
+    assert f'<meta name="jaxmlp-token" content="{server.token}">'.encode() in page
+    assert len(server.token) >= 32 and b"__JAXMLP_TOKEN__" not in page
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+    connection.request("GET", "/")
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.getheader("X-Frame-Options") == "DENY"
+    assert "frame-ancestors 'none'" in response.getheader("Content-Security-Policy")
+
+
+# what another web site can send to the playground: fetch(url, {mode: "no-cors", method:
+# "POST", body}) or an HTML form (enctype text/plain, urlencoded or multipart), with its
+# own Origin or "null" (a sandboxed frame, a redirect), and never the token
+CROSS_SITE = [
+    pytest.param({"Origin": "https://evil.example"}, 403, "Origin", id="foreign-origin"),
+    pytest.param({"Origin": "null"}, 403, "Origin", id="null-origin"),
+    pytest.param({"Origin": "http://127.0.0.1:1"}, 403, "Origin", id="other-port"),
+    pytest.param({"Sec_Fetch_Site": "cross-site"}, 403, "cross-site", id="sec-fetch-site"),
+    pytest.param({"X_Jaxmlp_Token": None}, 403, "X-Jaxmlp-Token", id="no-token"),
+    pytest.param({"X_Jaxmlp_Token": "0" * 43}, 403, "X-Jaxmlp-Token", id="wrong-token"),
+    pytest.param(
+        {"X_Jaxmlp_Token": None, "Origin": None}, 403, "X-Jaxmlp-Token", id="no-origin-no-token"
+    ),
+    pytest.param({"Content_Type": "text/plain"}, 415, "application/json", id="text-plain"),
+    pytest.param(
+        {"Content_Type": "application/x-www-form-urlencoded"}, 415, "application/json", id="form"
+    ),
+    pytest.param(
+        {"Content_Type": "multipart/form-data; boundary=x"}, 415, "application/json", id="multipart"
+    ),
+    pytest.param({"Content_Type": None}, 415, "application/json", id="no-content-type"),
+]
+
+
+@pytest.mark.parametrize("headers, status, word", CROSS_SITE)
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/settings", {**TINY, "seed": 99}),
+        ("/api/step", {"frames": 1}),
+        ("/api/reset", {}),
+        ("/api/compare", {"axis": "widths", "values": "1,2"}),
+    ],
+)
+def test_http_answers_no_other_site(server, path, body, headers, status, word):
+    """No request another page could make reaches the session: the settings, the frame
+    index and the comparison stay as they were (the old server ran all of these)."""
+    app = server.app
+    before = (app.settings, app.index)
+    got, _, answer = request(server, "POST", path, body, **headers)
+    assert got == status and word in json.loads(answer)["error"]
+    assert (app.settings, app.index) == before
+
+
+@pytest.mark.parametrize("headers, status, word", CROSS_SITE[:7])
+@pytest.mark.parametrize("path", ["/api/frame", "/api/params", "/api/choices"])
+def test_http_api_reads_also_need_the_page(server, path, headers, status, word):
+    got, _, answer = request(server, "GET", path, **headers)
+    assert got == status and word in json.loads(answer)["error"]
+
+
+def test_http_answers_the_page_from_either_local_name(server):
+    """The page's own origin (127.0.0.1 or localhost), or no Origin with the token (a
+    script on this machine), is answered; a CORS preflight is refused."""
+    port = server.server_address[1]
+    for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}", None):
+        status, _, _ = request(server, "POST", "/api/reset", {}, Origin=origin,
+                               Sec_Fetch_Site="same-origin")  # fmt: skip
+        assert status == 200, origin
+    status, _, _ = request(server, "POST", "/api/reset", {},
+                           Content_Type="application/json; charset=utf-8")  # fmt: skip
+    assert status == 200
+    status, _, answer = request(server, "OPTIONS", "/api/settings", Origin="https://evil.example",
+                                Access_Control_Request_Method="POST")  # fmt: skip
+    assert status == 403 and "cross-origin" in json.loads(answer)["error"]
+
+
 # ---- the command and the page, as a person uses them ----
 
 
@@ -532,7 +620,10 @@ def test_command_prints_url_serves_and_stops_on_ctrl_c():
         url = line.split()[2]
         host, port = url.removeprefix("http://").strip("/").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=300)
-        connection.request("GET", "/api/choices")
+        connection.request("GET", "/")
+        page = connection.getresponse().read().decode()
+        token = page.split('name="jaxmlp-token" content="', 1)[1].split('"', 1)[0]
+        connection.request("GET", "/api/choices", headers={"X-Jaxmlp-Token": token})
         choices = json.loads(connection.getresponse().read())
         connection.close()
         assert "spirals" in choices["datasets"] and choices["defaults"]["hidden"] == [3]

@@ -1,8 +1,21 @@
 """The playground's local web server: the page, Plotly, and a small JSON API.
 
 Python's standard ``http.server`` (one learner on this machine needs no framework),
-bound to 127.0.0.1 only; requests whose ``Host`` is not this address are refused
-(no other site can drive it through DNS rebinding). Routes:
+bound to 127.0.0.1 only. It answers only its own page:
+
+* every request's ``Host`` must be ``127.0.0.1:PORT`` or ``localhost:PORT`` (no other
+  site can reach it through DNS rebinding);
+* every ``/api/`` request must carry the server's token in ``X-Jaxmlp-Token``: a random
+  value drawn when the server starts and written into the page it serves (another
+  site cannot read that page, and a custom header cannot be sent cross-site without a
+  CORS preflight, which is refused); an ``Origin`` header, if present, must be this
+  page's (``http://127.0.0.1:PORT`` or ``http://localhost:PORT``; ``null`` is refused),
+  and a ``Sec-Fetch-Site`` header, if present, ``same-origin`` or ``none``. A request
+  without ``Origin`` (not a browser's cross-site request) is answered when its token
+  is right;
+* every ``POST`` must be ``Content-Type: application/json`` (no HTML form can send that).
+
+Routes:
 
 * ``GET /``: the page; ``GET /static/<file>``: its script and style, and
   ``plotly.min.js`` from the ``plotly`` package (nothing is fetched from the internet);
@@ -11,15 +24,18 @@ bound to 127.0.0.1 only; requests whose ``Host`` is not this address are refused
 * ``POST /api/settings`` (a settings object), ``/api/step`` (``{"frames": k}``),
   ``/api/reset``, ``/api/compare`` (``{"axis": "widths", "values": "2,3,8"}``).
 
-Bad input answers 400 with ``{"error": message}``.
+Bad input answers 400 with ``{"error": message}``; a refused origin or token 403, a
+POST of another content type 415.
 """
 
 from __future__ import annotations
 
+import hmac
 import http.server
 import importlib.resources
 import json
 import os
+import secrets
 import sys
 import threading
 import webbrowser
@@ -29,6 +45,8 @@ from jaxmlp.playground.session import Playground
 
 HOST = "127.0.0.1"
 MAX_BODY = 4_000_000
+TOKEN_HEADER = "X-Jaxmlp-Token"
+TOKEN_PLACEHOLDER = b"__JAXMLP_TOKEN__"  # in index.html: the server writes its token there
 STATIC = {
     "playground.js": "text/javascript; charset=utf-8",
     "playground.css": "text/css; charset=utf-8",
@@ -61,6 +79,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")  # no other page may frame this one
+        self.send_header("Content-Security-Policy", "frame-ancestors 'none'")
         for key, value in headers.items():
             self.send_header(key.replace("_", "-"), value)
         self.end_headers()
@@ -73,6 +94,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _host_ok(self) -> bool:
         port = self.server.server_address[1]
         return self.headers.get("Host") in (f"{HOST}:{port}", f"localhost:{port}")
+
+    def _refusal(self, method: str) -> tuple[int, str] | None:
+        """Why an API request is not the page's own (status, message), or None.
+
+        Checked before anything runs: the origin (a foreign or ``null`` one is another
+        site's request), the token (only the page the server served has it; a custom
+        header also forces a CORS preflight, which is refused), and for a POST the
+        JSON content type (an HTML form can send only form or text/plain bodies)."""
+        port = self.server.server_address[1]
+        origin = self.headers.get("Origin")
+        own = (f"http://{HOST}:{port}", f"http://localhost:{port}")
+        if origin is not None and origin not in own:
+            return 403, f"cross-origin request refused: Origin {origin!r} is not this page's"
+        site = self.headers.get("Sec-Fetch-Site")
+        if site is not None and site not in ("same-origin", "none"):
+            return 403, f"cross-site request refused (Sec-Fetch-Site: {site})"
+        token = self.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(token.encode("utf-8", "replace"), self.server.token.encode()):
+            return 403, (
+                f"missing or wrong {TOKEN_HEADER}: the API answers only the page this server "
+                "served (reload it)"
+            )
+        if method == "POST":
+            kind = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+            if kind != "application/json":
+                return 415, f"Content-Type must be application/json, got {kind or 'none'!r}"
+        return None
 
     def _body(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
@@ -93,9 +141,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         app = self.server.app
+        if method == "OPTIONS":  # a CORS preflight: refused, with no CORS headers
+            self._json(403, {"error": "cross-origin requests are refused"})
+            return
+        if path.startswith("/api/") and (refusal := self._refusal(method)) is not None:
+            self._json(refusal[0], {"error": refusal[1]})
+            return
         try:
             if method == "GET" and path in ("/", "/index.html"):
-                self._send(200, _static("index.html"), "text/html; charset=utf-8")
+                self._send(200, self.server.page, "text/html; charset=utf-8")
             elif method == "GET" and path == "/favicon.ico":
                 self._send(204, b"", "image/x-icon")
             elif method == "GET" and path == "/static/plotly.min.js":
@@ -123,6 +177,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._route("POST")
 
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self._route("OPTIONS")
+
 
 _API = {
     ("GET", "/api/choices"): lambda app, body: app.choices(),
@@ -146,6 +203,8 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, port: int = 0, app: Playground | None = None):
         self.plotly = plotly_js()
+        self.token = secrets.token_urlsafe(32)  # this run's; the page gets it, no other site
+        self.page = _static("index.html").replace(TOKEN_PLACEHOLDER, self.token.encode())
         super().__init__((HOST, port), _Handler)
         self.app = app or Playground(warm=True)
 

@@ -14,13 +14,39 @@ const state = {
 };
 window.playground = state; // read by the browser test
 
+// The server answers its API only with the token it wrote into this page (no other
+// site can read the page, nor send this header without a refused CORS preflight).
+const TOKEN = document.querySelector('meta[name="jaxmlp-token"]').content;
+const API_HEADERS = { "Content-Type": "application/json", "X-Jaxmlp-Token": TOKEN };
+
 async function api(method, path, body) {
-  const options = { method, headers: { "Content-Type": "application/json" } };
+  const options = { method, headers: API_HEADERS };
   if (body !== undefined) options.body = JSON.stringify(body);
   const response = await fetch(path, options);
   const value = await response.json();
   if (!response.ok) throw new Error(value.error || response.statusText);
   return value;
+}
+
+// The params file: fetched with the token, then saved from memory under the server's name.
+async function downloadParams(event) {
+  event.preventDefault();
+  try {
+    const response = await fetch("/api/params", { headers: API_HEADERS });
+    if (!response.ok) throw new Error((await response.json()).error || response.statusText);
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "params.safetensors";
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (error) {
+    showError(error);
+  }
 }
 
 // A map sent as uint8 levels (views.encode_map) -> rows of numbers for Plotly.
@@ -614,6 +640,7 @@ async function start() {
   $("show-grads").addEventListener("change", refreshGradients);
   $("compare").addEventListener("click", runCompare);
   $("reproduce").addEventListener("click", reproduce);
+  $("download").addEventListener("click", downloadParams);
 }
 
 start();
