@@ -591,6 +591,123 @@ def test_http_answers_the_page_from_either_local_name(server):
     assert status == 403 and "cross-origin" in json.loads(answer)["error"]
 
 
+# ---- HTTP framing, over a raw socket ----
+
+
+def raw_request(server, method, path, body=b"", *, host=None, headers=None, length=None):
+    """One request's bytes as the page would send it (its token, JSON), with
+    ``Content-Length: length`` (default the body's; None-valued headers left out)."""
+    port = server.server_address[1]
+    fields = {
+        "Host": host or f"127.0.0.1:{port}",
+        "X-Jaxmlp-Token": server.token,
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)) if length is None else length,
+        **(headers or {}),
+    }
+    lines = [f"{method} {path} HTTP/1.1"]
+    for name, value in fields.items():
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None:
+                lines.append(f"{name}: {one}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def exchange(server, data: bytes, *, wait: float = 30.0) -> tuple[list, bool]:
+    """Sends ``data`` on one kept-alive connection; returns the answers read until the
+    server closes it or is silent for ``wait`` seconds (``[(status, headers, body)]``)
+    and whether it closed the connection."""
+    import socket
+
+    sock = socket.create_connection(server.server_address, timeout=wait)
+    sock.sendall(data)
+    stream = sock.makefile("rb")
+    answers, closed = [], False
+    try:
+        while True:
+            line = stream.readline()
+            if not line:
+                closed = True
+                break
+            status = int(line.split()[1])
+            headers = {}
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            answers.append((status, headers, stream.read(int(headers["content-length"]))))
+    except TimeoutError:
+        pass
+    finally:
+        stream.close()
+        sock.close()
+    return answers, closed
+
+
+STEP = json.dumps({"frames": 1}).encode()
+
+
+@pytest.mark.parametrize(
+    "length, status, word",
+    [
+        ("-1", 400, "Content-Length"),
+        ("-100", 400, "Content-Length"),
+        ("+12", 400, "Content-Length"),
+        ("12.0", 400, "Content-Length"),
+        ("0x0c", 400, "Content-Length"),
+        ("twelve", 400, "Content-Length"),
+        ("1 2", 400, "Content-Length"),
+        ("\u0661\u0662", 400, "Content-Length"),  # Arabic-Indic digits: isdigit() says yes
+        ("9" * 30, 400, "Content-Length"),
+        (["12", "13"], 400, "conflicting"),
+        (str(4_000_001), 413, "too large"),
+        (str(10**12), 413, "too large"),
+    ],
+)
+def test_http_refuses_bad_content_length_and_closes(server, length, status, word):
+    """Before, -1 read until the client hung up (a stalled thread), a large length
+    answered 400 leaving the body on the connection, and "+12" was taken as 12."""
+    before = server.app.index
+    data = raw_request(server, "POST", "/api/step", STEP, length=length)
+    (answer, *more), closed = exchange(server, data + raw_request(server, "GET", "/api/frame"))
+    assert answer[0] == status and word in json.loads(answer[2])["error"]
+    assert answer[1]["connection"] == "close" and closed and more == []
+    assert server.app.index == before
+
+
+@pytest.mark.parametrize(
+    "coding, status", [("chunked", 411), ("gzip, chunked", 411), ("gzip", 501), ("x", 501)]
+)
+def test_http_refuses_transfer_encoding_and_closes(server, coding, status):
+    """Before, a chunked body was taken as no body ({}: one frame stepped) and its
+    chunks were then read as the next requests."""
+    before = server.app.index
+    chunks = b"%x\r\n%s\r\n0\r\n\r\n" % (len(STEP), STEP)
+    data = raw_request(server, "POST", "/api/step", chunks, length=None,
+                       headers={"Transfer-Encoding": coding, "Content-Length": None})  # fmt: skip
+    answers, closed = exchange(server, data)
+    assert [a[0] for a in answers] == [status] and closed
+    assert server.app.index == before
+
+
+def test_http_reads_every_body_so_none_is_taken_for_a_request(server):
+    """A body the route does not use (a GET's, or a refused request's) is read all the
+    same: a request hidden in it is never run, and the next request is answered."""
+    before = server.app.index
+    hidden = raw_request(server, "POST", "/api/step", json.dumps({"frames": 3}).encode())
+    data = (
+        raw_request(server, "GET", "/api/choices", hidden)  # a GET with a body
+        + raw_request(server, "POST", "/api/step", hidden, host="evil.example")  # refused
+        + raw_request(server, "POST", "/api/step", hidden, headers={"X-Jaxmlp-Token": "no"})
+        + raw_request(server, "POST", "/api/step", b"[" * 200_000)  # nested too deeply
+        + raw_request(server, "GET", "/api/frame", headers={"Connection": "close"})
+    )
+    answers, _ = exchange(server, data, wait=60)
+    assert [a[0] for a in answers] == [200, 403, 403, 400, 200]
+    assert "nests too deeply" in json.loads(answers[3][2])["error"]
+    assert all(a[1].get("connection") != "close" for a in answers[:-1])
+    assert json.loads(answers[-1][2])["frame"] == server.app.index == before
+
+
 # ---- the command and the page, as a person uses them ----
 
 

@@ -15,6 +15,10 @@ bound to 127.0.0.1 only. It answers only its own page:
   is right;
 * every ``POST`` must be ``Content-Type: application/json`` (no HTML form can send that).
 
+Bodies are framed only by a ``Content-Length`` of digits up to MAX_BODY and always read
+whole first; anything else (a negative or non-integer length, ``Transfer-Encoding``)
+is refused and the connection closed, so a kept-alive connection never desyncs.
+
 Routes:
 
 * ``GET /``: the page; ``GET /static/<file>``: its script and style, and
@@ -69,6 +73,7 @@ def _static(name: str) -> bytes:
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: PlaygroundServer
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds a connection may stall (a body, or idle between requests)
     disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed ACK)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal is the user's
@@ -122,20 +127,72 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return 415, f"Content-Type must be application/json, got {kind or 'none'!r}"
         return None
 
-    def _body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _refuse_and_close(self, status: int, message: str) -> None:
+        """Answers ``status`` and closes the connection: what is left of the request on
+        it (an unread or partly read body) is never read as the next request."""
+        self.close_connection = True
+        body = json.dumps({"error": message}).encode("utf-8")
+        self._send(status, body, "application/json", Connection="close")
+
+    def _read_body(self) -> bytes | None:
+        """The request's whole body, read before anything else is done with the request
+        (so none of it is left on a kept-alive connection), or None once refused.
+
+        Only a ``Content-Length`` of ASCII digits up to MAX_BODY frames a body (none
+        means no body); a negative, signed, non-integer or repeated differing length
+        answers 400, a longer one 413, and any ``Transfer-Encoding`` 411 (chunked) or
+        501: each closes the connection, since the body's end is then unknown."""
+        if "Transfer-Encoding" in self.headers:
+            coding = self.headers["Transfer-Encoding"]
+            if coding.strip().lower().endswith("chunked"):
+                self._refuse_and_close(411, "chunked bodies are refused: send Content-Length")
+            else:
+                self._refuse_and_close(501, f"Transfer-Encoding {coding!r} is not supported")
+            return None
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if len(values) > 1:
+            self._refuse_and_close(400, f"conflicting Content-Length headers {sorted(values)}")
+            return None
+        text = values.pop() if values else "0"
+        if not (text.isascii() and text.isdigit()) or len(text) > 20:
+            self._refuse_and_close(400, f"Content-Length must be a byte count, got {text!r}")
+            return None
+        length = int(text)
         if length > MAX_BODY:
-            raise ValueError(f"request body too large ({length} bytes; at most {MAX_BODY})")
-        text = self.rfile.read(length).decode("utf-8") if length else "{}"
+            self._refuse_and_close(
+                413, f"request body too large ({length} bytes; at most {MAX_BODY})"
+            )
+            return None
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as e:
+            body = self.rfile.read(length) if length else b""
+        except OSError:  # the client went away or stalled past the socket's timeout
+            body = b""
+        if len(body) != length:
+            self._refuse_and_close(400, f"request body ended after {len(body)} of {length} bytes")
+            return None
+        return body
+
+    @staticmethod
+    def _json_body(raw: bytes) -> dict:
+        """The request body as a JSON object ({} if empty)."""
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError("request body is not UTF-8") from None
+        except RecursionError:
+            raise ValueError("request body nests too deeply") from None
+        except ValueError as e:  # JSONDecodeError, or an integer of too many digits
             raise ValueError(f"request body is not JSON: {e}") from None
         if not isinstance(value, dict):
             raise ValueError("request body must be a JSON object")
         return value
 
     def _route(self, method: str) -> None:
+        raw = self._read_body()
+        if raw is None:
+            return
         if not self._host_ok():
             self._json(403, {"error": "the playground answers only 127.0.0.1 and localhost"})
             return
@@ -163,7 +220,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     200, content, "application/octet-stream", Content_Disposition=disposition
                 )
             elif (method, path) in _API:
-                self._json(200, _API[method, path](app, self._body() if method == "POST" else {}))
+                body = self._json_body(raw) if method == "POST" else {}  # a GET's: read, unused
+                self._json(200, _API[method, path](app, body))
             else:
                 self._json(404, {"error": f"no {method} {path}"})
         except (ValueError, TypeError) as e:
