@@ -398,6 +398,48 @@ def test_bad_requests_to_the_session_are_clear():
         pg.close()
 
 
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({**TINY, "batch_size": 35}, r"batch_size must be at most the training rows \(30"),
+        ({**TINY, "dataset": "csv", "csv_text": "1e39,0,0\n0,1,1\n1,1,0\n2,2,1\n"}, "float32"),
+        ({**TINY, "dataset": "csv", "csv_text": "0,-4e38,0\n0,1,1\n1,1,0\n2,2,1\n"}, "float32"),
+    ],
+)
+def test_a_setting_its_run_refuses_is_not_stored(raw, match):
+    """parse_settings accepts these (a batch of 35 of n=40; finite float64), the run does
+    not: refused when given, and the session keeps answering with its setting (before,
+    the setting was stored and every later request answered the same 400)."""
+    pg = Playground(parse_settings(TINY))
+    try:
+        pg.step(1)
+        with pytest.raises(ValueError, match=match):
+            pg.configure(raw)
+        assert pg.settings == parse_settings(TINY)
+        assert pg.step(1)["step"] == 20 and pg.frame()["frame"] == 2
+        assert pg.data()["settings"] == parse_settings(TINY).public()
+    finally:
+        pg.close()
+
+
+def test_a_setting_is_stored_only_once_its_first_training_ran(monkeypatch):
+    """Whatever fails while a new setting starts (here its first jaxmlp.train call),
+    the session keeps the setting, trajectory and frame it had."""
+    pg = Playground(parse_settings(TINY))
+    try:
+        pg.step(2)
+        before = (pg.settings, pg.problem, pg.trajectory, pg.index)
+        failing = lambda *a, **k: (_ for _ in ()).throw(ValueError("refused by train"))  # noqa: E731
+        monkeypatch.setattr(trajectory_module.jaxmlp, "train", failing)
+        with pytest.raises(ValueError, match="refused by train"):
+            pg.configure({**TINY, "seed": 5})
+        monkeypatch.undo()
+        assert (pg.settings, pg.problem, pg.trajectory, pg.index) == before
+        assert pg.frame()["step"] == 20
+    finally:
+        pg.close()
+
+
 def test_optimizer_objects_are_reused_per_setting():
     """jaxmlp.train caches compiled programs per equal optimizer: the page's runs and
     compare mode take the rate as a value (one factory per (name, l2))."""

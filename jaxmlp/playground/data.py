@@ -50,6 +50,8 @@ def parse_csv(text: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"csv: need 4 to {MAX_POINTS} rows, got {table.shape[0]}")
     if not np.all(np.isfinite(table)):
         raise ValueError("csv: every value must be a finite number")
+    if np.max(np.abs(table[:, :2])) > np.finfo(np.float32).max:
+        raise ValueError("csv: x1 and x2 must fit float32 (at most about 3.4e38 in size)")
     labels = np.unique(table[:, 2])
     if labels.size != 2:
         raise ValueError(f"csv: the label column must hold two classes, got {labels.size}")

@@ -128,14 +128,24 @@ class Playground:
             raise RuntimeError("the playground is stopped")
 
     def _configure(self, settings: Settings) -> None:
+        """Replaces the setting, or leaves everything as it was if any part of the new
+        one is refused: its data, its batch size against the training rows, and its
+        first chunk of training (``jaxmlp.train``'s own checks) all run first."""
         self._last_request = time.monotonic()
         with self._lock:
             self._check_open()
             problem = make_problem(settings)
-            self.settings = settings
-            self.problem = problem
-            self.canvas = views.make_canvas(problem)
-            self.trajectory = Trajectory(settings, problem, self._executor)
+            rows = int(problem.X_train.shape[0])
+            if settings.batch_size is not None and settings.batch_size > rows:
+                raise ValueError(
+                    f"batch_size must be at most the training rows ({rows}: n less the test "
+                    f"fraction {settings.test_fraction:g}), got {settings.batch_size}"
+                )
+            canvas = views.make_canvas(problem)
+            trajectory = Trajectory(settings, problem, self._executor)
+            trajectory.frame_count()  # trains the first chunk: what the run refuses, raises here
+            self.settings, self.problem, self.canvas = settings, problem, canvas
+            self.trajectory = trajectory
             self.index = 0
             if self._warmer is not None:
                 self._warmer.target(settings)
