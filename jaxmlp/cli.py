@@ -136,7 +136,7 @@ def cmd_info(args: argparse.Namespace) -> dict:
 
 def cmd_playground(args: argparse.Namespace) -> None:
     try:
-        from jaxmlp.playground.server import plotly_js, serve
+        from jaxmlp.playground.server import PortUnavailable, plotly_js, serve
 
         plotly_js()
     except ImportError as e:
@@ -145,7 +145,10 @@ def cmd_playground(args: argparse.Namespace) -> None:
         ) from None
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {args.port}")
-    serve(args.port, open_browser=args.open)
+    try:
+        serve(args.port, open_browser=args.open)
+    except PortUnavailable as e:  # a usage error: another --port is the fix
+        raise UsageError(str(e)) from None
 
 
 def _train_options(

@@ -797,6 +797,22 @@ def test_command_prints_url_serves_and_stops_on_ctrl_c():
     assert "stopped" in err and "Traceback" not in err
 
 
+def test_a_busy_port_is_one_line_naming_it_and_exit_2(capsys):
+    """Before: an AttributeError from server_close (exit 1)."""
+    import socket
+
+    from jaxmlp import cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["playground", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--port {port}" in err and f"127.0.0.1:{port}" in err
+    assert "in use" in err and "Traceback" not in err and "AttributeError" not in err
+
+
 @pytest.fixture(scope="module")
 def server_stopped_while_compiling():
     """One fresh Python: ``import jaxmlp`` (which modules it loaded, printed first), then the

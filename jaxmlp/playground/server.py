@@ -278,7 +278,9 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        self.app.close()
+        app = getattr(self, "app", None)  # None if the port could not be bound
+        if app is not None:
+            app.close()
 
 
 def start(
@@ -298,20 +300,27 @@ def start(
     return server, thread
 
 
+class PortUnavailable(ValueError):
+    """The port given to :func:`serve` cannot be listened on (busy, or not allowed)."""
+
+
 STOP_WAIT_S = 10.0  # after Ctrl-C, how long running computations may take to finish
 
 
 def serve(port: int = 8050, *, open_browser: bool = False) -> None:
     """Serves the playground on ``http://127.0.0.1:port/`` until Ctrl-C (``jaxmlp playground``).
 
-    Prints the URL; opens it in the default browser only if ``open_browser``.
+    Prints the URL; opens it in the default browser only if ``open_browser``. Raises
+    :class:`PortUnavailable` (one line naming the port) if the port is busy.
     ``port=0`` picks a free port. On Ctrl-C it waits up to ``STOP_WAIT_S`` seconds for
     the computations in progress, then ends the process; in a notebook use :func:`start`.
     """
     try:
         server = PlaygroundServer(port)
     except OSError as e:
-        raise ValueError(f"--port {port}: cannot listen on {HOST}:{port} ({e.strerror})") from None
+        raise PortUnavailable(
+            f"--port {port}: cannot listen on {HOST}:{port} ({e.strerror or e})"
+        ) from None
     print(f"jaxmlp playground: {server.url}  (Ctrl-C stops it)", flush=True)
     # compile the first setting's programs while the page loads
     warm = threading.Thread(target=server.app.frame, name="jaxmlp-playground-warm")
