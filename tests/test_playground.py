@@ -15,17 +15,21 @@ import subprocess
 import sys
 import time
 
+import hypothesis
 import jax
 import numpy as np
 import optax
 import pytest
 from _counting import counting_compiles  # tests/ is on sys.path under pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import jaxmlp
 from jaxmlp import io, optimizers, training
 from jaxmlp.playground import Playground, Settings, parse_settings, warming
 from jaxmlp.playground import session as session_module
 from jaxmlp.playground import trajectory as trajectory_module
+from jaxmlp.playground.compare import parse_values
 from jaxmlp.playground.data import make_problem, parse_csv
 from jaxmlp.playground.server import STOP_WAIT_S
 from jaxmlp.playground.settings import command_line
@@ -92,6 +96,64 @@ def test_default_settings_are_the_posts_network():
 def test_bad_settings_name_the_field(raw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         parse_settings(raw)
+
+
+# any JSON value, nested or not: what the page's fields may be sent as
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = [f.name for f in dataclasses.fields(Settings)]
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@given(field=st.sampled_from(FIELDS), value=JSON, csv=st.booleans())
+def test_any_json_value_of_a_setting_is_taken_or_refused_naming_it(field, value, csv):
+    """Nested and ill-typed values alike: a ValueError or TypeError naming the field,
+    never another exception (a 500 over HTTP)."""
+    raw = {"dataset": "csv", "csv_text": "0,0,0\n1,1,1\n0,1,1\n1,0,0\n"} if csv else {}
+    raw[field] = value
+    try:
+        parse_settings(raw)
+    except (ValueError, TypeError) as e:
+        assert field in str(e) or (field == "dataset" and "csv_text" in str(e)), (raw, e)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@given(axis=st.sampled_from(["widths", "activations"]) | JSON, values=JSON)
+def test_any_json_compare_request_is_taken_or_refused_naming_it(axis, values):
+    try:
+        parsed = parse_values(axis, values)
+    except (ValueError, TypeError) as e:
+        assert "values" in str(e) or "axis" in str(e), (axis, values, e)
+    else:  # nothing is rounded or read as another thing
+        as_list = values.split(",") if isinstance(values, str) else values
+        assert [str(v).strip() for v in as_list if str(v).strip()] == [str(v) for v in parsed]
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ([2.5, 3], "integers"),
+        ([True, 3], "integers"),
+        ("2.5,3", "integers"),
+        ([3.0], "integers"),
+        ([[2], 3], "integers"),
+        (["2", 2], "distinct"),
+        ("1,200", r"in \[1, 128\]"),
+    ],
+)
+def test_compare_widths_are_never_truncated(values, match):
+    """Before, [2.5, 3] compared widths 2 and 3, and [true, 3] widths 1 and 3."""
+    with pytest.raises((ValueError, TypeError), match=match):
+        parse_values("widths", values)
+    assert parse_values("widths", ["2", 3, " 8"]) == (2, 3, 8)
+    assert parse_values("activations", "relu, tanh") == ("relu", "tanh")
+    with pytest.raises(TypeError, match="values must be activation names"):
+        parse_values("activations", ["relu", ["tanh"]])
 
 
 def test_csv_upload_parses_header_and_any_two_labels():
@@ -544,6 +606,39 @@ def test_http_api_trains_and_reports_errors(server):
     assert status == 200 and kind == "application/octet-stream"
     header = int.from_bytes(content[:8], "little")  # safetensors: u64 header size, JSON header
     assert json.loads(content[8 : 8 + header])["__metadata__"]
+
+
+@pytest.mark.parametrize(
+    "path, body, word",
+    [
+        ("/api/settings", {"hidden": [[3]]}, "hidden"),
+        ("/api/settings", {"learning_rate": {"value": 1}}, "learning_rate"),
+        ("/api/settings", {"csv_name": {"a": [1]}}, "csv_name"),
+        ("/api/settings", {"dataset": ["circles"]}, "dataset"),
+        ("/api/step", {"frames": [1]}, "frames"),
+        ("/api/step", {"frames": 1, "curve_since": {"a": 1}}, "curve_since"),
+        ("/api/step", {"frames": 1, "speed": 2}, "speed"),
+        ("/api/reset", {"to": 0}, "to"),
+        ("/api/compare", {"axis": {"widths": 1}, "values": "2"}, "axis"),
+        ("/api/compare", {"axis": "widths", "values": [[2], [3]]}, "values"),
+        ("/api/compare", {"axis": "activations", "values": [{"a": 1}]}, "values"),
+        ("/api/compare", {"axis": "widths", "values": [2.5, 3]}, "values"),
+    ],
+)
+def test_http_ill_typed_json_is_400_naming_the_field(server, path, body, word):
+    before = (server.app.settings, server.app.index)
+    status, _, answer = request(server, "POST", path, body)
+    assert status == 400 and word in json.loads(answer)["error"]
+    assert (server.app.settings, server.app.index) == before
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000, b'{"a":' * 50_000, b'{"frames": ' + b"1" * 5000 + b"}"]
+)
+def test_http_deeply_nested_or_odd_json_is_400(server, body):
+    """Before, JSON nested deeper than Python's recursion limit answered 500."""
+    status, _, answer = request(server, "POST", "/api/step", body)
+    assert status == 400 and "request body" in json.loads(answer)["error"]
 
 
 def test_http_refuses_foreign_hosts(server):

@@ -16,30 +16,40 @@ MAX_MODELS = 8
 
 
 def parse_values(axis: str, values) -> tuple:
-    """The compared widths (ints) or activation names, checked.
+    """The compared widths (ints) or activation names, checked; a ValueError or
+    TypeError names ``axis`` or ``values``. Widths are integers or strings of digits,
+    never numbers rounded to one (``2.5`` and ``true`` are refused, not read as 2 and 1).
 
     >>> parse_values("widths", "2, 3,8")
     (2, 3, 8)
     """
-    if axis not in ("widths", "activations"):
+    if not isinstance(axis, str) or axis not in ("widths", "activations"):
         raise ValueError(f"axis must be 'widths' or 'activations', got {axis!r}")
     if isinstance(values, str):
         values = [v.strip() for v in values.split(",") if v.strip()]
     if not isinstance(values, (list, tuple)) or not 1 <= len(values) <= MAX_MODELS:
         raise ValueError(f"values must list 1 to {MAX_MODELS} {axis}, got {values!r}")
-    if len(set(values)) != len(values):
-        raise ValueError(f"values must be distinct, got {values!r}")
     if axis == "activations":
-        for name in values:
-            _activations.get(name)  # ValueError naming the valid ones
-        return tuple(values)
-    try:
-        widths = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
-        raise ValueError(f"values must be widths (integers), got {values!r}") from None
-    if any(not 1 <= w <= MAX_WIDTH for w in widths):
-        raise ValueError(f"widths must be in [1, {MAX_WIDTH}], got {widths}")
-    return widths
+        if not all(isinstance(name, str) for name in values):
+            raise TypeError(f"values must be activation names (strings), got {values!r}")
+        unknown = [name for name in values if name not in _activations.NAMES]
+        if unknown:
+            known = ", ".join(_activations.NAMES)
+            raise ValueError(f"values: unknown activation {unknown[0]!r}; known: {known}")
+        parsed: tuple = tuple(values)
+    else:
+        if not all(
+            (isinstance(v, int) and not isinstance(v, bool))
+            or (isinstance(v, str) and v.strip().isascii() and v.strip().isdigit())
+            for v in values
+        ):
+            raise TypeError(f"values must be widths (integers), got {values!r}")
+        parsed = tuple(int(v) for v in values)
+        if any(not 1 <= w <= MAX_WIDTH for w in parsed):
+            raise ValueError(f"values: widths must be in [1, {MAX_WIDTH}], got {list(parsed)}")
+    if len(set(parsed)) != len(parsed):
+        raise ValueError(f"values must be distinct, got {list(parsed)}")
+    return parsed
 
 
 def compare(

@@ -239,6 +239,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._route("OPTIONS")
 
 
+def _fields(body: dict, route: str, *names: str) -> list:
+    """The values of ``names`` in a request's JSON object (None if absent); a field of
+    another name is refused, naming it (the page sends no other)."""
+    unknown = sorted(set(body) - set(names))
+    if unknown:
+        raise ValueError(f"unknown fields {unknown} for {route}; known: {list(names)}")
+    return [body.get(name) for name in names]
+
+
+def _step(app: Playground, body: dict) -> dict:
+    frames, curve_since = _fields(body, "/api/step", "frames", "curve_since")
+    return app.step(1 if frames is None else frames, curve_since)
+
+
+def _reset(app: Playground, body: dict) -> dict:
+    _fields(body, "/api/reset")
+    return app.reset()
+
+
 _API = {
     ("GET", "/api/choices"): lambda app, body: app.choices(),
     ("GET", "/api/data"): lambda app, body: app.data(),
@@ -246,11 +265,11 @@ _API = {
     ("GET", "/api/gradients"): lambda app, body: app.gradients(),
     ("GET", "/api/reproduce"): lambda app, body: app.reproduce(),
     ("POST", "/api/settings"): lambda app, body: app.configure(body),
-    ("POST", "/api/step"): lambda app, body: app.step(
-        body.get("frames", 1), body.get("curve_since")
+    ("POST", "/api/step"): _step,
+    ("POST", "/api/reset"): _reset,
+    ("POST", "/api/compare"): lambda app, body: app.compare(
+        *_fields(body, "/api/compare", "axis", "values")
     ),
-    ("POST", "/api/reset"): lambda app, body: app.reset(),
-    ("POST", "/api/compare"): lambda app, body: app.compare(body.get("axis"), body.get("values")),
 }
 
 

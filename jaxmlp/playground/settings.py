@@ -120,6 +120,15 @@ def _hidden(raw: Mapping[str, Any]) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _name(raw: Mapping[str, Any]) -> str:
+    value = raw.get("csv_name", Settings.csv_name)
+    if not isinstance(value, str) or len(value) > 200:
+        raise TypeError(
+            f"csv_name must be a file name of at most 200 characters, got {value!r:.80}"
+        )
+    return value
+
+
 def parse_settings(raw: Mapping[str, Any]) -> Settings:
     """Checks the page's settings object; missing fields take the defaults.
 
@@ -166,7 +175,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         steps_per_frame=_integer(raw, "steps_per_frame", Settings.steps_per_frame, 1, max_steps),
         max_steps=max_steps,
         csv_text=csv_text if dataset == "csv" else "",
-        csv_name=str(raw.get("csv_name", Settings.csv_name))[:200],
+        csv_name=_name(raw),
     )
     return settings
 
