@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 import jaxmlp
 from jaxmlp import io, optimizers, training
-from jaxmlp.playground import Playground, Settings, parse_settings, warming
+from jaxmlp.playground import Playground, Settings, budget, parse_settings, warming
+from jaxmlp.playground import compare as compare_module
 from jaxmlp.playground import session as session_module
 from jaxmlp.playground import trajectory as trajectory_module
 from jaxmlp.playground.compare import parse_values
@@ -371,11 +372,11 @@ def test_gradients_are_the_posts_and_match_jax_grad():
         {"dataset": "xor", "noise": 0.3, "l2": 0.01, "activation": "tanh", "optimizer": "momentum"},
     ],
 )
-def test_python_snippet_reproduces_the_page_across_horizons(raw, tmp_path, monkeypatch):
-    """The params after 90 steps (horizons 20, 80, 100: two run boundaries crossed) are
+def test_python_snippet_reproduces_the_page_across_chunks(raw, tmp_path, monkeypatch):
+    """The params after 90 steps (chunks of 20: four chunk boundaries crossed) are
     exactly (to the bit) those of the snippet's single jaxmlp.train run, optimizer state
     and mini-batch order included; the download holds them."""
-    monkeypatch.setattr(trajectory_module, "FIRST_HORIZON", 20)
+    monkeypatch.setattr(budget, "CHUNK_STEPS", 20)
     settings = parse_settings({**raw, **TINY, "max_steps": 100})
     pg = Playground(settings)
     try:
@@ -513,8 +514,208 @@ def test_optimizer_objects_are_reused_per_setting():
     assert again is not with_l2
     key = lambda f: optimizers.structural_key(optimizers.rate_injected(f)[0])  # noqa: E731
     assert key(again) == key(with_l2) is not None and key(other) != key(with_l2)
-    assert trajectory_module.horizons(10_000, 10) == [1000, 4000, 10_000]
-    assert trajectory_module.horizons(25, 10) == [20]
+    plan = budget.plan(Settings(), 150, 200)  # the post's setting: 10 chunks of 1000 steps
+    assert (plan.every, plan.chunk, plan.end) == (10, 1000, 10_000)
+    assert budget.plan(Settings(max_steps=25, steps_per_frame=10), 150, 200).end == 20
+
+
+# ---- the work budget: no request computes for long ----
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(4, 5000),
+    test_fraction=st.floats(0.05, 0.9),
+    hidden=st.lists(st.integers(1, 128), max_size=6),
+    batch=st.none() | st.floats(0, 1),
+    max_steps=st.integers(1, 100_000),
+    spf=st.floats(0, 1),
+)
+def test_every_setting_within_the_limits_fits_the_work_budget(
+    n, test_fraction, hidden, batch, max_steps, spf
+):
+    """Whatever the page allows (5000 points, six layers of 128, steps per frame up to
+    max steps), one chunk of training and one frame's pictures stay within one
+    request's budget, the frames within their memory, and only what must be is lowered."""
+    train_rows = max(1, round(n * (1 - test_fraction)))
+    raw = Settings(
+        n=n,
+        test_fraction=test_fraction,
+        hidden=tuple(hidden),
+        batch_size=None if batch is None else max(1, int(batch * train_rows)),
+        steps_per_frame=max(1, int(spf * max_steps)),
+        max_steps=max_steps,
+    )
+    fitted, notes = budget.fit(raw, train_rows, n)
+    plan = budget.plan(fitted, train_rows, n)
+    sizes = fitted.sizes()
+    picture = (budget.PICTURE_POINTS + n) * budget.forward_work(sizes)
+    assert plan.chunk_work + picture <= budget.WORK_PER_REQUEST
+    assert plan.chunk_work >= plan.chunk * budget.step_work(sizes, raw.batch_size or train_rows)
+    assert fitted.steps_per_frame <= raw.steps_per_frame
+    assert fitted.max_steps <= raw.max_steps and plan.end <= fitted.max_steps
+    assert plan.every % fitted.steps_per_frame == 0 and plan.chunk % plan.every == 0
+    frames = -(-plan.end // plan.every) + 1
+    assert frames * budget.n_params(sizes) <= budget.MAX_SNAPSHOT_FLOATS
+    assert (fitted != raw) == bool(notes) and budget.fit(fitted, train_rows, n) == (fitted, [])
+    assert budget.plan(raw, train_rows, n) == plan  # warming plans the unfitted setting alike
+
+
+def test_the_issues_setting_is_lowered_to_the_budget():
+    """5000 points, six layers of 128 and steps per frame equal to max steps: before,
+    the first request trained all 10 000 steps (22 minutes) holding the session's lock."""
+    big = Settings(n=5000, hidden=(128,) * 6, steps_per_frame=10_000, max_steps=10_000)
+    fitted, notes = budget.fit(big, 3750, 5000)
+    plan = budget.plan(fitted, 3750, 5000)
+    assert fitted.steps_per_frame < 100 and fitted.max_steps < 10_000
+    assert "steps per frame lowered from 10000" in notes[0] and "max steps lowered" in notes[1]
+    assert plan.chunk_work <= budget.WORK_PER_REQUEST
+    assert 10_000 * plan.step_work > 500 * budget.WORK_PER_REQUEST  # what it was
+    untouched = Settings(n=5000, hidden=(128,) * 2)  # a large setting the budget allows
+    assert budget.fit(untouched, 3750, 5000) == (untouched, [])
+
+
+class DeferredExecutor:
+    """An executor whose tasks run only when their result is asked for, on the thread
+    that asks: all training then happens inside a request, where it can be counted."""
+
+    class Task:
+        def __init__(self, fn, args):
+            self.fn, self.args, self.value, self.ran = fn, args, None, False
+
+        def done(self) -> bool:
+            return self.ran
+
+        def result(self):
+            if not self.ran:
+                self.value, self.ran = self.fn(*self.args), True
+            return self.value
+
+    def submit(self, fn, *args):
+        return self.Task(fn, args)
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+@pytest.fixture
+def counted_steps(monkeypatch):
+    """The steps of every jaxmlp.train call, all made inside requests (DeferredExecutor)."""
+    monkeypatch.setattr(
+        session_module.concurrent.futures, "ThreadPoolExecutor", lambda *a, **k: DeferredExecutor()
+    )
+    steps: list[int] = []
+    train = jaxmlp.train
+
+    def counting(*args, **kwargs):
+        steps.append(kwargs["steps"])
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(jaxmlp, "train", counting)
+    return steps
+
+
+def test_no_request_trains_more_than_the_budget(monkeypatch, counted_steps):
+    """With a budget of about 30 steps of this network, a setting of 2000 steps per frame
+    is lowered; no request (the settings, a frame, a thousand frames at once) trains more
+    than the budget; and the run is played to its end, frame by frame."""
+    raw = {"n": 200, "hidden": [8, 8], "steps_per_frame": 2000, "max_steps": 2000}
+    sizes, rows = (2, 8, 8, 1), 150
+    monkeypatch.setattr(budget, "WORK_PER_REQUEST", 30 * budget.step_work(sizes, rows))
+    pg = Playground(parse_settings({"n": 200, "hidden": [8, 8]}))
+    try:
+        counted_steps.clear()
+        answer = pg.configure(raw)
+        assert answer["settings"]["steps_per_frame"] < 30 and answer["notes"]
+        assert "steps per frame lowered from 2000" in answer["notes"][0]
+        per_request = [sum(counted_steps)]
+        frames = []
+        for _ in range(200):
+            counted_steps.clear()
+            frame = pg.step(1)
+            per_request.append(sum(counted_steps))
+            frames.append(frame["step"])
+            if frame["done"]:
+                break
+        assert (
+            frame["done"]
+            and frame["step"]
+            == pg.settings.max_steps // (pg.settings.steps_per_frame) * pg.settings.steps_per_frame
+        )
+        counted_steps.clear()
+        pg.reset()
+        far = pg.step(1000)  # a thousand frames at once: as many as the budget trains
+        assert far["frame"] < 1000 and sum(counted_steps) == 0  # all trained already
+    finally:
+        pg.close()
+    assert frames == sorted(frames) and len(set(frames)) == len(frames)
+    step_work = budget.step_work(sizes, rows)
+    assert max(per_request) * step_work <= budget.WORK_PER_REQUEST
+    assert len(per_request) > 20 and min(per_request) >= 0
+    assert sum(per_request) == 2000 // pg.settings.steps_per_frame * pg.settings.steps_per_frame
+
+
+@pytest.mark.slow
+def test_the_issues_setting_plays_within_the_budget(counted_steps):
+    """The issue's setting, really trained: each request trains at most one budget's
+    steps (before: 10 000 steps inside the first request)."""
+    raw = {"n": 5000, "hidden": [128] * 6, "steps_per_frame": 10_000, "max_steps": 10_000}
+    pg = Playground(parse_settings(TINY))
+    try:
+        counted_steps.clear()
+        answer = pg.configure(raw)
+        per_request = [sum(counted_steps)]
+        for _ in range(3):
+            counted_steps.clear()
+            frame = pg.step(1)
+            per_request.append(sum(counted_steps))
+        plan = pg.trajectory.plan
+    finally:
+        pg.close()
+    assert len(answer["notes"]) == 2 and answer["settings"]["max_steps"] < 10_000
+    assert frame["step"] == 3 * answer["settings"]["steps_per_frame"]
+    assert max(per_request) * plan.step_work <= budget.WORK_PER_REQUEST
+    assert 0 < max(per_request) <= plan.chunk
+
+
+def test_many_frames_at_once_stop_at_the_budget(monkeypatch, counted_steps):
+    sizes, rows = (2, 8, 1), 150
+    monkeypatch.setattr(budget, "WORK_PER_REQUEST", 100 * budget.step_work(sizes, rows))
+    pg = Playground(parse_settings({"hidden": [8], "steps_per_frame": 5, "max_steps": 5000}))
+    try:
+        chunk = pg.trajectory.plan.chunk
+        counted_steps.clear()
+        frame = pg.step(1000)
+        assert 0 < frame["step"] < 5000 and not frame["done"]
+        assert sum(counted_steps) * budget.step_work(sizes, rows) <= budget.WORK_PER_REQUEST
+        assert frame["step"] <= chunk * 2  # the first chunk, and at most one more
+    finally:
+        pg.close()
+
+
+def test_compare_trains_within_the_budget(monkeypatch):
+    """Compare mode: the steps of its one jaxmlp.sweep call are lowered to the budget,
+    and the answer says so."""
+    sizes = [(2, 2, 1), (2, 5, 1)]
+    monkeypatch.setattr(
+        budget, "WORK_PER_REQUEST", 40 * sum(budget.step_work(s, 30) for s in sizes)
+    )
+    asked: list[int] = []
+
+    def sweep(*args, **kwargs):
+        asked.append(kwargs["steps"])
+        raise RuntimeError("counted")  # nothing more is needed of it
+
+    monkeypatch.setattr(compare_module.jaxmlp, "sweep", sweep)
+    pg = Playground(parse_settings(TINY))
+    try:
+        with pytest.raises(RuntimeError, match="counted"):
+            pg.compare("widths", "2,5")
+    finally:
+        pg.close()
+    assert 0 < asked[0] < 60  # TINY's 60 steps, lowered
+    steps, note = budget.compare_steps(sizes, 30, 40, 60)
+    assert steps == asked[0] and "trained for" in note and "not 60" in note
 
 
 def _compiled_train_programs() -> int:

@@ -7,6 +7,7 @@ import numpy as np
 
 import jaxmlp
 from jaxmlp import activations as _activations
+from jaxmlp.playground import budget
 from jaxmlp.playground.data import Problem
 from jaxmlp.playground.settings import MAX_WIDTH, Settings
 from jaxmlp.playground.trajectory import optimizer_factory
@@ -63,9 +64,12 @@ def compare(
     optimizer is the page's factory per (optimizer, L2) with the rate passed as a value
     (a learning-rate axis of one), so every rate reuses the sweep's compiled programs.
 
+    ``steps`` is lowered to what one request's work budget allows
+    (:func:`.budget.compare_steps`); ``note`` then says so.
+
     Returns:
-      ``{"axis", "steps", "models": [{"label", "regions" (r, r), "train_accuracy",
-      "test_accuracy", "final_loss", "diverged_at"}]}``, JSON-ready.
+      ``{"axis", "steps", "note" (or None), "models": [{"label", "regions" (r, r),
+      "train_accuracy", "test_accuracy", "final_loss", "diverged_at"}]}``, JSON-ready.
     """
     values = parse_values(axis, values)
     if not settings.hidden:
@@ -76,6 +80,11 @@ def compare(
         )
     widths = values if axis == "widths" else (settings.hidden[0],)
     acts = values if axis == "activations" else (settings.activation,)
+    depth = len(settings.hidden)
+    rows = settings.batch_size or int(problem.X_train.shape[0])
+    all_rows = int(problem.X_train.shape[0] + problem.X_test.shape[0])
+    networks = [(2, *([w] * depth), 1) for w in widths for _ in acts]
+    steps, note = budget.compare_steps(networks, rows, all_rows, steps)  # one request's work
     result = jaxmlp.sweep(
         problem.X_train,
         problem.y_train,
@@ -112,4 +121,4 @@ def compare(
                     "diverged_at": None if diverged < 0 else diverged,
                 }
             )
-    return {"axis": axis, "steps": steps, "models": models}
+    return {"axis": axis, "steps": steps, "note": note, "models": models}

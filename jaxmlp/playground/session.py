@@ -19,8 +19,8 @@ import numpy as np
 
 from jaxmlp import activations as _activations
 from jaxmlp import optimizers
+from jaxmlp.playground import budget, views
 from jaxmlp.playground import compare as _compare
-from jaxmlp.playground import views
 from jaxmlp.playground.data import make_problem
 from jaxmlp.playground.settings import (
     DATASETS,
@@ -107,14 +107,14 @@ class Playground:
         self._configure(settings or Settings())
 
     def _idle(self) -> bool:
-        """No frame asked for in the last IDLE_S seconds, and no horizon being trained."""
+        """No frame asked for in the last IDLE_S seconds, and no chunk being trained."""
         if time.monotonic() - self._last_request < IDLE_S:
             return False
         with self._lock:
             return not self._closed and self.trajectory.idle()
 
     def close(self) -> None:
-        """Waits for running work (a horizon in the background, a request's computation,
+        """Waits for running work (a chunk in the background, a request's computation,
         a setting being warmed) and refuses any later call: JAX work still running in a
         thread at interpreter exit can crash it."""
         if self._warmer is not None:
@@ -141,11 +141,13 @@ class Playground:
                     f"batch_size must be at most the training rows ({rows}: n less the test "
                     f"fraction {settings.test_fraction:g}), got {settings.batch_size}"
                 )
+            # steps per frame and max steps lowered where one request's work needs it
+            settings, notes = budget.fit(settings, rows, rows + int(problem.X_test.shape[0]))
             canvas = views.make_canvas(problem)
             trajectory = Trajectory(settings, problem, self._executor)
             trajectory.frame_count()  # trains the first chunk: what the run refuses, raises here
             self.settings, self.problem, self.canvas = settings, problem, canvas
-            self.trajectory = trajectory
+            self.trajectory, self.notes = trajectory, notes
             self.index = 0
             if self._warmer is not None:
                 self._warmer.target(settings)
@@ -171,15 +173,20 @@ class Playground:
         }
 
     def configure(self, raw: dict) -> dict:
-        """Applies the page's settings (checked) and returns the data and frame 0."""
+        """Applies the page's settings (checked) and returns the data and frame 0.
+
+        The data's ``settings`` are those applied: the steps per frame and max steps
+        may be lower than asked (:func:`.budget.fit`), and ``notes`` then says why."""
         self._configure(parse_settings(raw))
         return {**self.data(), "frame": self.frame()}
 
     def data(self) -> dict:
-        """The points: ``X_train`` (n, 2), ``y_train`` (n,), the same for test, limits."""
+        """The points: ``X_train`` (n, 2), ``y_train`` (n,), the same for test, limits,
+        and ``notes``: the settings lowered to the work budget, one sentence each."""
         p = self.problem
         return {
             "settings": self.settings.public(),
+            "notes": list(self.notes),
             "X_train": views.rounded(p.X_train),
             "y_train": np.asarray(p.y_train).tolist(),
             "X_test": views.rounded(p.X_test),
@@ -196,7 +203,9 @@ class Playground:
 
     def step(self, frames: int = 1, curve_since: int | None = None) -> dict:
         """Moves ``frames`` frames on (each ``steps_per_frame`` updates) and returns it,
-        with the loss curve's points after frame ``curve_since`` (all if None)."""
+        with the loss curve's points after frame ``curve_since`` (all if None). Stops
+        short of ``frames`` at the last frame trained once this request's work budget
+        is spent (its ``frame`` says where)."""
         if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= 1000:
             raise ValueError(f"frames must be an integer in [1, 1000], got {frames!r}")
         if curve_since is not None and (

@@ -1,15 +1,18 @@
 """A training run as the page plays it: real ``jaxmlp.train`` runs, with snapshots.
 
 The page shows the parameters every ``steps_per_frame`` updates. They come from
-``jaxmlp.train(params0, ..., steps=H, snapshot_every=steps_per_frame)`` over growing
-horizons ``H`` (1000, 4000, 16000, ... up to ``max_steps``), each run from the
-initial parameters: so the parameters at step ``t`` are exactly those of one
-``jaxmlp.train(..., steps=t)`` call (the optimizer state and the mini-batch order
-included; ``jaxmlp train --steps t`` gives them to float rounding), with no state
-carried between calls. The next horizon is trained in a background thread while the
-page plays the current one. The learning rate is passed to ``train`` as a value (held
-as optimizer state) and the horizons are the same for every setting, so a new rate, or
-any setting of the same shapes, activation and optimizer, reuses the compiled programs.
+``jaxmlp.train`` run in chunks (:func:`jaxmlp.playground.budget.plan`): each chunk
+continues the previous one from its parameters and optimizer state
+(``train(params, ..., opt_state=state, first_step=s, snapshot_every=...)``), which
+``jaxmlp.train`` makes one run with it: so the parameters at step ``t`` are exactly
+those of one ``jaxmlp.train(..., steps=t)`` call (the optimizer state and the mini-batch
+order included; ``jaxmlp train --steps t`` gives them to float rounding). A chunk is at
+most one request's work budget, so neither a request that trains one nor one that waits
+for one holds the session for long; the next chunk is trained in a background thread
+while the page plays the current one. The learning rate is passed to ``train`` as a
+value (held as optimizer state) and every chunk but a shorter last one has the same
+length, so a new rate, or any setting of the same shapes, activation and optimizer,
+reuses the compiled programs.
 """
 
 from __future__ import annotations
@@ -27,12 +30,9 @@ import optax
 import jaxmlp
 from jaxmlp import activations as _activations
 from jaxmlp import losses, mlp, optimizers
+from jaxmlp.playground import budget
 from jaxmlp.playground.data import Problem
 from jaxmlp.playground.settings import Settings
-
-FIRST_HORIZON = 1000
-GROWTH = 4
-MAX_SNAPSHOT_FLOATS = 2**24  # host memory of one run's snapshots: 64 MiB of float32
 
 
 def _weights_only(params) -> tuple:
@@ -64,21 +64,6 @@ def optimizer_factory(name: str, l2: float):
     return with_l2
 
 
-def horizons(max_steps: int, every: int) -> list[int]:
-    """The run lengths trained in turn: multiples of ``every``, growing, ending at the last.
-
-    >>> horizons(20000, 10)
-    [1000, 4000, 16000, 20000]
-    """
-    last = max(every, max_steps // every * every)
-    out, h = [], FIRST_HORIZON
-    while h < last:
-        out.append(-(-h // every) * every)
-        h *= GROWTH
-    out.append(last)
-    return sorted(set(out))
-
-
 @functools.partial(jax.jit, static_argnames="activation")
 def _curves(snapshots, X, y, X_test, y_test, *, activation):
     """Full training-set and test loss (m,) of stacked snapshots (leading axis m)."""
@@ -95,7 +80,7 @@ def _curves(snapshots, X, y, X_test, y_test, *, activation):
 
 
 class Segment(NamedTuple):
-    """Frames of one horizon: steps (m,), params stacked on axis 0, losses (m,)."""
+    """Frames of one chunk: steps (m,), params stacked on axis 0, losses (m,)."""
 
     steps: np.ndarray
     params: mlp.Params
@@ -105,10 +90,12 @@ class Segment(NamedTuple):
 
 
 class Trajectory:
-    """The frames of one setting, trained horizon by horizon, ahead of the page.
+    """The frames of one setting, trained chunk by chunk, ahead of the page.
 
     Frame ``i`` is the parameters after ``steps[i]`` updates (frame 0: the initial
-    parameters). Thread-safe.
+    parameters). Thread-safe. ``plan`` (:func:`.budget.plan`) gives the frames' spacing,
+    the chunks and the run's end; :meth:`frame` trains at most ``WORK_PER_REQUEST`` of
+    work per call (waiting for a chunk in the background included).
     """
 
     def __init__(self, settings: Settings, problem: Problem, executor):
@@ -120,39 +107,57 @@ class Trajectory:
             jax.random.key(jaxmlp.datasets.run_keys(settings.seed).init), settings.sizes()
         )
         self.n_params = sum(leaf.size for leaf in jax.tree.leaves(self.params0))
-        self._horizons = horizons(settings.max_steps, settings.steps_per_frame)
+        rows = int(problem.X_train.shape[0])
+        self.plan = budget.plan(settings, rows, rows + int(problem.X_test.shape[0]))
+        # the state after the last chunk trained: (step, params, optimizer state); the
+        # first chunk too starts from a state (the optimizer's own init), so it runs the
+        # same compiled program as every later chunk of its length
+        injected, _ = optimizers.rate_injected(self.optimizer)
+        self._state: tuple = (0, self.params0, injected.init(self.params0))
         self._segments: list[Segment] = []
         self._pending: concurrent.futures.Future | None = None
         self._executor = executor
         self._lock = threading.Lock()
         self.diverged_at: int | None = None
+        self.work = 0  # work trained or waited for by calls of frame() so far (tests read it)
 
-    def _train(self, horizon: int) -> Segment:
+    def _chunk(self, start: int) -> int:
+        """Steps of the chunk from step ``start``."""
+        return min(self.plan.chunk, self.plan.end - start)
+
+    def _train(self, state: tuple) -> tuple[Segment, tuple]:
+        """The chunk from ``state`` (step, params, optimizer state): its frames, and the
+        state after it."""
         s, p = self.settings, self.problem
-        every = s.steps_per_frame
-        # at most MAX_SNAPSHOT_FLOATS floats of snapshots: a wide net's frames are sparser
-        while (horizon // every + 1) * self.n_params > MAX_SNAPSHOT_FLOATS and every < horizon:
-            every = min(horizon, every * 2)
+        start, params, opt_state = state
+        steps, every = self._chunk(start), self.plan.every
         result = jaxmlp.train(
-            self.params0,
+            params,
             p.X_train,
             p.y_train,
             activation=self.activation,
             optimizer=self.optimizer,
             learning_rate=s.learning_rate,
-            steps=horizon,
+            steps=steps,
             batch_size=s.batch_size,
             key=jax.random.key(jaxmlp.datasets.run_keys(s.seed).shuffle) if s.batch_size else None,
-            snapshot_every=every,
+            snapshot_every=every if steps >= every else None,
+            opt_state=opt_state,
+            first_step=start,
         )
+        if result.snapshots is not None:
+            snapshots, relative = result.snapshots, np.asarray(result.snapshot_steps)
+        else:  # a last chunk shorter than a frame: its start, then its end below
+            snapshots = jax.tree.map(lambda a: jnp.asarray(a)[None], params)
+            relative = np.zeros(1, dtype=np.int64)
         train_loss, test_loss = _curves(
-            result.snapshots, p.X_train, p.y_train, p.X_test, p.y_test, activation=self.activation
+            snapshots, p.X_train, p.y_train, p.X_test, p.y_test, activation=self.activation
         )
-        steps = np.asarray(result.snapshot_steps)
-        params = jax.device_get(result.snapshots)
-        if horizon % every:  # the final params, after the last snapshot
-            steps = np.append(steps, horizon)
-            params = jax.tree.map(lambda a, b: np.concatenate([a, b[None]]), params, result.params)
+        steps_at = start + relative
+        frames = jax.device_get(snapshots)
+        if steps % every or result.snapshots is None:  # the final params, after the last snapshot
+            steps_at = np.append(steps_at, start + steps)
+            frames = jax.tree.map(lambda a, b: np.concatenate([a, b[None]]), frames, result.params)
             last = _curves(
                 jax.tree.map(lambda a: jnp.asarray(a)[None], result.params),
                 p.X_train,
@@ -163,35 +168,34 @@ class Trajectory:
             )
             train_loss = jnp.concatenate([train_loss, last[0]])
             test_loss = jnp.concatenate([test_loss, last[1]])
-        return Segment(
-            steps=steps,
-            params=params,
+        diverged_at = None if result.diverged_at is None else start + result.diverged_at
+        segment = Segment(
+            steps=steps_at,
+            params=frames,
             train_loss=np.asarray(train_loss),
             test_loss=np.asarray(test_loss),
-            diverged_at=result.diverged_at,
+            diverged_at=diverged_at,
         )
+        return segment, (start + steps, result.params, result.opt_state)
 
     def first_segment(self) -> Segment:
-        """The first horizon's frames, trained now (what a restart waits for)."""
-        return self._train(self._horizons[0])
+        """The first chunk's frames, trained now (what a restart waits for)."""
+        return self._train(self._state)[0]
 
     def idle(self) -> bool:
-        """Whether the first horizon is known and no later one is being trained."""
+        """Whether the first chunk is known and no later one is being trained."""
         with self._lock:
             return bool(self._segments) and (self._pending is None or self._pending.done())
 
-    def _known_horizon(self) -> int:
-        return self._segments[-1].steps[-1] if self._segments else -1
+    def _known_step(self) -> int:
+        return int(self._segments[-1].steps[-1]) if self._segments else -1
 
-    def _next_horizon(self) -> int | None:
-        known = self._known_horizon()
-        later = [h for h in self._horizons if h > known]
-        if self.diverged_at is not None or not later:
-            return None
-        return later[0]
+    def _finished(self) -> bool:
+        """Whether nothing is left to train (the run's end reached, or it diverged)."""
+        return self.diverged_at is not None or self._state[0] >= self.plan.end
 
-    def _add(self, segment: Segment) -> None:
-        known = self._known_horizon()
+    def _add(self, segment: Segment, state: tuple) -> None:
+        known = self._known_step()
         keep = segment.steps > known
         if segment.diverged_at is not None:  # later frames would repeat the last good params
             keep &= segment.steps <= segment.diverged_at
@@ -204,42 +208,47 @@ class Trajectory:
                 diverged_at=segment.diverged_at,
             )
         )
+        self._state = state
         if segment.diverged_at is not None:
             self.diverged_at = segment.diverged_at
 
-    def _grow(self, wait: bool) -> None:
-        """Trains the next horizon (in the background unless ``wait``); lock held."""
-        if self._pending is not None and (wait or self._pending.done()):
+    def _advance(self) -> None:
+        """The next chunk: the one in the background, waited for, or trained now; lock
+        held. Its work is counted in ``self.work``."""
+        self.work += self.plan.chunk_work
+        if self._pending is not None:
             future, self._pending = self._pending, None
-            horizon, segment = future.result()
-            if horizon > self._known_horizon():
-                self._add(segment)
-        horizon = self._next_horizon()
-        if horizon is None or self._pending is not None:
-            return
-        if wait:
-            self._add(self._train(horizon))
-            horizon = self._next_horizon()
-            if horizon is None:
-                return
-        self._pending = self._executor.submit(lambda h=horizon: (h, self._train(h)))
+            segment, state = future.result()
+        else:
+            segment, state = self._train(self._state)
+        self._add(segment, state)
+
+    def _prefetch(self) -> None:
+        """Starts the next chunk in the background (lock held)."""
+        if self._pending is None and not self._finished() and self._executor is not None:
+            state = self._state
+            self._pending = self._executor.submit(self._train, state)
 
     def frame_count(self) -> int:
-        """Frames known so far (computing the first horizon if none is)."""
+        """Frames known so far (computing the first chunk if none is)."""
         with self._lock:
             if not self._segments:
-                self._grow(wait=True)
+                self._advance()
+                self._prefetch()
             return sum(len(seg.steps) for seg in self._segments)
 
     def is_last(self, index: int) -> bool:
-        """Whether frame ``index`` is the run's last (``max_steps`` reached or diverged)."""
+        """Whether frame ``index`` is the run's last (its end reached or diverged)."""
         with self._lock:
             count = sum(len(seg.steps) for seg in self._segments)
-            return index >= count - 1 and self._next_horizon() is None and self._pending is None
+            return index >= count - 1 and self._finished() and self._pending is None
 
     def frame(self, index: int) -> tuple[int, mlp.Params]:
-        """``(step, params)`` of frame ``index`` (clipped to the last frame of the run)."""
+        """``(step, params)`` of frame ``index``, or of the last frame known once
+        training towards it has used ``WORK_PER_REQUEST`` (at least one chunk is
+        trained, which fits in it), or once the run ends."""
         with self._lock:
+            spent = 0
             while True:
                 start = 0
                 for seg in self._segments:
@@ -247,18 +256,22 @@ class Trajectory:
                         i = index - start
                         return int(seg.steps[i]), jax.tree.map(lambda a, i=i: a[i], seg.params)
                     start += len(seg.steps)
-                if self._next_horizon() is None and self._pending is None:
-                    index = start - 1  # past the end: the last frame
+                if self._segments and (
+                    (self._finished() and self._pending is None)
+                    or spent + self.plan.chunk_work > budget.WORK_PER_REQUEST
+                ):
+                    index = start - 1  # the last frame known
                     continue
-                self._grow(wait=True)
+                self._advance()
+                spent += self.plan.chunk_work
 
     def prefetch(self, index: int) -> None:
-        """Starts training the next horizon once frame ``index`` is in the last one."""
+        """Starts training the next chunk once frame ``index`` is in the last one."""
         with self._lock:
             if self._segments:
                 before_last = sum(len(seg.steps) for seg in self._segments[:-1])
                 if index >= before_last:
-                    self._grow(wait=False)
+                    self._prefetch()
 
     def curves(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Steps, training loss and test loss (each (i + 1,)) up to frame ``index``."""

@@ -2,7 +2,7 @@
 
 A new learning rate or seed reuses the current setting's compiled programs; a new
 activation, optimizer, data set or width needs programs of its own (``jaxmlp.train``
-for the first horizon, the loss curves, the pictures, the gradients): about a second
+for the first chunk, the loss curves, the pictures, the gradients): about a second
 of compiling on first use. :class:`Warmer` compiles them ahead, one setting at a
 time in a background thread, by running exactly what a restart to that setting runs,
 and only while no frame has been asked for in the last ``IDLE_S`` seconds: once the page
@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from jaxmlp import activations as _activations
 from jaxmlp import optimizers
-from jaxmlp.playground import views
+from jaxmlp.playground import budget, views
 from jaxmlp.playground.data import make_problem
 from jaxmlp.playground.settings import GENERATED, MAX_WIDTH, Settings, default_noise
 from jaxmlp.playground.trajectory import Trajectory
@@ -68,9 +68,11 @@ def neighbours(settings: Settings) -> list[Settings]:
 
 def warm(settings: Settings, stopped: Callable[[], bool] = lambda: False) -> bool:
     """Runs, on the calling thread, what a restart to ``settings`` runs: the data, the
-    first horizon's training and loss curves, the pictures and the gradients. Returns
+    first chunk's training and loss curves, the pictures and the gradients. Returns
     early, False, if ``stopped()`` between them; True once all ran."""
     problem = make_problem(settings)
+    rows = int(problem.X_train.shape[0])
+    settings, _ = budget.fit(settings, rows, rows + int(problem.X_test.shape[0]))  # as configure
     canvas = views.make_canvas(problem)
     if stopped():
         return False

@@ -62,6 +62,13 @@ function showError(error) {
   $("error").textContent = error ? String(error.message || error) : "";
 }
 
+// What the server lowered to keep each request within its work budget (steps per
+// frame, max steps, compared steps), one sentence each.
+function showNotes(notes) {
+  $("notes").textContent = (notes || []).join(" ");
+  $("notes").hidden = !(notes && notes.length);
+}
+
 function setState(text) {
   $("state").textContent = text;
   $("state").dataset.state = text;
@@ -114,6 +121,7 @@ async function applySettings(settings) {
     if (generation !== state.generation) return;
     state.data = answer;
     showSettings(answer.settings);
+    showNotes(answer.notes);
     drawRegionPoints();
     showError(null);
     draw(answer.frame);
@@ -575,7 +583,8 @@ async function runCompare() {
         yaxis: { range: state.data.limits[1], visible: false, scaleanchor: "x" },
       }), { ...PLOT_CONFIG, staticPlot: true });
     });
-    $("compare-state").textContent = `${r.models.length} models, ${r.steps} steps each`;
+    $("compare-state").textContent = `${r.models.length} models, ${r.steps} steps each` +
+      (r.note ? ` (${r.note})` : "");
   } catch (error) {
     $("compare-state").textContent = "";
     showError(error);
@@ -607,6 +616,7 @@ async function start() {
     setState("compiling");
     state.data = await api("GET", "/api/data");
     showSettings(state.data.settings);
+    showNotes(state.data.notes);
     drawRegionPoints();
     draw(await api("GET", "/api/frame"));
     setState("ready");
