@@ -1202,6 +1202,11 @@ def test_page_in_headless_chromium(tmp_path):
             page.click("#reproduce")
             page.wait_for_selector("#reproduce-out:not([hidden])")
             command = page.inner_text("#command")
+            with page.expect_download() as download:  # fetched with the page's token
+                page.click("#download")
+            saved = tmp_path / download.value.suggested_filename
+            download.value.save_as(saved)
+            downloaded, meta = io.load_params(saved)
             page.fill("#compare-values", "1,4")
             page.click("#compare")
             page.wait_for_function(
@@ -1237,6 +1242,8 @@ def test_page_in_headless_chromium(tmp_path):
     # a ReLU network's boundary is a polygon of its units' lines, not the sigmoid's curve
     assert np.max(np.abs(np.asarray(relu["z"]) - np.asarray(sigmoid["z"]))) > 0.2
     assert command.startswith("jaxmlp train --dataset circles") and "--activation relu" in command
+    assert saved.name.startswith("jaxmlp-params-step") and meta["activation"] == "relu"
+    assert tuple(jaxmlp.mlp.sizes_of(downloaded)) == (2, 3, 1)
     assert "width 1" in titles and "width 4" in titles and "test accuracy" in titles
     assert uploaded["points"] == 150
 
