@@ -13,7 +13,9 @@ listed in docs/cli.md):
 * :data:`MAX_LAYERS`: weight layers of one network;
 * :data:`MEMORY_FRACTION`: share of the machine's memory a network, a sweep or a fit may
   need;
-* :data:`CHUNK_FLOPS`: work of one compiled call of a long loop (Ctrl-C's latency).
+* :data:`CHUNK_FLOPS`: work of one compiled call of a long loop (Ctrl-C's latency);
+* :data:`PLAYGROUND_REQUEST_WORK`: work of one request of the playground (how long it
+  holds the session).
 
 ``train``, ``sweep``, the estimators, the command line and the playground all check
 these same limits, through the functions below.
@@ -45,6 +47,12 @@ MAX_LAYERS = 64
 # chunks): about a second of one CPU core, so Ctrl-C, which Python handles between
 # calls, is honoured within about a second.
 CHUNK_FLOPS = 2e9
+# Work one request of the playground may do while it holds the session (every other
+# request of the page waits for it): about 0.8 s on 2 CPU cores under load. Counted by
+# jaxmlp.playground.budget's model of a request (the weights' multiply-adds, plus the
+# activations, the optimizer's update, a cost per layer, the loss curves and pictures,
+# fitted to measured times), not in CHUNK_FLOPS' units.
+PLAYGROUND_REQUEST_WORK = 20_000_000_000
 # A network whose parameters need more than this share of the memory (the device's, or
 # the machine's on CPU) is refused by init_mlp: training needs several copies of them.
 MEMORY_FRACTION = 0.5

@@ -556,7 +556,7 @@ def test_every_setting_within_the_limits_fits_the_work_budget(
     assert fitted.max_steps <= raw.max_steps and plan.end <= fitted.max_steps
     assert plan.every % fitted.steps_per_frame == 0 and plan.chunk % plan.every == 0
     frames = -(-plan.end // plan.every) + 1
-    assert frames * budget.n_params(sizes) <= budget.MAX_SNAPSHOT_FLOATS
+    assert frames * jaxmlp.validation.count_params(sizes) <= budget.MAX_SNAPSHOT_FLOATS
     assert (fitted != raw) == bool(notes) and budget.fit(fitted, train_rows, n) == (fitted, [])
     assert budget.plan(raw, train_rows, n) == plan  # warming plans the unfitted setting alike
 

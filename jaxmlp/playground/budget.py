@@ -13,8 +13,8 @@ every other waits for. The work of a request is counted in multiply-adds (see
 * compare mode trains its networks for at most the steps the budget allows
   (:func:`compare_steps`).
 
-There is no limits module for all of jaxmlp yet; the playground's budget lives here, in
-one place.
+The budget itself is :data:`jaxmlp.validation.PLAYGROUND_REQUEST_WORK`, with jaxmlp's
+other limits; this module holds the model that counts a request's work against it.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+from jaxmlp import validation
 from jaxmlp.playground.settings import Settings
 
-# Multiply-adds one request may compute: about 0.8 s of the playground's largest
-# networks on the 2-core CPU VM under load (25e9 multiply-adds per second measured
-# there, load average 7, for 5000 points through six layers of 128: 50 ms a step).
-WORK_PER_REQUEST = 20_000_000_000
+# Multiply-adds one request may compute (jaxmlp.validation.PLAYGROUND_REQUEST_WORK):
+# about 0.8 s of the playground's largest networks on the 2-core CPU VM under load
+# (25e9 multiply-adds per second measured there, load average 7, for 5000 points
+# through six layers of 128: 50 ms a step).
+WORK_PER_REQUEST = validation.PLAYGROUND_REQUEST_WORK
 # What a step costs besides the multiply-adds, in multiply-adds of the same time
 # (fitted to the same measurements, rounded up): an activation and its derivative per
 # unit and row, an optimizer update per parameter, and a fixed cost per layer.
@@ -49,20 +51,15 @@ def forward_work(sizes: tuple[int, ...]) -> int:
     return weights + UNIT_WORK * sum(sizes[1:])
 
 
-def n_params(sizes: tuple[int, ...]) -> int:
-    """Weights and biases of a network of ``sizes``.
-
-    >>> n_params((2, 3, 1))
-    13
-    """
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-
-
 def step_work(sizes: tuple[int, ...], rows: int) -> int:
     """One training step on ``rows`` rows: forward and backward (three times the
     forward's multiply-adds), the optimizer's update, and each layer's fixed cost."""
     layers = len(sizes) - 1
-    return 3 * rows * forward_work(sizes) + PARAM_WORK * n_params(sizes) + LAYER_WORK * layers
+    return (
+        3 * rows * forward_work(sizes)
+        + PARAM_WORK * validation.count_params(sizes)
+        + LAYER_WORK * layers
+    )
 
 
 class Plan(NamedTuple):
@@ -114,26 +111,25 @@ def fit(settings: Settings, train_rows: int, all_rows: int) -> tuple[Settings, l
     (10, 2000, 2)
     """
     within, per_step, _ = _steps_within(settings, train_rows, all_rows)
+    params = validation.count_params(settings.sizes())
     notes = []
     spf = settings.steps_per_frame
     if spf > within:
         notes.append(
             f"steps per frame lowered from {spf} to {within}: a request may compute at most "
             f"{WORK_PER_REQUEST:.1e} multiply-adds, and one step of this setting is "
-            f"{per_step:.1e} ({_rows(settings, train_rows)} rows, "
-            f"{n_params(settings.sizes()):,} parameters)"
+            f"{per_step:.1e} ({_rows(settings, train_rows)} rows, {params:,} parameters)"
         )
         spf = within
-    frames = MAX_SNAPSHOT_FLOATS // n_params(settings.sizes())
+    frames = MAX_SNAPSHOT_FLOATS // params
     widest = spf << ((within // spf).bit_length() - 1)  # the sparsest frames a request trains
     longest = (frames - 1) * widest  # the longest run whose frames fit in memory
     max_steps = settings.max_steps
     if settings.max_steps // spf * spf > longest:
         notes.append(
-            f"max steps lowered from {max_steps} to {longest}: {frames - 1} frames "
-            f"of {n_params(settings.sizes()):,} parameters, one every {widest} steps "
-            f"(the most a request may train), fill the "
-            f"{MAX_SNAPSHOT_FLOATS * 4 // 2**20} MiB kept for frames"
+            f"max steps lowered from {max_steps} to {longest}: {frames - 1} frames of "
+            f"{params:,} parameters, one every {widest} steps (the most a request may "
+            f"train), fill the {MAX_SNAPSHOT_FLOATS * 4 // 2**20} MiB kept for frames"
         )
         max_steps = longest
     fitted = dataclasses.replace(settings, steps_per_frame=spf, max_steps=max_steps)
@@ -155,7 +151,7 @@ def plan(settings: Settings, train_rows: int, all_rows: int) -> Plan:
     within, per_step, curve = _steps_within(settings, train_rows, all_rows)
     spf = settings.steps_per_frame
     end = max(spf, settings.max_steps // spf * spf)
-    frames = MAX_SNAPSHOT_FLOATS // n_params(settings.sizes())
+    frames = MAX_SNAPSHOT_FLOATS // validation.count_params(settings.sizes())
     every = spf
     while -(-end // every) + 1 > frames and every * 2 <= within:
         every *= 2
