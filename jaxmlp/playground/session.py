@@ -104,7 +104,7 @@ class Playground:
         self._closed = False
         self._last_request = time.monotonic()
         self._warmer = Warmer(self._idle) if warm else None
-        self._configure(settings or Settings())
+        self._configure(settings or Settings(), replacing=False)
 
     def _idle(self) -> bool:
         """No frame asked for in the last IDLE_S seconds, and no chunk being trained."""
@@ -127,10 +127,12 @@ class Playground:
         if self._closed:
             raise RuntimeError("the playground is stopped")
 
-    def _configure(self, settings: Settings) -> None:
+    def _configure(self, settings: Settings, *, replacing: bool = True) -> None:
         """Replaces the setting, or leaves everything as it was if any part of the new
         one is refused: its data, its batch size against the training rows, and its
-        first chunk of training (``jaxmlp.train``'s own checks) all run first."""
+        first chunk of training (``jaxmlp.train``'s own checks) all run first. The first
+        setting (``replacing=False``: nothing to keep) trains on its first frame instead,
+        so that a server prints its address before compiling anything."""
         self._last_request = time.monotonic()
         with self._lock:
             self._check_open()
@@ -145,7 +147,8 @@ class Playground:
             settings, notes = budget.fit(settings, rows, rows + int(problem.X_test.shape[0]))
             canvas = views.make_canvas(problem)
             trajectory = Trajectory(settings, problem, self._executor)
-            trajectory.frame_count()  # trains the first chunk: what the run refuses, raises here
+            if replacing:
+                trajectory.frame_count()  # trains the first chunk: what it refuses, raises here
             self.settings, self.problem, self.canvas = settings, problem, canvas
             self.trajectory, self.notes = trajectory, notes
             self.index = 0
