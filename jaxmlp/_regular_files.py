@@ -9,9 +9,9 @@ functions here are the one check, used by every reader and by
 
 from __future__ import annotations
 
+import io
 import os
 import stat
-from typing import BinaryIO
 
 from jaxmlp._safetensors import FileFormatError
 
@@ -57,7 +57,7 @@ def check_destination(path: str | os.PathLike) -> None:
         raise ValueError(f"{path!r} is {kind_of(mode)}; jaxmlp writes only regular files")
 
 
-def open_for_reading(path: str | os.PathLike) -> BinaryIO:
+def open_for_reading(path: str | os.PathLike) -> io.BufferedReader:
     """Opens ``path`` for binary reading if it is a regular file; never blocks on a FIFO.
 
     The file is opened non-blocking and checked with ``fstat`` on the open descriptor,
@@ -80,7 +80,7 @@ def open_for_reading(path: str | os.PathLike) -> BinaryIO:
             raise FileFormatError(f"{path!r} is {kind_of(mode)}; jaxmlp reads only regular files")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return io.BufferedReader(io.FileIO(fd, "rb"))
     except BaseException:
         os.close(fd)
         raise

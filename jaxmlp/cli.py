@@ -274,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ignore_further_ctrl_c() -> None:
+    """After a Ctrl-C was handled, another press must not kill the exit (status -2)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jaxmlp`` console script; returns the exit status.
 
@@ -288,11 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     compilation_cache.enable(disable=args.no_cache)
     try:
         args.func(args)
-    except Interrupted as e:
-        print(f"jaxmlp: {e}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("jaxmlp: interrupted", file=sys.stderr)
+    except (Interrupted, KeyboardInterrupt) as e:
+        if argv is None:  # the console script: the process is on its way out with 130
+            _ignore_further_ctrl_c()
+        print(f"jaxmlp: {e}" if isinstance(e, Interrupted) else "jaxmlp: interrupted",
+              file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
     except Exception as e:  # one line, no traceback, unless JAXMLP_DEBUG is set
         if os.environ.get("JAXMLP_DEBUG"):

@@ -192,18 +192,25 @@ def test_checkpoint_files_are_checked_before_training(tmp_path, capsys):
     assert not ckpt.exists()
 
 
+# `jaxmlp ARGS` as the console script runs it, with Ctrl-C's default handler (a pytest
+# worker's children may inherit SIGINT ignored; a preexec_fn would fork a JAX process).
+CONSOLE_SCRIPT = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from jaxmlp.cli import main; sys.exit(main())"
+)
+
+
 @pytest.mark.slow
 def test_two_quick_ctrl_c_presses_never_abort_a_sweep(tmp_path):
     """Two presses 0.02-0.1 s apart during `jaxmlp sweep --checkpoint` ended in SIGABRT in
     2 of 10 runs (the second interrupted the thread pool's shutdown while XLA ran)."""
     for gap in (0.02, 0.06):
         ckpt, out = tmp_path / f"ck{gap}.safetensors", tmp_path / f"out{gap}"
-        argv = [sys.executable, "-m", "jaxmlp.cli", "sweep", "--n", "1000", "--widths", "32,64",
-                "--steps", "100000", "--out", str(out), "--checkpoint", str(ckpt),
-                "--no-cache"]  # fmt: skip
+        args = ["sweep", "--n", "1000", "--widths", "32,64", "--steps", "100000", "--out",
+                str(out), "--checkpoint", str(ckpt), "--no-cache"]  # fmt: skip
         with subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            [sys.executable, "-c", CONSOLE_SCRIPT, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ) as child:  # fmt: skip
             deadline = time.monotonic() + 240
             while not ckpt.exists() and child.poll() is None and time.monotonic() < deadline:
