@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp import backprop, mlp
+from jaxmlp import backprop, compile_options, mlp
 from jaxmlp.batches import shuffled_positions
 
 Array = jax.Array
@@ -272,7 +272,7 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
     return state._replace(no_improvement=count, learning_rate=lr), event
 
 
-@functools.partial(jax.jit, static_argnames="static")
+@compile_options.jit("fit", static_argnames="static")
 def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
                max_epochs, n_rows, *, static: Static) -> tuple[State, Record]:  # fmt: skip
     """Up to ``max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
@@ -371,7 +371,7 @@ def unflatten(theta: Array, sizes: tuple[int, ...]) -> mlp.Params:
     return tuple(layers)
 
 
-@functools.partial(jax.jit, static_argnames=("sizes", "activation", "output"))
+@compile_options.jit("lbfgs", static_argnames=("sizes", "activation", "output"))
 def flat_loss_and_grad(theta, X, Y, sample_weight, alpha, loss_scale, *, sizes, activation,
                        output):  # fmt: skip
     """L-BFGS's objective on flat parameters: ``(objective, reported loss, flat grad)``.
