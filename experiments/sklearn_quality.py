@@ -214,9 +214,9 @@ def fit_lbfgs_optax(est, X, Y, sample_weight, layer_units) -> None:
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
-    from jaxmlp.sklearn import _base, _fit, _params
+    from jaxmlp.sklearn import _data, _fit, _params
 
-    dtype = _base.compute_dtype(X.dtype)
+    dtype = _data.compute_dtype(X.dtype)
     weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     as_array = lambda a: jnp.asarray(np.asarray(a, dtype))  # noqa: E731
     theta, loss, iterations, status = _optax_run()(

@@ -1,11 +1,11 @@
-"""Shared test configuration: strict broadcasting, shared data, jit/no-jit, experiment loading."""
+"""Shared test configuration: XLA flags, strict broadcasting, shared data, jit/no-jit.
+
+The plugins in ``tests/_plugins/`` do one job each: the memory-map guard, experiment loading.
+"""
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import os
-import pathlib
 import re
 import subprocess
 import sys
@@ -14,7 +14,7 @@ import jax
 import matplotlib
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+pytest_plugins = ["_plugins.memory_maps", "_plugins.scripts"]
 
 # --- XLA's compile settings for the test run ----------------------------------------------------
 # The suite compiles thousands of small programs and runs few long ones: on 2 CPU cores about
@@ -88,52 +88,6 @@ def pytest_pyfunc_call(pyfuncitem):
     return True
 
 
-# --- compiled programs and the kernel's limit on memory maps -------------------------------------
-# Every XLA:CPU program that JAX keeps cached holds memory mappings (about six for a small
-# one, more for a large one), and at the kernel's vm.max_map_count (65530 by default) the next
-# compile segfaults (jax-ml/jax#27201). One process running the whole suite holds ~60,000
-# maps by its sweep tests; a pytest-xdist worker peaked at 43,000. So after every
-# MAP_CHECK_EVERY_S seconds of compiling (a count of programs misses the large ones) a worker
-# counts its maps (~20 ms), and above MAP_SHARE of the limit it clears JAX's caches (later
-# tests recompile what they need).
-MAP_CHECK_EVERY_S = 3.0
-MAP_SHARE = 0.7
-_compiles = {"seconds": 0.0}
-
-
-def _count_compile(event: str, duration: float, **kwargs) -> None:
-    if event == "/jax/core/compile/backend_compile_duration":
-        _compiles["seconds"] += duration
-
-
-jax.monitoring.register_event_duration_secs_listener(_count_compile)
-
-
-def memory_maps() -> tuple[int, int] | None:
-    """(maps this process holds, the kernel's limit), or None where /proc does not say."""
-    try:
-        with open("/proc/self/maps", "rb") as maps, open("/proc/sys/vm/max_map_count") as limit:
-            return sum(1 for _ in maps), int(limit.read())
-    except (OSError, ValueError):
-        return None
-
-
-def release_programs_near_the_map_limit(share: float = MAP_SHARE, clear=jax.clear_caches) -> bool:
-    """Calls ``clear`` (JAX's caches) when this process holds over ``share`` of its map limit."""
-    _compiles["seconds"] = 0.0
-    counts = memory_maps()
-    if counts is None or counts[0] <= share * counts[1]:
-        return False
-    clear()
-    gc.collect()
-    return True
-
-
-def pytest_runtest_teardown(item, nextitem):
-    if _compiles["seconds"] >= MAP_CHECK_EVERY_S:
-        release_programs_near_the_map_limit()
-
-
 matplotlib.use("Agg")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -144,8 +98,6 @@ if os.environ.get("JAX_ENABLE_X64"):
 # call main() in-process and in subprocesses, and must neither change jax.config
 # halfway through a session nor write to the user's cache directory.
 os.environ.setdefault("JAXMLP_NO_CACHE", "1")
-
-EXPERIMENTS = ROOT / "experiments"
 
 
 @pytest.fixture(scope="session")
@@ -162,33 +114,3 @@ def maybe_jit(request):
     if request.param == "jit":
         return jax.jit
     return lambda f, **kwargs: f
-
-
-@pytest.fixture(scope="session")
-def load_experiment():
-    """``load_experiment(name)`` imports ``experiments/<name>.py`` as a module.
-
-    The scripts import their shared helpers (``experiments/_common.py``), so the
-    folder is on ``sys.path`` for the session; each module is registered in
-    ``sys.modules`` while loaded (dataclasses look their module up there).
-    """
-    added = str(EXPERIMENTS) not in sys.path
-    if added:
-        sys.path.insert(0, str(EXPERIMENTS))
-    names = []
-
-    def load(name: str):
-        spec = importlib.util.spec_from_file_location(
-            f"experiments_{name}", EXPERIMENTS / f"{name}.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        names.append(spec.name)
-        return module
-
-    yield load
-    for name in names:
-        sys.modules.pop(name, None)
-    if added:
-        sys.path.remove(str(EXPERIMENTS))

@@ -26,7 +26,7 @@ from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from jaxmlp.sklearn import MLPClassifier, MLPRegressor, _fit, _params  # noqa: E402
-from jaxmlp.sklearn._base import to_params  # noqa: E402
+from jaxmlp.sklearn._data import init_opt_state, to_params  # noqa: E402
 
 
 def _blobs(n=120, k=3, seed=0):
@@ -230,7 +230,7 @@ def test_fresh_solver_states_built_on_the_host_are_optax_init(solver, nesterov):
     hyper = _fit.Hyper(*(np.float32(v) for v in (1e-4, 1e-3, 0.5, 0.9, 0.9, 0.999, 1e-8,
                                                     1e-4, 10, 1, 0)))  # fmt: skip
     params = to_params([np.ones((2, 3)), np.ones((3, 4))], [np.ones(3), np.ones(4)], np.float32)
-    host = _fit.init_opt_state(static, params)
+    host = init_opt_state(static, params)
     zero_rate = np.zeros((), np.float32)
     chex.assert_trees_all_equal(host, _fit.optimizer(static, hyper, zero_rate).init(params))
     assert all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(host))

@@ -3,7 +3,8 @@
 import os
 
 import pytest
-from conftest import FAST_XLA_FLAGS, memory_maps, release_programs_near_the_map_limit
+from _plugins.memory_maps import memory_maps, release_programs_near_the_map_limit
+from conftest import FAST_XLA_FLAGS
 
 
 def test_the_run_has_decided_its_compile_settings():

@@ -25,6 +25,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from jaxmlp import mlp
 from jaxmlp.sklearn import _fit as programs
 from jaxmlp.sklearn import _params
+from jaxmlp.sklearn._data import (
+    bucket,
+    compute_dtype,
+    fine_bucket,
+    init_opt_state,
+    pad_weighted,
+    to_params,
+)
 
 OUTPUT_UNITS = {
     "logistic": scipy.special.expit,
@@ -47,41 +55,6 @@ class SolverState(NamedTuple):
 
     learning_rate: float
     state: object
-
-
-def compute_dtype(dtype) -> np.dtype:
-    """float64 only when X is float64 and ``jax_enable_x64`` is on; float32 otherwise."""
-    return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
-
-
-def to_params(coefs, intercepts, dtype) -> mlp.Params:
-    """jaxmlp layers ``Dense(W (out, in), b (out,))`` from ``coefs_[i]`` (in, out).
-
-    NumPy leaves: a jitted program takes them as they are, where an eager
-    ``jnp.asarray`` would compile a small program per shape.
-    """
-    return tuple(
-        mlp.Dense(
-            W=cast(jax.Array, np.asarray(c, dtype).T), b=cast(jax.Array, np.asarray(b, dtype))
-        )
-        for c, b in zip(coefs, intercepts, strict=True)
-    )
-
-
-def pad_weighted(size: int, X, Y, weights):
-    """``X (n, d)``, ``Y (n, k)``, ``weights (n,)`` padded to ``size`` rows of weight 0.
-
-    The padding repeats the first row; with weight 0 it changes no weighted loss or
-    gradient, so data sizes that share a ``size`` share one compiled program.
-
-    >>> X, Y, w = pad_weighted(3, np.ones((2, 1)), np.ones((2, 1)), np.array([0.5, 2.0]))
-    >>> X.shape, w.tolist()
-    ((3, 1), [0.5, 2.0, 0.0])
-    """
-    n = X.shape[0]
-    X, Y, weights = (np.concatenate([a, a[:1].repeat(size - n, 0)]) for a in (X, Y, weights))
-    weights[n:] = 0
-    return X, Y, weights
 
 
 class BaseMLP(BaseEstimator):
@@ -256,23 +229,23 @@ class BaseMLP(BaseEstimator):
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         if self.early_stopping:
             X, Y, weights, X_val, Y_val, w_val = self._split(X, Y, weights, random_state)
-            size = programs.fine_bucket(X_val.shape[0])  # one program per bucket of sizes
+            size = fine_bucket(X_val.shape[0])  # one program per bucket of sizes
             X_val, Y_val, w_val = pad_weighted(size, X_val, Y_val, w_val)
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
         one_batch = batch_size == n_rows
         if one_batch:  # one batch: padded with weight-0 rows, one program per bucket
-            batch_size = programs.bucket(n_rows)
+            batch_size = bucket(n_rows)
             X, Y, weights = pad_weighted(batch_size, X, Y, np.asarray(weights))
         max_epochs = 1 if incremental else self.max_iter
         # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
-        static = self._static(batch_size, programs.bucket(self.max_iter), one_batch=one_batch)
+        static = self._static(batch_size, bucket(self.max_iter), one_batch=one_batch)
         params = self._params(dtype)
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate
         else:
-            opt_state = programs.init_opt_state(static, params)
+            opt_state = init_opt_state(static, params)
             rate = self.learning_rate_init
         best = self.best_loss_ if getattr(self, "best_loss_", None) is not None else np.inf
         best_score = getattr(self, "best_validation_score_", None)
@@ -360,7 +333,7 @@ class BaseMLP(BaseEstimator):
         dtype = compute_dtype(X.dtype)
         n_rows = X.shape[0]  # padded with weight-0 rows: one program per bucket of sizes
         weights = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
-        X, Y, weights = pad_weighted(programs.fine_bucket(n_rows), X, Y, weights)
+        X, Y, weights = pad_weighted(fine_bucket(n_rows), X, Y, weights)
         args = jax.device_put(tuple(np.asarray(a, dtype) for a in (X, Y, weights)))
         alpha, scale = (np.asarray(v, dtype) for v in (self.alpha, self._loss_scale()))
         kwargs = dict(

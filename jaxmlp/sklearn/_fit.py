@@ -15,20 +15,19 @@ number a user tunes (``alpha``, ``learning_rate_init``, ``momentum``, ``beta_1``
 ``beta_2``, ``epsilon``, ``power_t``, ``tol``, ``n_iter_no_change``, and sgd's
 ``learning_rate`` schedule) is a traced :class:`Hyper` value, so clones in a grid
 search over them reuse one program; so is ``max_iter`` (the per-epoch record is
-:func:`bucket` ``(max_iter)`` long, ``partial_fit``'s too: it runs in ``fit``'s program).
-Data that fits in one batch is padded with weight-0 rows to a :func:`bucket` size,
-the early-stopping validation split and L-BFGS's data to a :func:`fine_bucket` size,
-so nearby data sizes share one program.
+``bucket(max_iter)`` long, ``partial_fit``'s too: it runs in ``fit``'s program).
+Data that fits in one batch is padded with weight-0 rows to a ``bucket`` size, the
+early-stopping validation split and L-BFGS's data to a ``fine_bucket`` size, so nearby
+data sizes share one program (the host side, :mod:`jaxmlp.sklearn._data`).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxmlp import backprop, compile_options, mlp
@@ -95,30 +94,6 @@ class State(NamedTuple):
     best_score: Array
     best_params: mlp.Params
     samples_seen: Array
-
-
-def fine_bucket(n: int) -> int:
-    """n rounded up to one of 8 sizes per power of two (<= 12.5% more; :func:`bucket` to 16).
-
-    For data that the program reads in full at every step (L-BFGS's objective, the
-    validation split), where a power of two could double the work.
-
-    >>> fine_bucket(5), fine_bucket(100), fine_bucket(120), fine_bucket(1797)
-    (8, 104, 120, 1920)
-    """
-    if n <= 16:
-        return bucket(n)
-    step = 1 << ((int(n) - 1).bit_length() - 4)
-    return -(-int(n) // step) * step
-
-
-def bucket(n: int) -> int:
-    """The power of two >= max(n, 8): sizes padded to it share one compiled program.
-
-    >>> bucket(1), bucket(8), bucket(100), bucket(200)
-    (8, 8, 128, 256)
-    """
-    return 1 << max(3, (int(n) - 1).bit_length())
 
 
 class Record(NamedTuple):
@@ -281,7 +256,7 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
       state: the :class:`State` to continue from.
       hyper: traced :class:`Hyper`.
       X: (n, d) training inputs; Y: (n, k) targets; sample_weight: (n,) (rows of
-        weight 0 may pad a single batch to a :func:`bucket` size).
+        weight 0 may pad a single batch to a ``bucket`` size).
       X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)), maybe padded
         with weight-0 rows; used only with ``static.early_stopping`` (pass one dummy
         row otherwise).
@@ -327,32 +302,6 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
 
     state, record, _ = jax.lax.while_loop(cond, body, (state, record, jnp.zeros((), bool)))
     return state, record
-
-
-def init_opt_state(static: Static, params) -> optax.OptState:
-    """The solver's fresh optax state for ``params``, NumPy leaves built on the host.
-
-    Every fresh state of these solvers is zeros (adam's count and moments, the
-    momentum trace), so only its structure is traced (``jax.eval_shape``, once per
-    structure): no device op, no compile.
-    """
-    layers = tuple((layer.W.shape, layer.b.shape) for layer in params)
-    shapes = _opt_state_shapes(static, layers, np.dtype(params[0].W.dtype))
-    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
-
-
-@functools.lru_cache(maxsize=64)
-def _opt_state_shapes(static: Static, layers, dtype):
-    """The fresh optax state's ShapeDtypeStructs for layers ``((W shape, b shape), ...)``."""
-    params = tuple(
-        mlp.Dense(
-            W=cast(Array, jax.ShapeDtypeStruct(w, dtype)),
-            b=cast(Array, jax.ShapeDtypeStruct(b, dtype)),
-        )  # structures for eval_shape
-        for w, b in layers
-    )
-    hyper = Hyper(*(np.zeros((), dtype) for _ in Hyper._fields))  # values shape nothing
-    return jax.eval_shape(optimizer(static, hyper, cast(Array, np.zeros((), dtype))).init, params)
 
 
 def flatten(params, xp=jnp) -> Array:
