@@ -18,7 +18,6 @@ import scipy.optimize
 import scipy.special
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -194,6 +193,8 @@ class BaseMLP(BaseEstimator):
 
     def _split(self, X, Y, sample_weight, random_state):
         """scikit-learn's validation split (stratified for single-output classifiers)."""
+        from sklearn.model_selection import train_test_split  # early stopping only: 0.1 s of import
+
         stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
         X, X_val, Y, Y_val, w, w_val = train_test_split(
             X,

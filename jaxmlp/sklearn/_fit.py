@@ -23,7 +23,6 @@ data sizes share one program (the host side, :mod:`jaxmlp.sklearn._data`).
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
