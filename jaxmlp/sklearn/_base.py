@@ -56,6 +56,11 @@ class SolverState(NamedTuple):
     state: object
 
 
+def rows_bucket(n: int) -> int:
+    """The rows a stochastic fit's data is padded to: :func:`bucket` (a power of two)."""
+    return bucket(n)
+
+
 class BaseMLP(BaseEstimator):
     """scikit-learn's ``BaseMultilayerPerceptron`` semantics with jaxmlp's gradients."""
 
@@ -236,9 +241,11 @@ class BaseMLP(BaseEstimator):
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
         one_batch = batch_size == n_rows
-        if one_batch:  # one batch: padded with weight-0 rows, one program per bucket
-            batch_size = bucket(n_rows)
-            X, Y, weights = pad_weighted(batch_size, X, Y, np.asarray(weights))
+        if one_batch:  # one batch of the padded rows
+            batch_size = rows_bucket(n_rows)
+        # rows padded with weight 0 to a bucket: a search's folds and refit, and partial_fit's
+        # batches, share one program (the padding's batches are skipped in the program)
+        X, Y, weights = pad_weighted(rows_bucket(n_rows), X, Y, np.asarray(weights))
         max_epochs = 1 if incremental else self.max_iter
         # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
         static = self._static(batch_size, bucket(self.max_iter), one_batch=one_batch)
