@@ -244,10 +244,6 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
-    main()
-
-
 SWEEP_SCRIPT = """
 import json, time, jax, optax, jaxmlp
 X, y = jaxmlp.datasets.circles(jax.random.key(0), 200)
@@ -280,3 +276,7 @@ def sweep_rows(settings: dict[str, dict], rounds: int) -> dict:
         s: {k: statistics.median(row[k] for row in rows) for k in ("first_s", "steady_s")}
         for s, rows in out.items()
     }
+
+
+if __name__ == "__main__":
+    main()

@@ -138,7 +138,7 @@ class Program:
         self.program = program
         self._fun = fun
         self._jit_kwargs = jit_kwargs
-        self._variants: dict[str, Any] = {}
+        self._variants: dict[str | None, Any] = {}
 
     def jitted(self) -> Any:
         """The ``jax.jit`` object of the options in force."""
@@ -152,7 +152,21 @@ class Program:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with compilation_cache.programs():
-            return self.jitted()(*args, **kwargs)
+            try:
+                return self.jitted()(*args, **kwargs)
+            except ValueError as error:
+                # inside another jit, vmap or grad: compile options belong to the outer,
+                # top-level program, so this one is inlined there as a plain jit
+                if "compiler_options" not in str(error):
+                    raise
+        return self.nested()(*args, **kwargs)
+
+    def nested(self) -> Any:
+        """The plain ``jax.jit`` of ``fun``, for calls inside another transformation."""
+        variant = self._variants.get(None)
+        if variant is None:
+            variant = self._variants[None] = jax.jit(self._fun, **self._jit_kwargs)
+        return variant
 
     def lower(self, *args: Any, **kwargs: Any) -> Any:
         return self.jitted().lower(*args, **kwargs)

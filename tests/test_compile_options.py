@@ -85,3 +85,19 @@ def test_a_second_call_reuses_the_program(monkeypatch):
     for rate in (0.1, 0.2):
         jaxmlp.train(params, X, y, optimizer=optax.sgd, learning_rate=rate, steps=5)
     assert training._train_fast_small._cache_size() == before + 1
+
+
+def test_programs_called_inside_jit_vmap_and_grad():
+    """Compile options belong to top-level programs: inside a transformation, a jaxmlp
+    program is inlined as a plain jit, with the same numbers."""
+    params = jaxmlp.init_mlp(jax.random.key(3), (2, 4, 3))
+    X = np.random.default_rng(3).normal(size=(6, 2)).astype(np.float32)
+    direct = np.asarray(jaxmlp.predict_proba(params, X))
+    inside = jax.jit(lambda p, x: jaxmlp.predict_proba(p, x))(params, X)
+    np.testing.assert_allclose(inside, direct, rtol=1e-6)
+    mapped = jax.vmap(lambda x: jaxmlp.predict(params, x[None])[0])(X)
+    np.testing.assert_array_equal(mapped, np.asarray(jaxmlp.predict(params, X)))
+    grad = jax.grad(lambda p: jaxmlp.predict_proba(p, X).sum())(params)
+    assert all(np.isfinite(np.asarray(g)).all() for g in jax.tree.leaves(grad))
+    with pytest.raises(ValueError, match="X"):  # bad input still says what is wrong
+        jax.jit(lambda p: jaxmlp.predict(p, np.ones((3, 5), np.float32)))(params)
