@@ -70,10 +70,26 @@ _ALL = tuple(sorted({item for options in CHOICES.values() for item in options.it
 def supported(options: tuple[tuple[str, Any], ...]) -> bool:
     """Whether this XLA compiles with ``options`` (a later XLA may drop one).
 
-    Every option of :data:`CHOICES` is probed at once, in one tiny program, once per
-    process; other options (the override) are passed to XLA unprobed.
+    The options of :data:`CHOICES` are known to the jaxlib versions they were measured on
+    (:data:`MEASURED_JAXLIB`); on another they are probed at once, in one tiny program,
+    once per process. Other options are probed on their own.
     """
-    return not options or (_probe(_ALL) and set(options) <= set(_ALL)) or _probe(options)
+    if not options:
+        return True
+    if set(options) <= set(_ALL) and (_measured_jaxlib() or _probe(_ALL)):
+        return True
+    return _probe(options)
+
+
+MEASURED_JAXLIB = ("0.10.",)
+"""jaxlib versions whose XLA was measured with :data:`CHOICES`: no probe compile there."""
+
+
+@functools.cache
+def _measured_jaxlib() -> bool:
+    import jaxlib
+
+    return str(jaxlib.__version__).startswith(MEASURED_JAXLIB)
 
 
 @functools.cache

@@ -101,3 +101,15 @@ def test_programs_called_inside_jit_vmap_and_grad():
     assert all(np.isfinite(np.asarray(g)).all() for g in jax.tree.leaves(grad))
     with pytest.raises(ValueError, match="X"):  # bad input still says what is wrong
         jax.jit(lambda p: jaxmlp.predict(p, np.ones((3, 5), np.float32)))(params)
+
+
+def test_an_unmeasured_jaxlib_probes_the_options_and_drops_what_it_rejects(monkeypatch):
+    compile_options._resolve.cache_clear()
+    monkeypatch.setattr(compile_options, "_measured_jaxlib", lambda: False)
+    monkeypatch.setattr(compile_options, "_probe", lambda options: False)  # a later XLA
+    try:
+        assert compile_options.chosen("fit") == {}
+    finally:
+        compile_options._resolve.cache_clear()
+    monkeypatch.undo()
+    assert compile_options.chosen("fit") == compile_options.CHOICES["fit"]
