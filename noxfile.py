@@ -23,6 +23,14 @@ def tests_x64(session: nox.Session) -> None:
     session.run("pytest", *session.posargs, env={"JAX_ENABLE_X64": "1"})
 
 
+@nox.session(python=PYTHON, name="tests-xla-defaults", default=False)
+def tests_xla_defaults(session: nox.Session) -> None:
+    """Runs the test suite with XLA's default compile settings (slower to compile; the suite
+    otherwise compiles at LLVM -O0, see tests/conftest.py)."""
+    session.install("-e", ".[test,sklearn]")
+    session.run("pytest", *session.posargs, env={"JAXMLP_TEST_XLA": "default"})
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
