@@ -58,6 +58,8 @@ CHOICES: dict[str, dict[str, Any]] = {
     # the sweep's init, chunk and finish programs (-O1: a 160-model sweep compiled 22% faster
     # and ran no slower)
     "sweep": _O1,
+    # the sweep's initial draws: at the level of init_mlp's (bit for bit the same numbers)
+    "sweep_init": _SPLIT_1,
     # predict / predict_proba: -O1 compiles in half the time and runs as fast
     "predict": _O1,
 }

@@ -95,9 +95,9 @@ def _layout(plan: Plan, devices: tuple) -> _Layout:
     )
 
 
-def _options() -> dict | None:
+def _options(program: str = "sweep") -> dict | None:
     """The sweep's compile options (:mod:`jaxmlp.compile_options`)."""
-    return compile_options.chosen("sweep") or None
+    return compile_options.chosen(program) or None
 
 
 def _compile(lowered):
@@ -182,7 +182,7 @@ def programs(
         functools.partial(init_state, plan),
         in_shardings=(lay.rep, lay.rep, lay.rep),
         out_shardings=lay.state_sharding,
-        compiler_options=_options(),
+        compiler_options=_options("sweep_init"),
     )
     lowered = [
         init.lower(*lay.init_args),
