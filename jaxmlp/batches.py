@@ -43,7 +43,7 @@ def _mix32(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
-def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Array:
+def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int | Array) -> Array:
     """Where ``positions`` of an epoch's shuffled order point: a keyed permutation of 0..n-1.
 
     A 4-round Feistel network on the next power of four >= n, cycle-walked into
@@ -55,7 +55,8 @@ def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Ar
       key: PRNG key of the run.
       epoch: int32 scalar; each epoch gets an independent permutation.
       positions: (B,) int32 positions in 0..n-1 of the epoch's order.
-      n: number of examples.
+      n: number of examples: an int, or an int32 scalar of the program (the same
+        permutation for the same value).
 
     Returns:
       (B,) int32 example indices, distinct for distinct positions.
@@ -65,8 +66,14 @@ def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Ar
     >>> sorted(order.tolist())
     [0, 1, 2, 3, 4]
     """
-    half = max(1, (max(n, 2) - 1).bit_length() + 1) // 2
-    mask = jnp.uint32((1 << half) - 1)
+    half: int | Array
+    if isinstance(n, int):
+        half = max(1, (max(n, 2) - 1).bit_length() + 1) // 2
+        mask = jnp.uint32((1 << half) - 1)
+    else:  # a traced n (data padded to a bucket): the same numbers, computed in the program
+        bits = 32 - jax.lax.clz(jnp.maximum(jnp.asarray(n, jnp.uint32), 2) - 1)
+        half = jnp.maximum(1, (bits + 1) // 2).astype(jnp.uint32)
+        mask = (jnp.uint32(1) << half) - 1
     round_keys = jax.random.bits(jax.random.fold_in(key, epoch), (SHUFFLE_ROUNDS,), jnp.uint32)
 
     def feistel(x):

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmlp import activations as _activations
-from jaxmlp import validation
+from jaxmlp import compile_options, validation
 
 __all__ = [
     "Dense",
@@ -230,10 +230,22 @@ def output_probabilities(logits: Array) -> Array:
     return output_units(logits, "softmax")
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _predict_proba(params: Params, X: Array, activation: _activations.Activation) -> Array:
+def _proba(params: Params, X: Array, activation: _activations.Activation) -> Array:
     logits = jax.vmap(_forward, in_axes=(None, 0, None))(params, X, activation)
     return output_probabilities(logits)
+
+
+@compile_options.jit("predict", static_argnames="activation")
+def _predict_proba(params: Params, X: Array, activation: _activations.Activation) -> Array:
+    return _proba(params, X, activation)
+
+
+@compile_options.jit("predict", static_argnames="activation")
+def _predict(params: Params, X: Array, activation: _activations.Activation) -> Array:
+    proba = _proba(params, X, activation)
+    if proba.ndim == 1:
+        return (proba >= 0.5).astype(jnp.int32)
+    return jnp.argmax(proba, axis=-1).astype(jnp.int32)
 
 
 def predict_proba(params: Params, X: Array, activation: ActivationLike = "sigmoid") -> Array:
@@ -264,7 +276,7 @@ def predict(params: Params, X: Array, activation: ActivationLike = "sigmoid") ->
     >>> predict(params, jnp.ones((5, 2))).dtype
     dtype('int32')
     """
-    proba = predict_proba(params, X, activation)
-    if proba.ndim == 1:
-        return (proba >= 0.5).astype(jnp.int32)
-    return jnp.argmax(proba, axis=-1).astype(jnp.int32)
+    act = _activations.get(activation)
+    sizes = validation.check_params(params)
+    validation.check_inputs(X, sizes[0], dtype=params[0].W.dtype)
+    return _predict(params, X, act)

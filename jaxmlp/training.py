@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxmlp import _steps, guard, mlp, optimizers, validation
+from jaxmlp import _steps, compile_options, guard, mlp, optimizers, validation
 from jaxmlp import activations as _activations
 from jaxmlp._steps import loss_and_grads_fn
 from jaxmlp.kernels.backends import resolve_backend
@@ -97,14 +97,9 @@ def make_step(
 # lax.scan unroll of the fast path. Measured in benchmarks/bench.py: unrolling
 # saves a little loop work per step on tiny problems but multiplies compile time.
 UNROLL = 1
-# XLA:CPU options for the fast program of stacked networks with at most
-# SMALL_MAX_PARAMS parameters: XLA's older per-op emitters instead of its MLIR
-# fusion emitters. Measured on 2 cores, 1000 full-batch steps, 2-3-1 to 2-4-4-1
-# (sigmoid/tanh, SGD/Adam): compile time halved (e.g. 0.55-0.79 s -> 0.22-0.38 s
-# for 2-3-1), the same time per step (within +-4%), bit-identical results with
-# SGD. Not used beyond: a step got slower (2-8-8-1 with Adam +13%, the matrix
-# form of 2-16-1 +65%).
-SMALL_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+# Stacked networks of at most SMALL_MAX_PARAMS parameters compile their fast loop as the
+# "train_small" program of jaxmlp.compile_options (XLA's per-op emitters: half the compile
+# time, the same time per step); larger ones as "train".
 SMALL_MAX_PARAMS = 64
 
 
@@ -226,35 +221,25 @@ def _train_fast_impl(params, X, y, key, opt_state, first_step, rate, **options):
     return final, values, opt_state, _with_initial(params, snaps), fast.finite(state)
 
 
-_train_fast = jax.jit(_train_fast_impl, static_argnames=_STATIC)
-_train_fast_small = jax.jit(
-    _train_fast_impl, static_argnames=_STATIC, compiler_options=SMALL_COMPILER_OPTIONS
+_train_fast = compile_options.Program(_train_fast_impl, "train", static_argnames=_STATIC)
+_train_fast_small = compile_options.Program(
+    _train_fast_impl, "train_small", static_argnames=_STATIC
 )
 
 
-@functools.cache
-def _small_options_supported() -> bool:
-    """Whether this XLA:CPU knows SMALL_COMPILER_OPTIONS (a later one may drop them)."""
-    if jax.default_backend() != "cpu":
-        return False
-    try:
-        jax.jit(lambda: jnp.int32(0), compiler_options=SMALL_COMPILER_OPTIONS).lower().compile()
-    except Exception:  # an unknown option, however a later jax reports it: use the defaults
-        return False
-    return True
-
-
-def _fast_program(params, grad: str, rows: int, backend: str) -> Callable:
-    small = (
+def _small(params, grad: str, rows: int, backend: str) -> bool:
+    return (
         backend == "xla"
         and _steps.use_stacked(params, grad, rows)
         and sum(leaf.size for leaf in jax.tree.leaves(params)) <= SMALL_MAX_PARAMS
     )
-    return _train_fast_small if small and _small_options_supported() else _train_fast
 
 
-@functools.partial(jax.jit, static_argnames=_STATIC)
-def _train_guarded(params, X, y, key, opt_state, first_step, rate, **options):
+def _fast_program(params, grad: str, rows: int, backend: str) -> compile_options.Program:
+    return _train_fast_small if _small(params, grad, rows, backend) else _train_fast
+
+
+def _train_guarded_impl(params, X, y, key, opt_state, first_step, rate, **options):
     """The whole run with the divergence guard at every step (exact; slower per step).
 
     Returns ``(params, losses, diverged_at, opt_state, snapshots)``.
@@ -283,6 +268,12 @@ def _train_guarded(params, X, y, key, opt_state, first_step, rate, **options):
     )
     final, diverged_at = guard.final(carry, guard.all_finite(carry.params), options["steps"])
     return final, values, diverged_at, carry.opt_state, _with_initial(params, snaps)
+
+
+_train_guarded = compile_options.Program(_train_guarded_impl, "guarded", static_argnames=_STATIC)
+_train_guarded_small = compile_options.Program(
+    _train_guarded_impl, "guarded_small", static_argnames=_STATIC
+)
 
 
 def _check_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformation, str | None]:
@@ -434,7 +425,9 @@ def train(
     final, values, opt_state, snapshots, finite = fast(*args, **options)
     diverged_at = None
     if not np.asarray(finite):  # the one host sync (np: cheaper than bool(Array))
-        final, values, diverged, opt_state, snapshots = _train_guarded(*args, **options)
+        small = _small(params, grad, batch_size or X.shape[0], backend)
+        guarded = _train_guarded_small if small else _train_guarded
+        final, values, diverged, opt_state, snapshots = guarded(*args, **options)
         diverged_at = int(diverged)
         diverged_at = None if diverged_at < 0 else diverged_at
     snapshot_steps = None

@@ -36,6 +36,7 @@ PUBLIC_MODULES = {
     "jaxmlp.guard": "guard",
     "jaxmlp.optimizers": "optimizers",
     "jaxmlp.compilation_cache": "compilation_cache",
+    "jaxmlp.compile_options": "compile_options",
     "jaxmlp.datasets": "datasets",
     "jaxmlp.baselines": "baselines",
     "jaxmlp.io": "io",

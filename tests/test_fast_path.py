@@ -112,13 +112,11 @@ def test_small_stacked_networks_get_the_quick_compiling_program(circles_data):
     small = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 1))
     wide = jaxmlp.init_mlp(jax.random.key(0), (2, 16, 1))
     deep = jaxmlp.init_mlp(jax.random.key(0), (2, 8, 8, 1))  # stacked, but 105 parameters
-    quick = training._train_fast_small if training._small_options_supported() else None
-    assert training._fast_program(small, "manual", 200, "xla") is (quick or training._train_fast)
+    quick = training._train_fast_small
+    assert training._fast_program(small, "manual", 200, "xla") is quick
     assert training._fast_program(small, "autodiff", 200, "xla") is training._train_fast
     assert training._fast_program(wide, "manual", 200, "xla") is training._train_fast
     assert training._fast_program(deep, "manual", 200, "xla") is training._train_fast
-    if quick is None:
-        return
     # same program, other XLA emitters: the same numbers
     options = dict(
         activation=activations.get("sigmoid"),

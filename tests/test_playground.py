@@ -719,7 +719,12 @@ def test_compare_trains_within_the_budget(monkeypatch):
 
 def _compiled_train_programs() -> int:
     """How many programs ``jaxmlp.train``'s loops have compiled in this process."""
-    loops = (training._train_fast, training._train_fast_small, training._train_guarded)
+    loops = (
+        training._train_fast,
+        training._train_fast_small,
+        training._train_guarded,
+        training._train_guarded_small,
+    )
     return sum(loop._cache_size() for loop in loops)
 
 

@@ -59,7 +59,9 @@ def test_four_devices_equal_one_device(tmp_path):
         optimizer=optax.adam(0.05), depth=2,
     )  # fmt: skip
     np.testing.assert_allclose(sharded["deep_loss"], deep.loss, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(sharded["deep_W2"], deep.params(3, "tanh", 1)[1].W, rtol=1e-6)
+    np.testing.assert_allclose(
+        sharded["deep_W2"], deep.params(3, "tanh", 1)[1].W, rtol=1e-6, atol=1e-7
+    )
 
 
 def test_two_processes_on_localhost_equal_one_process(load_experiment, capfd, tmp_path):

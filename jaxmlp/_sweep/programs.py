@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxmlp import compilation_cache, compile_options
 from jaxmlp._sweep.chunks import finish, global_finite, run_chunk
 from jaxmlp._sweep.init import init_state, seed_dtype
 from jaxmlp._sweep.parts import index, split_on_host, split_parts
@@ -94,6 +95,17 @@ def _layout(plan: Plan, devices: tuple) -> _Layout:
     )
 
 
+def _options(program: str = "sweep") -> dict | None:
+    """The sweep's compile options (:mod:`jaxmlp.compile_options`)."""
+    return compile_options.chosen(program) or None
+
+
+def _compile(lowered):
+    """Compiles a lowered program, through jaxmlp's program cache (on this thread)."""
+    with compilation_cache.programs():
+        return lowered.compile()
+
+
 def _data(plan: Plan, lay: _Layout, n: int) -> tuple:
     return (
         jax.ShapeDtypeStruct((n, plan.n_features), jnp.float32, sharding=lay.rep),
@@ -112,7 +124,11 @@ def _chunk_lowered(plan: Plan, lay: _Layout, length: int, guarded: bool):
         out_specs=(lay.state_spec, tuple(P(None, "bins") for _ in plan.activations), P()),
         check_vma=False,
     )
-    fn = jax.jit(mapped, in_shardings=(lay.state_sharding, lay.split, lay.rep, lay.rep, lay.rep))
+    fn = jax.jit(
+        mapped,
+        in_shardings=(lay.state_sharding, lay.split, lay.rep, lay.rep, lay.rep),
+        compiler_options=_options(),
+    )
     start = jax.ShapeDtypeStruct((), jnp.int32, sharding=lay.rep)
     return fn.lower(lay.state_arg, lay.member_arg, *_data(plan, lay, plan.n_examples), start)
 
@@ -139,6 +155,7 @@ def _finish_lowered(plan: Plan, lay: _Layout, steps: int, n_test: int | None):
             out_specs=finish_out,
             check_vma=False,
         ),
+        compiler_options=_options(),
     )
     train_data = _data(plan, lay, plan.n_examples)
     return program.lower(lay.state_arg, lay.member_arg, *train_data, *test_data)
@@ -165,6 +182,7 @@ def programs(
         functools.partial(init_state, plan),
         in_shardings=(lay.rep, lay.rep, lay.rep),
         out_shardings=lay.state_sharding,
+        compiler_options=_options("sweep_init"),
     )
     lowered = [
         init.lower(*lay.init_args),
@@ -172,7 +190,7 @@ def programs(
         *(_chunk_lowered(plan, lay, length, False) for length in chunk_lengths),
     ]
     with concurrent.futures.ThreadPoolExecutor(len(lowered)) as pool:
-        compiled = list(pool.map(lambda program: program.compile(), lowered))
+        compiled = list(pool.map(_compile, lowered))
     init_program, finish_program = compiled[:2]
     split: Callable = lambda state: [state]  # noqa: E731
     if threads > 1:  # a single CPU device (parts.host_threads)
@@ -183,7 +201,7 @@ def programs(
     def chunk(length: int, guarded: bool):
         if not guarded and length in fast:
             return fast[length]
-        return _chunk_lowered(plan, lay, length, guarded).compile()
+        return _compile(_chunk_lowered(plan, lay, length, guarded))
 
     return Programs(
         init_program,

@@ -18,7 +18,6 @@ import scipy.optimize
 import scipy.special
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -55,6 +54,11 @@ class SolverState(NamedTuple):
 
     learning_rate: float
     state: object
+
+
+def rows_bucket(n: int) -> int:
+    """The rows a stochastic fit's data is padded to: :func:`bucket` (a power of two)."""
+    return bucket(n)
 
 
 class BaseMLP(BaseEstimator):
@@ -227,6 +231,8 @@ class BaseMLP(BaseEstimator):
 
     def _split(self, X, Y, sample_weight, random_state):
         """scikit-learn's validation split (stratified for single-output classifiers)."""
+        from sklearn.model_selection import train_test_split  # early stopping only: 0.1 s of import
+
         stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
         X, X_val, Y, Y_val, w, w_val = train_test_split(
             X,
@@ -268,9 +274,11 @@ class BaseMLP(BaseEstimator):
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
         one_batch = batch_size == n_rows
-        if one_batch:  # one batch: padded with weight-0 rows, one program per bucket
-            batch_size = bucket(n_rows)
-            X, Y, weights = pad_weighted(batch_size, X, Y, np.asarray(weights))
+        if one_batch:  # one batch of the padded rows
+            batch_size = rows_bucket(n_rows)
+        # rows padded with weight 0 to a bucket: a search's folds and refit, and partial_fit's
+        # batches, share one program (the padding's batches are skipped in the program)
+        X, Y, weights = pad_weighted(rows_bucket(n_rows), X, Y, np.asarray(weights))
         max_epochs = 1 if incremental else self.max_iter
         # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
         static = self._static(batch_size, bucket(self.max_iter), one_batch=one_batch)

@@ -23,14 +23,13 @@ data sizes share one program (the host side, :mod:`jaxmlp.sklearn._data`).
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jaxmlp import backprop, mlp
+from jaxmlp import backprop, compile_options, mlp
 from jaxmlp.batches import shuffled_positions
 
 Array = jax.Array
@@ -186,20 +185,23 @@ def validation_score(params, X, Y, sample_weight, *, activation, output):
     return jnp.where(jnp.all(jnp.isfinite(pred)), jnp.mean(r2), jnp.nan)
 
 
-def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, static: Static):
-    """One pass over the data in shuffled mini-batches; returns (state, mean loss)."""
-    n = X.shape[0]
+def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static: Static):
+    """One pass over the ``n_rows`` real rows in shuffled mini-batches; (state, mean loss).
+
+    ``X`` may hold more rows (weight-0 padding to a bucket, so that data sizes of one
+    bucket share a program): the batches past ``n_rows`` are never run, the shuffle is a
+    permutation of ``0..n_rows-1``, so the result is the unpadded epoch's.
+    """
     size = static.batch_size
     tx = optimizer(static, hyper, state.learning_rate)
 
-    def step(carry, b):
+    def step(b, carry):
         params, opt_state, accumulated = carry
         positions = b * size + jnp.arange(size, dtype=jnp.int32)
-        valid = positions < n  # the last batch is short, as scikit-learn's gen_batches
+        valid = positions < n_rows  # the last batch is short, as scikit-learn's gen_batches
         positions = jnp.where(valid, positions, 0)
-        # one batch holding every row: a shuffle would change only the summation order
-        shuffle = static.shuffle and n > size
-        idx = shuffled_positions(key, epoch, positions, n) if shuffle else positions
+        # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
+        idx = shuffled_positions(key, epoch, positions, n_rows) if static.shuffle else positions
         w = jnp.where(valid, sample_weight[idx], 0)
         data, penalty, grads = regularized_loss_and_grads(
             params, X[idx], Y[idx], w, hyper.alpha,
@@ -208,12 +210,12 @@ def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, static: Static)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         batch_loss = data * hyper.loss_scale + penalty
-        return (params, opt_state, accumulated + batch_loss * jnp.sum(valid)), None
+        return params, opt_state, accumulated + batch_loss * jnp.sum(valid)
 
-    n_batches = -(-n // size)
+    # the real rows' batches only: a loop of a traced length (the padding's are never run)
     carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
-    (params, opt_state, accumulated), _ = jax.lax.scan(step, carry, jnp.arange(n_batches))
-    return state._replace(params=params, opt_state=opt_state), accumulated / n
+    params, opt_state, accumulated = jax.lax.fori_loop(0, (n_rows + size - 1) // size, step, carry)
+    return state._replace(params=params, opt_state=opt_state), accumulated / n_rows.astype(X.dtype)
 
 
 def _end_of_epoch(state: State, hyper, loss, score, static: Static):
@@ -247,7 +249,7 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
     return state._replace(no_improvement=count, learning_rate=lr), event
 
 
-@functools.partial(jax.jit, static_argnames="static")
+@compile_options.jit("fit", static_argnames="static")
 def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
                max_epochs, n_rows, *, static: Static) -> tuple[State, Record]:  # fmt: skip
     """Up to ``max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
@@ -263,7 +265,8 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
       seed: int32 scalar, the key of the shuffles is ``jax.random.key(seed)`` (epoch
         ``e`` of this call uses ``fold_in(key, e)``).
       max_epochs: int32 scalar <= ``static.record_length``, the call's epoch limit.
-      n_rows: int32 scalar, the training rows without padding (added to ``samples_seen``).
+      n_rows: int32 scalar, the training rows without padding (the epoch's batches and
+        shuffle, its mean loss, ``samples_seen``).
 
     Returns:
       ``(state, record)``.
@@ -281,7 +284,7 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     def body(carry):
         state, record, _ = carry
         e = record.epochs
-        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, static)
+        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, n_rows, static)
         state = state._replace(samples_seen=state.samples_seen + n_rows.astype(dtype))
         score = jnp.asarray(jnp.nan, dtype)
         if static.early_stopping:
@@ -320,7 +323,7 @@ def unflatten(theta: Array, sizes: tuple[int, ...]) -> mlp.Params:
     return tuple(layers)
 
 
-@functools.partial(jax.jit, static_argnames=("sizes", "activation", "output"))
+@compile_options.jit("lbfgs", static_argnames=("sizes", "activation", "output"))
 def flat_loss_and_grad(theta, X, Y, sample_weight, alpha, loss_scale, *, sizes, activation,
                        output):  # fmt: skip
     """L-BFGS's objective on flat parameters: ``(objective, reported loss, flat grad)``.
