@@ -262,3 +262,64 @@ def test_warm_start_with_other_layer_sizes_says_what_to_do(solver):
         model.fit(X, y)
     model.set_params(warm_start=False).fit(X, y)
     assert model.coefs_[0].shape == (2, 5)
+
+
+def _digits_like(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8))
+    return X, (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(solver="adam"),
+        dict(solver="sgd", learning_rate="adaptive"),
+        dict(solver="adam", early_stopping=True, n_iter_no_change=2),
+    ],  # fmt: skip
+)
+def test_a_fit_in_chunks_equals_one_call(monkeypatch, options):
+    """The fit runs in chunks of epochs so Ctrl-C can stop it; the chunks continue each other
+    exactly (state, shuffles), also when it stops at a chunk's last epoch."""
+    from jaxmlp.sklearn import MLPClassifier
+
+    X, y = _digits_like()
+    fit = lambda: MLPClassifier((16,), max_iter=40, random_state=0, **options).fit(X, y)  # noqa: E731
+    monkeypatch.setattr(validation, "CHUNK_FLOPS", 1e15)
+    whole = fit()
+    for per_chunk_epochs in (1, 3):
+        flops = validation.step_flops(
+            (8, 16, 1), rows=len(X) if not options.get("early_stopping") else 270
+        )
+        monkeypatch.setattr(validation, "CHUNK_FLOPS", flops * per_chunk_epochs)
+        chunked = fit()
+        assert chunked.n_iter_ == whole.n_iter_
+        np.testing.assert_array_equal(chunked.loss_curve_, whole.loss_curve_)
+        for a, b in zip(chunked.coefs_, whole.coefs_, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_ctrl_c_stops_a_fit_between_chunks_keeping_the_finished_epochs(monkeypatch):
+    """A compiled fit could not be stopped by Ctrl-C."""
+    from jaxmlp.sklearn import MLPClassifier, _fit
+
+    X, y = _digits_like()
+    whole = MLPClassifier((16,), max_iter=30, random_state=0).fit(X, y)
+    monkeypatch.setattr(validation, "CHUNK_FLOPS", validation.step_flops((8, 16, 1), rows=300) * 5)
+    real, calls = _fit.run_epochs, []
+
+    def interrupted_third_call(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the third chunk
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_fit, "run_epochs", interrupted_third_call)
+    model = MLPClassifier((16,), max_iter=30, random_state=0)
+    with pytest.raises(KeyboardInterrupt, match="after 10 of 30 epochs"):
+        model.fit(X, y)
+    assert model.n_iter_ == 10
+    np.testing.assert_array_equal(model.loss_curve_, whole.loss_curve_[:10])
+    assert model.predict(X).shape == y.shape  # a usable network

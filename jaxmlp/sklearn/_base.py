@@ -27,6 +27,7 @@ from jaxmlp.sklearn import _params
 from jaxmlp.sklearn._data import (
     bucket,
     compute_dtype,
+    concat_records,
     fine_bucket,
     init_opt_state,
     pad_weighted,
@@ -280,8 +281,9 @@ class BaseMLP(BaseEstimator):
         # batches, share one program (the padding's batches are skipped in the program)
         X, Y, weights = pad_weighted(rows_bucket(n_rows), X, Y, np.asarray(weights))
         max_epochs = 1 if incremental else self.max_iter
-        # partial_fit's one epoch runs in fit's program (records of bucket(max_iter) epochs)
-        static = self._static(batch_size, bucket(self.max_iter), one_batch=one_batch)
+        chunk = self._chunk_epochs(n_rows)
+        # partial_fit's one epoch runs in fit's program (records of one chunk's epochs)
+        static = self._static(batch_size, bucket(chunk), one_batch=one_batch)
         params = self._params(dtype)
         if incremental and hasattr(self, "_optimizer"):
             opt_state, rate = self._optimizer.state, self._optimizer.learning_rate
@@ -305,12 +307,49 @@ class BaseMLP(BaseEstimator):
         )
         seed = np.asarray(random_state.randint(np.iinfo(np.int32).max), np.int32)
         as_array = lambda a: np.asarray(a, dtype)  # noqa: E731
-        state, record = programs.run_epochs(
-            state, hyper, as_array(X), as_array(Y), as_array(weights),
-            as_array(X_val), as_array(Y_val), as_array(w_val), seed,
-            np.asarray(max_epochs, np.int32), np.asarray(n_rows, np.int32), static=static,
-        )  # fmt: skip
-        self._store(state, jax.device_get(record), dtype, incremental, X_dtype=X.dtype)
+        data = tuple(as_array(a) for a in (X, Y, weights, X_val, Y_val, w_val))
+        state, record, interrupted = self._run_chunks(
+            state, hyper, data, seed, max_epochs, chunk, n_rows, static
+        )
+        self._store(state, record, dtype, incremental, X_dtype=X.dtype)
+        if interrupted:  # the estimator holds the epochs that finished
+            raise KeyboardInterrupt(
+                f"fit interrupted after {self.n_iter_} of {max_epochs} epochs; the estimator "
+                "holds the network after them"
+            )
+
+    def _chunk_epochs(self, n_rows: int) -> int:
+        """Epochs per compiled call: about ``validation.CHUNK_FLOPS`` of work (a second of
+        one CPU core), so Ctrl-C, handled between calls, stops a fit within about that."""
+        sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        per_epoch = validation.step_flops(sizes, rows=n_rows)
+        return max(1, min(self.max_iter, int(validation.CHUNK_FLOPS // per_epoch)))
+
+    @staticmethod
+    def _run_chunks(state, hyper, data, seed, max_epochs, chunk, n_rows, static):
+        """``run_epochs`` in chunks of ``chunk`` epochs, each continuing the last exactly
+        (the state, and the shuffle's epoch through ``first_epoch``): ``(state, record,
+        interrupted)`` with the record of every finished epoch. Ctrl-C ends the loop with
+        the state after the last finished chunk (None: none finished, then it propagates)."""
+        done_state, records, done = state, [], 0
+        try:
+            while done < max_epochs:
+                length = min(chunk, max_epochs - done)
+                new, record = programs.run_epochs(
+                    done_state, hyper, *data, seed, np.int32(length), np.int32(n_rows),
+                    np.int32(done), static=static,
+                )  # fmt: skip
+                record = jax.device_get(record)
+                epochs = int(record.epochs)
+                # one assignment (no Ctrl-C between its stores): the state matches `done`
+                done_state, records, done = new, [*records, record], done + epochs
+                if epochs < length or (epochs and record.event[epochs - 1] == 2):
+                    break  # stopped: converged, or early stopping
+        except KeyboardInterrupt:
+            if not records:
+                raise
+            return done_state, concat_records(records), True
+        return done_state, concat_records(records), False
 
     def _store(self, state, record, dtype, incremental, *, X_dtype) -> None:
         """Writes a run's result back to scikit-learn's attributes; prints what verbose asks."""

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 
 from jaxmlp import mlp
-from jaxmlp.sklearn._fit import Hyper, Static, optimizer
+from jaxmlp.sklearn._fit import Hyper, Record, Static, optimizer
 
 Array = jax.Array
 
@@ -104,3 +104,25 @@ def _opt_state_shapes(static: Static, layers, dtype):
     )
     hyper = Hyper(*(np.zeros((), dtype) for _ in Hyper._fields))  # values shape nothing
     return jax.eval_shape(optimizer(static, hyper, cast(Array, np.zeros((), dtype))).init, params)
+
+
+def concat_records(records: list[Record]) -> Record:
+    """The records of consecutive ``run_epochs`` calls (host arrays) as one.
+
+    >>> r = Record(*(np.arange(4.0),) * 3, np.zeros(4, np.int32), np.int32(2))
+    >>> joined = concat_records([r, r]); joined.loss.tolist(), int(joined.epochs)
+    ([0.0, 1.0, 0.0, 1.0], 4)
+    """
+    counts = [int(r.epochs) for r in records]
+
+    def joined(field: str):
+        parts = [np.asarray(getattr(r, field))[:k] for r, k in zip(records, counts, strict=True)]
+        return cast(jax.Array, np.concatenate(parts))
+
+    return Record(
+        loss=joined("loss"),
+        score=joined("score"),
+        learning_rate=joined("learning_rate"),
+        event=joined("event"),
+        epochs=cast(jax.Array, np.int32(sum(counts))),
+    )

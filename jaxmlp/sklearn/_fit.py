@@ -251,7 +251,8 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
 
 @compile_options.jit("fit", static_argnames="static")
 def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
-               max_epochs, n_rows, *, static: Static) -> tuple[State, Record]:  # fmt: skip
+               max_epochs, n_rows, first_epoch=0, *,
+               static: Static) -> tuple[State, Record]:  # fmt: skip
     """Up to ``max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
 
     Args:
@@ -263,10 +264,12 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
         with weight-0 rows; used only with ``static.early_stopping`` (pass one dummy
         row otherwise).
       seed: int32 scalar, the key of the shuffles is ``jax.random.key(seed)`` (epoch
-        ``e`` of this call uses ``fold_in(key, e)``).
+        ``e`` of this call uses ``fold_in(key, first_epoch + e)``).
       max_epochs: int32 scalar <= ``static.record_length``, the call's epoch limit.
       n_rows: int32 scalar, the training rows without padding (the epoch's batches and
         shuffle, its mean loss, ``samples_seen``).
+      first_epoch: int32 scalar, the fit's epochs before this call: a fit run in chunks
+        of epochs (so Ctrl-C is honoured between them) shuffles as one call would.
 
     Returns:
       ``(state, record)``.
@@ -284,7 +287,9 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     def body(carry):
         state, record, _ = carry
         e = record.epochs
-        state, loss = _epoch(state, hyper, X, Y, sample_weight, key, e, n_rows, static)
+        state, loss = _epoch(
+            state, hyper, X, Y, sample_weight, key, first_epoch + e, n_rows, static
+        )
         state = state._replace(samples_seen=state.samples_seen + n_rows.astype(dtype))
         score = jnp.asarray(jnp.nan, dtype)
         if static.early_stopping:
