@@ -20,6 +20,8 @@ of the examples works: :func:`batch_at` takes them from ``axis`` of ``X`` (0 for
 
 from __future__ import annotations
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 
@@ -43,7 +45,18 @@ def _mix32(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
-def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Array:
+def feistel_half(n: int) -> int:
+    """The bits of one half of the Feistel block for n examples (the block is 4**half >= n).
+
+    >>> feistel_half(5), feistel_half(16), feistel_half(17)
+    (2, 2, 3)
+    """
+    return max(1, (max(int(n), 2) - 1).bit_length() + 1) // 2
+
+
+def shuffled_positions(
+    key: Array, epoch: Array, positions: Array, n: int | Array, *, half: int | None = None
+) -> Array:
     """Where ``positions`` of an epoch's shuffled order point: a keyed permutation of 0..n-1.
 
     A 4-round Feistel network on the next power of four >= n, cycle-walked into
@@ -55,7 +68,9 @@ def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Ar
       key: PRNG key of the run.
       epoch: int32 scalar; each epoch gets an independent permutation.
       positions: (B,) int32 positions in 0..n-1 of the epoch's order.
-      n: number of examples.
+      n: number of examples (an int; a traced int32 scalar when ``half`` is given).
+      half: ``feistel_half(n)``, static; given, ``n`` may be traced (the search's
+        programs vmap fits over training sets of different sizes with one ``half``).
 
     Returns:
       (B,) int32 example indices, distinct for distinct positions.
@@ -65,7 +80,8 @@ def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int) -> Ar
     >>> sorted(order.tolist())
     [0, 1, 2, 3, 4]
     """
-    half = max(1, (max(n, 2) - 1).bit_length() + 1) // 2
+    if half is None:
+        half = feistel_half(cast(int, n))
     mask = jnp.uint32((1 << half) - 1)
     round_keys = jax.random.bits(jax.random.fold_in(key, epoch), (SHUFFLE_ROUNDS,), jnp.uint32)
 
