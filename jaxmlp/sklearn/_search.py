@@ -16,7 +16,7 @@ single-batch fit on a nearby number of rows), so ``best_estimator_`` is trained 
 too; otherwise the refit is the estimator's own ``fit``.
 
 What splits a search into programs (one per distinct value): the estimator's class,
-the solver, ``activation``, the depth of ``hidden_layer_sizes``, ``early_stopping``,
+the solver, the depth of ``hidden_layer_sizes``, ``early_stopping``,
 ``shuffle``, ``nesterovs_momentum`` (sgd), the batch size and the number of batches
 per epoch, the output units (the classes seen), X's dtype. Everything else varies
 inside one program (see :mod:`jaxmlp.sklearn._search_programs`). Fits the programs do
@@ -129,7 +129,9 @@ def _prepare(job: _Job) -> _Prepared | None:
         batch_size = est._batch_size(order.shape[0])
         one_batch = batch_size == order.shape[0]
         seed = int(random_state.randint(np.iinfo(np.int32).max))
-    static = est._static(0, 0, one_batch=one_batch)  # the batch size is in steps
+    # the batch size is in steps; the activation varies inside a program (the models'
+    # activations are a static argument of it, each model's its index there)
+    static = est._static(0, 0, one_batch=one_batch)._replace(activation="")
     if one_batch:
         steps: tuple = ("one", bucket(order.shape[0]))
     else:
@@ -149,8 +151,7 @@ def _model_bytes(group: list[_Prepared], rows: int, val_rows: int, widths) -> in
     """A generous estimate of one model's memory in its program (state, batch, record)."""
     itemsize = group[0].dtype.itemsize
     n_params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    steps = group[0].key[5]
-    batch = steps[1]
+    batch = rows  # every step's batch is at most all the rows
     activations = batch * sum(widths) * 6 + val_rows * sum(widths) * 2
     record = 4 * bucket(max(p.max_iter for p in group))
     return itemsize * (6 * n_params + activations + 2 * (rows + val_rows) + record)
@@ -194,8 +195,8 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
     depth = len(first.sizes) - 1
     widths = tuple(max(p.sizes[i] for p in group) for i in range(depth + 1))
     steps = first.key[5]
-    if steps[0] == "one":
-        batch_size, n_batches, half = steps[1], 1, 1
+    if steps[0] == "one":  # grouped by the power of two above; padded to <= 12.5% more
+        batch_size, n_batches, half = fine_bucket(max(p.order.shape[0] for p in group)), 1, 1
     else:
         batch_size, n_batches, half = steps[1], steps[2], steps[3]
     rows = batch_size * n_batches
@@ -210,6 +211,7 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
     if fine_bucket(chunk) <= most:  # one of 8 sizes per power of two: grids of nearby
         chunk = fine_bucket(chunk)  # sizes share the program (padding models never train)
     n_chunks = -(-len(group) // chunk)
+    names = tuple(sorted({_params.ACTIVATIONS[p.job.estimator.activation] for p in group}))
     template: Any = mlp.Dense(W=cast(Any, np.zeros((1, 1))), b=cast(Any, np.zeros(1)))
     treedef = jax.tree.structure(tuple(template for _ in range(depth)))
     results: list = []
@@ -231,6 +233,7 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
             widths=np.zeros((M, depth + 1), np.int32),
             seed=np.zeros(M, np.int32),
             max_epochs=np.zeros(M, np.int32),
+            activation=np.zeros(M, np.int32),
         )
         models = search_programs.Models(**host)
         flat = []
@@ -246,6 +249,7 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
             models.widths[m] = p.sizes
             models.seed[m] = p.seed
             models.max_epochs[m] = p.max_iter if m < len(members) else 0
+            models.activation[m] = names.index(_params.ACTIVATIONS[p.job.estimator.activation])
             flat.append(_pad_params(p.params, widths))
         stacked = [np.stack([f[i] for f in flat]) for i in range(2 * depth)]
         params = tuple(
@@ -270,8 +274,9 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
         )
         state = State(**start)
         out_state, record = search_programs.run_models(
-            state, hyper, models, X, Y, static=static, half=half, n_batches=n_batches
-        )
+            state, hyper, models, X, Y, static=static, half=half, n_batches=n_batches,
+            activations=names,
+        )  # fmt: skip
         out_state, record = jax.device_get((out_state, record))
         for m, p in enumerate(members):
             one = jax.tree.map(lambda a, m=m: a[m], out_state)
@@ -415,7 +420,7 @@ class GridSearchCV(_OneProgramSearch, model_selection.GridSearchCV):
     ``sklearn.model_selection.GridSearchCV``. For ``jaxmlp.sklearn.MLPClassifier`` and
     ``MLPRegressor`` with ``solver="sgd"``/``"adam"``, every (candidate, split) fit and
     (where they share its structure) the refits train together in one compiled program
-    per group of candidates that share a structure (solver, activation, depth, ...);
+    per group of candidates that share a structure (solver, depth, ...);
     each fit's result equals ``estimator.set_params(**candidate).fit(X[train],
     y[train])`` to float rounding. ``program_time_`` is the seconds those programs took
     (scikit-learn's ``mean_fit_time`` then only counts handing each result over).

@@ -18,7 +18,11 @@
   of ``0..n_rows-1``: the batches of ``fit(X[train], y[train])``, so the results
   equal it to float rounding. A model with fewer batches than the longest skips the
   extra steps;
-* the validation rows of early stopping (padded with weight-0 rows).
+* the validation rows of early stopping (padded with weight-0 rows);
+* the hidden activation, among the program's ``activations`` (static): each model's
+  units compute every one of them and keep its own (``jnp.where`` on its index), so a
+  grid over activations compiles one program, not one per activation, at the cost of
+  the other activations' element-wise work.
 
 ``jax.vmap`` of the ``lax.while_loop`` over epochs runs until every model has
 stopped; a model that stopped keeps its state (the batched loop selects the old
@@ -34,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxmlp import activations as activation_registry
 from jaxmlp import mlp
 from jaxmlp.batches import shuffled_positions
 from jaxmlp.sklearn._fit import (
@@ -62,6 +67,7 @@ class Models(NamedTuple):
       widths: (M, L + 1) int32, each model's true layer sizes ``(d, h1, ..., k)``.
       seed: (M,) int32, the shuffle's key seed.
       max_epochs: (M,) int32, ``max_iter`` (0: a padding model that never trains).
+      activation: (M,) int32, the model's activation: its index in ``activations``.
     """
 
     rows: Array
@@ -72,6 +78,32 @@ class Models(NamedTuple):
     widths: Array
     seed: Array
     max_epochs: Array
+    activation: Array
+
+
+def selected_activation(names: tuple[str, ...], index: Array) -> activation_registry.Activation:
+    """The activation ``names[index]`` for a traced ``index`` (the one itself if only one).
+
+    Every candidate is computed and the model's own kept by ``jnp.where``: its values
+    and derivative are exactly that activation's.
+    """
+    acts = [activation_registry.get(name) for name in names]
+    if len(acts) == 1:
+        return acts[0]
+
+    def fn(s):
+        out = acts[0].fn(s)
+        for i, act in enumerate(acts[1:], start=1):
+            out = jnp.where(index == i, act.fn(s), out)
+        return out
+
+    def derivative(s, h):
+        out = acts[0].derivative(s, h)
+        for i, act in enumerate(acts[1:], start=1):
+            out = jnp.where(index == i, act.derivative(s, h), out)
+        return out
+
+    return activation_registry.Activation("|".join(names), fn, derivative)
 
 
 def _mask(params: mlp.Params, widths: Array) -> mlp.Params:
@@ -85,8 +117,8 @@ def _mask(params: mlp.Params, widths: Array) -> mlp.Params:
     return tuple(masks)
 
 
-def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, *, static: Static,
-           half: int, n_batches: int):  # fmt: skip
+def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, activation, *,
+           static: Static, half: int, n_batches: int):  # fmt: skip
     """One pass over the model's rows in its shuffled mini-batches; (state, mean loss)."""
     n = model.n_rows
     size = static.batch_size
@@ -105,7 +137,7 @@ def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, *,
         w = jnp.where(valid, model.weights[idx], 0)
         data, penalty, grads = regularized_loss_and_grads(
             params, X[rows], Y[rows], w, hyper.alpha,
-            activation=static.activation, output=static.output,
+            activation=activation, output=static.output,
         )  # fmt: skip
         grads = jax.tree.map(lambda g, m: jnp.where(m, g, 0), grads, mask)
         updates, new_opt_state = tx.update(grads, opt_state, params)
@@ -123,9 +155,10 @@ def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, *,
 
 
 def _run_one(state: State, hyper: Hyper, model: Models, X, Y, *, static: Static, half: int,
-             n_batches: int) -> tuple[State, Record]:  # fmt: skip
+             n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
     """One model's fit: :func:`jaxmlp.sklearn._fit.run_epochs` over its own rows."""
     dtype = X.dtype
+    activation = selected_activation(activations, model.activation)
     key = jax.random.key(model.seed)
     mask = _mask(state.params, model.widths)
     empty = jnp.full((static.record_length,), jnp.nan, dtype)
@@ -140,15 +173,14 @@ def _run_one(state: State, hyper: Hyper, model: Models, X, Y, *, static: Static,
     def body(carry):
         state, record, _ = carry
         e = record.epochs
-        state, loss = _epoch(
-            state, hyper, X, Y, model, mask, key, e, static=static, half=half, n_batches=n_batches
-        )
+        state, loss = _epoch(state, hyper, X, Y, model, mask, key, e, activation, static=static,
+                             half=half, n_batches=n_batches)  # fmt: skip
         state = state._replace(samples_seen=state.samples_seen + model.n_rows.astype(dtype))
         score = jnp.asarray(jnp.nan, dtype)
         if static.early_stopping:
             score = validation_score(
                 state.params, X_val, Y_val, model.val_weights,
-                activation=static.activation, output=static.output,
+                activation=activation, output=static.output,
             )  # fmt: skip
         lr_used = state.learning_rate
         state, event = end_of_epoch(state, hyper, loss, score, static)
@@ -165,9 +197,9 @@ def _run_one(state: State, hyper: Hyper, model: Models, X, Y, *, static: Static,
     return state, record
 
 
-@functools.partial(jax.jit, static_argnames=("static", "half", "n_batches"))
+@functools.partial(jax.jit, static_argnames=("static", "half", "n_batches", "activations"))
 def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Static, half: int,
-               n_batches: int) -> tuple[State, Record]:  # fmt: skip
+               n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
     """M stochastic fits in one program (see the module's docstring).
 
     Args:
@@ -180,9 +212,13 @@ def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Stat
       half: ``jaxmlp.batches.feistel_half`` of every model's ``n_rows`` (one value:
         the models of a program are grouped by it).
       n_batches: steps per epoch, enough for the model with the most rows.
+      activations: the jaxmlp names of the models' activations (``static.activation``
+        is not used).
 
     Returns:
       ``(state, record)``, a leading model axis on each leaf.
     """
-    one = functools.partial(_run_one, X=X, Y=Y, static=static, half=half, n_batches=n_batches)
+    one = functools.partial(
+        _run_one, X=X, Y=Y, static=static, half=half, n_batches=n_batches, activations=activations
+    )
     return jax.vmap(one)(state, hyper, models)
