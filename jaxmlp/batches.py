@@ -28,6 +28,7 @@ import jax.numpy as jnp
 __all__ = [
     "batch_at",
     "batch_indices",
+    "feistel_half",
     "shuffled_positions",
 ]
 

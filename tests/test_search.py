@@ -299,7 +299,9 @@ def test_widths_and_activations_compile_one_program_per_activation():
     search = GridSearchCV(est, grid, cv=3)
     with counting_compiles() as count:
         search.fit(X, y)
-    assert count["compiles"] <= 3
+    # at most one per activation, as asked; the activation varies inside the program and
+    # the refit (100 rows, a batch of 128) joins the folds' (66 or 67 rows, 128): one
+    assert count["compiles"] == 1
 
 
 def test_chunks_share_one_program_and_change_nothing(monkeypatch, capsys):

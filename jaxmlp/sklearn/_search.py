@@ -28,6 +28,7 @@ calls, other estimators, pipelines) run in scikit-learn's loop as usual.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import time
 import warnings
@@ -91,11 +92,32 @@ class _Prepared(NamedTuple):
     caught: list  # warnings raised while preparing (replayed with the fit)
 
 
-def _prepare(job: _Job) -> _Prepared | None:
+def _validated(est: BaseMLP, job: _Job, seen: dict):
+    """``est._validate_input(job.X, job.y)``, once per (class, data) of the search.
+
+    The fits of one split share its data objects: the first validates them, the others
+    take its results and the attributes it set (``n_features_in_``, ``classes_``, the
+    label binarizer, ...), copied.
+    """
+    key = (type(est), id(job.X), id(job.y))
+    if key not in seen:
+        before = dict(vars(est))
+        X, y = est._validate_input(job.X, job.y, False, reset=True)
+        set_ = {k: v for k, v in vars(est).items() if k not in before or before[k] is not v}
+        seen[key] = (X, y, set_, job)  # the job keeps the ids' objects alive
+        return X, y
+    X, y, set_, _ = seen[key]
+    for name, value in set_.items():
+        setattr(est, name, copy.deepcopy(value))
+    return X, y
+
+
+def _prepare(job: _Job, seen: dict | None = None) -> _Prepared | None:
     """``job.estimator.fit``'s host work up to its program, or None if no program runs it.
 
     Raises whatever ``fit`` would raise before training (the loop's ``fit`` then
-    raises it again, in scikit-learn's error handling).
+    raises it again, in scikit-learn's error handling). ``seen``: the validations done
+    so far (:func:`_validated`).
     """
     est = job.estimator
     if est.solver == "lbfgs" or est.warm_start and hasattr(est, "coefs_"):
@@ -106,7 +128,7 @@ def _prepare(job: _Job) -> _Prepared | None:
         warnings.simplefilter("always")
         est._validate_params()
         hidden = _params.hidden_sizes(est.hidden_layer_sizes)
-        X, y = est._validate_input(job.X, job.y, False, reset=True)
+        X, y = _validated(est, job, {} if seen is None else seen)
         if hasattr(X, "toarray"):
             return None
         sample_weight = job.sample_weight
@@ -303,9 +325,10 @@ def _store(prepared: _Prepared, state: State, record: Record) -> _prefit.Fitted 
 def _prepare_all(jobs: list[_Job]) -> list[_Prepared | None]:
     """:func:`_prepare` of each job; None where it raises (the loop's ``fit`` raises it)."""
     out: list[_Prepared | None] = []
+    seen: dict = {}
     for job in jobs:
         try:
-            out.append(_prepare(job))
+            out.append(_prepare(job, seen))
         except Exception:  # noqa: BLE001 - fit raises it again in scikit-learn's loop
             out.append(None)
     return out
@@ -394,14 +417,19 @@ class _OneProgramSearch:
         fits = [(p, train) for p in candidate_params for train, _ in splits]
         if self.refit:  # type: ignore[attr-defined]
             fits += [(p, None) for p in candidate_params]
+        split_data: dict = {}  # the fits of a split share its data objects
         for parameters, train in fits:
             est = clone(base).set_params(**clone(parameters, safe=False))
             if train is None:
                 X_fit, y_fit, rows = X, y, everything
                 fp = _check_method_params(X, params=fit_params)
             else:
-                X_fit, y_fit = _safe_split(est, X, y, train)
-                fp = _check_method_params(X, params=fit_params, indices=train)
+                if id(train) not in split_data:
+                    split_data[id(train)] = (
+                        *_safe_split(est, X, y, train),
+                        _check_method_params(X, params=fit_params, indices=train),
+                    )
+                X_fit, y_fit, fp = split_data[id(train)]
                 rows = np.asarray(train)
             jobs.append(_Job(est, X_fit, y_fit, fp.get("sample_weight"), rows))
         n_cv = len(candidate_params) * len(splits)
