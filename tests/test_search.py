@@ -41,6 +41,13 @@ def _quiet():
         yield
 
 
+@pytest.fixture(autouse=True, params=["per model", "vmapped"])
+def mode(request, monkeypatch):
+    """Both ways a program runs: one model a call (CPU's default), chunks under vmap."""
+    monkeypatch.setattr(_search, "VMAP_ON_CPU", request.param == "vmapped")
+    return request.param
+
+
 @pytest.fixture
 def served(monkeypatch):
     """Counts the fits served from a program (a search that serves none proves nothing)."""
@@ -304,10 +311,13 @@ def test_widths_and_activations_compile_one_program_per_activation():
     assert count["compiles"] == 1
 
 
-def test_chunks_share_one_program_and_change_nothing(monkeypatch, capsys):
+def test_chunks_share_one_program_and_change_nothing(monkeypatch, capsys, mode):
+    if mode != "vmapped":
+        pytest.skip("chunks of several models: the vmapped mode")
     X, y = _data()
     est = MLPClassifier(max_iter=10, random_state=0)
     whole = GridSearchCV(est, GRID, cv=3).fit(X, y)
+    _model_bytes = _search._model_bytes
     monkeypatch.setattr(_search, "MAX_CHUNK_BYTES", 1)  # one model per chunk
     monkeypatch.setattr(_search, "_model_bytes", lambda *a: 1 << 20)
     monkeypatch.setattr(_search, "MAX_CHUNK_BYTES", 5 << 20)  # 5 models a chunk
@@ -315,7 +325,8 @@ def test_chunks_share_one_program_and_change_nothing(monkeypatch, capsys):
         chunked = GridSearchCV(est, {**GRID, "alpha": [2e-4, 1e-1]}, cv=3, verbose=1).fit(X, y)
     assert count["compiles"] <= 1
     assert "chunk 5/5" in capsys.readouterr().out
-    monkeypatch.undo()
+    monkeypatch.setattr(_search, "MAX_CHUNK_BYTES", 1 << 30)
+    monkeypatch.setattr(_search, "_model_bytes", _model_bytes)
     again = GridSearchCV(est, {**GRID, "alpha": [2e-4, 1e-1]}, cv=3).fit(X, y)
     _assert_results_equal(chunked, again)
     assert whole.n_splits_ == chunked.n_splits_

@@ -124,8 +124,7 @@ def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, ac
     size = static.batch_size
     tx = optimizer(static, hyper, state.learning_rate)
 
-    def step(carry, b):
-        params, opt_state, accumulated = carry
+    def update(params, opt_state, b):
         positions = b * size + jnp.arange(size, dtype=jnp.int32)
         valid = positions < n
         positions = jnp.where(valid, positions, 0)
@@ -140,13 +139,20 @@ def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, ac
             activation=activation, output=static.output,
         )  # fmt: skip
         grads = jax.tree.map(lambda g, m: jnp.where(m, g, 0), grads, mask)
-        updates, new_opt_state = tx.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
-        used = b * size < n  # a model with fewer batches skips the extra steps
-        keep = lambda new, old: jax.tree.map(lambda a, c: jnp.where(used, a, c), new, old)  # noqa: E731
-        params, opt_state = keep(new_params, params), keep(new_opt_state, opt_state)
+        updates, opt_state = tx.update(grads, opt_state, params)
         batch_loss = data * hyper.loss_scale + penalty
-        counted = jnp.where(used, batch_loss * jnp.sum(valid), 0)
+        return optax.apply_updates(params, updates), opt_state, batch_loss * jnp.sum(valid)
+
+    def step(carry, b):
+        params, opt_state, accumulated = carry
+        # a model with fewer batches skips the extra steps (one model: a real branch;
+        # under vmap, both sides and a select)
+        params, opt_state, counted = jax.lax.cond(
+            b * size < n,
+            update,
+            lambda params, opt_state, b: (params, opt_state, jnp.zeros((), X.dtype)),
+            params, opt_state, b,
+        )  # fmt: skip
         return (params, opt_state, accumulated + counted), None
 
     carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
@@ -221,4 +227,7 @@ def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Stat
     one = functools.partial(
         _run_one, X=X, Y=Y, static=static, half=half, n_batches=n_batches, activations=activations
     )
+    if models.n_rows.shape[0] == 1:  # one model: its fit without a batch axis (plain matmuls)
+        first = jax.tree.map(lambda a: a[0], (state, hyper, models))
+        return jax.tree.map(lambda a: a[None], one(*first))
     return jax.vmap(one)(state, hyper, models)
