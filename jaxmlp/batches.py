@@ -20,12 +20,15 @@ of the examples works: :func:`batch_at` takes them from ``axis`` of ``X`` (0 for
 
 from __future__ import annotations
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 
 __all__ = [
     "batch_at",
     "batch_indices",
+    "feistel_half",
     "shuffled_positions",
 ]
 
@@ -43,7 +46,18 @@ def _mix32(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
-def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int | Array) -> Array:
+def feistel_half(n: int) -> int:
+    """The bits of one half of the Feistel block for n examples (the block is 4**half >= n).
+
+    >>> feistel_half(5), feistel_half(16), feistel_half(17)
+    (2, 2, 3)
+    """
+    return max(1, (max(int(n), 2) - 1).bit_length() + 1) // 2
+
+
+def shuffled_positions(
+    key: Array, epoch: Array, positions: Array, n: int | Array, *, half: int | None = None
+) -> Array:
     """Where ``positions`` of an epoch's shuffled order point: a keyed permutation of 0..n-1.
 
     A 4-round Feistel network on the next power of four >= n, cycle-walked into
@@ -57,6 +71,9 @@ def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int | Arra
       positions: (B,) int32 positions in 0..n-1 of the epoch's order.
       n: number of examples: an int, or an int32 scalar of the program (the same
         permutation for the same value).
+      half: ``feistel_half(n)``, static: given, a traced ``n`` uses this block size (the
+        search's programs vmap fits over training sets of different sizes with one
+        ``half``); not given, a traced ``n``'s block size is computed in the program.
 
     Returns:
       (B,) int32 example indices, distinct for distinct positions.
@@ -66,21 +83,22 @@ def shuffled_positions(key: Array, epoch: Array, positions: Array, n: int | Arra
     >>> sorted(order.tolist())
     [0, 1, 2, 3, 4]
     """
-    half: int | Array
-    if isinstance(n, int):
-        half = max(1, (max(n, 2) - 1).bit_length() + 1) // 2
-        mask = jnp.uint32((1 << half) - 1)
+    block: int | Array  # bits of one half of the Feistel block
+    mask: int | Array
+    if half is not None or isinstance(n, int):
+        block = feistel_half(cast(int, n)) if half is None else half
+        mask = jnp.uint32((1 << block) - 1)
     else:  # a traced n (data padded to a bucket): the same numbers, computed in the program
         bits = 32 - jax.lax.clz(jnp.maximum(jnp.asarray(n, jnp.uint32), 2) - 1)
-        half = jnp.maximum(1, (bits + 1) // 2).astype(jnp.uint32)
-        mask = (jnp.uint32(1) << half) - 1
+        block = jnp.maximum(1, (bits + 1) // 2).astype(jnp.uint32)
+        mask = (jnp.uint32(1) << block) - 1
     round_keys = jax.random.bits(jax.random.fold_in(key, epoch), (SHUFFLE_ROUNDS,), jnp.uint32)
 
     def feistel(x):
-        left, right = x >> half, x & mask
+        left, right = x >> block, x & mask
         for r in range(SHUFFLE_ROUNDS):
             left, right = right, left ^ (_mix32(right ^ round_keys[r]) & mask)
-        return (left << half) | right
+        return (left << block) | right
 
     x = feistel(positions.astype(jnp.uint32))
     x = jax.lax.while_loop(lambda x: jnp.any(x >= n), lambda x: jnp.where(x >= n, feistel(x), x), x)

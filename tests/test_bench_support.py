@@ -181,6 +181,7 @@ RENDERED = {
     "bench": "bench",
     "bench_latency": "bench_latency",
     "bench_playground": "bench_playground",
+    "bench_search": "bench_search",
     "bench_sklearn": "bench_sklearn",
     "bench_sweep": "sweep",
     "sklearn_quality": "sklearn_quality",

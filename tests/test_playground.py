@@ -1130,7 +1130,7 @@ def server_stopped_while_compiling():
     )  # fmt: skip
     try:
         lines = [proc.stdout.readline(), proc.stdout.readline()]
-        time.sleep(0.5)  # the first setting is still compiling (seconds)
+        time.sleep(0.05)  # the first setting is still compiling (0.3 s or more)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:

@@ -2,11 +2,14 @@
 
 Drop-ins for ``sklearn.neural_network.MLPClassifier`` and ``MLPRegressor``: the same
 parameters, fitted attributes and stopping rules (``docs/sklearn.md`` lists what
-differs). Needs the ``sklearn`` extra (``pip install jaxmlp[sklearn]``);
-``import jaxmlp`` never imports scikit-learn.
+differs); ``GridSearchCV`` and ``RandomizedSearchCV``, scikit-learn's searches that
+train a grid of these estimators in one compiled program.
+Needs the ``sklearn`` extra (``pip install jaxmlp[sklearn]``); ``import jaxmlp`` never
+imports scikit-learn.
 """
 
 from jaxmlp.sklearn._classifier import MLPClassifier
 from jaxmlp.sklearn._regressor import MLPRegressor
+from jaxmlp.sklearn._search import GridSearchCV, RandomizedSearchCV
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["GridSearchCV", "MLPClassifier", "MLPRegressor", "RandomizedSearchCV"]

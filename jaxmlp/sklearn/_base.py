@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from jaxmlp import mlp, validation
 from jaxmlp.sklearn import _fit as programs
-from jaxmlp.sklearn import _params
+from jaxmlp.sklearn import _params, _prefit
 from jaxmlp.sklearn._data import (
     bucket,
     compute_dtype,
@@ -461,6 +461,8 @@ class BaseMLP(BaseEstimator):
           self.
         """
         self._validate_params()
+        if _prefit.restore(self, X, y, sample_weight):  # trained in a search's program
+            return self
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def _check_solver(self) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -27,6 +29,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     are the post's hand-derived formulas (``Delta_L = Y_hat - Y``) and a whole
     ``sgd``/``adam`` fit runs as one compiled JAX program (``lbfgs``: scipy's
     L-BFGS-B on the compiled objective, as scikit-learn).
+
+    ``class_weight`` (``None``, ``"balanced"`` or a dict ``{label: weight}``; a list of
+    dicts, one per label, for multilabel y) multiplies each row's sample weight by its
+    class's weight, as scikit-learn's other classifiers (``compute_sample_weight``):
+    a fit with it equals the fit with those sample weights. ``partial_fit`` takes a
+    dict but not ``"balanced"`` (one batch's counts are not the data's).
 
     Outputs: one logistic unit for two classes, k logistic units for multilabel
     indicator y, softmax for k classes. Arithmetic is float32 unless X is
@@ -66,8 +74,38 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        class_weight=None,
     ):
         assign(self, locals())
+
+    _parameter_constraints: dict = {
+        **BaseMLP._parameter_constraints,
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
+
+    def _class_sample_weight(self, y, sample_weight, *, incremental: bool):
+        """``sample_weight`` times each row's ``class_weight`` (unchanged without one)."""
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: pass a dict of "
+                "class weights, or sample_weight"
+            )
+        weights = compute_sample_weight(self.class_weight, np.asarray(y))
+        if sample_weight is None:
+            return weights
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != weights.shape:
+            raise ValueError(
+                f"sample_weight: shape {sample_weight.shape} does not match y's "
+                f"{weights.shape[0]} rows"
+            )
+        return sample_weight * weights
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        sample_weight = self._class_sample_weight(y, sample_weight, incremental=incremental)
+        return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
 
     def _output(self, Y) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"

@@ -249,6 +249,10 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
     return state._replace(no_improvement=count, learning_rate=lr), event
 
 
+# public for the search's programs (jaxmlp.sklearn._search_programs), which vmap it
+end_of_epoch = _end_of_epoch
+
+
 @compile_options.jit("fit", static_argnames="static")
 def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
                max_epochs, n_rows, first_epoch=0, *,

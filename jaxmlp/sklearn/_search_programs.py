@@ -1,0 +1,233 @@
+"""The search's compiled program: many stochastic fits vmapped, each its own run_epochs.
+
+:func:`run_models` is :func:`jaxmlp.sklearn._fit.run_epochs` for M models at once,
+``jax.vmap`` over a per-model fit. What differs between the models of one program:
+
+* the numbers (:class:`jaxmlp.sklearn._fit.Hyper`, one row per model: ``alpha``,
+  ``learning_rate_init``, ``power_t``, ``momentum``, ``beta_1``, ``beta_2``,
+  ``epsilon``, ``tol``, ``n_iter_no_change``, sgd's schedule), ``max_iter``;
+* the initial weights and the shuffle's seed (``random_state``);
+* the hidden widths: every model's layers are padded with zero units to the group's
+  widest (``widths``: each model's true sizes); the padded units' gradients are masked
+  to zero, so their weights stay zero and change nothing (a padded logistic unit
+  outputs 0.5, times an outgoing weight that stays 0);
+* its training rows: ``rows`` holds each model's rows of the one shared ``X``/``Y`` in
+  the order its own fit sees them (its training fold, after the early-stopping
+  split), padded to a common length; ``n_rows`` is the true count. Batch ``b`` of an
+  epoch holds the model's positions ``b * batch_size ...`` of its own Feistel shuffle
+  of ``0..n_rows-1``: the batches of ``fit(X[train], y[train])``, so the results
+  equal it to float rounding. A model with fewer batches than the longest skips the
+  extra steps;
+* the validation rows of early stopping (padded with weight-0 rows);
+* the hidden activation, among the program's ``activations`` (static): each model's
+  units compute every one of them and keep its own (``jnp.where`` on its index), so a
+  grid over activations compiles one program, not one per activation, at the cost of
+  the other activations' element-wise work.
+
+``jax.vmap`` of the ``lax.while_loop`` over epochs runs until every model has
+stopped; a model that stopped keeps its state (the batched loop selects the old
+carry for it), so each has its own ``n_iter_`` and record.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxmlp import activations as activation_registry
+from jaxmlp import mlp
+from jaxmlp.batches import shuffled_positions
+from jaxmlp.sklearn._fit import (
+    Hyper,
+    Record,
+    State,
+    Static,
+    end_of_epoch,
+    optimizer,
+    regularized_loss_and_grads,
+    validation_score,
+)
+
+Array = jax.Array
+
+
+class Models(NamedTuple):
+    """Per-model inputs of :func:`run_models`, a leading axis of M models on each.
+
+    Attributes:
+      rows: (M, R) int32, each model's training rows of X in its fit's order, padded.
+      weights: (M, R) the rows' sample weights (padding: 0).
+      n_rows: (M,) int32, the true number of training rows.
+      val_rows: (M, V) int32, the validation rows (early stopping), padded.
+      val_weights: (M, V) their weights (padding: 0).
+      widths: (M, L + 1) int32, each model's true layer sizes ``(d, h1, ..., k)``.
+      seed: (M,) int32, the shuffle's key seed.
+      max_epochs: (M,) int32, ``max_iter`` (0: a padding model that never trains).
+      activation: (M,) int32, the model's activation: its index in ``activations``.
+    """
+
+    rows: Array
+    weights: Array
+    n_rows: Array
+    val_rows: Array
+    val_weights: Array
+    widths: Array
+    seed: Array
+    max_epochs: Array
+    activation: Array
+
+
+def selected_activation(names: tuple[str, ...], index: Array) -> activation_registry.Activation:
+    """The activation ``names[index]`` for a traced ``index`` (the one itself if only one).
+
+    Every candidate is computed and the model's own kept by ``jnp.where``: its values
+    and derivative are exactly that activation's.
+    """
+    acts = [activation_registry.get(name) for name in names]
+    if len(acts) == 1:
+        return acts[0]
+
+    def fn(s):
+        out = acts[0].fn(s)
+        for i, act in enumerate(acts[1:], start=1):
+            out = jnp.where(index == i, act.fn(s), out)
+        return out
+
+    def derivative(s, h):
+        out = acts[0].derivative(s, h)
+        for i, act in enumerate(acts[1:], start=1):
+            out = jnp.where(index == i, act.derivative(s, h), out)
+        return out
+
+    return activation_registry.Activation("|".join(names), fn, derivative)
+
+
+def _mask(params: mlp.Params, widths: Array) -> mlp.Params:
+    """1 where a weight belongs to the model's true network, 0 on its padded units."""
+    masks = []
+    for i, layer in enumerate(params):
+        out_units, in_units = layer.W.shape
+        rows = jnp.arange(out_units) < widths[i + 1]
+        cols = jnp.arange(in_units) < widths[i]
+        masks.append(mlp.Dense(W=(rows[:, None] & cols[None, :]), b=rows))
+    return tuple(masks)
+
+
+def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, activation, *,
+           static: Static, half: int, n_batches: int):  # fmt: skip
+    """One pass over the model's rows in its shuffled mini-batches; (state, mean loss)."""
+    n = model.n_rows
+    size = static.batch_size
+    tx = optimizer(static, hyper, state.learning_rate)
+
+    def update(params, opt_state, b):
+        positions = b * size + jnp.arange(size, dtype=jnp.int32)
+        valid = positions < n
+        positions = jnp.where(valid, positions, 0)
+        if static.shuffle:  # mini-batches only: one batch of every row is not shuffled
+            idx = shuffled_positions(key, epoch, positions, n, half=half)
+        else:
+            idx = positions
+        rows = model.rows[idx]
+        w = jnp.where(valid, model.weights[idx], 0)
+        data, penalty, grads = regularized_loss_and_grads(
+            params, X[rows], Y[rows], w, hyper.alpha,
+            activation=activation, output=static.output,
+        )  # fmt: skip
+        grads = jax.tree.map(lambda g, m: jnp.where(m, g, 0), grads, mask)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        batch_loss = data * hyper.loss_scale + penalty
+        return optax.apply_updates(params, updates), opt_state, batch_loss * jnp.sum(valid)
+
+    def step(carry, b):
+        params, opt_state, accumulated = carry
+        # a model with fewer batches skips the extra steps (one model: a real branch;
+        # under vmap, both sides and a select)
+        params, opt_state, counted = jax.lax.cond(
+            b * size < n,
+            update,
+            lambda params, opt_state, b: (params, opt_state, jnp.zeros((), X.dtype)),
+            params, opt_state, b,
+        )  # fmt: skip
+        return (params, opt_state, accumulated + counted), None
+
+    carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
+    (params, opt_state, accumulated), _ = jax.lax.scan(step, carry, jnp.arange(n_batches))
+    return state._replace(params=params, opt_state=opt_state), accumulated / n
+
+
+def _run_one(state: State, hyper: Hyper, model: Models, X, Y, *, static: Static, half: int,
+             n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
+    """One model's fit: :func:`jaxmlp.sklearn._fit.run_epochs` over its own rows."""
+    dtype = X.dtype
+    activation = selected_activation(activations, model.activation)
+    key = jax.random.key(model.seed)
+    mask = _mask(state.params, model.widths)
+    empty = jnp.full((static.record_length,), jnp.nan, dtype)
+    no_events = jnp.zeros((static.record_length,), jnp.int32)
+    record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
+    X_val, Y_val = X[model.val_rows], Y[model.val_rows]
+
+    def cond(carry):
+        _, record, stopped = carry
+        return (record.epochs < model.max_epochs) & ~stopped
+
+    def body(carry):
+        state, record, _ = carry
+        e = record.epochs
+        state, loss = _epoch(state, hyper, X, Y, model, mask, key, e, activation, static=static,
+                             half=half, n_batches=n_batches)  # fmt: skip
+        state = state._replace(samples_seen=state.samples_seen + model.n_rows.astype(dtype))
+        score = jnp.asarray(jnp.nan, dtype)
+        if static.early_stopping:
+            score = validation_score(
+                state.params, X_val, Y_val, model.val_weights,
+                activation=activation, output=static.output,
+            )  # fmt: skip
+        lr_used = state.learning_rate
+        state, event = end_of_epoch(state, hyper, loss, score, static)
+        record = Record(
+            record.loss.at[e].set(loss),
+            record.score.at[e].set(score),
+            record.learning_rate.at[e].set(lr_used),
+            record.event.at[e].set(event),
+            e + 1,
+        )
+        return state, record, event == 2
+
+    state, record, _ = jax.lax.while_loop(cond, body, (state, record, jnp.zeros((), bool)))
+    return state, record
+
+
+@functools.partial(jax.jit, static_argnames=("static", "half", "n_batches", "activations"))
+def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Static, half: int,
+               n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
+    """M stochastic fits in one program (see the module's docstring).
+
+    Args:
+      state: :class:`State` with a leading model axis on every leaf (padded widths).
+      hyper: :class:`Hyper`, (M,) each.
+      models: :class:`Models`.
+      X: (n, d) every row any model trains or validates on; Y: (n, k) its targets.
+      static: the :class:`Static` settings every model shares (``batch_size``: the
+        batch of each step, ``record_length`` >= every ``max_epochs``).
+      half: ``jaxmlp.batches.feistel_half`` of every model's ``n_rows`` (one value:
+        the models of a program are grouped by it).
+      n_batches: steps per epoch, enough for the model with the most rows.
+      activations: the jaxmlp names of the models' activations (``static.activation``
+        is not used).
+
+    Returns:
+      ``(state, record)``, a leading model axis on each leaf.
+    """
+    one = functools.partial(
+        _run_one, X=X, Y=Y, static=static, half=half, n_batches=n_batches, activations=activations
+    )
+    if models.n_rows.shape[0] == 1:  # one model: its fit without a batch axis (plain matmuls)
+        first = jax.tree.map(lambda a: a[0], (state, hyper, models))
+        return jax.tree.map(lambda a: a[None], one(*first))
+    return jax.vmap(one)(state, hyper, models)
