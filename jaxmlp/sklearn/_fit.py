@@ -249,10 +249,6 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
     return state._replace(no_improvement=count, learning_rate=lr), event
 
 
-# public for the search's programs (jaxmlp.sklearn._search_programs), which vmap it
-end_of_epoch = _end_of_epoch
-
-
 @compile_options.jit("fit", static_argnames="static")
 def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
                max_epochs, n_rows, first_epoch=0, *,
@@ -278,8 +274,31 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     Returns:
       ``(state, record)``.
     """
-    dtype = X.dtype
     key = jax.random.key(seed)
+
+    def epoch(state: State, e):
+        return _epoch(state, hyper, X, Y, sample_weight, key, first_epoch + e, n_rows, static)
+
+    def score(params):
+        return validation_score(
+            params, X_val, Y_val, w_val, activation=static.activation, output=static.output
+        )
+
+    return epochs_until_stopped(
+        state, hyper, max_epochs, n_rows, epoch=epoch, score=score, static=static
+    )
+
+
+def epochs_until_stopped(
+    state: State, hyper: Hyper, max_epochs, n_rows, *, epoch, score, static: Static
+) -> tuple[State, Record]:
+    """No input checks. Epochs until ``max_epochs`` or scikit-learn's stopping rule, with
+    their record: the loop of :func:`run_epochs` and of the search's programs.
+
+    ``epoch(state, e) -> (state, mean loss)`` trains epoch ``e`` of this call;
+    ``score(params)`` is the validation score (called with ``static.early_stopping`` only).
+    """
+    dtype = state.learning_rate.dtype  # the compute dtype, which the carry keeps
     empty = jnp.full((static.record_length,), jnp.nan, dtype)
     no_events = jnp.zeros((static.record_length,), jnp.int32)
     record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
@@ -291,21 +310,14 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
     def body(carry):
         state, record, _ = carry
         e = record.epochs
-        state, loss = _epoch(
-            state, hyper, X, Y, sample_weight, key, first_epoch + e, n_rows, static
-        )
+        state, loss = epoch(state, e)
         state = state._replace(samples_seen=state.samples_seen + n_rows.astype(dtype))
-        score = jnp.asarray(jnp.nan, dtype)
-        if static.early_stopping:
-            score = validation_score(
-                state.params, X_val, Y_val, w_val,
-                activation=static.activation, output=static.output,
-            )  # fmt: skip
+        value = score(state.params) if static.early_stopping else jnp.asarray(jnp.nan, dtype)
         lr_used = state.learning_rate
-        state, event = _end_of_epoch(state, hyper, loss, score, static)
+        state, event = _end_of_epoch(state, hyper, loss, value, static)
         record = Record(
             record.loss.at[e].set(loss),
-            record.score.at[e].set(score),
+            record.score.at[e].set(value),
             record.learning_rate.at[e].set(lr_used),
             record.event.at[e].set(event),
             e + 1,

@@ -46,7 +46,7 @@ from jaxmlp.sklearn._fit import (
     Record,
     State,
     Static,
-    end_of_epoch,
+    epochs_until_stopped,
     optimizer,
     regularized_loss_and_grads,
     validation_score,
@@ -163,44 +163,23 @@ def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, ac
 def _run_one(state: State, hyper: Hyper, model: Models, X, Y, *, static: Static, half: int,
              n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
     """One model's fit: :func:`jaxmlp.sklearn._fit.run_epochs` over its own rows."""
-    dtype = X.dtype
     activation = selected_activation(activations, model.activation)
     key = jax.random.key(model.seed)
     mask = _mask(state.params, model.widths)
-    empty = jnp.full((static.record_length,), jnp.nan, dtype)
-    no_events = jnp.zeros((static.record_length,), jnp.int32)
-    record = Record(empty, empty, empty, no_events, jnp.zeros((), jnp.int32))
     X_val, Y_val = X[model.val_rows], Y[model.val_rows]
 
-    def cond(carry):
-        _, record, stopped = carry
-        return (record.epochs < model.max_epochs) & ~stopped
+    def epoch(state: State, e):
+        return _epoch(state, hyper, X, Y, model, mask, key, e, activation, static=static,
+                      half=half, n_batches=n_batches)  # fmt: skip
 
-    def body(carry):
-        state, record, _ = carry
-        e = record.epochs
-        state, loss = _epoch(state, hyper, X, Y, model, mask, key, e, activation, static=static,
-                             half=half, n_batches=n_batches)  # fmt: skip
-        state = state._replace(samples_seen=state.samples_seen + model.n_rows.astype(dtype))
-        score = jnp.asarray(jnp.nan, dtype)
-        if static.early_stopping:
-            score = validation_score(
-                state.params, X_val, Y_val, model.val_weights,
-                activation=activation, output=static.output,
-            )  # fmt: skip
-        lr_used = state.learning_rate
-        state, event = end_of_epoch(state, hyper, loss, score, static)
-        record = Record(
-            record.loss.at[e].set(loss),
-            record.score.at[e].set(score),
-            record.learning_rate.at[e].set(lr_used),
-            record.event.at[e].set(event),
-            e + 1,
+    def score(params):
+        return validation_score(
+            params, X_val, Y_val, model.val_weights, activation=activation, output=static.output
         )
-        return state, record, event == 2
 
-    state, record, _ = jax.lax.while_loop(cond, body, (state, record, jnp.zeros((), bool)))
-    return state, record
+    return epochs_until_stopped(
+        state, hyper, model.max_epochs, model.n_rows, epoch=epoch, score=score, static=static
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("static", "half", "n_batches", "activations"))
