@@ -307,7 +307,8 @@ def test_ctrl_c_stops_a_fit_between_chunks_keeping_the_finished_epochs(monkeypat
 
     X, y = _digits_like()
     whole = MLPClassifier((16,), max_iter=30, random_state=0).fit(X, y)
-    monkeypatch.setattr(validation, "CHUNK_FLOPS", validation.step_flops((8, 16, 1), rows=300) * 5)
+    # 5 epochs a chunk (the chunk is sized from the 300 rows' bucket, 512)
+    monkeypatch.setattr(validation, "CHUNK_FLOPS", validation.step_flops((8, 16, 1), rows=512) * 5)
     real, calls = _fit.run_epochs, []
 
     def interrupted_third_call(*args, **kwargs):

@@ -45,6 +45,7 @@ def _quiet():
 def mode(request, monkeypatch):
     """Both ways a program runs: one model a call (CPU's default), chunks under vmap."""
     monkeypatch.setattr(_search, "VMAP_ON_CPU", request.param == "vmapped")
+    monkeypatch.setattr(_search, "ONE_PROGRAM", "always")  # "auto": test_auto_* below
     return request.param
 
 
@@ -357,3 +358,17 @@ def test_class_weight_in_a_search(served):
     est = MLPClassifier(max_iter=10, random_state=0)
     grid = {"class_weight": [None, "balanced", {0: 2.0, 1: 1.0, 2: 1.0}], "alpha": [1e-4, 1e-2]}
     _both(dict(estimator=est, param_grid=grid, cv=3), X, y, served)
+
+
+@pytest.mark.parametrize("mode", ["per model"], indirect=True)
+def test_auto_runs_programs_on_a_cpu_only_where_they_beat_the_loop(monkeypatch, served, mode):
+    """On a CPU a grid of one network (numbers only) is left to scikit-learn's loop, whose
+    fits share one program (padded rows); a grid over activations or widths, which the loop
+    compiles once per network, trains in the programs. Results are the same either way."""
+    monkeypatch.setattr(_search, "ONE_PROGRAM", "auto")
+    X, y = _data()
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=10, random_state=0)
+    numbers = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 3e-2]}
+    _both(dict(estimator=est, param_grid=numbers, cv=3), X, y, served, expect_served=False)
+    networks = {"activation": ["relu", "tanh"], "alpha": [1e-4, 1e-1]}
+    _both(dict(estimator=est, param_grid=networks, cv=3), X, y, served, expect_served=True)

@@ -322,7 +322,8 @@ class BaseMLP(BaseEstimator):
         """Epochs per compiled call: about ``validation.CHUNK_FLOPS`` of work (a second of
         one CPU core), so Ctrl-C, handled between calls, stops a fit within about that."""
         sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
-        per_epoch = validation.step_flops(sizes, rows=n_rows)
+        # from the padded rows: the fits that share a row bucket share the chunk's program
+        per_epoch = validation.step_flops(sizes, rows=rows_bucket(n_rows))
         return max(1, min(self.max_iter, int(validation.CHUNK_FLOPS // per_epoch)))
 
     @staticmethod
