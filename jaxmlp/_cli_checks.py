@@ -73,7 +73,10 @@ def comma_list(item, what: str):
     """An argparse type: comma-separated values each parsed by ``item``; at least one."""
 
     def parse(text: str):
-        parts = [v.strip() for v in text.split(",") if v.strip()]
+        parts = [v.strip() for v in text.split(",")]
+        if not any(parts) or "" in parts[:-1]:  # "3,,4" is a typo, not 3,4 (a final "," is fine)
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
+        parts = [v for v in parts if v]
         if not parts:
             raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
         try:

@@ -140,8 +140,9 @@ def cmd_playground(args: argparse.Namespace) -> None:
 
         plotly_js()
     except ImportError as e:
+        hint = 'pip install "jaxmlp[playground]"'
         raise CLIError(
-            f'the playground needs its extra: pip install "jaxmlp[playground]" ({e})'
+            str(e) if hint in str(e) else f"the playground needs its extra: {hint} ({e})"
         ) from None
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {args.port}")

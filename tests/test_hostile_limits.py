@@ -324,3 +324,10 @@ def test_ctrl_c_stops_a_fit_between_chunks_keeping_the_finished_epochs(monkeypat
     assert model.n_iter_ == 10
     np.testing.assert_array_equal(model.loss_curve_, whole.loss_curve_[:10])
     assert model.predict(X).shape == y.shape  # a usable network
+
+
+@pytest.mark.parametrize("sizes", ["3,,4", ",3", ","])
+def test_an_empty_item_in_a_list_option_is_refused(capsys, sizes):
+    """`--sizes 3,,4` trained a 2-3-4-1 network as if it were 3,4."""
+    assert cli.main(["train", "--sizes", sizes, "--no-cache"]) == 2
+    assert "--sizes" in capsys.readouterr().err
