@@ -41,9 +41,10 @@ def _quiet():
         yield
 
 
-@pytest.fixture(autouse=True, params=["per model", "vmapped"])
+@pytest.fixture(autouse=True, params=["per model", pytest.param("vmapped", marks=pytest.mark.slow)])
 def mode(request, monkeypatch):
-    """Both ways a program runs: one model a call (CPU's default), chunks under vmap."""
+    """Both ways a program runs: one model a call (CPU's default), chunks under vmap (the
+    accelerators' way: in the full suite, not the fast loop)."""
     monkeypatch.setattr(_search, "VMAP_ON_CPU", request.param == "vmapped")
     monkeypatch.setattr(_search, "ONE_PROGRAM", "always")  # "auto": test_auto_* below
     return request.param
