@@ -35,8 +35,8 @@ from jaxmlp._cli_checks import (
 # mini-batch Adam): chunks of 1000 steps took 1.5-2x one call, chunks of 20 000 within
 # the noise.
 MAX_CHUNK_STEPS = 20_000
-# its limit is the training split's rows, which the message must not leave unexplained
-BATCH_FLAG = "--batch-size (the examples are the training split: --n less --test-fraction)"
+# a --batch-size error's limit is the training split's rows: the message says so
+BATCH_NOTE = " (the examples of the training split: --n less --test-fraction)"
 
 # ---- train ----
 
@@ -90,7 +90,10 @@ def _train_setup(args: argparse.Namespace) -> TrainSetup:
     sizes = (X.shape[1], *args.sizes, 1 if k == 2 else k)
     params = as_usage_error("--sizes", jaxmlp.init_mlp, jax.random.key(keys.init), sizes)
     key = jax.random.key(keys.shuffle) if args.batch_size else None
-    as_usage_error(BATCH_FLAG, validation.check_batching, args.batch_size, key, X_train.shape[0])
+    try:
+        validation.check_batching(args.batch_size, key, X_train.shape[0])
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"--batch-size: {e}{BATCH_NOTE}") from None
     return TrainSetup(X, y, X_train, X_test, y_train, y_test, sizes, params, optimizer, key)
 
 
@@ -301,7 +304,7 @@ _SWEEP_FLAGS = {
     "seeds": "--seeds",
     "learning_rates": "--lrs",
     "depth": "--depth",
-    "batch_size": BATCH_FLAG,
+    "batch_size": "--batch-size",
 }
 
 
@@ -325,7 +328,7 @@ def _check_sweep_grid(args: argparse.Namespace, optimizer, X, y) -> None:
         )  # fmt: skip
     except (ValueError, TypeError) as e:
         flag = _SWEEP_FLAGS.get(str(e).split()[0], "--widths/--depth")
-        raise UsageError(f"{flag}: {e}") from None
+        raise UsageError(f"{flag}: {e}{BATCH_NOTE * (flag == '--batch-size')}") from None
 
     """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
 
