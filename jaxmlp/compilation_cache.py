@@ -25,8 +25,10 @@ Where the caches live, and how to switch them off:
 Entries are files of numbers only (XLA's serialized executable behind a header
 with its length and SHA-256), never pickle, written atomically (a temporary file
 renamed into place, so concurrent writers are safe); an entry that fails its
-check or does not load is removed and the program compiled again. As with any
-compilation cache, the directory is trusted: keep it private to its user.
+check or does not load is removed and the program compiled again. An entry is a
+compiled program, so loading one runs its code: entries are read only from a
+directory owned by the user and writable by no one else (:func:`private_dir`);
+a shared or world-writable ``JAXMLP_CACHE_DIR`` leaves the program cache unused.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import hashlib
 import os
 import pathlib
 import platform
+import stat
 import tempfile
 import threading
 import time
@@ -52,6 +55,7 @@ __all__ = [
     "disabled_by_env",
     "enable",
     "programs",
+    "private_dir",
     "programs_dir",
 ]
 
@@ -244,6 +248,8 @@ def _compile(directory, backend, computation, devices, options, executable_devic
         )
     except Exception:  # no key for this program (JAX declines some): not cached
         return fallback()
+    if not private_dir(directory):
+        return fallback()
     payload = read_entry(path)
     if payload is not None:
         try:
@@ -264,11 +270,35 @@ def _compile(directory, backend, computation, devices, options, executable_devic
     return executable
 
 
+def private_dir(directory: pathlib.Path) -> bool:
+    """Whether ``directory`` (created if missing, mode 0o700) is one whose entries may be
+    loaded: owned by this user and writable by no one else.
+
+    An entry is a compiled program: loading it runs its machine code, so entries are
+    read only from where no other user could have put them (ssh's rule for its keys).
+    Elsewhere (a shared or world-writable ``JAXMLP_CACHE_DIR``) the cache is not used.
+
+    >>> import tempfile; d = pathlib.Path(tempfile.mkdtemp())
+    >>> private_dir(d), (d.chmod(0o777), private_dir(d))[1]
+    (True, False)
+    """
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.stat(directory)
+    except OSError:
+        return False
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return owner_ok and stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o022
+
+
 def read_entry(path: pathlib.Path) -> bytes | None:
     """An entry's payload, or None if it is missing; an entry that fails its check is removed."""
+    from jaxmlp._regular_files import open_for_reading
+
     try:
-        data = path.read_bytes()
-    except OSError:
+        with open_for_reading(path) as entry:  # a FIFO or device is refused, not read
+            data = entry.read()
+    except (OSError, ValueError):
         return None
     head = len(MAGIC) + 8 + 32
     if len(data) >= head and data.startswith(MAGIC):

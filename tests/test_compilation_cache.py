@@ -57,6 +57,32 @@ def test_a_compiled_program_is_written_and_loaded_back(cache_dir):
     assert jax.config.jax_compilation_cache_dir is None  # JAX's own cache untouched
 
 
+def test_entries_are_loaded_only_from_a_directory_no_one_else_can_write(cache_dir):
+    """An entry is machine code: one planted in a shared, world-writable folder must not run."""
+    program, x = fresh_program(), np.arange(6, dtype=np.float32)
+    expected = float(program(x))
+    assert len(entries(cache_dir)) == 1
+    cache_dir.chmod(0o777)  # anyone could have written its entries
+    jax.clear_caches()
+    before = dict(compilation_cache.stats)
+    assert float(program(x)) == expected
+    assert compilation_cache.stats["loaded"] == before["loaded"]  # compiled by JAX instead
+    cache_dir.chmod(0o700)
+    jax.clear_caches()
+    assert float(program(x)) == expected
+    assert compilation_cache.stats["loaded"] == before["loaded"] + 1
+
+
+def test_a_fifo_in_place_of_an_entry_is_not_waited_on(cache_dir):
+    program, x = fresh_program(), np.arange(6, dtype=np.float32)
+    expected = float(program(x))
+    (entry,) = entries(cache_dir)
+    entry.unlink()
+    os.mkfifo(entry)
+    jax.clear_caches()
+    assert float(program(x)) == expected  # compiled again; reading the FIFO would block
+
+
 def test_programs_outside_jaxmlp_are_not_cached(cache_dir):
     jax.jit(lambda x: x * 3.25 - 1)(np.ones(3, np.float32)).block_until_ready()
     assert entries(cache_dir) == []
