@@ -188,7 +188,9 @@ class BaseMLP(BaseEstimator):
         validation.check_training_memory(
             layer_units, rows=rows, itemsize=dtype.itemsize, what="this fit"
         )
-        try:  # lbfgs returned the untrained network for such X
+        if X.dtype == dtype:  # validate_data checked X finite; only a narrowing cast can fail
+            return
+        try:  # float64 X beyond float32: lbfgs returned the untrained network for such X
             validation.check_inputs(X, X.shape[1], dtype=dtype)
         except ValueError as e:  # scikit-learn's words (its tests match them), then ours
             raise ValueError(
