@@ -13,7 +13,8 @@ that share a structure), writes each result back through the estimator's own
 calls ``fit`` on its clones, which find their results there instead of training. The
 refits of every candidate join the same program when they share its structure (a
 single-batch fit on a nearby number of rows), so ``best_estimator_`` is trained there
-too; otherwise the refit is the estimator's own ``fit``.
+too; otherwise the refit is the estimator's own ``fit``. With several devices (or
+``jax.distributed`` processes) each program's models are split over all of them.
 
 What splits a search into programs (one per distinct value): the estimator's class,
 the solver, the depth of ``hidden_layer_sizes``, ``early_stopping``,
@@ -46,6 +47,7 @@ from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, indexable
 
 from jaxmlp import mlp
+from jaxmlp._sweep.parts import to_host
 from jaxmlp.batches import feistel_half
 from jaxmlp.sklearn import _params, _prefit
 from jaxmlp.sklearn import _search_programs as search_programs
@@ -234,16 +236,23 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
     record_length = bucket(max(p.max_iter for p in group))
     static = first.key[4]._replace(batch_size=batch_size, record_length=record_length)
     X, Y = X_all
+    names = tuple(sorted({_params.ACTIVATIONS[p.job.estimator.activation] for p in group}))
     per_model = _model_bytes(group, rows, val_rows, widths)
-    most = int(max(1, MAX_CHUNK_BYTES // max(per_model, 1)))  # models a chunk may hold
+    most = int(max(1, MAX_CHUNK_BYTES // max(per_model, 1)))  # models a device may hold
     if jax.default_backend() == "cpu" and not VMAP_ON_CPU:
         most = 1
-    n_chunks = -(-len(group) // most)
-    chunk = -(-len(group) // n_chunks)  # equal chunks, the last one padded
-    if fine_bucket(chunk) <= most:  # one of 8 sizes per power of two: grids of nearby
-        chunk = fine_bucket(chunk)  # sizes share the program (padding models never train)
+    devices = tuple(jax.devices())  # under jax.distributed: every process's
+    n_dev = len(devices)
+    n_chunks = -(-len(group) // (most * n_dev))
+    local = -(-len(group) // (n_chunks * n_dev))  # equal chunks, the last one padded
+    if fine_bucket(local) <= most:  # one of 8 sizes per power of two: grids of nearby
+        local = fine_bucket(local)  # sizes share the program (padding models never train)
+    chunk = local * n_dev
     n_chunks = -(-len(group) // chunk)
-    names = tuple(sorted({_params.ACTIVATIONS[p.job.estimator.activation] for p in group}))
+    options = dict(static=static, half=half, n_batches=n_batches, activations=names)
+    if n_dev > 1:
+        program, split, replicated = search_programs.sharded_program(devices, **options)
+        X, Y = (_placed(a, replicated) for a in X_all)
     template: Any = mlp.Dense(W=cast(Any, np.zeros((1, 1))), b=cast(Any, np.zeros(1)))
     treedef = jax.tree.structure(tuple(template for _ in range(depth)))
     results: list = []
@@ -305,16 +314,23 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
             samples_seen=np.zeros(M, dtype),
         )
         state = State(**start)
-        out_state, record = search_programs.run_models(
-            state, hyper, models, X, Y, static=static, half=half, n_batches=n_batches,
-            activations=names,
-        )  # fmt: skip
-        out_state, record = jax.device_get((out_state, record))
+        if n_dev > 1:
+            inputs = jax.tree.map(lambda a: _placed(a, split), (state, hyper, models))
+            out = program(*inputs, X, Y)
+            out_state, record = jax.tree.map(to_host, out)
+        else:
+            out = search_programs.run_models(state, hyper, models, X, Y, **options)
+            out_state, record = jax.device_get(out)
         for m, p in enumerate(members):
             one = jax.tree.map(lambda a, m=m: a[m], out_state)
             one = _unpad(one, p.sizes, treedef)
             results.append((p, one, jax.tree.map(lambda a, m=m: a[m], record)))
     return results
+
+
+def _placed(array: np.ndarray, sharding) -> jax.Array:
+    """A host array (equal on every process) as a global array with ``sharding``."""
+    return jax.make_array_from_callback(array.shape, sharding, lambda at: array[at])
 
 
 def _store(prepared: _Prepared, state: State, record: Record) -> _prefit.Fitted | None:
@@ -352,9 +368,12 @@ def _programs_help(groups) -> bool:
     the loop). Where every group is one network, the loop's fits already share one
     program (rows padded to a bucket) and ran faster than the program's per-model calls
     (digits' 27-fit grid: 5.27 s against 5.90 s cold, 2.52 s against 3.27 s warm;
-    docs/sklearn.md). ``ONE_PROGRAM = "always"`` uses the programs regardless.
+    docs/sklearn.md). With several devices (or processes) the programs split the fits
+    over them, which the loop cannot. ``ONE_PROGRAM = "always"`` uses them regardless.
     """
-    if ONE_PROGRAM == "always" or (jax.default_backend() != "cpu" or VMAP_ON_CPU):
+    if ONE_PROGRAM == "always" or jax.default_backend() != "cpu" or VMAP_ON_CPU:
+        return True
+    if jax.device_count() > 1:
         return True
     networks = [{(p.job.estimator.activation, p.sizes[1:-1]) for p in group} for group in groups]
     return any(len(n) > 1 for n in networks)

@@ -36,7 +36,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import activations as activation_registry
 from jaxmlp import mlp
@@ -182,6 +184,18 @@ def _run_one(state: State, hyper: Hyper, model: Models, X, Y, *, static: Static,
     )
 
 
+def _run_local(state: State, hyper: Hyper, models: Models, X, Y, *, static: Static, half: int,
+               n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
+    """The models on one device: one model's plain fit, or ``jax.vmap`` of it."""
+    one = functools.partial(
+        _run_one, X=X, Y=Y, static=static, half=half, n_batches=n_batches, activations=activations
+    )
+    if models.n_rows.shape[0] == 1:  # one model: its fit without a batch axis (plain matmuls)
+        first = jax.tree.map(lambda a: a[0], (state, hyper, models))
+        return jax.tree.map(lambda a: a[None], one(*first))
+    return jax.vmap(one)(state, hyper, models)
+
+
 @functools.partial(jax.jit, static_argnames=("static", "half", "n_batches", "activations"))
 def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Static, half: int,
                n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
@@ -203,10 +217,38 @@ def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Stat
     Returns:
       ``(state, record)``, a leading model axis on each leaf.
     """
-    one = functools.partial(
-        _run_one, X=X, Y=Y, static=static, half=half, n_batches=n_batches, activations=activations
+    return _run_local(
+        state, hyper, models, X, Y, static=static, half=half, n_batches=n_batches,
+        activations=activations,
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=16)
+def sharded_program(devices: tuple, *, static: Static, half: int, n_batches: int,
+                    activations: tuple[str, ...]):  # fmt: skip
+    """:func:`run_models` with the model axis split over ``devices`` (``shard_map``).
+
+    Each device runs its own models' loop over epochs, with no exchange between
+    devices until the results are gathered; ``X``/``Y`` are replicated. Under
+    ``jax.distributed``, ``devices`` are every process's (``jax.devices()``) and each
+    process passes the same host inputs. M must be a multiple of ``len(devices)``.
+
+    Returns:
+      ``(program, split, replicated)``: the jitted ``program(state, hyper, models, X,
+      Y)`` and the shardings of its model-axis and replicated inputs.
+    """
+    mesh = Mesh(np.array(devices), ("models",))
+    by_model = PartitionSpec("models")
+    local = functools.partial(
+        _run_local, static=static, half=half, n_batches=n_batches, activations=activations
     )
-    if models.n_rows.shape[0] == 1:  # one model: its fit without a batch axis (plain matmuls)
-        first = jax.tree.map(lambda a: a[0], (state, hyper, models))
-        return jax.tree.map(lambda a: a[None], one(*first))
-    return jax.vmap(one)(state, hyper, models)
+    mapped = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(by_model, by_model, by_model, PartitionSpec(), PartitionSpec()),
+        out_specs=by_model,
+        check_vma=False,  # the models of a device are independent: nothing to check
+    )
+    split = NamedSharding(mesh, by_model)
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return jax.jit(mapped), split, replicated
