@@ -2,10 +2,10 @@
 
 One :func:`run_epochs` call runs every epoch of a ``fit`` (or the one epoch of a
 ``partial_fit``) as a single XLA program: a ``lax.while_loop`` over epochs, each a
-``lax.scan`` over mini-batches of a Feistel shuffle
-(:func:`jaxmlp.batches.shuffled_positions`), with scikit-learn's stopping rules
-(``tol``, ``n_iter_no_change``, early stopping on a validation split, the
-``"adaptive"`` learning rate) evaluated inside the loop. Gradients come from
+loop over mini-batches of a Feistel shuffle (:func:`jaxmlp.batches.shuffled_positions`,
+the epoch's rows gathered once), with scikit-learn's stopping rules (``tol``,
+``n_iter_no_change``, early stopping on a validation split, the ``"adaptive"``
+learning rate) evaluated inside the loop. Gradients come from
 :func:`jaxmlp.backprop.weighted_loss_and_manual_grads` (the post's formulas), the
 updates from optax.
 
@@ -191,30 +191,50 @@ def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static:
     ``X`` may hold more rows (weight-0 padding to a bucket, so that data sizes of one
     bucket share a program): the batches past ``n_rows`` are never run, the shuffle is a
     permutation of ``0..n_rows-1``, so the result is the unpadded epoch's.
+
+    The epoch's rows are gathered once, in batch order (``X[order]``), and each step
+    reads its batch as a slice. XLA:CPU splits an operation over threads when its cost
+    model finds it large: a gather from all of ``X`` past 512 KiB, element-wise work on
+    a few thousand values. A thread hand-off at every step (a batch gathered from
+    ``X``) cost 30% of a digits fit, so the order is computed a batch at a time (small
+    operations, never split) and the one split operation is the epoch's gather.
     """
     size = static.batch_size
     tx = optimizer(static, hyper, state.learning_rate)
+    n_steps = (n_rows + size - 1) // size  # the real rows' batches (a traced count)
+    n_batches = -(-X.shape[0] // size)  # static: enough for every row of the bucket
+
+    def batch_order(b, order):
+        positions = b * size + jnp.arange(size, dtype=jnp.int32)
+        positions = jnp.where(positions < n_rows, positions, 0)
+        # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
+        if static.shuffle:
+            positions = shuffled_positions(key, epoch, positions, n_rows)
+        return jax.lax.dynamic_update_slice_in_dim(order, positions, b * size, 0)
+
+    order = jnp.zeros(n_batches * size, jnp.int32)
+    order = jax.lax.fori_loop(0, n_steps, batch_order, order)
+    valid = jnp.arange(n_batches * size) < n_rows  # the last batch is short, as gen_batches
+    X_epoch, Y_epoch = X[order], Y[order]
+    w_epoch = jnp.where(valid, sample_weight[order], 0)
 
     def step(b, carry):
         params, opt_state, accumulated = carry
-        positions = b * size + jnp.arange(size, dtype=jnp.int32)
-        valid = positions < n_rows  # the last batch is short, as scikit-learn's gen_batches
-        positions = jnp.where(valid, positions, 0)
-        # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
-        idx = shuffled_positions(key, epoch, positions, n_rows) if static.shuffle else positions
-        w = jnp.where(valid, sample_weight[idx], 0)
+        start = b * size
+        batch = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X_epoch, Y_epoch, w_epoch))
+        Xb, Yb, w = batch
         data, penalty, grads = regularized_loss_and_grads(
-            params, X[idx], Y[idx], w, hyper.alpha,
-            activation=static.activation, output=static.output,
-        )  # fmt: skip
+            params, Xb, Yb, w, hyper.alpha, activation=static.activation, output=static.output
+        )
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         batch_loss = data * hyper.loss_scale + penalty
-        return params, opt_state, accumulated + batch_loss * jnp.sum(valid)
+        rows = jnp.clip(n_rows - start, 0, size).astype(X.dtype)
+        return params, opt_state, accumulated + batch_loss * rows
 
     # the real rows' batches only: a loop of a traced length (the padding's are never run)
     carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
-    params, opt_state, accumulated = jax.lax.fori_loop(0, (n_rows + size - 1) // size, step, carry)
+    params, opt_state, accumulated = jax.lax.fori_loop(0, n_steps, step, carry)
     return state._replace(params=params, opt_state=opt_state), accumulated / n_rows.astype(X.dtype)
 
 
