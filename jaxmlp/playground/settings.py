@@ -77,8 +77,17 @@ class Settings:
         return out
 
 
-def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) -> float:
+def _required(raw: Mapping[str, Any], name: str, default):
+    """The field's value (``default`` if absent); an explicit null or empty string is an
+    empty field on the page: ValueError "required"."""
     value = raw.get(name, default)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"{name} is required: enter a number")
+    return value
+
+
+def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) -> float:
+    value = _required(raw, name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
     if not (lo <= value <= hi) or not math.isfinite(value):
@@ -87,7 +96,7 @@ def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) ->
 
 
 def _integer(raw: Mapping[str, Any], name: str, default, lo: int, hi: int) -> int:
-    value = raw.get(name, default)
+    value = _required(raw, name, default)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -181,7 +190,13 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """``x`` as the shortest text that reads back as the same float (``2``, ``0.0123456789``).
+
+    >>> _fmt(2.0), _fmt(0.1), _fmt(0.0123456789)
+    ('2', '0.1', '0.0123456789')
+    """
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
 
 
 def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
@@ -222,8 +237,9 @@ def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
         parts.append(f"--batch-size {settings.batch_size}")
     parts.append("--out out/playground")
     return " ".join(parts), (
-        "the same data, split, initialisation and updates as the page, to float rounding "
-        "(the page passes the learning rate to jaxmlp.train as optimizer state)"
+        "the same data, split, initialisation and compiled updates as the page: the same "
+        "parameters to the last bit (both pass the learning rate to jaxmlp.train as "
+        "optimizer state)"
     )
 
 

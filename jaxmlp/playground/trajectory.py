@@ -6,7 +6,7 @@ continues the previous one from its parameters and optimizer state
 (``train(params, ..., opt_state=state, first_step=s, snapshot_every=...)``), which
 ``jaxmlp.train`` makes one run with it: so the parameters at step ``t`` are exactly
 those of one ``jaxmlp.train(..., steps=t)`` call (the optimizer state and the mini-batch
-order included; ``jaxmlp train --steps t`` gives them to float rounding). A chunk is at
+order included; ``jaxmlp train --steps t``, which passes the rate the same way, too). A chunk is at
 most one request's work budget, so neither a request that trains one nor one that waits
 for one holds the session for long; the next chunk is trained in a background thread
 while the page plays the current one. The learning rate is passed to ``train`` as a

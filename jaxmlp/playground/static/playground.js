@@ -89,7 +89,8 @@ function showSettings(s) {
 }
 
 function readSettings() {
-  const number = (id) => Number($(id).value);
+  // an empty field is sent as null: the server answers "<field> is required", never 0
+  const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
   const s = {
     dataset: $("dataset").value,
     n: number("n"),
