@@ -17,6 +17,7 @@ import time
 
 import hypothesis
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -34,7 +35,10 @@ from jaxmlp.playground.compare import parse_values
 from jaxmlp.playground.data import make_problem, parse_csv
 from jaxmlp.playground.server import STOP_WAIT_S
 from jaxmlp.playground.settings import command_line
-from jaxmlp.playground.views import encode_map
+from jaxmlp.playground.features import NAMES as FEATURE_NAMES
+from jaxmlp.playground.features import input_features
+from jaxmlp.playground.settings import POST_STEPS
+from jaxmlp.playground.views import collapse, encode_map
 
 TINY = {"n": 40, "max_steps": 60, "steps_per_frame": 10}
 
@@ -95,6 +99,10 @@ def test_default_settings_are_the_posts_network():
         ({"noise": float("nan")}, "noise must be in"),
         ({"dataset": "csv"}, "csv_text is empty"),
         ({"epochs": 3}, r"unknown settings \['epochs'\]"),
+        ({"features": ["x3"]}, "features must be distinct names"),
+        ({"features": []}, "features must be distinct names"),
+        ({"features": ["x1", "x1"]}, "features must be distinct names"),
+        ({"l1": -0.1}, "l1 must be in"),
     ],
 )
 def test_bad_settings_name_the_field(raw, match):
@@ -190,14 +198,82 @@ def test_bad_csv_is_a_clear_error(text, match):
         parse_csv(text)
 
 
+def test_input_features_are_the_named_formulas():
+    X = jnp.array([[0.5, -2.0], [3.0, 1.0]])
+    x1, x2 = X[:, 0], X[:, 1]
+    want = [x1, x2, x1**2, x2**2, x1 * x2, jnp.sin(x1), jnp.sin(x2)]
+    got = input_features(X, FEATURE_NAMES)
+    assert got.shape == (2, 7)
+    np.testing.assert_allclose(got, np.stack(want, axis=1), rtol=1e-6)
+    # the order asked for, not the list's
+    np.testing.assert_array_equal(input_features(X, ("x2^2", "x1")), np.stack([x2**2, x1], 1))
+    with pytest.raises(ValueError, match="features"):
+        input_features(X, ("x1", "x3"))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        input_features(X[:, :1], ("x1",))
+    assert parse_settings({"features": "x2^2, x1^2"}).features == ("x1^2", "x2^2")
+    assert parse_settings({"features": ["sin x1"], "hidden": [4]}).sizes() == (1, 4, 1)
+
+
 def test_command_line_only_where_jaxmlp_train_can_express_the_setting():
     command, _ = command_line(Settings(batch_size=32), 500)
     assert command is not None
     assert "--sizes 3 --activation sigmoid --optimizer sgd --lr 2 --steps 500" in command
     assert "--batch-size 32" in command and "--seed 0" in command
-    for changed, word in ((dict(noise=0.3), "noise 0.3"), (dict(l2=0.01), "L2")):
+    for changed, word in (
+        (dict(noise=0.3), "noise 0.3"),
+        (dict(l2=0.01), "L2"),
+        (dict(l1=0.01), "L1"),
+        (dict(features=("x1^2", "x2^2")), "input features x1^2, x2^2"),
+    ):
         command, note = command_line(Settings(**changed), 500)
         assert command is None and word in note and "Python snippet" in note
+
+
+@pytest.mark.slow
+def test_the_posts_steps_tell_the_posts_story():
+    """Logistic regression fails on the circles, the squared features succeed, and 2-3-1
+    learns the triangle: each step's settings, played to their end."""
+    pg = Playground()
+    try:
+        accuracy = []
+        for step in POST_STEPS:
+            data = pg.configure(step.settings)
+            frame = pg.step(1000)
+            while not frame["done"]:
+                frame = pg.step(1000)
+            accuracy.append(frame["test_accuracy"])
+            assert data["settings"]["features"] == step.settings["features"]
+        units = frame["units"]
+    finally:
+        pg.close()
+    assert [len(step.settings["hidden"]) for step in POST_STEPS] == [0, 0, 1]
+    assert accuracy[0] < 0.75 and accuracy[1] > 0.95 and accuracy[2] > 0.95, accuracy
+    assert len(units) == 3 and all(u["line"] for u in units)  # the triangle's three lines
+
+
+def test_identity_units_collapse_to_one_linear_map():
+    params = jaxmlp.init_mlp(jax.random.key(3), (3, 5, 4, 1))
+    X = jax.random.normal(jax.random.key(4), (10, 3))
+    one = collapse(params)
+    assert one.W.shape == (1, 3) and one.b.shape == (1,)
+    logits = jaxmlp.mlp.forward_with_intermediates(params, X, "identity").s[-1]
+    np.testing.assert_allclose(X @ one.W.T + one.b[None, :], logits, rtol=1e-5, atol=1e-5)
+
+
+def test_the_page_shows_the_collapse_and_curved_units():
+    pg = Playground(parse_settings({**TINY, "activation": "identity", "hidden": [4, 4]}))
+    try:
+        frame = pg.step(2)
+        assert set(frame["collapsed"]) == {"w", "b"} and len(frame["collapsed"]["w"]) == 2
+        assert all(u["line"] for u in frame["units"])
+        pg.configure({**TINY, "features": ["x1^2", "x2^2"], "hidden": [3]})
+        frame = pg.step(2)
+        assert "collapsed" not in frame
+        # a unit of squared features is a curve in the plane: no line is drawn for it
+        assert frame["network"]["sizes"] == [2, 3, 1] and not any(u["line"] for u in frame["units"])
+    finally:
+        pg.close()
 
 
 @pytest.mark.slow
@@ -373,6 +449,8 @@ def test_gradients_are_the_posts_and_match_jax_grad():
         {},  # the post's setting: full batch SGD
         {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 16, "hidden": [4, 2]},
         {"dataset": "xor", "noise": 0.3, "l2": 0.01, "activation": "tanh", "optimizer": "momentum"},
+        {"features": ["x1^2", "x2^2", "sin x1"], "l1": 0.01, "l2": 0.02, "hidden": []},
+        {"features": ["x1*x2"], "l1": 0.05, "optimizer": "adam", "learning_rate": 0.1},
     ],
 )
 def test_python_snippet_reproduces_the_page_across_chunks(raw, tmp_path, monkeypatch):
