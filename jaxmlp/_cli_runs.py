@@ -74,9 +74,7 @@ def _train_setup(args: argparse.Namespace) -> TrainSetup:
     import numpy as np
 
     import jaxmlp
-    from jaxmlp import datasets, validation
-
-    from jaxmlp import optimizers
+    from jaxmlp import datasets, optimizers, validation
 
     check_out_dir(pathlib.Path(args.out), TRAIN_FILES)
     make_optimizer(args.optimizer, args.lr)  # checks --lr
@@ -135,7 +133,8 @@ def _train_chunk(args: argparse.Namespace, setup: TrainSetup, run: _Progress, st
     result = jaxmlp.train(
         run.params, setup.X_train, setup.y_train, activation=args.activation,
         optimizer=setup.optimizer, learning_rate=args.lr, steps=steps,
-        batch_size=args.batch_size, key=setup.key, opt_state=run.opt_state, first_step=run.steps_done,
+        batch_size=args.batch_size, key=setup.key, opt_state=run.opt_state,
+        first_step=run.steps_done,
     )  # fmt: skip
     loss = np.asarray(result.loss)  # waits for the chunk
     diverged_at = None if result.diverged_at is None else run.steps_done + result.diverged_at

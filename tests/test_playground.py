@@ -33,11 +33,10 @@ from jaxmlp.playground import session as session_module
 from jaxmlp.playground import trajectory as trajectory_module
 from jaxmlp.playground.compare import parse_values
 from jaxmlp.playground.data import make_problem, parse_csv
-from jaxmlp.playground.server import STOP_WAIT_S
-from jaxmlp.playground.settings import command_line
 from jaxmlp.playground.features import NAMES as FEATURE_NAMES
 from jaxmlp.playground.features import input_features
-from jaxmlp.playground.settings import POST_STEPS
+from jaxmlp.playground.server import STOP_WAIT_S
+from jaxmlp.playground.settings import POST_STEPS, command_line
 from jaxmlp.playground.views import collapse, encode_map
 
 TINY = {"n": 40, "max_steps": 60, "steps_per_frame": 10}
@@ -1296,7 +1295,7 @@ def test_page_in_headless_chromium(tmp_path):
             browser = p.chromium.launch(
                 executable_path=CHROMIUM, args=["--no-sandbox", "--enable-unsafe-swiftshader"]
             )
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(srv.url)
@@ -1304,15 +1303,61 @@ def test_page_in_headless_chromium(tmp_path):
             page.wait_for_function(ready, timeout=300_000)
             assert page.input_value("#hidden") == "3"
             assert page.input_value("#activation") == "sigmoid"
+            # the first view says what to press, in the hint and the state
+            page.screenshot(path=str(shots / "playground-first.png"))
+            first_view = (page.inner_text("#hint"), page.inner_text("#state"))
+            overflow = {"first": fits_the_window(page)}
 
-            page.click("#play")
+            # the colours: one convention, the figures' (vermillion positive, blue negative)
+            colours = page.evaluate(
+                """() => {
+                const net = document.getElementById('network').data;
+                const nodes = net[net.length - 1].marker;
+                const swatch = (id) =>
+                    getComputedStyle(document.getElementById(id)).backgroundColor;
+                return {edges: [...new Set(net.slice(0, -1).map((t) => t.line.color))],
+                        scale: nodes.colorscale, bar: nodes.showscale,
+                        positive: swatch('swatch-positive'), negative: swatch('swatch-negative'),
+                        legend: document.getElementById('network-legend').innerText};
+            }"""
+            )
+
+            # the post's steps: logistic regression fails, squared features succeed, ...
+            story = []
+            for i, where in ((0, "#hint-steps"), (1, "#post-steps")):  # the hint's, the panel's
+                page.click(f"{where} [data-step='{i}']")
+                page.wait_for_function(
+                    "document.getElementById('state').dataset.state === 'playing' && "
+                    "window.playground.frame.step >= 600",
+                    timeout=300_000,
+                )
+                page.click("#play")  # pause
+                story.append(
+                    {
+                        "title": page.inner_text("#story-title"),
+                        "features": page.evaluate("window.playground.data.settings.features"),
+                        "hidden": page.evaluate("window.playground.data.settings.hidden"),
+                        "accuracy": page.evaluate("window.playground.frame.test_accuracy"),
+                    }
+                )
+                page.screenshot(path=str(shots / f"playground-post-step-{i + 1}.png"))
+            # ... and 2-3-1 learns the triangle (the post's setting, played until it has)
+            page.click("#post-steps [data-step='2']")
             loss_below = "window.playground.frame.train_loss < {}"
-            page.wait_for_function(loss_below.format(0.1), timeout=300_000)
+            page.wait_for_function(
+                "window.playground.data.settings.hidden.length === 1 && " + loss_below.format(0.1),
+                timeout=300_000,
+            )
             page.click("#play")  # pause
+            units = page.evaluate("window.playground.frame.units.length")
+            story.append({"title": page.inner_text("#story-title"), "units": units})
             sigmoid = drawn_regions(page)
             page.screenshot(path=str(shots / "playground-sigmoid.png"), full_page=True)
             page.screenshot(path=str(shots / "playground.png"))  # the docs' figure, one screen
             print("frames/s while playing:", page.inner_text("#fps"))
+            page.check("#discretize")
+            discrete = drawn_regions(page)
+            page.uncheck("#discretize")
 
             page.select_option("#activation", "relu")
             page.wait_for_function(ready, timeout=300_000)
@@ -1353,11 +1398,70 @@ def test_page_in_headless_chromium(tmp_path):
                 "window.playground.data.settings.dataset === 'csv' && " + ready, timeout=300_000
             )
             uploaded = drawn_regions(page)
+
+            # the input features: x1*x2 on top of x1, x2 (three inputs; no command line)
+            page.select_option("#dataset", "xor")
+            page.wait_for_function(
+                "window.playground.data.settings.dataset === 'xor' && " + ready, timeout=300_000
+            )
+            page.check("#features input[value='x1*x2']")
+            page.wait_for_function(
+                "window.playground.data.settings.features.length === 3 && " + ready, timeout=300_000
+            )
+            page.fill("#l1", "0.01")
+            page.dispatch_event("#l1", "change")
+            page.wait_for_function(
+                "window.playground.data.settings.l1 === 0.01 && " + ready, timeout=300_000
+            )
+            page.click("#step")
+            page.wait_for_function("window.playground.frame.step > 0")
+            featured = page.evaluate("window.playground.frame.network.sizes")
+            page.click("#reproduce")
+            page.wait_for_function("document.getElementById('python').innerText.includes('x1*x2')")
+            featured_command = (page.inner_text("#command"), page.inner_text("#command-note"))
+
+            # an empty learning rate is "required", not 0
+            page.fill("#learning_rate", "")
+            page.dispatch_event("#learning_rate", "change")
+            page.wait_for_function("document.getElementById('error').innerText !== ''")
+            empty_rate = page.inner_text("#error")
+
+            # widths 16,16: the gradient tables scroll inside their panel
+            page.fill("#learning_rate", "0.5")
+            page.fill("#hidden", "16,16")
+            page.dispatch_event("#hidden", "change")
+            page.wait_for_function(
+                "window.playground.data.settings.hidden.length === 2 && " + ready, timeout=300_000
+            )
+            page.click("#step")
+            page.wait_for_function(
+                "document.querySelectorAll('#gradients table').length === 3", timeout=300_000
+            )
+            page.screenshot(path=str(shots / "playground-16-16.png"), full_page=True)
+            overflow["16,16"] = fits_the_window(page)
+            story_left = page.is_visible("#story")  # a change by hand ends the post's step
             browser.close()
     finally:
         srv.shutdown()
         srv.server_close()
     assert not errors, errors
+    assert "press" in first_view[0].lower() and "play" in first_view[0]
+    assert "press" in first_view[1] and "play" in first_view[1]
+    negative, positive = Playground.choices()["palette"]["sign"]
+    assert set(colours["edges"]) <= {negative, positive} and len(colours["edges"]) == 2
+    assert colours["scale"][0][1] == negative and colours["scale"][-1][1] == positive
+    assert colours["bar"] and "positive" in colours["legend"] and "bias" in colours["legend"]
+    assert colours["positive"] == "rgb(213, 94, 0)" and colours["negative"] == "rgb(0, 114, 178)"
+    assert story[0]["title"].startswith("1.") and story[0]["hidden"] == []
+    assert story[0]["features"] == ["x1", "x2"] and story[0]["accuracy"] < 0.75
+    assert story[1]["features"] == ["x1^2", "x2^2"] and story[1]["accuracy"] > 0.95
+    assert story[2]["title"].startswith("3.") and story[2]["units"] == 3
+    assert {v for row in discrete["z"] for v in row} == {0, 1}
+    assert featured == [3, 3, 1]
+    assert "no command line" in featured_command[0] and "x1*x2" in featured_command[1]
+    assert "learning_rate is required" in empty_rate
+    assert overflow == {"first": True, "16,16": True}, overflow
+    assert not story_left
     for drawn in (sigmoid, relu):
         # the drawn regions classify the drawn points: the inner circle orange, the outer blue
         assert drawn["accuracy"] > 0.95, drawn
@@ -1370,6 +1474,11 @@ def test_page_in_headless_chromium(tmp_path):
     assert tuple(jaxmlp.mlp.sizes_of(downloaded)) == (2, 3, 1)
     assert "width 1" in titles and "width 4" in titles and "test accuracy" in titles
     assert uploaded["points"] == 150
+
+
+def fits_the_window(page) -> bool:
+    """Whether nothing makes the page wider than its window (no horizontal scroll)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def drawn_regions(page) -> dict:

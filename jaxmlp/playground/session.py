@@ -176,6 +176,7 @@ class Playground:
                 "classes": list(style.CLASS_COLORS),
                 "regions": list(style.REGION_COLORS),
                 "boundary": style.BOUNDARY_COLOR,
+                "sign": list(style.SIGN_COLORS),  # negative, positive: weights and biases
                 "units": list(style.UNIT_COLORS),
                 "curves": list(style.CURVE_COLORS),
             },

@@ -328,9 +328,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
             f"{_noise_name(s.dataset)}={_fmt(s.noise)})\n"
         )
     if s.features != PLANE:
-        data += (
-            f"features = {s.features!r}  # the network's inputs, computed from x1, x2\n"
-        )
+        data += f"features = {s.features!r}  # the network's inputs, computed from x1, x2\n"
     # the rate is given to jaxmlp.train, as the page does: the same program, so the
     # same params to the last bit (optax.adam(rate) itself may round differently)
     if not (s.l2 or s.l1) and s.optimizer != "momentum":
@@ -339,9 +337,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
         inner = inner_rule(s)
         penalties = []
         if s.l2:  # the same order as trajectory.optimizer_factory: L2, L1, the optimizer
-            penalties.append(
-                f"optax.add_decayed_weights({_fmt(s.l2)}, mask=weights),  # + l2 * W"
-            )
+            penalties.append(f"optax.add_decayed_weights({_fmt(s.l2)}, mask=weights),  # + l2 * W")
         if s.l1:
             penalties.append(
                 "optax.masked(optax.stateless(lambda g, p: jax.tree.map(\n"
@@ -364,8 +360,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
         else "batch_size=None,"
     )
     featured = (
-        "X_train = input_features(X_train, features)\n"
-        "X_test = input_features(X_test, features)\n"
+        "X_train = input_features(X_train, features)\nX_test = input_features(X_test, features)\n"
         if s.features != PLANE
         else ""
     )
