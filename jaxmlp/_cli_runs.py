@@ -74,10 +74,13 @@ def _train_setup(args: argparse.Namespace) -> TrainSetup:
     import numpy as np
 
     import jaxmlp
-    from jaxmlp import datasets, validation
+    from jaxmlp import datasets, optimizers, validation
 
     check_out_dir(pathlib.Path(args.out), TRAIN_FILES)
-    optimizer = make_optimizer(args.optimizer, args.lr)
+    make_optimizer(args.optimizer, args.lr)  # checks --lr
+    # the factory, with the rate given to train as optimizer state, as the playground and
+    # its Python snippet do: the same compiled program, so the same params to the bit
+    optimizer = optimizers.by_name(args.optimizer)
     # at once, before the data: every data set has 2 features and 1 output at least
     as_usage_error("--sizes", validation.check_sizes, (2, *args.sizes, 1))
     keys = datasets.run_keys(args.seed)
@@ -129,8 +132,9 @@ def _train_chunk(args: argparse.Namespace, setup: TrainSetup, run: _Progress, st
 
     result = jaxmlp.train(
         run.params, setup.X_train, setup.y_train, activation=args.activation,
-        optimizer=setup.optimizer, steps=steps, batch_size=args.batch_size, key=setup.key,
-        opt_state=run.opt_state, first_step=run.steps_done,
+        optimizer=setup.optimizer, learning_rate=args.lr, steps=steps,
+        batch_size=args.batch_size, key=setup.key, opt_state=run.opt_state,
+        first_step=run.steps_done,
     )  # fmt: skip
     loss = np.asarray(result.loss)  # waits for the chunk
     diverged_at = None if result.diverged_at is None else run.steps_done + result.diverged_at
@@ -149,10 +153,13 @@ def _fit(args: argparse.Namespace, setup: TrainSetup) -> Fit:
     """
     import numpy as np
 
+    from jaxmlp import optimizers
+
     chunk = _chunk_steps(args, setup)
     bar = progress_bar(args.steps, "train")
     # an explicit first state: every chunk passes opt_state, so all share one program
-    run = _Progress(setup.params, setup.optimizer.init(setup.params), 0, (), None)
+    state = optimizers.rate_injected(setup.optimizer)[0].init(setup.params)
+    run = _Progress(setup.params, state, 0, (), None)
     start = time.perf_counter()
     try:
         while run.steps_done < args.steps and run.diverged_at is None:

@@ -250,6 +250,22 @@ def test_network_graph_edges(sizes):
     assert all(tuple(np.round(line.get_xydata()[1], 6)) in centres for line in edges)
 
 
+def test_network_graph_legend_says_the_one_sign_convention():
+    """Vermillion positive, blue negative: the legend's and the edges' colours are
+    ``style.SIGN_COLORS``, which the playground's network panel uses too."""
+    from jaxmlp.playground import Playground
+    from jaxmlp.plots import style
+
+    negative, positive = style.SIGN_COLORS
+    assert (positive, negative) == ("#D55E00", "#0072B2")
+    legend = network.network_graph(numpy_params((2, 3, 1))).axes[0].get_legend()
+    colours = {t.get_text(): to_hex(h.get_color()) for t, h in
+               zip(legend.get_texts(), legend.legend_handles, strict=True)}  # fmt: skip
+    assert colours["positive weight"] == to_hex(positive)
+    assert colours["negative weight"] == to_hex(negative)
+    assert Playground.choices()["palette"]["sign"] == [negative, positive]
+
+
 def test_network_graph_annotates_small_networks_only():
     small = network.network_graph(numpy_params((2, 3, 1)))
     texts = [t.get_text() for t in small.axes[0].texts]

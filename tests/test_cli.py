@@ -62,14 +62,16 @@ def test_train_writes_params_metrics_and_figure(tmp_path, capsys):
 
 
 def _reference(
-    steps, seed=0, n=100, width=3, optimizer=None, batch_size=None, activation="sigmoid"
-):
-    """One ``jaxmlp.train`` call with the settings of ``jaxmlp train`` (default: full-batch SGD)."""
+    steps, seed=0, n=100, width=3, optimizer=optax.sgd, lr=1.0, batch_size=None,
+    activation="sigmoid",
+):  # fmt: skip
+    """One ``jaxmlp.train`` call with the settings of ``jaxmlp train`` (default: full-batch
+    SGD), which passes ``--lr`` to ``train`` as optimizer state (``learning_rate=``)."""
     X, y = datasets.circles(jax.random.key(seed), n)
     X_train, _, y_train, _ = datasets.train_test_split(jax.random.key(seed + 1), X, y)
     params = jaxmlp.init_mlp(jax.random.key(seed), (2, width, 1))
     key = jax.random.key(seed + 2) if batch_size else None
-    return jaxmlp.train(params, X_train, y_train, optimizer=optimizer or optax.sgd(1.0),
+    return jaxmlp.train(params, X_train, y_train, optimizer=optimizer, learning_rate=lr,
                         steps=steps, batch_size=batch_size, key=key,
                         activation=activation)  # fmt: skip
 
@@ -122,7 +124,7 @@ def test_adam_mini_batch_chunks_equal_one_call_and_compile_twice(tmp_path, capsy
     assert status == 0, err
     assert _compiled_train_programs() - before == 2  # one per chunk length: 7 and 2
     # 16 of 80 training rows: 5 batches an epoch, so chunks start mid-epoch
-    whole = _reference(30, seed=4, optimizer=optax.adam(0.05), batch_size=16)
+    whole = _reference(30, seed=4, optimizer=optax.adam, lr=0.05, batch_size=16)
     np.testing.assert_array_equal(fits[0].loss, np.asarray(whole.loss))
     assert _assert_params_equal(tmp_path / "params.safetensors", whole.params)["steps"] == 30
     assert fits[0].steps_done == 30 and fits[0].diverged_at is None
@@ -135,7 +137,7 @@ def test_divergence_stops_the_chunks_at_the_run_step(tmp_path, capsys, monkeypat
     status, _, err = run(capsys, "train", "--activation", "relu", "--lr", "1000", "--steps", "30",
                          "--n", "100", "--out", str(tmp_path))  # fmt: skip
     assert status == 0, err
-    reference = functools.partial(_reference, optimizer=optax.sgd(1000.0), activation="relu")
+    reference = functools.partial(_reference, lr=1000.0, activation="relu")
     whole = reference(30)
     assert whole.diverged_at == 10  # update 1 of the fourth chunk (steps 9, 10, 11)
     assert fits[0].diverged_at == 10 and fits[0].steps_done == 12  # no chunk after it

@@ -83,7 +83,8 @@ def compare(
     depth = len(settings.hidden)
     rows = settings.batch_size or int(problem.X_train.shape[0])
     all_rows = int(problem.X_train.shape[0] + problem.X_test.shape[0])
-    networks = [(2, *([w] * depth), 1) for w in widths for _ in acts]
+    inputs = int(problem.X_train.shape[1])  # one per input feature
+    networks = [(inputs, *([w] * depth), 1) for w in widths for _ in acts]
     steps, note = budget.compare_steps(networks, rows, all_rows, steps)  # one request's work
     result = jaxmlp.sweep(
         problem.X_train,
@@ -92,7 +93,7 @@ def compare(
         activations=acts,
         seeds=(settings.seed,),
         steps=steps,
-        optimizer=optimizer_factory(settings.optimizer, settings.l2),
+        optimizer=optimizer_factory(settings.optimizer, settings.l2, settings.l1),
         learning_rates=(settings.learning_rate,),
         X_test=problem.X_test,
         y_test=problem.y_test,
@@ -112,7 +113,7 @@ def compare(
             models.append(
                 {
                     "label": f"width {width}" if axis == "widths" else act,
-                    "sizes": [2, *([width] * len(settings.hidden)), 1],
+                    "sizes": [inputs, *([width] * len(settings.hidden)), 1],
                     "activation": act,
                     "regions": encode_map(proba.reshape(r, r)),
                     "train_accuracy": float(result.train_accuracy[i, j, 0, 0]),

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from jaxmlp import datasets
+from jaxmlp.playground.features import input_features
 from jaxmlp.playground.settings import GENERATED, MAX_POINTS, Settings, default_noise
 
 
@@ -84,3 +85,21 @@ def make_problem(settings: Settings) -> Problem:
     ((30, 2), (10, 2))
     """
     return _problem(settings.data_key())
+
+
+@functools.lru_cache(maxsize=8)
+def _inputs(key: tuple, features: tuple[str, ...]) -> Problem:
+    p = _problem(key)
+    return p._replace(
+        X_train=input_features(p.X_train, features), X_test=input_features(p.X_test, features)
+    )
+
+
+def make_inputs(settings: Settings) -> Problem:
+    """The data of ``settings`` as the network sees it: :func:`make_problem` with X_*
+    (n_*, len(features)) the input features of its points (``features.input_features``).
+
+    >>> make_inputs(Settings(n=40, features=("x1^2", "x2^2", "x1*x2"))).X_train.shape
+    (30, 3)
+    """
+    return _inputs(settings.data_key(), settings.features)

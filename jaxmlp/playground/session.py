@@ -21,10 +21,12 @@ from jaxmlp import activations as _activations
 from jaxmlp import optimizers
 from jaxmlp.playground import budget, views
 from jaxmlp.playground import compare as _compare
-from jaxmlp.playground.data import make_problem
+from jaxmlp.playground.data import make_inputs, make_problem
+from jaxmlp.playground.features import NAMES as FEATURE_NAMES
 from jaxmlp.playground.settings import (
     DATASETS,
     GENERATED,
+    POST_STEPS,
     Settings,
     command_line,
     default_noise,
@@ -145,11 +147,13 @@ class Playground:
                 )
             # steps per frame and max steps lowered where one request's work needs it
             settings, notes = budget.fit(settings, rows, rows + int(problem.X_test.shape[0]))
-            canvas = views.make_canvas(problem)
-            trajectory = Trajectory(settings, problem, self._executor)
+            inputs = make_inputs(settings)  # what the network sees: the input features
+            canvas = views.make_canvas(problem, features=settings.features)
+            trajectory = Trajectory(settings, inputs, self._executor)
             if replacing:
                 trajectory.frame_count()  # trains the first chunk: what it refuses, raises here
             self.settings, self.problem, self.canvas = settings, problem, canvas
+            self.inputs = inputs
             self.trajectory, self.notes = trajectory, notes
             self.index = 0
             if self._warmer is not None:
@@ -165,11 +169,14 @@ class Playground:
             "default_noise": {name: default_noise(name) for name in GENERATED},
             "activations": list(_activations.NAMES),
             "optimizers": list(optimizers.NAMES),
+            "features": list(FEATURE_NAMES),
+            "post_steps": [step._asdict() for step in POST_STEPS],
             "defaults": Settings().public(),
             "palette": {
                 "classes": list(style.CLASS_COLORS),
                 "regions": list(style.REGION_COLORS),
                 "boundary": style.BOUNDARY_COLOR,
+                "sign": list(style.SIGN_COLORS),  # negative, positive: weights and biases
                 "units": list(style.UNIT_COLORS),
                 "curves": list(style.CURVE_COLORS),
             },
@@ -236,7 +243,7 @@ class Playground:
             trajectory.prefetch(index)
             steps, train, test = trajectory.curves(index)
             done = trajectory.is_last(index)
-            out = views.picture(params, self.problem, self.canvas, self.settings.activation)
+            out = views.picture(params, self.inputs, self.canvas, self.settings.activation)
         return {
             **out,
             "step": step,
@@ -252,7 +259,7 @@ class Playground:
         """The post's gradients of the current params (whole training set) and jax.grad's."""
         with self._lock:
             step, params = self._current()
-            p = self.problem
+            p = self.inputs
             out = views.gradients(params, p.X_train, p.y_train, self.settings.activation)
         return {**out, "step": step}
 
@@ -262,7 +269,7 @@ class Playground:
             step, _ = self._current()
             return _compare.compare(
                 self.settings,
-                self.problem,
+                self.inputs,
                 self.canvas,
                 axis=axis,
                 values=values,
@@ -292,6 +299,7 @@ class Playground:
             settings = self.settings
         metadata = {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("csv_text",)}
         metadata["hidden"] = list(settings.hidden)
+        metadata["features"] = list(settings.features)
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "params.safetensors")
             io.save_params(path, params, step=step, **metadata)

@@ -12,10 +12,11 @@ import dataclasses
 import inspect
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from jaxmlp import activations as _activations
 from jaxmlp import datasets, optimizers
+from jaxmlp.playground.features import PLANE, check_features
 
 GENERATED = ("blobs", "circles", "moons", "xor", "spirals")
 DATASETS = (*GENERATED, "csv")
@@ -24,6 +25,42 @@ MAX_LAYERS = 6
 MAX_WIDTH = 128
 MAX_STEPS = 100_000
 MAX_CSV_CHARS = 2_000_000
+
+
+class PostStep(NamedTuple):
+    """One step of the post's argument: a title, what to watch for, and the settings."""
+
+    title: str
+    caption: str
+    settings: dict
+
+
+_STEP = {"dataset": "circles", "activation": "sigmoid", "optimizer": "sgd",
+         "learning_rate": 2.0, "l1": 0.0, "l2": 0.0, "batch_size": None,
+         "steps_per_frame": 10, "max_steps": 3000}  # fmt: skip
+POST_STEPS = (
+    PostStep(
+        "1. logistic regression fails",
+        "No hidden layer: the network is logistic regression, one line w . x + b = 0 in the "
+        "plane. No line separates the inner circle from the outer one: the accuracy stays "
+        "near what guessing one class gives.",
+        {**_STEP, "features": ["x1", "x2"], "hidden": []},
+    ),
+    PostStep(
+        "2. squared features succeed",
+        "The post's hand-made features [x1^2, x2^2]: in them the inner circle's points are "
+        "the ones near 0, and the same logistic regression separates the classes with one "
+        "line, a circle in the plane.",
+        {**_STEP, "features": ["x1^2", "x2^2"], "hidden": []},
+    ),
+    PostStep(
+        "3. 2-3-1 learns the triangle",
+        "Back to x1, x2, with a hidden layer of 3 sigmoid units: each unit is a line (the "
+        "first-layer units' panel), and the network learns to combine the three into a "
+        "triangle around the inner circle: it learns its own features.",
+        {**_STEP, "features": ["x1", "x2"], "hidden": [3]},
+    ),
+)
 
 
 def _noise_name(dataset: str) -> str:
@@ -49,11 +86,13 @@ class Settings:
     n: int = 200
     noise: float = 0.05
     test_fraction: float = 0.25
+    features: tuple[str, ...] = PLANE
     hidden: tuple[int, ...] = (3,)
     activation: str = "sigmoid"
     optimizer: str = "sgd"
     learning_rate: float = 2.0
     l2: float = 0.0
+    l1: float = 0.0
     batch_size: int | None = None
     seed: int = 0
     steps_per_frame: int = 10
@@ -62,8 +101,8 @@ class Settings:
     csv_name: str = "data.csv"
 
     def sizes(self) -> tuple[int, ...]:
-        """``(2, *hidden, 1)``: two input features, one output unit."""
-        return (2, *self.hidden, 1)
+        """``(len(features), *hidden, 1)``: one input per feature, one output unit."""
+        return (len(self.features), *self.hidden, 1)
 
     def data_key(self) -> tuple:
         """The fields that decide the data (and its split)."""
@@ -73,12 +112,22 @@ class Settings:
         """The settings as the page sees them (JSON-ready, the CSV text left out)."""
         out = dataclasses.asdict(self)
         out["hidden"] = list(self.hidden)
+        out["features"] = list(self.features)
         del out["csv_text"]
         return out
 
 
-def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) -> float:
+def _required(raw: Mapping[str, Any], name: str, default):
+    """The field's value (``default`` if absent); an explicit null or empty string is an
+    empty field on the page: ValueError "required"."""
     value = raw.get(name, default)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"{name} is required: enter a number")
+    return value
+
+
+def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) -> float:
+    value = _required(raw, name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
     if not (lo <= value <= hi) or not math.isfinite(value):
@@ -87,7 +136,7 @@ def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) ->
 
 
 def _integer(raw: Mapping[str, Any], name: str, default, lo: int, hi: int) -> int:
-    value = raw.get(name, default)
+    value = _required(raw, name, default)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -118,6 +167,15 @@ def _hidden(raw: Mapping[str, Any]) -> tuple[int, ...]:
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
             raise ValueError(f"hidden widths must be integers in [1, {MAX_WIDTH}], got {value!r}")
     return tuple(value)
+
+
+def _features(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    value = raw.get("features", Settings.features)
+    if isinstance(value, str):  # "x1^2, x2^2"
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"features must be a list of feature names, got {value!r:.80}")
+    return check_features(value)
 
 
 def _name(raw: Mapping[str, Any]) -> str:
@@ -165,11 +223,13 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         n=n,
         noise=noise_default if noise is None else _number(raw, "noise", None, 0.0, 10.0),
         test_fraction=_number(raw, "test_fraction", Settings.test_fraction, 0.05, 0.9),
+        features=_features(raw),
         hidden=_hidden(raw),
         activation=_choice(raw, "activation", Settings.activation, _activations.NAMES),
         optimizer=_choice(raw, "optimizer", Settings.optimizer, optimizers.NAMES),
         learning_rate=_number(raw, "learning_rate", Settings.learning_rate, 1e-6, 100.0),
         l2=_number(raw, "l2", Settings.l2, 0.0, 10.0),
+        l1=_number(raw, "l1", Settings.l1, 0.0, 10.0),
         batch_size=None if batch_size is None else _integer(raw, "batch_size", None, 1, n),
         seed=_integer(raw, "seed", Settings.seed, 0, datasets.MAX_RUN_SEED),
         steps_per_frame=_integer(raw, "steps_per_frame", Settings.steps_per_frame, 1, max_steps),
@@ -181,7 +241,13 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """``x`` as the shortest text that reads back as the same float (``2``, ``0.0123456789``).
+
+    >>> _fmt(2.0), _fmt(0.1), _fmt(0.0123456789)
+    ('2', '0.1', '0.0123456789')
+    """
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
 
 
 def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
@@ -190,7 +256,7 @@ def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
     Returns:
       ``(command or None, note)``: None, with the reason in ``note``, for what the
       command line cannot express (an uploaded CSV, a noise other than the data set's
-      default, L2).
+      default, input features other than x1, x2, L1 or L2).
 
     >>> command_line(Settings(), 1000)[0].split()[:4]
     ['jaxmlp', 'train', '--dataset', 'circles']
@@ -200,11 +266,16 @@ def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
         missing.append("an uploaded CSV")
     elif settings.noise != default_noise(settings.dataset):
         missing.append(f"noise {_fmt(settings.noise)}")
+    if settings.features != PLANE:
+        missing.append(f"the input features {', '.join(settings.features)}")
+    if settings.l1:
+        missing.append("L1")
     if settings.l2:
         missing.append("L2")
     if missing:
         return None, (
-            f"jaxmlp train has no option for {' or '.join(missing)}: use the Python snippet"
+            f"no jaxmlp train command for this run: it has no option for "
+            f"{' or '.join(missing)}. The Python snippet below reproduces it"
         )
     parts = [
         "jaxmlp train",
@@ -222,9 +293,17 @@ def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
         parts.append(f"--batch-size {settings.batch_size}")
     parts.append("--out out/playground")
     return " ".join(parts), (
-        "the same data, split, initialisation and updates as the page, to float rounding "
-        "(the page passes the learning rate to jaxmlp.train as optimizer state)"
+        "the same data, split, initialisation and compiled updates as the page: the same "
+        "parameters to the last bit (both pass the learning rate to jaxmlp.train as "
+        "optimizer state)"
     )
+
+
+def inner_rule(settings: Settings) -> str:
+    """The optimizer's own update rule in the snippet, of ``learning_rate``."""
+    if settings.optimizer == "momentum":
+        return "optax.sgd(learning_rate, momentum=0.9)"
+    return f"optax.{settings.optimizer}(learning_rate)"
 
 
 def python_snippet(settings: Settings, steps: int) -> str:
@@ -248,35 +327,53 @@ def python_snippet(settings: Settings, steps: int) -> str:
             f"X, y = datasets.{s.dataset}(jax.random.key({keys.data}), {s.n}, "
             f"{_noise_name(s.dataset)}={_fmt(s.noise)})\n"
         )
+    if s.features != PLANE:
+        data += f"features = {s.features!r}  # the network's inputs, computed from x1, x2\n"
     # the rate is given to jaxmlp.train, as the page does: the same program, so the
     # same params to the last bit (optax.adam(rate) itself may round differently)
-    if not s.l2 and s.optimizer != "momentum":
+    if not (s.l2 or s.l1) and s.optimizer != "momentum":
         optimizer = f"optimizer = optax.{s.optimizer}  # takes the learning rate\n"
     else:
-        inner = (
-            "optax.sgd(learning_rate, momentum=0.9)"
-            if s.optimizer == "momentum"
-            else f"optax.{s.optimizer}(learning_rate)"
-        )
-        if s.l2:
-            inner = (
-                "optax.chain(\n"
-                f"        optax.add_decayed_weights({_fmt(s.l2)}, mask=lambda p: tuple(\n"
-                "            jaxmlp.Dense(W=True, b=False) for _ in p)),  # L2 on weights\n"
-                f"        {inner},\n    )"
+        inner = inner_rule(s)
+        penalties = []
+        if s.l2:  # the same order as trajectory.optimizer_factory: L2, L1, the optimizer
+            penalties.append(f"optax.add_decayed_weights({_fmt(s.l2)}, mask=weights),  # + l2 * W")
+        if s.l1:
+            penalties.append(
+                "optax.masked(optax.stateless(lambda g, p: jax.tree.map(\n"
+                f"            lambda gi, pi: gi + {_fmt(s.l1)} * jnp.sign(pi), g, p)), weights),"
+                "  # + l1 * sign(W)"
             )
-        optimizer = f"\n\ndef optimizer(learning_rate):\n    return {inner}\n\n\n"
+        if penalties:
+            inner = "optax.chain(\n" + "".join(f"        {p}\n" for p in penalties)
+            inner += f"        {inner_rule(s)},\n    )"
+        mask = (
+            "\n\ndef weights(params):  # L1 and L2 act on the weights, not the biases\n"
+            "    return tuple(jaxmlp.Dense(W=True, b=False) for _ in params)\n"
+            if penalties
+            else "\n"
+        )
+        optimizer = f"{mask}\n\ndef optimizer(learning_rate):\n    return {inner}\n\n\n"
     batch = (
         f"batch_size={s.batch_size}, key=jax.random.key({keys.shuffle}),"
         if s.batch_size
         else "batch_size=None,"
     )
+    featured = (
+        "X_train = input_features(X_train, features)\nX_test = input_features(X_test, features)\n"
+        if s.features != PLANE
+        else ""
+    )
+    imports = (
+        "from jaxmlp.playground.features import input_features\n" if s.features != PLANE else ""
+    )
     return (
         "import jax\nimport jax.numpy as jnp\nimport numpy as np\nimport optax\n\n"
-        "import jaxmlp\nfrom jaxmlp import datasets, io\n\n"
+        f"import jaxmlp\nfrom jaxmlp import datasets, io\n{imports}\n"
         f"{data}"
         "X_train, X_test, y_train, y_test = datasets.train_test_split(\n"
         f"    jax.random.key({keys.split}), X, y, test_fraction={_fmt(s.test_fraction)})\n"
+        f"{featured}"
         f"params = jaxmlp.init_mlp(jax.random.key({keys.init}), {s.sizes()})\n"
         f"{optimizer}"
         "result = jaxmlp.train(\n"

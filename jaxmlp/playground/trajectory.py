@@ -6,7 +6,7 @@ continues the previous one from its parameters and optimizer state
 (``train(params, ..., opt_state=state, first_step=s, snapshot_every=...)``), which
 ``jaxmlp.train`` makes one run with it: so the parameters at step ``t`` are exactly
 those of one ``jaxmlp.train(..., steps=t)`` call (the optimizer state and the mini-batch
-order included; ``jaxmlp train --steps t`` gives them to float rounding). A chunk is at
+order included; ``jaxmlp train --steps t``, which passes the rate the same way, too). A chunk is at
 most one request's work budget, so neither a request that trains one nor one that waits
 for one holds the session for long; the next chunk is trained in a background thread
 while the page plays the current one. The learning rate is passed to ``train`` as a
@@ -40,9 +40,19 @@ def _weights_only(params) -> tuple:
     return tuple(mlp.Dense(W=True, b=False) for _ in params)  # type: ignore[arg-type]
 
 
+def _add_l1(l1: float) -> optax.GradientTransformation:
+    """Adds ``l1 * sign(W)`` to every weight's gradient: the (sub)gradient of ``l1 * sum |W|``."""
+    return optax.masked(
+        optax.stateless(lambda g, p: jax.tree.map(lambda gi, pi: gi + l1 * jnp.sign(pi), g, p)),
+        _weights_only,
+    )
+
+
 @functools.lru_cache(maxsize=64)
-def optimizer_factory(name: str, l2: float):
-    """The optax constructor of ``jaxmlp train --optimizer name``, with L2 when ``l2 > 0``.
+def optimizer_factory(name: str, l2: float, l1: float = 0.0):
+    """The optax constructor of ``jaxmlp train --optimizer name``, with L2 when ``l2 > 0``
+    and L1 when ``l1 > 0`` (both on the weights, not the biases; L2 first, then L1, as the
+    page's Python snippet writes them).
 
     It takes the learning rate first, for ``jaxmlp.train(..., optimizer=factory,
     learning_rate=rate)``: the rate is then optimizer state, so one compiled program
@@ -55,13 +65,15 @@ def optimizer_factory(name: str, l2: float):
     True
     """
     inner = optimizers.by_name(name)
-    if not l2:
+    if not (l2 or l1):
         return inner
 
-    def with_l2(learning_rate):
-        return optax.chain(optax.add_decayed_weights(l2, mask=_weights_only), inner(learning_rate))
+    def regularized(learning_rate):
+        penalties = [optax.add_decayed_weights(l2, mask=_weights_only)] if l2 else []
+        penalties += [_add_l1(l1)] if l1 else []
+        return optax.chain(*penalties, inner(learning_rate))
 
-    return with_l2
+    return regularized
 
 
 @functools.partial(jax.jit, static_argnames="activation")
@@ -102,7 +114,7 @@ class Trajectory:
         self.settings = settings
         self.problem = problem
         self.activation = _activations.get(settings.activation)
-        self.optimizer = optimizer_factory(settings.optimizer, settings.l2)
+        self.optimizer = optimizer_factory(settings.optimizer, settings.l2, settings.l1)
         self.params0 = jaxmlp.init_mlp(
             jax.random.key(jaxmlp.datasets.run_keys(settings.seed).init), settings.sizes()
         )

@@ -21,6 +21,7 @@ import jaxmlp
 from jaxmlp import _steps, mlp
 from jaxmlp import activations as _activations
 from jaxmlp.playground.data import Problem
+from jaxmlp.playground.features import PLANE, input_features
 from jaxmlp.plots.geometry import hidden_box, line_through_box, plane_in_box
 from jaxmlp.plots.style import grid, plane_limits
 
@@ -30,16 +31,20 @@ MAX_GRAPH_WEIGHTS = 5000  # more weights than this: no network graph (too many e
 
 
 class Canvas(NamedTuple):
-    """The plane the page draws: limits ((x0, x1), (y0, y1)), axes (r,) and points (r*r, 2)."""
+    """The plane the page draws: limits ((x0, x1), (y0, y1)), axes (r,), and the network's
+    inputs at the grid's points (r*r, k): their k input features (``features``)."""
 
     limits: tuple[tuple[float, float], tuple[float, float]]
     xs: np.ndarray
     ys: np.ndarray
     points: jax.Array
+    features: tuple[str, ...] = PLANE
 
 
-def make_canvas(problem: Problem, resolution: int = RESOLUTION) -> Canvas:
-    """A grid around every point of the problem (training and test).
+def make_canvas(
+    problem: Problem, resolution: int = RESOLUTION, features: tuple[str, ...] = PLANE
+) -> Canvas:
+    """A grid around every point of the problem (training and test, in the plane).
 
     >>> from jaxmlp.playground.data import make_problem
     >>> from jaxmlp.playground.settings import Settings
@@ -49,7 +54,8 @@ def make_canvas(problem: Problem, resolution: int = RESOLUTION) -> Canvas:
     X = np.concatenate([np.asarray(problem.X_train), np.asarray(problem.X_test)])
     limits = plane_limits(X)
     xx, yy, points = grid(limits, resolution=resolution)
-    return Canvas(limits, xx[0], yy[:, 0], jnp.asarray(points))  # type: ignore[arg-type]
+    inputs = input_features(jnp.asarray(points), features)
+    return Canvas(limits, xx[0], yy[:, 0], inputs, tuple(features))  # type: ignore[arg-type]
 
 
 def rounded(a, digits: int = 4) -> list:
@@ -113,13 +119,28 @@ def _hidden_space(H: np.ndarray, y: np.ndarray, output: mlp.Dense, act) -> dict 
     return space
 
 
+def collapse(params: mlp.Params) -> mlp.Dense:
+    """The one linear map a network of identity units is: ``W = W_L ... W_1`` (1, d) and
+    ``b`` (1,), so that ``forward(params, X) == X @ W.T + b``: logistic regression.
+
+    >>> p = (mlp.Dense(jnp.array([[2.0], [1.0]]), jnp.array([1.0, 0.0])),
+    ...      mlp.Dense(jnp.array([[1.0, -1.0]]), jnp.array([0.5])))
+    >>> c = collapse(p); c.W.tolist(), c.b.tolist()
+    ([[1.0]], [1.5])
+    """
+    W, b = params[0].W, params[0].b
+    for layer in params[1:]:
+        W, b = layer.W @ W, layer.W @ b + layer.b
+    return mlp.Dense(W, b)
+
+
 def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: str) -> dict:
     """Everything the page draws of ``params``: regions, unit maps, hidden space, graph.
 
     Args:
       params: one network, sizes (2, ..., 1).
-      problem: its data.
-      canvas: the grid of the plane.
+      problem: its data as the network's inputs (:func:`.data.make_inputs`).
+      canvas: the grid of the plane, with its inputs of the same features.
       activation: hidden activation name.
 
     Returns:
@@ -127,7 +148,8 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
       first-layer unit (at most 16) its activation map ``z`` (r, r), both as
       :func:`encode_map`; ``line`` end points
       ``[[x0, x1], [y0, y1]]`` (or []) and ``w``, ``b``; ``hidden`` (or None);
-      ``network`` sizes, weights and biases; ``train_accuracy``, ``test_accuracy``.
+      ``network`` sizes, weights and biases; ``train_accuracy``, ``test_accuracy``;
+      for identity units, ``collapsed``: the one linear map ``w``, ``b`` (:func:`collapse`).
 
     >>> from jaxmlp.playground.data import make_problem
     >>> from jaxmlp.playground.settings import Settings
@@ -159,7 +181,9 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
     if len(params) > 1:
         W, b = np.asarray(params[0].W, np.float64), np.asarray(params[0].b, np.float64)
         for i in range(min(W.shape[0], MAX_UNIT_MAPS)):
-            line = line_through_box(W[i], b[i], canvas.limits) if np.any(W[i]) else None
+            # a unit's boundary is a line in the plane only when its inputs are x1, x2
+            plane = canvas.features == PLANE and np.any(W[i])
+            line = line_through_box(W[i], b[i], canvas.limits) if plane else None
             out["units"].append(
                 {
                     "z": encode_map(units[i].reshape(r, r)),
@@ -170,6 +194,9 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
             )
         y = np.asarray(problem.y_train)
         out["hidden"] = _hidden_space(np.asarray(hidden, np.float64), y, params[-1], act)
+    if activation == "identity" and len(params) > 1:
+        one = jax.device_get(collapse(params))
+        out["collapsed"] = {"w": rounded(one.W[0]), "b": round(float(one.b[0]), 4)}
     n_weights = sum(int(layer.W.size) for layer in params)
     out["network"] = {
         "sizes": list(mlp.sizes_of(params)),

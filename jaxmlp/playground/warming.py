@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jaxmlp import activations as _activations
 from jaxmlp import optimizers
 from jaxmlp.playground import budget, views
-from jaxmlp.playground.data import make_problem
+from jaxmlp.playground.data import make_inputs, make_problem
 from jaxmlp.playground.settings import GENERATED, MAX_WIDTH, Settings, default_noise
 from jaxmlp.playground.trajectory import Trajectory
 
@@ -73,7 +73,8 @@ def warm(settings: Settings, stopped: Callable[[], bool] = lambda: False) -> boo
     problem = make_problem(settings)
     rows = int(problem.X_train.shape[0])
     settings, _ = budget.fit(settings, rows, rows + int(problem.X_test.shape[0]))  # as configure
-    canvas = views.make_canvas(problem)
+    canvas = views.make_canvas(problem, features=settings.features)
+    problem = make_inputs(settings)
     if stopped():
         return False
     segment = Trajectory(settings, problem, executor=None).first_segment()

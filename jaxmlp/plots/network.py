@@ -20,7 +20,7 @@ from jaxmlp import mlp, validation
 from jaxmlp.plots import style
 
 # Positive weights push towards class 1 (vermillion), negative towards class 0 (blue).
-POSITIVE_COLOR, NEGATIVE_COLOR = style.CLASS_COLORS[1], style.CLASS_COLORS[0]
+NEGATIVE_COLOR, POSITIVE_COLOR = style.SIGN_COLORS
 LAYER_DX = 2.6  # horizontal distance between layers (data units)
 INCH = 0.85  # inches per data unit of a new figure
 

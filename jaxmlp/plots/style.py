@@ -22,6 +22,9 @@ from matplotlib.lines import Line2D
 CLASS_COLORS = ("#0072B2", "#D55E00")  # Okabe-Ito blue (label 0), vermillion (label 1)
 CLASS_MARKERS = ("o", "^")
 CLASS_LABELS = ("class 0", "class 1")
+# The sign of a weight or bias, everywhere (figures and the playground): negative blue,
+# positive vermillion, the class each pushes towards (a positive weight raises z).
+SIGN_COLORS = (CLASS_COLORS[0], CLASS_COLORS[1])
 REGION_COLORS = ("#D3E5F2", "#F7D9C7")  # light tints of the class colours, for filled regions
 BOUNDARY_COLOR = "#1A1A1A"  # decision boundary (probability 0.5)
 # Hidden units / separate linear classifiers: the rest of Okabe-Ito, distinct from the classes.

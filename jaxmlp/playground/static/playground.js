@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["dataset", "n", "noise", "test_fraction", "seed", "hidden", "activation",
-  "optimizer", "learning_rate", "l2", "batch_size", "steps_per_frame", "max_steps"];
+  "optimizer", "learning_rate", "l2", "l1", "batch_size", "steps_per_frame", "max_steps"];
 const PLOT_CONFIG = { displayModeBar: false, responsive: true, staticPlot: false };
 
 const state = {
@@ -69,8 +69,10 @@ function showNotes(notes) {
   $("notes").hidden = !(notes && notes.length);
 }
 
+const STATE_TEXT = { ready: "ready: press \u25B6 play", paused: "paused: press \u25B6 play to go on" };
+
 function setState(text) {
-  $("state").textContent = text;
+  $("state").textContent = STATE_TEXT[text] || text;
   $("state").dataset.state = text;
 }
 
@@ -86,10 +88,25 @@ function showSettings(s) {
     $(name).value = name === "hidden" ? value.join(",") : (value === null ? "" : value);
   }
   $("csv-row").hidden = s.dataset !== "csv";
+  for (const box of document.querySelectorAll("#features input")) {
+    box.checked = s.features.includes(box.value);
+  }
+}
+
+// The input features: one checkbox per name of jaxmlp.playground.features.
+function fillFeatures(names) {
+  $("features").innerHTML = names.map((name) =>
+    `<label><input type="checkbox" value="${name}"> ${name}</label>`).join("");
+}
+
+function checkedFeatures() {
+  return [...document.querySelectorAll("#features input")].filter((b) => b.checked)
+    .map((b) => b.value);
 }
 
 function readSettings() {
-  const number = (id) => Number($(id).value);
+  // an empty field is sent as null: the server answers "<field> is required", never 0
+  const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
   const s = {
     dataset: $("dataset").value,
     n: number("n"),
@@ -101,6 +118,8 @@ function readSettings() {
     optimizer: $("optimizer").value,
     learning_rate: number("learning_rate"),
     l2: number("l2"),
+    l1: number("l1"),
+    features: checkedFeatures(),
     batch_size: $("batch_size").value === "" ? null : number("batch_size"),
     steps_per_frame: number("steps_per_frame"),
     max_steps: number("max_steps"),
@@ -177,8 +196,14 @@ function planeLayout(extra = {}) {
   };
 }
 
+// The discretized view: each grid point's class (probability above 0.5 or not).
+function shownRegions(z) {
+  return $("discretize").checked ? z.map((row) => row.map((p) => (p > 0.5 ? 1 : 0))) : z;
+}
+
 function regionTraces(z, { withTest = false, size = 6, points = true } = {}) {
   const d = state.data;
+  z = shownRegions(z);
   const traces = [
     { type: "heatmap", x: d.grid[0], y: d.grid[1], z, zmin: 0, zmax: 1, zsmooth: "fast",
       colorscale: regionScale(), showscale: false, hoverinfo: "skip" },
@@ -278,6 +303,7 @@ function nodePositions(sizes) {
 function drawNetwork(f) {
   const net = f.network;
   const pos = nodePositions(net.sizes);
+  const [negative, positive] = state.choices.palette.sign; // as jaxmlp.plots.network_graph
   const traces = [];
   const annotations = [];
   if (net.weights) {
@@ -293,7 +319,7 @@ function drawNetwork(f) {
     for (const [key, b] of Object.entries(buckets)) {
       traces.push({
         type: "scatter", mode: "lines", x: b.x, y: b.y, hoverinfo: "skip",
-        line: { width: 0.7 + 1.6 * b.level, color: key[0] === "+" ? "#0072B2" : "#D55E00" },
+        line: { width: 0.7 + 1.6 * b.level, color: key[0] === "+" ? positive : negative },
         opacity: 0.35 + 0.2 * b.level,
       });
     }
@@ -305,11 +331,17 @@ function drawNetwork(f) {
   traces.push({
     type: "scatter", mode: "markers", hoverinfo: "text",
     x: pos.flat().map((p) => p[0]), y: pos.flat().map((p) => p[1]),
-    text: pos.flatMap((layer, l) => layer.map((_, i) => (l === 0 ? `x${i + 1}` :
+    text: pos.flatMap((layer, l) => layer.map((_, i) => (l === 0 ? state.data.settings.features[i] :
       `layer ${l} unit ${i + 1}: b = ${(biases[l] || [])[i]}`))),
-    marker: { size: 16, color: biases.flat(), colorscale: "RdBu", cmid: 0,
+    // the bias on the weights' scale: blue negative, white 0, vermillion positive
+    marker: { size: 16, color: biases.flat(), cmid: 0,
+      colorscale: [[0, negative], [0.5, "#ffffff"], [1, positive]],
+      showscale: true, colorbar: { title: { text: "bias", side: "right" }, thickness: 10, len: 0.6 },
       line: { width: 1, color: "#333" } },
   });
+  $("network-note").textContent = f.collapsed ?
+    `Identity units: the whole network is one linear map, w = [${f.collapsed.w.join(", ")}], ` +
+    `b = ${f.collapsed.b}: its boundary is a line, as logistic regression's.` : "";
   Plotly.react("network", traces, {
     margin: { l: 8, r: 8, t: 8, b: 8 }, showlegend: false, annotations, uirevision: "net",
     xaxis: { visible: false }, yaxis: { visible: false },
@@ -512,6 +544,7 @@ async function refreshGradients() {
 // ---- playing ----
 
 async function play() {
+  $("hint").hidden = true;
   state.playing = true;
   state.lastDraw = null;
   $("play").classList.add("playing");
@@ -605,6 +638,35 @@ async function reproduce() {
   }
 }
 
+// ---- the post's steps ----
+
+async function postStep(i) {
+  const step = state.choices.post_steps[i];
+  if (state.playing) pause();
+  $("hint").hidden = true;
+  $("story-title").textContent = step.title;
+  $("story-caption").textContent = step.caption;
+  $("story").hidden = false;
+  await applySettings(step.settings);
+  if (!state.playing && $("error").textContent === "") play();
+}
+
+// A control changed by hand: the post's step shown no longer describes the run.
+function changedByHand() {
+  $("story").hidden = true;
+  applySettings(readSettings());
+}
+
+function fillSteps(steps) {
+  for (const id of ["post-steps", "hint-steps"]) {
+    $(id).innerHTML = steps.map((step, i) =>
+      `<button data-step="${i}" title="${step.caption}">${step.title}</button>`).join("");
+  }
+  for (const button of document.querySelectorAll("[data-step]")) {
+    button.addEventListener("click", () => postStep(Number(button.dataset.step)));
+  }
+}
+
 // ---- start ----
 
 async function start() {
@@ -613,6 +675,11 @@ async function start() {
     fillSelect("dataset", state.choices.datasets);
     fillSelect("activation", state.choices.activations);
     fillSelect("optimizer", state.choices.optimizers);
+    fillFeatures(state.choices.features);
+    fillSteps(state.choices.post_steps);
+    const [negative, positive] = state.choices.palette.sign;
+    $("swatch-positive").style.background = positive;
+    $("swatch-negative").style.background = negative;
     setState("compiling");
     state.data = await api("GET", "/api/data");
     showSettings(state.data.settings);
@@ -632,9 +699,14 @@ async function start() {
         $("noise").value = state.choices.default_noise[$("dataset").value] ?? 0;
         if ($("dataset").value === "csv" && !state.csvText) return; // wait for the file
       }
-      applySettings(readSettings());
+      changedByHand();
     });
   }
+  for (const box of document.querySelectorAll("#features input")) {
+    box.addEventListener("change", changedByHand);
+  }
+  $("discretize").addEventListener("change", () => state.frame && drawRegions(state.frame));
+  $("hint-play").addEventListener("click", () => state.playing || play());
   $("csv").addEventListener("change", async () => {
     const file = $("csv").files[0];
     if (!file) return;
