@@ -8,10 +8,12 @@ one in use), records the machine once, and writes ``<out>/<name>.json`` (config,
 command, results) and ``<out>/<name>.md``, rendered from the JSON by the declared tables:
 ``--render-only`` re-renders the page from a stored JSON without measuring anything.
 
-Timers: :func:`time_calls` (first call and later ones), :func:`interleaved` (functions called
+Timers: :func:`timed` (one call), :func:`interleaved` (the first call, then functions called
 in turn, round after round: fair on a shared machine) and :func:`interleaved_processes` (the
-same with a fresh Python process per call, for cold starts). Benchmarks import this module
-and ``jaxmlp``, never one another.
+same with a fresh Python process per call, optionally each with an empty compilation cache,
+for cold starts); a script's ``child(cfg, *args)`` runs in such a process
+(:func:`child_command`). :func:`jax_events` counts compilations. Benchmarks import this module,
+``_baselines`` and ``jaxmlp``, never one another.
 """
 
 from __future__ import annotations
@@ -113,19 +115,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """First call's wall time (compile included) and ``repeats`` later ones, in seconds."""
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return first, times
-
-
 def interleaved(
     fns: dict[str, Callable[[], object]], repeats: int, warm: int = 0
 ) -> dict[str, dict]:
@@ -211,9 +200,9 @@ def interleaved_processes(
     printing a JSON object gives it as its result. ``envs`` may give a command its own
     environment (else ``env``). ``empty_cache``: every process gets its own empty
     ``JAXMLP_CACHE_DIR`` (``{tmp}`` in an argv names that folder's parent); a command named in
-    ``warm`` first runs once untimed in the same folder, to fill the cache. Returns each
-    command's results, one per round, with ``wall_s`` added. A failing child raises
-    ``RuntimeError``.
+    ``warm`` first runs once in the same folder, to fill the cache (its result under
+    ``"warming"``). Returns each command's results, one per round, with ``wall_s`` (the whole
+    process) added. A failing child raises ``RuntimeError``.
     """
     out: dict[str, list[dict]] = {name: [] for name in commands}
     for r in range(rounds):
@@ -224,10 +213,22 @@ def interleaved_processes(
                 if empty_cache:
                     child_env.pop("JAXMLP_NO_CACHE", None)
                     child_env["JAXMLP_CACHE_DIR"] = os.path.join(tmp, "cache")
-                if name in warm:
-                    _process(name, argv, child_env)
-                out[name].append(_process(name, argv, child_env))
+                first = {"warming": _process(name, argv, child_env)} if name in warm else {}
+                out[name].append(_process(name, argv, child_env) | first)
     return out
+
+
+def tree_of(ref: str, folder: str | os.PathLike) -> pathlib.Path:
+    """A jaxmlp tree to measure beside this one: ``ref`` if it is a directory holding
+    ``jaxmlp/``, else git commit ``ref``'s ``jaxmlp/`` extracted into ``folder``."""
+    if pathlib.Path(ref).is_dir():
+        return pathlib.Path(ref)
+    tree = pathlib.Path(folder) / f"baseline-{ref.replace('/', '_').replace('~', '-')}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "jaxmlp"],
+                             capture_output=True, check=True)  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 def _process(name: str, argv: list[str], env: dict) -> dict:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import statistics
 import time
 import traceback
 
@@ -62,11 +61,8 @@ QUICK = dict(train_steps=5, mlp_log2_n=10, sweep_models=8, sweep_steps=20, repea
 def _timed(fn, *args, repeats: int) -> dict:
     """Compile-and-warm-up call, then the median and min wall time of ``repeats`` calls."""
     outs = []
-    first, times = harness.time_calls(
-        lambda: outs.append(jax.block_until_ready(fn(*args))), repeats
-    )
-    return {"first_call_s": first, "median_s": statistics.median(times), "min_s": min(times),
-            "out": outs[0]}  # fmt: skip
+    t = harness.interleaved({"": lambda: outs.append(jax.block_until_ready(fn(*args)))}, repeats)
+    return t[""] | {"min_s": min(t[""]["times_s"]), "out": outs[0]}
 
 
 def _max_diff(a, b) -> float:
@@ -245,26 +241,25 @@ def bench_train(cfg: Config, end: float) -> dict:
 
 def tables(r: dict) -> list[Table]:
     """bench_gpu.md: (a) the kernels, (b) many models, and train's two backends."""
-    out = []
-    mlp, sweep, train = r.get("mlp", {}), r.get("sweep", {}), r.get("train", {})
+    out, mlp, sweep, train = [], r.get("mlp", {}), r.get("sweep", {}), r.get("train", {})
+    cols = ["Pallas config", "max abs diff"]
     if "xla_ms" in mlp.get("highest", {}):
         rows = []
         for precision in ("highest", "default"):
             x = mlp[precision]
-            for name, xla_key, tuned, speedup in (
-                ("forward", "forward", x["pallas_forward"], x.get("forward_speedup")),
-                ("forward + grads vs manual", "manual_grads", x["pallas_grads"],
-                 x.get("grads_speedup_vs_manual")),
-                ("forward + grads vs autodiff", "autodiff_grads", x["pallas_grads"],
-                 x.get("grads_speedup_vs_autodiff")),
+            for name, key, tuned, speedup in (
+                ("forward", "forward", "pallas_forward", "forward_speedup"),
+                ("forward + grads vs manual", "manual_grads", "pallas_grads",
+                 "grads_speedup_vs_manual"),
+                ("forward + grads vs autodiff", "autodiff_grads", "pallas_grads",
+                 "grads_speedup_vs_autodiff"),
             ):  # fmt: skip
-                best = tuned["best"] or {}
-                rows.append([precision, name, x["xla_ms"][xla_key], best.get("ms"), speedup,
+                best = x[tuned]["best"] or {}
+                rows.append([precision, name, x["xla_ms"][key], best.get("ms"), x.get(speedup),
                              str(best.get("config")), best.get("max_abs_diff")])  # fmt: skip
         title = f"(a) sizes {tuple(mlp['sizes'])}, {mlp['activation']}, n = {mlp['n']}"
-        columns = ["precision", "pass", "XLA ms", "Pallas ms", "speedup", "Pallas config",
-                   "max abs diff"]  # fmt: skip
         note = "Median ms; Pallas at its best configuration (all configurations in the JSON)."
+        columns = ["precision", "pass", "XLA ms", "Pallas ms", "speedup", *cols]
         out.append(Table(title, columns, rows, note))
     if "xla_s" in sweep:
         best, api = sweep["pallas"]["best"] or {}, sweep.get("jaxmlp_sweep", {})
@@ -277,8 +272,7 @@ def tables(r: dict) -> list[Table]:
                          api["max_abs_diff_loss_curves"]])  # fmt: skip
         title = (f"(b) {sweep['models']} models {tuple(sweep['sizes'])} x {sweep['steps']} steps "
                  f"({sweep['activation']}, n = {sweep['n']}, float32 'highest')")  # fmt: skip
-        columns = ["comparison", "XLA s", "Pallas s", "speedup", "Pallas config", "max abs diff"]
-        out.append(Table(title, columns, rows))
+        out.append(Table(title, ["comparison", "XLA s", "Pallas s", "speedup", *cols], rows))
     rows = [[name, str(tuple(x["sizes"])), x["n"], x["xla_s"], x["pallas_s"], x["pallas_speedup"]]
             for name, x in train.items() if isinstance(x, dict) and "xla_s" in x]  # fmt: skip
     if rows:
@@ -286,9 +280,7 @@ def tables(r: dict) -> list[Table]:
         columns = ["problem", "sizes", "n", "xla s", "pallas s", "pallas speedup"]
         out.append(Table(title, columns, rows))
     errors = [[name, r[name]["error"]] for name in ("mlp", "sweep", "train") if "error" in r[name]]
-    if errors:
-        out.append(Table("Failed sections", ["section", "error"], errors))
-    return out
+    return out + ([Table("Failed sections", ["section", "error"], errors)] if errors else [])
 
 
 def run(cfg: Config, args) -> dict:
