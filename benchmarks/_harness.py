@@ -147,17 +147,21 @@ def child_command(script: str, cfg: Any, *args: object) -> list[str]:
     return [sys.executable, str(script), "--child", config, *map(str, args)]
 
 
-def peak_rss_bytes() -> int:
+def peak_rss_bytes(reset: bool = False) -> int | None:
     """This process's peak RSS in bytes: Linux's ``VmHWM`` (``ru_maxrss`` also counts the
-    parent's RSS at the fork of a child process), else ``getrusage``."""
+    parent's RSS at the fork of a child process), else ``getrusage``. ``reset``: the peak
+    restarts from the RSS now (Linux only; None elsewhere)."""
     import resource
 
     try:
+        if reset:
+            pathlib.Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
         for line in pathlib.Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     except OSError:
-        pass
+        if reset:
+            return None
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 

@@ -18,31 +18,19 @@ import json
 import os
 import statistics
 import time
+import warnings
 
 import _harness as harness
 from _harness import Table
 
+E, S, O = ("xla_cpu_use_fusion_emitters", "xla_cpu_parallel_codegen_split_count",
+           "xla_backend_optimization_level")  # fmt: skip
 SETTINGS = {
-    "default": {},
-    "no-emitters": {"xla_cpu_use_fusion_emitters": False},
-    "split-1": {"xla_cpu_parallel_codegen_split_count": 1},
-    "both": {"xla_cpu_use_fusion_emitters": False, "xla_cpu_parallel_codegen_split_count": 1},
-    "both-O1": {
-        "xla_cpu_use_fusion_emitters": False,
-        "xla_cpu_parallel_codegen_split_count": 1,
-        "xla_backend_optimization_level": 1,
-    },
-    "both-O0": {
-        "xla_cpu_use_fusion_emitters": False,
-        "xla_cpu_parallel_codegen_split_count": 1,
-        "xla_backend_optimization_level": 0,
-    },
-    "split-1-O1": {"xla_cpu_parallel_codegen_split_count": 1, "xla_backend_optimization_level": 1},
-    "split-1-cheap-llvm": {
-        "xla_cpu_parallel_codegen_split_count": 1,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-}
+    "default": {}, "no-emitters": {E: False}, "split-1": {S: 1}, "both": {E: False, S: 1},
+    "both-O1": {E: False, S: 1, O: 1}, "both-O0": {E: False, S: 1, O: 0},
+    "split-1-O1": {S: 1, O: 1},
+    "split-1-cheap-llvm": {S: 1, "xla_llvm_disable_expensive_passes": True},
+}  # fmt: skip
 
 CASES = (
     "train_2-3-1_n200",
@@ -72,14 +60,13 @@ def _case(name: str):
         X = np.random.default_rng(0).normal(size=(n, sizes[0])).astype(np.float32)
         y = (X[:, 0] > 0).astype(np.int32)
         params = jaxmlp.init_mlp(jax.random.key(1), sizes)
-        key = jax.random.key(0) if batch else jax.random.key(0)
         options = dict(
             activation=jaxmlp.activations.get(act), optimizer=optimizers.static(opt),
             steps=steps, batch_size=batch, grad="manual", snapshot_every=None,
             backend="xla", rate_name=None,
         )  # fmt: skip
         fun = training._train_guarded.__wrapped__ if guarded else training._train_fast_impl
-        return fun, (params, X, y, key, None, np.int32(0), None), options
+        return fun, (params, X, y, jax.random.key(0), None, np.int32(0), None), options
 
     if name.startswith("train_") or name.startswith("guarded_"):
         spec = {
@@ -108,7 +95,7 @@ def _case(name: str):
             return real(*args, **kwargs)
 
         attr = "flat_loss_and_grad" if "lbfgs" in name else "run_epochs"
-        setattr(programs, attr, spy)
+        setattr(programs, attr, spy)  # only to capture the call's arguments; put back below
         if "1024" in name:
             X = np.random.default_rng(0).normal(size=(100_000, 20)).astype(np.float32)
             y = (X[:, 0] > 0).astype(int)
@@ -117,12 +104,12 @@ def _case(name: str):
             X, y = load_digits(return_X_y=True)
             solver = name.split("_")[1]
             est = MLPClassifier((64,), solver=solver, max_iter=50, random_state=0)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est.fit(X, y)  # at XLA's defaults: only to capture the call's arguments
-        setattr(programs, attr, real)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X, y)  # at XLA's defaults
+        finally:
+            setattr(programs, attr, real)
         args, kwargs = captured["call"]
         return real.__wrapped__, args, kwargs
     if name.startswith("predict_"):

@@ -26,6 +26,7 @@ Writes ``OUT/bench_search.json`` and ``OUT/bench_search.md``::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import resource
 import statistics
@@ -98,9 +99,7 @@ def param_grid(grid: str, cfg: Config) -> dict:
 
 
 def n_fits(grid: str, cfg: Config) -> int:
-    n = 1
-    for values in param_grid(grid, cfg).values():
-        n *= len(values)
+    n = math.prod(len(values) for values in param_grid(grid, cfg).values())
     return n * (cfg.circles_folds if grid == "circles" else cfg.digits_folds)
 
 

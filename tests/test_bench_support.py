@@ -168,6 +168,19 @@ def test_interleaved_processes_alternate_fresh_processes(harness):
     assert len(set(pids)) == 4 and all(r["wall_s"] > 0 for name in "ab" for r in runs[name])
 
 
+def test_interleaved_processes_reverse_odd_rounds_with_empty_caches(harness):
+    import sys
+
+    child = "import json, os, time; print(json.dumps({'cache': os.environ['JAXMLP_CACHE_DIR'], 't': time.time()}))"  # noqa: E501
+    commands = {name: [sys.executable, "-c", child] for name in ("a", "b")}
+    runs = harness.interleaved_processes(commands, 2, empty_cache=True, warm=["b"])
+    a, b = runs["a"], runs["b"]
+    assert a[0]["t"] < b[0]["t"] and b[1]["t"] < a[1]["t"]  # a, b; then b, a
+    assert len({r["cache"] for r in a + b}) == 4  # every process its own empty cache
+    assert all(r["warming"]["cache"] == r["cache"] for r in b)  # warmed in the same folder
+    assert all("warming" not in r for r in a)
+
+
 def test_every_stored_result_renders_its_docs_page(load_benchmark, tmp_path):
     """docs/bench/*.md are rendered from the stored JSON by each benchmark's tables."""
     import pathlib
