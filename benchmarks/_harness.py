@@ -8,15 +8,19 @@ one in use), records the machine once, and writes ``<out>/<name>.json`` (config,
 command, results) and ``<out>/<name>.md``, rendered from the JSON by the declared tables:
 ``--render-only`` re-renders the page from a stored JSON without measuring anything.
 
-Timers: :func:`time_calls` (first call and later ones), :func:`interleaved` (functions called
+Timers: :func:`timed` (one call), :func:`interleaved` (the first call, then functions called
 in turn, round after round: fair on a shared machine) and :func:`interleaved_processes` (the
-same with a fresh Python process per call, for cold starts). Benchmarks import this module
-and ``jaxmlp``, never one another.
+same with a fresh Python process per call, optionally each with an empty compilation cache,
+for cold starts); a script's ``child(cfg, *args)`` runs in such a process
+(:func:`child_command`). :func:`jax_events` counts compilations. Benchmarks import this module,
+``_baselines`` and ``jaxmlp``, never one another.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
@@ -27,6 +31,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,7 +89,7 @@ def describe(m: dict) -> str:
     """One line about a machine record (older records name fewer fields)."""
     versions = m.get("versions", {})
     parts = [
-        m.get("date_utc"),
+        m.get("date_utc") or m.get("date"),
         m.get("cpu"),
         f"{m['cpu_count']} CPUs" if m.get("cpu_count") else m.get("machine"),
         m.get("jax_backend") or m.get("backend"),
@@ -108,19 +113,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = jax.block_until_ready(fn())
     return time.perf_counter() - start, out
-
-
-def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """First call's wall time (compile included) and ``repeats`` later ones, in seconds."""
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return first, times
 
 
 def interleaved(
@@ -149,35 +141,108 @@ def interleaved(
     return out
 
 
-def child_result(result: dict) -> None:
-    """What a child process of :func:`interleaved_processes` prints: one JSON line, last."""
-    print(json.dumps(result), flush=True)
+def child_command(script: str, cfg: Any, *args: object) -> list[str]:
+    """The argv of a fresh process that runs ``script``'s ``child(cfg, *args)`` (:func:`main`)."""
+    config = json.dumps(dataclasses.asdict(cfg))
+    return [sys.executable, str(script), "--child", config, *map(str, args)]
+
+
+def peak_rss_bytes(reset: bool = False) -> int | None:
+    """This process's peak RSS in bytes: Linux's ``VmHWM`` (``ru_maxrss`` also counts the
+    parent's RSS at the fork of a child process), else ``getrusage``. ``reset``: the peak
+    restarts from the RSS now (Linux only; None elsewhere)."""
+    import resource
+
+    try:
+        if reset:
+            pathlib.Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        if reset:
+            return None
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+COMPILE = "/jax/core/compile/backend_compile_duration"  # XLA compiles, or cache reads of them
+
+
+@contextlib.contextmanager
+def jax_events():
+    """Sums JAX's duration events inside the block: yields ``{"seconds": {event: s},
+    "counts": {event: n}}``; ``counts[COMPILE]`` is the number of programs compiled."""
+    import jax
+
+    got: dict = {"seconds": collections.defaultdict(float), "counts": collections.Counter()}
+
+    def listen(name, seconds, **kwargs):
+        got["seconds"][name] += seconds
+        got["counts"][name] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        yield got
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 def interleaved_processes(
-    commands: dict[str, Sequence[str]], rounds: int, *, env: dict | None = None, envs=None
+    commands: dict[str, Sequence[str]],
+    rounds: int,
+    *,
+    env: dict | None = None,
+    envs: dict | None = None,
+    empty_cache: bool = False,
+    warm: Sequence[str] = (),
 ) -> dict[str, list[dict]]:
-    """Runs every command in a fresh process, in turn, for ``rounds`` rounds.
+    """Runs every command in a fresh process, in turn, for ``rounds`` rounds (odd rounds in
+    the reverse order), so that the load of a shared machine falls on every command alike.
 
-    Each command is an argv (``[sys.executable, script, ...]``) whose process ends by
-    printing one JSON object (:func:`child_result`); ``envs`` may give a command its own
-    environment (else ``env``). Returns each command's objects, one per round, with
-    ``wall_s`` added; the load of a shared machine falls on every command alike. A failing
-    child raises ``RuntimeError``.
+    Each command is an argv (:func:`child_command`, or any program); a process that ends by
+    printing a JSON object gives it as its result. ``envs`` may give a command its own
+    environment (else ``env``). ``empty_cache``: every process gets its own empty
+    ``JAXMLP_CACHE_DIR`` (``{tmp}`` in an argv names that folder's parent); a command named in
+    ``warm`` first runs once in the same folder, to fill the cache (its result under
+    ``"warming"``). Returns each command's results, one per round, with ``wall_s`` (the whole
+    process) added. A failing child raises ``RuntimeError``.
     """
     out: dict[str, list[dict]] = {name: [] for name in commands}
-    for _ in range(rounds):
-        for name, argv in commands.items():
-            start = time.perf_counter()
-            child_env = (envs or {}).get(name, env)
-            done = subprocess.run(
-                list(argv), env=child_env, capture_output=True, text=True, check=False
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"{name}: exit status {done.returncode}\n{done.stderr[-2000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            out[name].append({**result, "wall_s": time.perf_counter() - start})
+    for r in range(rounds):
+        for name in list(commands)[:: -1 if r % 2 else 1]:
+            child_env = dict((envs or {}).get(name, env) or os.environ)
+            with tempfile.TemporaryDirectory() as tmp:
+                argv = [a.replace("{tmp}", tmp) for a in commands[name]]
+                if empty_cache:
+                    child_env.pop("JAXMLP_NO_CACHE", None)
+                    child_env["JAXMLP_CACHE_DIR"] = os.path.join(tmp, "cache")
+                first = {"warming": _process(name, argv, child_env)} if name in warm else {}
+                out[name].append(_process(name, argv, child_env) | first)
     return out
+
+
+def tree_of(ref: str, folder: str | os.PathLike) -> pathlib.Path:
+    """A jaxmlp tree to measure beside this one: ``ref`` if it is a directory holding
+    ``jaxmlp/``, else git commit ``ref``'s ``jaxmlp/`` extracted into ``folder``."""
+    if pathlib.Path(ref).is_dir():
+        return pathlib.Path(ref)
+    tree = pathlib.Path(folder) / f"baseline-{ref.replace('/', '_').replace('~', '-')}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "jaxmlp"],
+                             capture_output=True, check=True)  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def _process(name: str, argv: list[str], env: dict) -> dict:
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: exit status {done.returncode}\n{done.stderr[-2000:]}")
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    result = json.loads(last) if last.startswith("{") else {}
+    return {**result, "wall_s": time.perf_counter() - start}
 
 
 # --------------------------------------------------------------------------- pages
@@ -206,12 +271,13 @@ def markdown_table(table: Table) -> str:
 def render(record: dict, doc: str, tables: Callable[[dict], list[Table]]) -> str:
     """A benchmark's page from its stored record: what it measures, where, and its tables."""
     title, _, rest = doc.strip().partition("\n")
+    meta = record.get("meta", {})  # records from before the harness: command and machine here
     prose = [p for p in rest.split("\n\n") if p.strip() and not p.strip("\n").startswith("    ")]
     header = [f"# {title.rstrip('.')}", ""] + ([prose[0].strip(), ""] if prose else [])
     header += [
-        f"Command: `{record.get('command', '')}`",
+        f"Command: `{record.get('command') or meta.get('command', '')}`",
         "",
-        f"Machine: {describe(record.get('machine') or record.get('versions') or {})}.",
+        f"Machine: {describe(record.get('machine') or record.get('versions') or meta)}.",
         "",
         "<!-- rendered from the stored JSON by benchmarks/_harness.py; do not edit -->",
         "",
@@ -245,14 +311,22 @@ def main(
     *,
     name: str | None = None,
     flags: Callable[[argparse.ArgumentParser], None] | None = None,
+    child: Callable[..., dict] | None = None,
     out: str = "out/bench",
 ) -> dict:
     """Parses the shared flags (and ``flags(parser)``'s), runs, writes the JSON and the page.
 
     ``script`` is the benchmark's ``__file__``; ``name`` of its files, the script's stem unless
-    given. ``--render-only`` re-renders ``<out>/<name>.md`` from ``<out>/<name>.json``.
-    ``run(cfg, args)`` returns the results, a dict of JSON values.
+    given. A flag of ``flags`` whose ``dest`` is a field of ``config`` sets that field (unless
+    it is None). ``--render-only`` re-renders ``<out>/<name>.md`` from ``<out>/<name>.json``.
+    ``run(cfg, args)`` returns the results, a dict of JSON values. ``--child CONFIG ARGS``
+    (:func:`child_command`) prints ``child(config(**CONFIG), *ARGS)`` as one JSON line instead.
     """
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] == ["--child"] and child is not None:
+        result = child(config(**json.loads(args_list[1])), *args_list[2:])
+        print(json.dumps(result), flush=True)
+        return result
     script_path = pathlib.Path(script)
     name = name or script_path.stem
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
@@ -277,14 +351,13 @@ def main(
     print(f"device: {jax.default_backend()}: {len(devices)} x {devices[0].device_kind}", flush=True)
     compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     settings = dict(quick) if args.quick else {}
-    if args.repeats is not None:
-        if "repeats" not in {f.name for f in dataclasses.fields(config)}:
-            parser.error("--repeats: this benchmark times no repeats")
-        settings["repeats"] = args.repeats
+    fields = {f.name for f in dataclasses.fields(config)}
+    if args.repeats is not None and "repeats" not in fields:
+        parser.error("--repeats: this benchmark times no repeats")
+    settings |= {k: v for k, v in vars(args).items() if k in fields and v is not None}
     cfg = config(**settings)
-    argv_text = " ".join(sys.argv[1:] if argv is None else argv)
     record = {
-        "command": f"python benchmarks/{script_path.name} {argv_text}".strip(),
+        "command": " ".join(["python", f"benchmarks/{script_path.name}", *args_list]),
         "config": dataclasses.asdict(cfg),
         "machine": machine(),
     }

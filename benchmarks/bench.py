@@ -24,24 +24,19 @@ are missing give rows that say so. Writes bench.json, bench.md and bench.png to 
 from __future__ import annotations
 
 import dataclasses
-import json
+import importlib.util
 import os
 import pathlib
-import subprocess
-import sys
-import warnings
-from collections.abc import Callable
 
 # PyTorch's idle OpenMP threads otherwise spin on the cores that the next timing
 # (of another library, interleaved) needs; set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import _baselines as base  # noqa: E402
 import _harness as harness  # noqa: E402
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from _baselines import numpy_loop  # noqa: E402
 from _harness import Table, interleaved  # noqa: E402
 
 import jaxmlp  # noqa: E402
@@ -71,412 +66,152 @@ class Config:
     rss_steps: int = 20
 
 
-QUICK = dict(
-    repeats=3,
-    steps=1000,
-    grid_n=(1_000, 10_000),
-    grid_width=(8, 64),
-    grid_batch=512,
-    grid_repeats=2,
-    grid_steps=((8, 20), (64, 10)),
-    rss_width=64,
-    rss_steps=5,
-)
-
-
-# --------------------------------------------------------------- 1. the post's problem
-
-
-def sklearn_fit(X, y, *, hidden: int, learning_rate: float, steps: int, seed: int):
-    """scikit-learn's MLPClassifier as plain full-batch gradient descent for ``steps`` epochs."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    clf = MLPClassifier(
-        hidden_layer_sizes=(hidden,),
-        activation="logistic",
-        solver="sgd",
-        learning_rate_init=learning_rate,
-        momentum=0.0,
-        nesterovs_momentum=False,
-        batch_size=X.shape[0],
-        max_iter=steps,
-        shuffle=False,
-        alpha=0.0,
-        tol=0.0,
-        n_iter_no_change=steps + 1,
-        random_state=seed,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
-    return clf
-
-
-def torch_loop(params, X, y, *, learning_rate: float, steps: int, device: str = "cpu"):
-    """PyTorch eager: forward, BCE-with-logits, ``backward()``, ``SGD.step()`` per iteration.
-
-    Returns:
-      (steps,) the loss before each update (float32 NumPy).
-    """
-    import torch
-
-    torch.set_num_threads(1)  # 200 x 3 tensors: one thread is PyTorch's fastest setting here
-
-    tensors = [torch.tensor(np.asarray(a), device=device) for layer in params for a in layer]
-    W1, b1, W2, b2 = [t.clone().requires_grad_(True) for t in tensors]
-    Xt = torch.tensor(np.asarray(X), device=device)
-    yt = torch.tensor(np.asarray(y), dtype=torch.float32, device=device)
-    opt = torch.optim.SGD([W1, b1, W2, b2], lr=learning_rate)
-    losses = torch.empty(steps, device=device)
-    for i in range(steps):
-        opt.zero_grad(set_to_none=True)
-        logits = (torch.sigmoid(Xt @ W1.T + b1) @ W2.T + b2)[:, 0]
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt)
-        loss.backward()
-        opt.step()
-        losses[i] = loss.detach()
-    if device != "cpu":
-        torch.cuda.synchronize()
-    return losses.cpu().numpy()
+QUICK = dict(repeats=3, grid_n=(1_000, 10_000), grid_width=(8, 64), grid_batch=512,
+             grid_repeats=2, grid_steps=((8, 20), (64, 10)), rss_width=64, rss_steps=5)  # fmt: skip
+NUMPY, SKLEARN = "NumPy loop of the post's formulas", "scikit-learn MLPClassifier (sgd, full batch)"
+TORCH = "PyTorch eager (autograd, SGD)"
 
 
 def bench_post(cfg: Config) -> dict:
-    """Section 1: every implementation on the post's problem, interleaved repeats."""
+    """Section 1: every implementation on the post's problem, interleaved repeats; each
+    function returns its final loss."""
     X, y = jaxmlp.datasets.circles(jax.random.key(cfg.seed), cfg.n)
     params = jaxmlp.init_mlp(jax.random.key(cfg.seed + 1), cfg.sizes, scheme="uniform01")
     opt = optax.sgd(cfg.learning_rate)  # one object: later calls reuse the compiled program
     np_params = [(np.asarray(W), np.asarray(b)) for W, b in params]
     Xn, yn = np.asarray(X), np.asarray(y)
-    fns: dict[str, Callable[[], object]] = {}
-    finals: dict[str, Callable[[], float]] = {}
-    notes: dict[str, str] = {}
-
-    def train(grad):
-        return jaxmlp.train(params, X, y, optimizer=opt, steps=cfg.steps, grad=grad)
-
-    for grad in ("manual", "autodiff"):
-        name = f"jaxmlp.train, grad={grad!r}"
-        fns[name] = lambda grad=grad: train(grad).loss.block_until_ready()
-        finals[name] = lambda grad=grad: float(train(grad).loss[-1])
+    kw = dict(learning_rate=cfg.learning_rate, steps=cfg.steps)
     step = jaxmlp.make_step(opt, "sigmoid")
 
     def step_loop():
         p, s = params, opt.init(params)
         for _ in range(cfg.steps):
             p, s, value = step(p, s, X, y)
-        return value.block_until_ready()
+        return float(value)
 
+    fns = {
+        f"jaxmlp.train, grad={grad!r}": lambda grad=grad: float(
+            jaxmlp.train(params, X, y, optimizer=opt, steps=cfg.steps, grad=grad).loss[-1]
+        )
+        for grad in ("manual", "autodiff")
+    }
     fns["JAX, one jitted step per Python iteration"] = step_loop
-    finals["JAX, one jitted step per Python iteration"] = lambda: float(step_loop())
-    numpy_kw = dict(learning_rate=cfg.learning_rate, steps=cfg.steps)
-    fns["NumPy loop of the post's formulas"] = lambda: numpy_loop(np_params, Xn, yn, **numpy_kw)
-    finals["NumPy loop of the post's formulas"] = lambda: float(
-        numpy_loop(np_params, Xn, yn, **numpy_kw)[-1]
-    )
-    optional_post_fns(cfg, np_params, Xn, yn, fns, finals, notes)
-    rows = interleaved(fns, cfg.repeats, warm=1)
-    for name, row in rows.items():
-        row["final_loss"] = finals[name]()
-        row["us_per_step"] = row["median_s"] / cfg.steps * 1e6
-        if name in notes:
-            row["note"] = notes[name]
-    for name, note in notes.items():
-        rows.setdefault(name, {"note": note})
-    numpy_s = rows["NumPy loop of the post's formulas"]["median_s"]
-    sk_s = rows.get("scikit-learn MLPClassifier (sgd, full batch)", {}).get("median_s")
-    for row in rows.values():
-        if "median_s" in row:
-            row["speedup_vs_numpy"] = numpy_s / row["median_s"]
-            row["speedup_vs_sklearn"] = sk_s / row["median_s"] if sk_s else None
-    return {"rows": rows}
-
-
-def optional_post_fns(cfg: Config, np_params, Xn, yn, fns: dict, finals: dict, notes: dict):
-    """Adds scikit-learn and PyTorch to section 1 when they are installed, a note if not."""
-    numpy_kw = dict(learning_rate=cfg.learning_rate, steps=cfg.steps)
-    hidden = cfg.sizes[1]
-    try:
-        import sklearn  # noqa: F401
-
-        sk_kw = dict(hidden=hidden, learning_rate=cfg.learning_rate, steps=cfg.steps)
-        name = "scikit-learn MLPClassifier (sgd, full batch)"
-        fns[name] = lambda: sklearn_fit(Xn, yn, seed=cfg.seed, **sk_kw)
+    fns[NUMPY] = lambda: float(base.numpy_loop(np_params, Xn, yn, **kw)[-1])
+    notes = {SKLEARN: "not installed", TORCH: "not installed"}
+    if importlib.util.find_spec("sklearn"):
         # its own init (Glorot), so a different trajectory; loss_curve_[i] is after update i
-        finals[name] = lambda: float(sklearn_fit(Xn, yn, seed=cfg.seed, **sk_kw).loss_curve_[-1])
-        notes[name] = "own Glorot init: final loss not comparable"
-    except ImportError:
-        notes["scikit-learn MLPClassifier (sgd, full batch)"] = "not installed"
-    try:
-        import torch  # noqa: F401
-
-        name = "PyTorch eager (autograd, SGD)"
-        fns[name] = lambda: torch_loop(np_params, Xn, yn, **numpy_kw)
-        finals[name] = lambda: float(torch_loop(np_params, Xn, yn, **numpy_kw)[-1])
-    except ImportError:
-        notes["PyTorch eager (autograd, SGD)"] = "not installed"
-
-
-# ----------------------------------------------------------------------- 2. scaling
-
-
-def train_flops(sizes: tuple[int, ...], batch: int) -> float:
-    """Matmul FLOPs of one training step: forward 2*B*in*out per layer, backward twice that.
-
-    >>> train_flops((2, 3, 1), 10)
-    540.0
-    """
-    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-    return 6.0 * batch * macs
-
-
-def matmul_only(sizes: tuple[int, ...], batch: int, steps: int, dtype=jnp.float32):
-    """The roofline: one step's matmuls (forward, input- and weight-gradients), ``steps`` times.
-
-    Same shapes as a training step, nothing else: a scan whose carry feeds every
-    matmul so that none is hoisted. Returns a thunk that runs and blocks.
-    """
-    keys = jax.random.split(jax.random.key(0), 2 * len(sizes))
-    Ws = [
-        jax.random.normal(k, (o, i), dtype) * 0.01
-        for k, i, o in zip(keys, sizes[:-1], sizes[1:], strict=False)
-    ]
-    H = jax.random.normal(keys[-1], (batch, sizes[0]), dtype)
-
-    @jax.jit
-    def run(Ws, H):
-        def body(carry, _):
-            Ws, H = carry
-            hs, h = [H], H
-            for W in Ws:
-                h = h @ W.T  # forward
-                hs.append(h)
-            delta = h
-            new = []
-            for W, h_in in zip(reversed(Ws), reversed(hs[:-1]), strict=True):
-                new.append(W + 1e-6 * (delta.T @ h_in))  # weight gradient
-                delta = delta @ W  # input gradient
-            return (new[::-1], H + 1e-6 * delta), None
-
-        (Ws, H), _ = jax.lax.scan(body, (Ws, H), None, length=steps)
-        return H
-
-    return lambda: run(Ws, H).block_until_ready()
-
-
-def torch_train(X, y, sizes, *, batch: int, steps: int, lr: float, seed: int, device="cpu"):
-    """PyTorch eager: the same MLP (sigmoid hidden units), Adam, random mini-batches."""
-    import torch
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    torch.manual_seed(seed)
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.Sigmoid())
-    model = torch.nn.Sequential(*layers).to(device)
-    Xt = torch.as_tensor(np.array(X), device=device)  # a writable copy
-    yt = torch.as_tensor(np.array(y), dtype=torch.float32, device=device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n = Xt.shape[0]
-
-    def run():
-        perm = torch.randperm(n, device=device)
-        for i in range(steps):
-            start = (i * batch) % (n - n % batch)
-            idx = perm[start : start + batch]
-            opt.zero_grad(set_to_none=True)
-            logits = model(Xt[idx])[:, 0]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt[idx])
-            loss.backward()
-            opt.step()
-        if device != "cpu":
-            torch.cuda.synchronize()
-        return float(loss.detach())
-
-    return run
-
-
-def torch_device() -> str | None:
-    """PyTorch's device for the comparison, or None when PyTorch is missing."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        sk = dict(hidden=cfg.sizes[1], seed=cfg.seed, **kw)
+        fns[SKLEARN] = lambda: float(base.sklearn_fit(Xn, yn, **sk).loss_curve_[-1])
+        notes[SKLEARN] = "own Glorot init: final loss not comparable"
+    if importlib.util.find_spec("torch"):
+        fns[TORCH] = lambda: float(base.torch_loop(np_params, Xn, yn, **kw)[-1])
+        del notes[TORCH]
+    rows = interleaved(fns, cfg.repeats, warm=1)
+    numpy_s, sk_s = rows[NUMPY]["median_s"], rows.get(SKLEARN, {}).get("median_s")
+    for name, row in rows.items():
+        row |= {"final_loss": fns[name](), "us_per_step": row["median_s"] / cfg.steps * 1e6,
+                "speedup_vs_numpy": numpy_s / row["median_s"],
+                "speedup_vs_sklearn": sk_s / row["median_s"] if sk_s else None}  # fmt: skip
+    for name, note in notes.items():
+        rows.setdefault(name, {})["note"] = note
+    return {"rows": rows}
 
 
 def bench_scaling(cfg: Config) -> dict:
     """Section 2: samples/s and GFLOP/s over n x width, vs the matmul roofline and PyTorch."""
-    device = torch_device()
+    device = base.torch_device()
     opt = optax.adam(cfg.grid_adam_lr)  # one object for every cell, as train's cache keys on it
-    cells = []
-    roofline: dict[tuple[int, int], dict] = {}  # the matmul timing per (width, batch)
+    cells, roofline = [], {}  # the matmul timing per (width, batch)
     for width in cfg.grid_width:
         for n in cfg.grid_n:
-            cell = scaling_cell(cfg, n, width, opt, roofline, device)
-            cells.append(cell)
-            print(
-                f"  n={n:>8} width={width:>5}: {cell['step_s'] * 1e3:8.3f} ms/step, "
-                f"{cell['gflops']:7.2f} GFLOP/s ({cell['fraction_of_roofline']:.2f} of matmul)"
-                + (f", {cell['speedup_vs_torch']:.2f}x torch" if device else ""),
-                flush=True,
-            )
+            cells.append(c := scaling_cell(cfg, n, width, opt, roofline, device))
+            print(f"  n={n} width={width}: {c['step_s'] * 1e3:.3f} ms/step", flush=True)
     return {"cells": cells, "torch_device": device, "has_torch": device is not None}
 
 
 def scaling_cell(cfg: Config, n: int, width: int, opt, roofline: dict, device: str | None) -> dict:
     """One (n, width) cell: jaxmlp, its matmuls alone (once per shape) and PyTorch, interleaved."""
     X, y = jaxmlp.datasets.circles(jax.random.key(cfg.seed), n)
-    sizes = (X.shape[1], width, width, 1)
-    batch = min(cfg.grid_batch, n)
+    sizes, batch = (X.shape[1], width, width, 1), min(cfg.grid_batch, n)
     steps = dict(cfg.grid_steps)[width]
     params = jaxmlp.init_mlp(jax.random.key(cfg.seed + 1), sizes)
     key = jax.random.key(cfg.seed + 2)
-
-    def run():
-        result = jaxmlp.train(params, X, y, optimizer=opt, steps=steps, batch_size=batch, key=key)
-        return result.loss.block_until_ready()
-
-    fns = {"jaxmlp": run}
+    kw = dict(optimizer=opt, steps=steps, batch_size=batch, key=key)
+    fns = {"jaxmlp": lambda: jaxmlp.train(params, X, y, **kw).loss.block_until_ready()}
     if (width, batch) not in roofline:
-        fns["matmul"] = matmul_only(sizes, batch, steps)
+        fns["matmul"] = base.matmul_only(sizes, batch, steps)
     if device:
-        torch_kw = dict(batch=batch, steps=steps, lr=cfg.grid_adam_lr, seed=cfg.seed)
-        fns["torch"] = torch_train(X, y, sizes, device=device, **torch_kw)
+        kw = dict(batch=batch, steps=steps, lr=cfg.grid_adam_lr, seed=cfg.seed, device=device)
+        fns["torch"] = base.torch_train(X, y, sizes, **kw)
     timed = interleaved(fns, cfg.grid_repeats)
-    if "matmul" in timed:
-        roofline[(width, batch)] = timed["matmul"]
-    flops = train_flops(sizes, batch) * steps
-    jax_s = timed["jaxmlp"]["median_s"]
-    matmul_s = roofline[(width, batch)]["median_s"]
+    roofline.setdefault((width, batch), timed.get("matmul"))
+    flops = base.train_flops(sizes, batch) * steps
+    jax_s, matmul_s = timed["jaxmlp"]["median_s"], roofline[(width, batch)]["median_s"]
+    torch_s = timed["torch"]["median_s"] if device else None
     return {
-        "n": n,
-        "width": width,
-        "batch": batch,
-        "steps": steps,
-        "first_call_s": timed["jaxmlp"]["first_call_s"],
-        "step_s": jax_s / steps,
-        "epoch_s": jax_s / steps * n / batch,
-        "samples_per_s": steps * batch / jax_s,
-        "gflops": flops / jax_s / 1e9,
-        "matmul_gflops": flops / matmul_s / 1e9,
+        "n": n, "width": width, "batch": batch, "steps": steps,
+        "first_call_s": timed["jaxmlp"]["first_call_s"], "step_s": jax_s / steps,
+        "epoch_s": jax_s / steps * n / batch, "samples_per_s": steps * batch / jax_s,
+        "gflops": flops / jax_s / 1e9, "matmul_gflops": flops / matmul_s / 1e9,
         "fraction_of_roofline": matmul_s / jax_s,
-        "torch_step_s": timed["torch"]["median_s"] / steps if device else None,
-        "speedup_vs_torch": timed["torch"]["median_s"] / jax_s if device else None,
-    }
+        "torch_step_s": torch_s / steps if device else None,
+        "speedup_vs_torch": torch_s / jax_s if device else None,
+    }  # fmt: skip
 
 
-# ------------------------------------------------------------------------ 3. memory
-
-
-def rss_child(n: int, width: int, batch: int, steps: int, seed: int) -> None:
-    """Trains in this (fresh) process; prints its RSS before and peak RSS during training (JSON).
+def rss_child(cfg: Config, n: str) -> dict:
+    """Runs in a fresh process: RSS with the data, then peak RSS while training.
 
     The peak is reset (Linux: ``/proc/self/clear_refs``) once the data exist, so it
     excludes the transient memory of generating them.
     """
-    X, y = jaxmlp.datasets.circles(jax.random.key(seed), n)
+    n, width, batch = int(n), cfg.rss_width, min(cfg.grid_batch, int(n))
+    X, y = jaxmlp.datasets.circles(jax.random.key(cfg.seed), n)
     X.block_until_ready()
-    before = _proc_status_bytes("VmRSS")
-    try:
-        pathlib.Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to VmRSS
-    except OSError:
-        pass
-    params = jaxmlp.init_mlp(jax.random.key(seed + 1), (X.shape[1], width, width, 1))
-    result = jaxmlp.train(
-        params, X, y, optimizer=optax.adam(1e-3), steps=steps,
-        batch_size=min(batch, n), key=jax.random.key(seed + 2),
-    )  # fmt: skip
+    before = harness.peak_rss_bytes(reset=True)
+    params = jaxmlp.init_mlp(jax.random.key(cfg.seed + 1), (X.shape[1], width, width, 1))
+    result = jaxmlp.train(params, X, y, optimizer=optax.adam(1e-3), steps=cfg.rss_steps,
+                          batch_size=batch, key=jax.random.key(cfg.seed + 2))  # fmt: skip
     result.loss.block_until_ready()
-    print(json.dumps({"peak_rss_bytes": _own_peak_rss(), "rss_before_training_bytes": before}))
-
-
-def _proc_status_bytes(field: str) -> int | None:
-    try:
-        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _own_peak_rss() -> int:
-    """This process's peak RSS in bytes.
-
-    On Linux, ``VmHWM`` of /proc/self/status: ``getrusage``'s ``ru_maxrss`` also
-    counts the parent's RSS at the time of the (v)fork before ``exec``, so a child
-    of a big benchmark process would report the parent's size.
-    """
-    import resource
-
-    peak = _proc_status_bytes("VmHWM")
-    if peak is not None:
-        return peak
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
-def peak_rss(n: int, width: int, batch: int, steps: int, seed: int) -> dict:
-    """RSS before and peak RSS during training, in bytes, of a fresh :func:`rss_child` process."""
-    args = [str(v) for v in (n, width, batch, steps, seed)]
-    cmd = [sys.executable, __file__, "--rss-child", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"peak_rss_bytes": harness.peak_rss_bytes(), "rss_before_training_bytes": before}
 
 
 def bench_memory(cfg: Config) -> dict:
     """Section 3: peak RSS of training at the largest and smallest n (fresh processes)."""
-    out = {
-        n: peak_rss(n, cfg.rss_width, min(cfg.grid_batch, n), cfg.rss_steps, cfg.seed)
-        for n in (min(cfg.grid_n), max(cfg.grid_n))
-    }
-    small, large = min(out), max(out)
-    width, batch = cfg.rss_width, min(cfg.grid_batch, large)
-    data_bytes = lambda n: n * (2 * 4 + 4)  # noqa: E731  X (n, 2) float32, y int32
+    small, large = min(cfg.grid_n), max(cfg.grid_n)
+    commands = {str(n): harness.child_command(__file__, cfg, n) for n in (small, large)}
+    out = {n: runs[0] for n, runs in harness.interleaved_processes(commands, 1).items()}
+    batch = min(cfg.grid_batch, large)
     return {
-        "width": width,
-        "batch": batch,
-        "steps": cfg.rss_steps,
-        "peak_rss_bytes": {str(k): v["peak_rss_bytes"] for k, v in out.items()},
-        "rss_before_training_bytes": {
-            str(k): v["rss_before_training_bytes"] for k, v in out.items()
-        },
-        "extra_rss_bytes": out[large]["peak_rss_bytes"] - out[small]["peak_rss_bytes"],
-        "extra_data_bytes": data_bytes(large) - data_bytes(small),
-        # hidden activations and their gradients of one batch, float32
-        "batch_activation_bytes": 2 * 2 * batch * width * 4,
+        "width": cfg.rss_width, "batch": batch, "steps": cfg.rss_steps,
+        "peak_rss_bytes": {k: v["peak_rss_bytes"] for k, v in out.items()},
+        "rss_before_training_bytes": {k: v["rss_before_training_bytes"] for k, v in out.items()},
+        "extra_rss_bytes": out[str(large)]["peak_rss_bytes"] - out[str(small)]["peak_rss_bytes"],
+        "extra_data_bytes": (large - small) * (2 * 4 + 4),  # X (n, 2) float32, y int32
+        "batch_activation_bytes": 2 * 2 * batch * cfg.rss_width * 4,  # activations, gradients
         "one_epoch_copy_bytes": large * 2 * 4,
-    }
-
-
-# ------------------------------------------------------------------------- the page
+    }  # fmt: skip
 
 
 def tables(r: dict) -> list[Table]:
     """bench.md: one table per section."""
-    cfg = r["config"]
-    post = []
-    for name, row in r["post"]["rows"].items():
-        if "median_s" not in row:
-            post.append([name, row["note"], None, None, None, None, None])
-            continue
-        loss = f"{row['final_loss']:.4f}" + (f" ({row['note']})" if "note" in row else "")
-        post.append([name, row["median_s"] * 1e3, row["us_per_step"], row["first_call_s"],
-                     row["speedup_vs_numpy"], row["speedup_vs_sklearn"], loss])  # fmt: skip
-    scaling = [
-        [c["n"], c["width"], c["step_s"] * 1e3, c["epoch_s"], c["samples_per_s"], c["gflops"],
-         c["matmul_gflops"], c["fraction_of_roofline"], c["speedup_vs_torch"], c["first_call_s"]]
-        for c in r["scaling"]["cells"]
+    cfg, mem, mib = r["config"], r["memory"], 2**20
+    post = [
+        [name, row["note"], None, None, None, None, None] if "median_s" not in row else
+        [name, row["median_s"] * 1e3, row["us_per_step"], row["first_call_s"],
+         row["speedup_vs_numpy"], row["speedup_vs_sklearn"],
+         f"{row['final_loss']:.4f}" + (f" ({row['note']})" if "note" in row else "")]
+        for name, row in r["post"]["rows"].items()
     ]  # fmt: skip
-    mem, mib = r["memory"], 2**20
+    keys = ["n", "width", "step_s", "epoch_s", "samples_per_s", "gflops", "matmul_gflops",
+            "fraction_of_roofline", "speedup_vs_torch", "first_call_s"]  # fmt: skip
+    scaling = [[c[k] for k in keys] for c in r["scaling"]["cells"]]
+    for row in scaling:
+        row[2] *= 1e3  # ms / step
     before = mem.get("rss_before_training_bytes") or {}
-    memory = [
-        [int(n), _mib(before.get(n)), _mib(peak), _mib(peak - before[n]) if before.get(n) else None]
-        for n, peak in mem["peak_rss_bytes"].items()
-    ]
+    m = lambda x: None if x is None else round(x / mib)  # noqa: E731
+    memory = [[int(n), m(before.get(n)), m(peak), m(peak - before[n]) if before.get(n) else None]
+              for n, peak in mem["peak_rss_bytes"].items()]  # fmt: skip
     return [
         Table(
             f"1. The post's problem (n={cfg['n']}, {'-'.join(map(str, cfg['sizes']))} sigmoid, "
@@ -509,86 +244,60 @@ def tables(r: dict) -> list[Table]:
     ]  # fmt: skip
 
 
-def _mib(x) -> float | None:
-    return None if x is None else round(x / 2**20)
-
-
 def plot(results: dict, path: pathlib.Path) -> None:
+    """bench.png: the post's problem per implementation, an epoch over n, a step over width."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(16, 4.8))
     rows = {k: v for k, v in results["post"]["rows"].items() if "median_s" in v}
-    names = list(rows)
-    ax = axes[0]
-    ax.barh(range(len(names)), [rows[k]["us_per_step"] for k in names], color="#0072B2")
-    ax.set_yticks(range(len(names)), [k.replace(", ", ",\n", 1) for k in names], fontsize=7)
-    ax.set_xscale("log")
-    ax.invert_yaxis()
-    ax.set_xlabel("us per step (median, log)")
-    ax.set_title("The post's problem: 2-3-1, n=200, 1000 GD steps")
-    cells = results["scaling"]["cells"]
-    widths = sorted({c["width"] for c in cells})
-    colors = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7"]
-    ax = axes[1]
-    for w, color in zip(widths, colors, strict=False):
+    ax0.barh(range(len(rows)), [v["us_per_step"] for v in rows.values()], color="#0072B2")
+    ax0.set_yticks(range(len(rows)), [k.replace(", ", ",\n", 1) for k in rows], fontsize=7)
+    ax0.set(xscale="log", xlabel="us per step (median, log)",
+            title="The post's problem: 2-3-1, n=200, 1000 GD steps")  # fmt: skip
+    ax0.invert_yaxis()
+    cells, colors = results["scaling"]["cells"], ["#0072B2", "#E69F00", "#009E73", "#D55E00"]
+    for w, color in zip(sorted({c["width"] for c in cells}), colors * 2, strict=False):
         cs = [c for c in cells if c["width"] == w]
-        ax.loglog(
-            [c["n"] for c in cs], [c["epoch_s"] for c in cs], "o-", color=color, label=f"width {w}"
-        )
-    ax.set_xlabel("n (examples)")
-    ax.set_ylabel("seconds per epoch")
-    ax.set_title("Cost of an epoch grows linearly in n")
-    ax.legend(fontsize=8)
-    ax = axes[2]
+        ax1.loglog([c["n"] for c in cs], [c["epoch_s"] for c in cs], "o-", color=color,
+                   label=f"width {w}")  # fmt: skip
+    ax1.set(xlabel="n (examples)", ylabel="seconds per epoch",
+            title="Cost of an epoch grows linearly in n")  # fmt: skip
     first_n = min(c["n"] for c in cells if c["batch"] == max(x["batch"] for x in cells))
     cs = sorted((c for c in cells if c["n"] == first_n), key=lambda c: c["width"])
-    ws = [c["width"] for c in cs]
-    ax.loglog(ws, [c["step_s"] for c in cs], "o-", color=colors[0], label="jaxmlp.train")
-    ax.loglog(
-        ws,
-        [c["step_s"] * c["fraction_of_roofline"] for c in cs],
-        "s--",
-        color=colors[2],
-        label="matmuls alone (roofline)",
-    )
+    ws = np.array([c["width"] for c in cs], float)
+    ax2.loglog(ws, [c["step_s"] for c in cs], "o-", color=colors[0], label="jaxmlp.train")
+    ax2.loglog(ws, [c["step_s"] * c["fraction_of_roofline"] for c in cs], "s--",
+               color=colors[2], label="matmuls alone (roofline)")  # fmt: skip
     if all(c["torch_step_s"] for c in cs):
-        ax.loglog(ws, [c["torch_step_s"] for c in cs], "^-", color=colors[3], label="PyTorch")
-    ref = np.array(ws, float)
-    ax.loglog(
-        ref, cs[-1]["step_s"] * (ref / ref[-1]) ** 2, ":", color="gray", label="slope 2 (width^2)"
-    )
-    ax.set_xlabel("width (two hidden layers)")
-    ax.set_ylabel(f"seconds per step (batch {cs[0]['batch']})")
-    ax.set_title("Cost of a step grows with width^2")
-    ax.legend(fontsize=8)
+        ax2.loglog(ws, [c["torch_step_s"] for c in cs], "^-", color=colors[3], label="PyTorch")
+    ax2.loglog(ws, cs[-1]["step_s"] * (ws / ws[-1]) ** 2, ":", color="gray",
+               label="slope 2 (width^2)")  # fmt: skip
+    ax2.set(xlabel="width (two hidden layers)", title="Cost of a step grows with width^2",
+            ylabel=f"seconds per step (batch {cs[0]['batch']})")  # fmt: skip
+    for ax in (ax1, ax2):
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def run(cfg: Config, args) -> dict:
-    print("1. the post's problem", flush=True)
-    results = {"post": bench_post(cfg)}
-    print("2. scaling", flush=True)
-    results["scaling"] = bench_scaling(cfg)
-    print("3. memory", flush=True)
-    results["memory"] = bench_memory(cfg)
+    sections, results = {"post": bench_post, "scaling": bench_scaling, "memory": bench_memory}, {}
+    for name, section in sections.items():
+        print(name, flush=True)
+        results[name] = section(cfg)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(results, args.out / "bench.png")
     return results
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--rss-child"]:  # what each process of section 3 runs
-        rss_child(*map(int, args[1:6]))
-        return {}
     # With a warm cache, first calls load compiled programs instead of compiling:
     # JAXMLP_NO_CACHE=1 measures compilation.
-    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv)
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, child=rss_child)
 
 
 if __name__ == "__main__":

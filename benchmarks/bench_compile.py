@@ -1,46 +1,36 @@
 """Compile and steady seconds of jaxmlp's programs under XLA:CPU compile settings.
 
-Each case runs in its own fresh process (``--case``); inside it every setting is
-compiled in alternating order (rounds), then the compiled programs run interleaved.
-Prints one JSON line per case; ``--out`` writes them all as JSON and a markdown table.
+Each case runs in its own fresh process; inside it every setting's program is lowered afresh
+(``jax.clear_caches()``) and compiled ``--rounds`` times in alternating order (median), then
+the compiled programs run interleaved (median of ``--repeats``). "chosen" is what
+``jaxmlp.compile_options.CHOICES`` gives the program. The sweep row runs in alternating fresh
+processes per setting (``JAXMLP_COMPILER_OPTIONS``, ``--sweep-rounds``); its compile is the
+first call's time minus a steady call's.
 
     python benchmarks/bench_compile.py --out out/bench_compile
-
-The sweep row runs in fresh processes per setting (``JAXMLP_COMPILER_OPTIONS``); its
-compile is the first call's time minus a steady call's.
+    python benchmarks/bench_compile.py --cases train_2-3-1_n200 --rounds 3 --repeats 9
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
-import pathlib
+import os
 import statistics
-import subprocess
-import sys
 import time
+import warnings
 
+import _harness as harness
+from _harness import Table
+
+E, S, O = ("xla_cpu_use_fusion_emitters", "xla_cpu_parallel_codegen_split_count",
+           "xla_backend_optimization_level")  # fmt: skip
 SETTINGS = {
-    "default": {},
-    "no-emitters": {"xla_cpu_use_fusion_emitters": False},
-    "split-1": {"xla_cpu_parallel_codegen_split_count": 1},
-    "both": {"xla_cpu_use_fusion_emitters": False, "xla_cpu_parallel_codegen_split_count": 1},
-    "both-O1": {
-        "xla_cpu_use_fusion_emitters": False,
-        "xla_cpu_parallel_codegen_split_count": 1,
-        "xla_backend_optimization_level": 1,
-    },
-    "both-O0": {
-        "xla_cpu_use_fusion_emitters": False,
-        "xla_cpu_parallel_codegen_split_count": 1,
-        "xla_backend_optimization_level": 0,
-    },
-    "split-1-O1": {"xla_cpu_parallel_codegen_split_count": 1, "xla_backend_optimization_level": 1},
-    "split-1-cheap-llvm": {
-        "xla_cpu_parallel_codegen_split_count": 1,
-        "xla_llvm_disable_expensive_passes": True,
-    },
-}
+    "default": {}, "no-emitters": {E: False}, "split-1": {S: 1}, "both": {E: False, S: 1},
+    "both-O1": {E: False, S: 1, O: 1}, "both-O0": {E: False, S: 1, O: 0},
+    "split-1-O1": {S: 1, O: 1},
+    "split-1-cheap-llvm": {S: 1, "xla_llvm_disable_expensive_passes": True},
+}  # fmt: skip
 
 CASES = (
     "train_2-3-1_n200",
@@ -70,14 +60,13 @@ def _case(name: str):
         X = np.random.default_rng(0).normal(size=(n, sizes[0])).astype(np.float32)
         y = (X[:, 0] > 0).astype(np.int32)
         params = jaxmlp.init_mlp(jax.random.key(1), sizes)
-        key = jax.random.key(0) if batch else jax.random.key(0)
         options = dict(
             activation=jaxmlp.activations.get(act), optimizer=optimizers.static(opt),
             steps=steps, batch_size=batch, grad="manual", snapshot_every=None,
             backend="xla", rate_name=None,
         )  # fmt: skip
         fun = training._train_guarded.__wrapped__ if guarded else training._train_fast_impl
-        return fun, (params, X, y, key, None, np.int32(0), None), options
+        return fun, (params, X, y, jax.random.key(0), None, np.int32(0), None), options
 
     if name.startswith("train_") or name.startswith("guarded_"):
         spec = {
@@ -106,7 +95,7 @@ def _case(name: str):
             return real(*args, **kwargs)
 
         attr = "flat_loss_and_grad" if "lbfgs" in name else "run_epochs"
-        setattr(programs, attr, spy)
+        setattr(programs, attr, spy)  # only to capture the call's arguments; put back below
         if "1024" in name:
             X = np.random.default_rng(0).normal(size=(100_000, 20)).astype(np.float32)
             y = (X[:, 0] > 0).astype(int)
@@ -115,12 +104,12 @@ def _case(name: str):
             X, y = load_digits(return_X_y=True)
             solver = name.split("_")[1]
             est = MLPClassifier((64,), solver=solver, max_iter=50, random_state=0)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est.fit(X, y)  # at XLA's defaults: only to capture the call's arguments
-        setattr(programs, attr, real)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X, y)  # at XLA's defaults
+        finally:
+            setattr(programs, attr, real)
         args, kwargs = captured["call"]
         return real.__wrapped__, args, kwargs
     if name.startswith("predict_"):
@@ -147,135 +136,114 @@ def _program(case: str) -> str:
     return PROGRAM.get(case, case.split("_")[0])
 
 
-def run_case(name: str, rounds: int, repeats: int, settings: list[str]) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Config:
+    cases: tuple[str, ...] = CASES
+    rounds: int = 2  # compiles of each setting, alternating
+    repeats: int = 5  # steady runs of each compiled program, interleaved
+    settings: tuple[str, ...] = ("default", "chosen")  # of SETTINGS, or "chosen"
+    sweep_rounds: int = 2  # 0: no sweep row
+
+
+QUICK = {"cases": ("train_2-3-1_n200", "predict_2-3-1_n200"), "rounds": 1, "repeats": 2,
+         "sweep_rounds": 0}  # fmt: skip
+
+
+def child(cfg: Config, case: str) -> dict:
+    """Runs in a fresh process: every setting's compile (alternating), then their steady runs."""
     import jax
     import numpy as np
 
     from jaxmlp import compile_options
 
-    SETTINGS["chosen"] = compile_options.CHOICES[_program(name)]
-    runs = {s: SETTINGS[s] for s in settings}
-    fun, args, kwargs = _case(name)
+    if case == "sweep":
+        return sweep_child()
+    chosen = {"chosen": compile_options.CHOICES[_program(case)]}
+    runs = {s: (SETTINGS | chosen)[s] for s in cfg.settings}
+    fun, args, kwargs = _case(case)
     jax.jit(lambda x: x + 1)(np.float32(1)).block_until_ready()  # the backend's start
     compiles: dict[str, list[float]] = {s: [] for s in runs}
     programs = {}
-    for r in range(rounds):
-        order = list(runs) if r % 2 == 0 else list(reversed(runs))
-        for setting in order:
+    for r in range(cfg.rounds):
+        for setting in list(runs)[:: -1 if r % 2 else 1]:
             jax.clear_caches()  # a fresh lowering: nothing reused from an earlier compile
             jitted = jax.jit(fun, static_argnames=tuple(kwargs), compiler_options=runs[setting])
             lowered = jitted.lower(*args, **kwargs)
             start = time.perf_counter()
             programs[setting] = lowered.compile()
             compiles[setting].append(time.perf_counter() - start)
-    steady: dict[str, list[float]] = {s: [] for s in runs}
-    for setting in runs:  # one untimed run each
-        jax.block_until_ready(programs[setting](*args))
-    for r in range(repeats):
-        order = list(runs) if r % 2 == 0 else list(reversed(runs))
-        for setting in order:
-            start = time.perf_counter()
-            jax.block_until_ready(programs[setting](*args))
-            steady[setting].append(time.perf_counter() - start)
+    calls = {s: (lambda p=p: jax.block_until_ready(p(*args))) for s, p in programs.items()}
+    timed = harness.interleaved(calls, cfg.repeats)  # one untimed call each, then rounds
     return {
-        "case": name,
-        "program": _program(name),
+        "case": case,
+        "program": _program(case),
         "options": runs,
         "compile_s": {s: statistics.median(v) for s, v in compiles.items()},
-        "steady_s": {s: statistics.median(v) for s, v in steady.items()},
+        "steady_s": {s: t["median_s"] for s, t in timed.items()},
     }
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", help="run one case in this process (JSON on stdout)")
-    parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--settings", default="default,chosen", help=f"of: chosen,{','.join(SETTINGS)}"
-    )
-    parser.add_argument("--sweep-rounds", type=int, default=2, help="0: no sweep row")
-    parser.add_argument("--out", type=pathlib.Path)
-    a = parser.parse_args(argv)
-    if a.case:
-        print(json.dumps(run_case(a.case, a.rounds, a.repeats, a.settings.split(","))))
-        return
-    results = []
-    for case in a.cases.split(","):
-        done = subprocess.run(
-            [sys.executable, __file__, "--case", case, "--rounds", str(a.rounds),
-             "--repeats", str(a.repeats), "--settings", a.settings],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(json.dumps(results[-1]), flush=True)
-    if a.sweep_rounds:
+def sweep_child() -> dict:
+    """The sweep (160 models, 1000 Adam steps): the first call's and the best steady seconds."""
+    import jax
+    import optax
+
+    import jaxmlp
+
+    X, y = jaxmlp.datasets.circles(jax.random.key(0), 200)
+    kw = dict(widths=list(range(5, 51, 5)), activations=["relu", "tanh", "sigmoid", "leaky_relu"],
+              seeds=[0, 1, 2, 3], steps=1000, optimizer=optax.adam(1e-2))  # fmt: skip
+    t = harness.interleaved({"": lambda: jax.block_until_ready(jaxmlp.sweep(X, y, **kw).loss)}, 3)
+    return {"first_s": t[""]["first_call_s"], "steady_s": min(t[""]["times_s"])}
+
+
+def run(cfg: Config, args) -> dict:
+    commands = {case: harness.child_command(__file__, cfg, case) for case in cfg.cases}
+    results = [runs[0] for runs in harness.interleaved_processes(commands, 1).values()]
+    if cfg.sweep_rounds:
         from jaxmlp import compile_options
 
         chosen = {"default": {}, "chosen": compile_options.CHOICES["sweep"]}
-        sweep = sweep_rows(chosen, a.sweep_rounds)
+        envs = {s: {**os.environ, "JAXMLP_NO_CACHE": "1",
+                    "JAXMLP_COMPILER_OPTIONS": json.dumps(o) if o else "default"}
+                for s, o in chosen.items()}  # fmt: skip
+        commands = {s: harness.child_command(__file__, cfg, "sweep") for s in chosen}
+        runs = harness.interleaved_processes(commands, cfg.sweep_rounds, envs=envs)
+        med = {s: {k: statistics.median(x[k] for x in rs) for k in ("first_s", "steady_s")}
+               for s, rs in runs.items()}  # fmt: skip
         results.append({
             "case": "sweep_160_models_circles", "program": "sweep", "options": chosen,
-            "compile_s": {k: v["first_s"] - v["steady_s"] for k, v in sweep.items()},
-            "steady_s": {k: v["steady_s"] for k, v in sweep.items()},
+            "compile_s": {k: v["first_s"] - v["steady_s"] for k, v in med.items()},
+            "steady_s": {k: v["steady_s"] for k, v in med.items()},
         })  # fmt: skip
-        print(json.dumps(results[-1]), flush=True)
-    if a.out:
-        a.out.mkdir(parents=True, exist_ok=True)
-        (a.out / "bench_compile.json").write_text(json.dumps(results, indent=1))
-        (a.out / "bench_compile.md").write_text(markdown(results))
+    return {"results": results}
 
 
-def markdown(results: list[dict]) -> str:
-    """The default-against-chosen table of the docs."""
-    lines = [
-        "| program (case) | chosen options | compile s, default / chosen"
-        " | steady s, default / chosen |",
-        "|---|---|---:|---:|",
-    ]
-    for r in results:
-        c, t = r["compile_s"], r["steady_s"]
-        options = ", ".join(f"`{k}={v}`" for k, v in r["options"].get("chosen", {}).items())
-        lines.append(
-            f"| {r['program']} ({r['case']}) | {options} | {c['default']:.3f} / {c['chosen']:.3f}"
-            f" | {t['default']:.4g} / {t['chosen']:.4g} |"
-        )
-    return "\n".join(lines) + "\n"
+def tables(r: dict) -> list[Table]:
+    """bench_compile.md: every case's compile and steady seconds, per setting."""
+    settings = list(r["results"][0]["compile_s"]) if r["results"] else []
+    rows = [
+        [f"{x['program']} ({x['case']})",
+         ", ".join(f"`{k}={v}`" for k, v in x["options"].get("chosen", {}).items()),
+         " / ".join(f"{x['compile_s'][s]:.3f}" for s in settings),
+         " / ".join(f"{x['steady_s'][s]:.4g}" for s in settings)]
+        for x in r["results"]
+    ]  # fmt: skip
+    columns = ["program (case)", "chosen options", f"compile s, {' / '.join(settings)}",
+               f"steady s, {' / '.join(settings)}"]  # fmt: skip
+    return [Table("Compile settings per program", columns, rows)]
 
 
-SWEEP_SCRIPT = """
-import json, time, jax, optax, jaxmlp
-X, y = jaxmlp.datasets.circles(jax.random.key(0), 200)
-kw = dict(widths=list(range(5, 51, 5)), activations=["relu", "tanh", "sigmoid", "leaky_relu"],
-          seeds=[0, 1, 2, 3], steps=1000, optimizer=optax.adam(1e-2))
-def timed():
-    t = time.perf_counter()
-    jax.block_until_ready(jaxmlp.sweep(X, y, **kw).loss)
-    return time.perf_counter() - t
-first = timed()
-steady = [timed() for _ in range(3)]
-print(json.dumps({"first_s": first, "steady_s": min(steady)}))
-"""
+def main(argv=None) -> dict:
+    def flags(parser):
+        split = lambda s: tuple(s.split(","))  # noqa: E731
+        parser.add_argument("--cases", "--case", type=split, help=",".join(CASES))
+        parser.add_argument("--rounds", type=int, help="compiles of each setting")
+        parser.add_argument("--settings", type=split, help=f"of: chosen,{','.join(SETTINGS)}")
+        parser.add_argument("--sweep-rounds", type=int, help="0: no sweep row")
 
-
-def sweep_rows(settings: dict[str, dict], rounds: int) -> dict:
-    """The sweep (160 models, 1000 Adam steps) in fresh processes, one setting after another
-    (``JAXMLP_COMPILER_OPTIONS``), alternating over rounds; medians."""
-    import os
-
-    out: dict[str, list] = {s: [] for s in settings}
-    for r in range(rounds):
-        for s in settings if r % 2 == 0 else list(reversed(settings)):
-            options = json.dumps(settings[s]) if settings[s] else "default"
-            env = {**os.environ, "JAXMLP_NO_CACHE": "1", "JAXMLP_COMPILER_OPTIONS": options}
-            done = subprocess.run([sys.executable, "-c", SWEEP_SCRIPT], env=env,
-                                  capture_output=True, text=True, check=True)  # fmt: skip
-            out[s].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {
-        s: {k: statistics.median(row[k] for row in rows) for k in ("first_s", "steady_s")}
-        for s, rows in out.items()
-    }
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
+                        child=child, out="out/bench_compile")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,15 +24,10 @@ bench_latency.json and bench_latency.md to ``--out``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
-import pathlib
 import statistics
-import subprocess
 import sys
-import tempfile
 
 import _harness as harness
 import jax
@@ -43,7 +38,6 @@ from _harness import Table, timed
 
 import jaxmlp
 
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 BLOG = harness.ROOT / "experiments" / "blog.py"
 
 
@@ -66,171 +60,101 @@ class Config:
 QUICK = dict(seeds=4, steps=200, rate_steps=100, rates=(0.01, 0.03, 0.1), blog_args=("--quick",))
 
 
-@contextlib.contextmanager
-def counting_compiles():
-    """Counts XLA compilations inside the block (jax.monitoring events)."""
-    count = {"compiles": 0}
-
-    def listen(name, seconds, **kwargs):
-        count["compiles"] += name == COMPILE_EVENT
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
-        yield count
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
-
-
 def bench_post_loop(cfg: Config) -> dict:
     """Section 1: the loop of seeds, a fresh optax.sgd per call, against NumPy."""
     X, y = jaxmlp.datasets.circles(jax.random.key(0), cfg.n)
     Xn, yn = np.asarray(X), np.asarray(y)
+    kw = dict(learning_rate=cfg.learning_rate, steps=cfg.steps)
     out: dict = {}
     for mode in ("fresh optax.sgd(2.0) per call", "one shared optax.sgd(2.0)"):
         shared = optax.sgd(cfg.learning_rate)
         calls, numpy_s = [], []
         for seed in range(cfg.seeds):
-            params = jaxmlp.init_mlp(jax.random.key(seed), cfg.sizes, scheme="uniform01")
+            p = jaxmlp.init_mlp(jax.random.key(seed), cfg.sizes, scheme="uniform01")
             opt = optax.sgd(cfg.learning_rate) if mode.startswith("fresh") else shared
-            seconds, result = timed(
-                lambda p=params, o=opt: (
-                    jaxmlp.train(p, X, y, activation="sigmoid", optimizer=o, steps=cfg.steps).loss
-                )
+            train = lambda p=p, o=opt: jaxmlp.train(p, X, y, optimizer=o, steps=cfg.steps).loss  # noqa: E731
+            (seconds, result), (numpy, losses) = (
+                timed(train),
+                timed(lambda p=p: numpy_loop(p, Xn, yn, **kw)),
             )
             calls.append(seconds)
-            seconds, losses = timed(
-                lambda p=params: numpy_loop(
-                    p, Xn, yn, learning_rate=cfg.learning_rate, steps=cfg.steps
-                )
-            )
-            numpy_s.append(seconds)
+            numpy_s.append(numpy)
             np.testing.assert_allclose(losses[-1], result[-1], rtol=2e-2, atol=1e-3)
-        later = calls[1:]
-        numpy_median = statistics.median(numpy_s)
+        later, numpy_median = calls[1:], statistics.median(numpy_s)
         out[mode] = {
-            "first_call_s": calls[0],
-            "later_calls_median_s": statistics.median(later),
-            "later_calls_max_s": max(later),
-            "numpy_loop_median_s": numpy_median,
+            "first_call_s": calls[0], "later_calls_median_s": statistics.median(later),
+            "later_calls_max_s": max(later), "numpy_loop_median_s": numpy_median,
             "worst_later_call_vs_numpy": numpy_median / max(later),
             "median_later_call_vs_numpy": numpy_median / statistics.median(later),
             "calls_s": calls,
-        }
+        }  # fmt: skip
     return out
 
 
 def bench_rate_loop(cfg: Config) -> dict:
-    """Section 2: 5 learning rates, one run each."""
+    """Section 2: 5 learning rates, one run each, and the programs they compile."""
     X, y = jaxmlp.datasets.circles(jax.random.key(0), cfg.n)
     params = jaxmlp.init_mlp(jax.random.key(0), cfg.sizes, scheme="uniform01")
     ways = {
-        "optimizer=optax.adam, learning_rate=r": lambda r: dict(
-            optimizer=optax.adam, learning_rate=r
-        ),
-        "optimizer=optax.adam(r) built per call": lambda r: dict(optimizer=optax.adam(r)),
-    }
-    out = {}
+        "optimizer=optax.adam, learning_rate=r": lambda r: {"optimizer": optax.adam,
+                                                            "learning_rate": r},
+        "optimizer=optax.adam(r) built per call": lambda r: {"optimizer": optax.adam(r)},
+    }  # fmt: skip
+    out, kw = {}, dict(activation="tanh", steps=cfg.rate_steps)
     for name, how in ways.items():
-        calls = []
-        with counting_compiles() as count:
-            for rate in cfg.rates:
-                seconds, _ = timed(
-                    lambda r=rate, how=how: (
-                        jaxmlp.train(
-                            params, X, y, activation="tanh", steps=cfg.rate_steps, **how(r)
-                        ).loss
-                    )
-                )
-                calls.append(seconds)
-        out[name] = {
-            "compiles": count["compiles"],
-            "first_call_s": calls[0],
-            "later_calls_median_s": statistics.median(calls[1:]),
-            "total_s": sum(calls),
-            "calls_s": calls,
-        }
+        with harness.jax_events() as events:
+            calls = [timed(lambda r=r, how=how: jaxmlp.train(params, X, y, **kw, **how(r)).loss)[0]
+                     for r in cfg.rates]  # fmt: skip
+        out[name] = {"compiles": events["counts"][harness.COMPILE], "first_call_s": calls[0],
+                     "later_calls_median_s": statistics.median(calls[1:]), "total_s": sum(calls),
+                     "calls_s": calls}  # fmt: skip
     return out
 
 
-# The child process: JAX's compile events summed while it runs a target.
-CHILD = r"""
-import collections, json, sys, time
-start = time.perf_counter()
-import jax
-seconds, counts = collections.defaultdict(float), collections.Counter()
-def listen(name, duration, **kwargs):
-    seconds[name] += duration
-    counts[name] += 1
-jax.monitoring.register_event_duration_secs_listener(listen)
-import jaxmlp.compilation_cache
-jaxmlp.compilation_cache.enable()
-target, report, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-if target == "cli":
-    from jaxmlp import cli
-    cli.main(argv)
-else:
-    import os, runpy
-    sys.argv = [target, *argv]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(target)))  # as `python target` does
-    runpy.run_path(target, run_name="__main__")
-with open(report, "w") as f:
-    json.dump({"wall_s": time.perf_counter() - start, "seconds": seconds, "counts": counts}, f)
-"""
-
 EVENTS = {
-    "compile_s": COMPILE_EVENT,  # XLA compilation, or reading it from the cache
+    "compile_s": harness.COMPILE,  # XLA compilation, or reading it from the cache
     "trace_s": "/jax/core/compile/jaxpr_trace_duration",
     "lower_s": "/jax/core/compile/jaxpr_to_mlir_module_duration",
     "cache_read_s": "/jax/compilation_cache/cache_retrieval_time_sec",
 }
 
 
-def _child(target: str, argv: list[str], cache: pathlib.Path, work: pathlib.Path) -> dict:
-    report = work / "report.json"
-    env = {k: v for k, v in os.environ.items() if k != "JAXMLP_NO_CACHE"}
-    env.update(JAXMLP_CACHE_DIR=str(cache), JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, target, str(report), *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=3600,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{target} failed:\n{proc.stderr[-2000:]}")
-    raw = json.loads(report.read_text())
-    row = {name: raw["seconds"].get(event, 0.0) for name, event in EVENTS.items()}
-    row["programs"] = raw["counts"].get(COMPILE_EVENT, 0)
-    row["wall_s"] = raw["wall_s"]
-    return row
+def child(cfg: Config, target: str, *argv: str) -> dict:
+    """Runs in a fresh process: the CLI's ``main`` or a script, with JAX's events summed."""
+    import runpy
+
+    from jaxmlp import cli
+
+    with harness.jax_events() as events:
+        if target == "cli":
+            cli.main(list(argv))
+        else:
+            sys.argv = [target, *argv]
+            sys.path.insert(0, os.path.dirname(target))  # as `python target` does
+            runpy.run_path(target, run_name="__main__")
+    row = {name: events["seconds"].get(event, 0.0) for name, event in EVENTS.items()}
+    return row | {"programs": events["counts"].get(harness.COMPILE, 0)}
 
 
 def bench_processes(cfg: Config) -> dict:
     """Section 3: two fresh processes sharing an empty persistent cache, per target."""
-    targets = {
-        "jaxmlp " + " ".join(cfg.cli_args): ("cli", list(cfg.cli_args)),
-        "experiments/blog.py " + " ".join(cfg.blog_args): (
-            str(harness.ROOT / "experiments/blog.py"),
-            [],
-        ),
+    commands = {
+        "jaxmlp " + " ".join(cfg.cli_args): ("cli", *cfg.cli_args),
+        "experiments/blog.py " + " ".join(cfg.blog_args): (str(BLOG), *cfg.blog_args),
     }
+    commands = {k: harness.child_command(__file__, cfg, *v, "--out", "{tmp}/out")
+                for k, v in commands.items()}  # fmt: skip
+    runs = harness.interleaved_processes(commands, 1, empty_cache=True, warm=list(commands))
     out = {}
-    for name, (target, argv) in targets.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = pathlib.Path(tmp)
-            argv = argv + ["--out", str(tmp / "out")]
-            if target != "cli":
-                argv = list(cfg.blog_args) + argv
-            runs = [_child(target, argv, tmp / "cache", tmp) for _ in range(2)]
-        first, second = runs
+    for name, [second] in runs.items():
+        first = second.pop("warming")
+        steps = lambda r: sum(r[k] for k in ("compile_s", "trace_s", "lower_s"))  # noqa: E731
         out[name] = {
-            "first": first,
-            "second": second,
+            "first": first, "second": second,
             "compile_ratio": first["compile_s"] / max(second["compile_s"], 1e-9),
-            "trace_lower_compile_ratio": sum(first[k] for k in ("compile_s", "trace_s", "lower_s"))
-            / max(sum(second[k] for k in ("compile_s", "trace_s", "lower_s")), 1e-9),
+            "trace_lower_compile_ratio": steps(first) / max(steps(second), 1e-9),
             "wall_ratio": first["wall_s"] / second["wall_s"],
-        }
+        }  # fmt: skip
     return out
 
 
@@ -275,8 +199,6 @@ def tables(r: dict) -> list[Table]:
 
 
 def run(cfg: Config, args) -> dict:
-    if args.no_processes:
-        cfg = dataclasses.replace(cfg, processes=False)
     results = {"post_loop": bench_post_loop(cfg), "rate_loop": bench_rate_loop(cfg)}
     if cfg.processes:
         results["processes"] = bench_processes(cfg)
@@ -284,11 +206,13 @@ def run(cfg: Config, args) -> dict:
 
 
 def _flags(parser) -> None:
-    parser.add_argument("--no-processes", action="store_true", help="skip section 3")
+    parser.add_argument("--no-processes", dest="processes", action="store_const", const=False,
+                        help="skip section 3")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=_flags)
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=_flags,
+                        child=child)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ Writes bench_playground.json and bench_playground.md to ``--out``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 import shutil
@@ -75,35 +74,27 @@ def _cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes and all their descendants."""
     import psutil
 
-    total, seen = 0.0, set()
+    procs = {}
     for pid in pids:
         try:
-            procs = [psutil.Process(pid)]
-            procs += procs[0].children(recursive=True)
+            procs |= {p.pid: p for p in [psutil.Process(pid), *psutil.Process(pid).children(True)]}
         except psutil.NoSuchProcess:
             continue
-        for proc in procs:
-            if proc.pid in seen:
-                continue
-            seen.add(proc.pid)
-            try:
-                t = proc.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
+    total = 0.0
+    for proc in procs.values():
+        try:
+            total += sum(proc.cpu_times()[:2])  # user, system
+        except psutil.NoSuchProcess:
+            pass
     return total
 
 
 def _start_server(tree: pathlib.Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jaxmlp", "playground", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tempfile.gettempdir(),  # the package comes from PYTHONPATH, not the cwd
-    )
+    # the package comes from PYTHONPATH, not the cwd
+    proc = subprocess.Popen([sys.executable, "-m", "jaxmlp", "playground", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=tempfile.gettempdir())  # fmt: skip
     line = proc.stdout.readline()  # type: ignore[union-attr]
     if not line.startswith("jaxmlp playground: http"):
         proc.kill()
@@ -130,16 +121,12 @@ def play(tree: pathlib.Path, cfg: Config, chromium: str) -> dict:
             page.goto(url)
             ready = "document.getElementById('state').dataset.state === 'ready'"
             page.wait_for_function(ready, timeout=300_000)
-            for name, value in (
-                ("max_steps", cfg.max_steps),
-                ("steps_per_frame", cfg.steps_per_frame),
-            ):
+            for name, value in (("max_steps", cfg.max_steps),
+                                ("steps_per_frame", cfg.steps_per_frame)):  # fmt: skip
                 page.fill(f"#{name}", str(value))
                 page.dispatch_event(f"#{name}", "change")
-                page.wait_for_function(
-                    f"window.playground.data.settings.{name} === {value} && {ready}",
-                    timeout=300_000,
-                )
+                same = f"window.playground.data.settings.{name} === {value}"
+                page.wait_for_function(f"{same} && {ready}", timeout=300_000)
             time.sleep(cfg.pause_s)  # let any background work of the setting finish
             pids = [server.pid, os.getpid()]
             shown = (
@@ -155,16 +142,12 @@ def play(tree: pathlib.Path, cfg: Config, chromium: str) -> dict:
                 step, done, timings, drawn = page.evaluate(shown)
                 cpu, t = _cpu_seconds(pids), time.perf_counter()
                 frames = (step - step0) / cfg.steps_per_frame
-                windows.append(
-                    {
-                        "steps": [step0, step],
-                        "seconds": round(t - t0, 3),
-                        "frames_per_s": round(frames / (t - t0), 2),
-                        "draws": drawn - drawn0,
-                        "cpu_ms_per_frame": round(1000 * (cpu - cpu0) / max(frames, 1), 1),
-                        "page_ms": {k: round(v, 1) for k, v in timings.items()},
-                    }
-                )
+                windows.append({
+                    "steps": [step0, step], "seconds": round(t - t0, 3),
+                    "frames_per_s": round(frames / (t - t0), 2), "draws": drawn - drawn0,
+                    "cpu_ms_per_frame": round(1000 * (cpu - cpu0) / max(frames, 1), 1),
+                    "page_ms": {k: round(v, 1) for k, v in timings.items()},
+                })  # fmt: skip
                 step0, drawn0, cpu0, t0 = step, drawn, cpu, t
                 print(f"  {tree.name}: {windows[-1]}", flush=True)
             browser.close()
@@ -185,8 +168,7 @@ def restarts(cfg: Config) -> list[dict]:
     warming of its neighbours to finish."""
     from jaxmlp.playground import Playground
 
-    out = []
-    pg = None
+    out, pg = [], None
     try:
         for label, raw in CHANGES:
             t = time.perf_counter()
@@ -201,12 +183,9 @@ def restarts(cfg: Config) -> list[dict]:
             pg.step(1)
             seconds = time.perf_counter() - t
             pg.gradients()
+            with_gradients = round(time.perf_counter() - t, 4)
             out.append(
-                {
-                    "change": label,
-                    "seconds": round(seconds, 4),
-                    "with_gradients": round(time.perf_counter() - t, 4),
-                }
+                {"change": label, "seconds": round(seconds, 4), "with_gradients": with_gradients}
             )
             print(f"  restart {label}: {out[-1]}", file=sys.stderr, flush=True)
             time.sleep(cfg.pause_s)
@@ -223,38 +202,11 @@ def restarts(cfg: Config) -> list[dict]:
     return out
 
 
-def _restarts_in(tree: pathlib.Path, cfg: Config) -> list[dict]:
-    env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(
-        [sys.executable, __file__, "--restarts-only", str(cfg.pause_s)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tempfile.gettempdir(),
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])["times"]
-
-
-def _checkout(ref: str, folder: pathlib.Path) -> pathlib.Path:
-    tree = folder / f"baseline-{ref.replace('/', '_').replace('~', '-')}"
-    tree.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", ref, "jaxmlp"], capture_output=True, check=True
-    )
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    return tree
-
-
 def _summary(play_result: dict) -> dict:
-    rates = [w["frames_per_s"] for w in play_result["windows"][:-1]] or [
-        w["frames_per_s"] for w in play_result["windows"]
-    ]
-    return {
-        "min_fps": min(rates),
-        "median_fps": round(statistics.median(rates), 2),
-        "max_fps": max(rates),
-    }
+    windows = play_result["windows"]
+    rates = [w["frames_per_s"] for w in windows[:-1] or windows]  # the last: a part window
+    return {"min_fps": min(rates), "median_fps": round(statistics.median(rates), 2),
+            "max_fps": max(rates)}  # fmt: skip
 
 
 def tables(r: dict) -> list[Table]:
@@ -294,23 +246,22 @@ def tables(r: dict) -> list[Table]:
 
 
 def run(cfg: Config, args) -> dict:
-    cfg = dataclasses.replace(cfg, baseline=args.baseline)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None and not args.no_play:
         raise SystemExit("bench_playground: no Chromium binary (apt-get install -y chromium)")
     results: dict = {"play": [], "restarts": []}
     with tempfile.TemporaryDirectory() as folder:
-        trees = [("current", ROOT)]
+        trees = {"current": ROOT}
         if cfg.baseline:
-            trees.insert(
-                0, (f"baseline {cfg.baseline}", _checkout(cfg.baseline, pathlib.Path(folder)))
-            )
+            trees = {f"baseline {cfg.baseline}": harness.tree_of(cfg.baseline, folder), **trees}
         for round_ in range(cfg.repeats):
-            for name, tree in trees:
+            for name, tree in trees.items():
                 print(f"round {round_}: {name}", flush=True)
                 if not args.no_restarts:
-                    times = _restarts_in(tree, cfg)
-                    results["restarts"].append({"tree": name, "round": round_, "times": times})
+                    env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
+                    command = {name: harness.child_command(__file__, cfg)}
+                    [times] = harness.interleaved_processes(command, 1, env=env)[name]
+                    results["restarts"].append({"tree": name, "round": round_, **times})
                 if not args.no_play:
                     played = play(tree, cfg, chromium)  # type: ignore[arg-type]
                     played.update(tree=name, round=round_, summary=_summary(played))
@@ -319,28 +270,15 @@ def run(cfg: Config, args) -> dict:
     return results
 
 
-def _flags(parser) -> None:
-    parser.add_argument("--baseline", help="git ref whose jaxmlp/ is measured alternately")
-    parser.add_argument("--no-play", action="store_true", help="restarts only")
-    parser.add_argument("--no-restarts", action="store_true", help="playing only")
-
-
 def main(argv: list[str] | None = None) -> dict:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] == ["--restarts-only"]:  # the child process of _restarts_in
-        harness.child_result({"times": restarts(Config(pause_s=float(args[1])))})
-        return {}
-    return harness.main(
-        __file__,
-        __doc__,
-        Config,
-        QUICK,
-        run,
-        tables,
-        argv,
-        flags=_flags,
-        out="out/bench_playground",
-    )
+    def flags(parser) -> None:
+        parser.add_argument("--baseline", help="a git ref (or a tree): its jaxmlp/ alternately")
+        parser.add_argument("--no-play", action="store_true", help="restarts only")
+        parser.add_argument("--no-restarts", action="store_true", help="playing only")
+
+    child = lambda cfg: {"times": restarts(cfg)}  # noqa: E731
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
+                        child=child, out="out/bench_playground")  # fmt: skip
 
 
 if __name__ == "__main__":

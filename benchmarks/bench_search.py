@@ -26,9 +26,10 @@ Writes ``OUT/bench_search.json`` and ``OUT/bench_search.md``::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import resource
-import sys
+import statistics
 import time
 import warnings
 
@@ -98,13 +99,11 @@ def param_grid(grid: str, cfg: Config) -> dict:
 
 
 def n_fits(grid: str, cfg: Config) -> int:
-    n = 1
-    for values in param_grid(grid, cfg).values():
-        n *= len(values)
+    n = math.prod(len(values) for values in param_grid(grid, cfg).values())
     return n * (cfg.circles_folds if grid == "circles" else cfg.digits_folds)
 
 
-def search_child(way: str, grid: str, n_jobs: int, cfg: Config) -> dict:
+def search_child(cfg: Config, way: str, grid: str, n_jobs: str) -> dict:
     """Runs in a fresh process: imports, then the search's fit twice (cold, warm)."""
     start = time.perf_counter()
     from sklearn import model_selection
@@ -122,7 +121,7 @@ def search_child(way: str, grid: str, n_jobs: int, cfg: Config) -> dict:
     hidden = {} if grid == "circles" else {"hidden_layer_sizes": (cfg.digits_hidden,)}
     model = MLPClassifier(random_state=cfg.seed, max_iter=cfg.max_iter, **hidden)
     folds = cfg.circles_folds if grid == "circles" else cfg.digits_folds
-    search = search_class(model, param_grid(grid, cfg), cv=folds, n_jobs=n_jobs)
+    search = search_class(model, param_grid(grid, cfg), cv=folds, n_jobs=int(n_jobs))
     times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -149,24 +148,18 @@ def search_child(way: str, grid: str, n_jobs: int, cfg: Config) -> dict:
 def run(cfg: Config, args) -> dict:
     env = {**os.environ, "JAXMLP_NO_CACHE": "1"}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    quick = ["--quick"] if args.quick else []
     out: dict = {}
     for grid in cfg.grids:
         commands = {}
         for way in WAYS:
             jobs = cfg.n_jobs if (way == "scikit-learn" and grid == "circles") else (1,)
             for n_jobs in jobs:
-                argv = [sys.executable, __file__, "--child", way, grid, str(n_jobs), *quick]
-                commands[f"{way}|{n_jobs}"] = argv
+                commands[f"{way}|{n_jobs}"] = harness.child_command(
+                    __file__, cfg, way, grid, n_jobs
+                )
         runs = harness.interleaved_processes(commands, cfg.repeats, env=env)
         out[grid] = {"fits": n_fits(grid, cfg), "runs": runs}
     return {"grids": out}
-
-
-def _median(values):
-    import statistics
-
-    return statistics.median(values)
 
 
 def tables(r: dict) -> list[Table]:
@@ -174,17 +167,17 @@ def tables(r: dict) -> list[Table]:
     result = []
     for grid, g in r["grids"].items():
         runs = g["runs"]
-        base = _median([x["cold_s"] for x in runs["scikit-learn|1"]])
-        base_warm = _median([x["warm_s"] for x in runs["scikit-learn|1"]])
+        base = statistics.median([x["cold_s"] for x in runs["scikit-learn|1"]])
+        base_warm = statistics.median([x["warm_s"] for x in runs["scikit-learn|1"]])
         rows = []
         for name, xs in runs.items():
             way, n_jobs = name.split("|")
-            cold = _median([x["cold_s"] for x in xs])
-            warm = _median([x["warm_s"] for x in xs])
+            cold = statistics.median([x["cold_s"] for x in xs])
+            warm = statistics.median([x["warm_s"] for x in xs])
             rows.append([
-                way, int(n_jobs), _median([x["import_s"] for x in xs]), cold,
+                way, int(n_jobs), statistics.median([x["import_s"] for x in xs]), cold,
                 f"{cold / base:.2f}x", warm, f"{warm / base_warm:.2f}x", g["fits"] / cold,
-                _median([x["peak_rss_mib"] for x in xs]), xs[0].get("programs_compiled"),
+                statistics.median([x["peak_rss_mib"] for x in xs]), xs[0].get("programs_compiled"),
                 f"{xs[0]['best_score']:.4f}",
             ])  # fmt: skip
         columns = ["search", "n_jobs", "import (s)", "cold fit (s)", "cold / scikit-learn",
@@ -201,12 +194,7 @@ def tables(r: dict) -> list[Table]:
 
 
 def main(argv=None) -> dict:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] == ["--child"]:
-        cfg = Config(**QUICK) if "--quick" in args else Config()
-        harness.child_result(search_child(args[1], args[2], int(args[3]), cfg))
-        return {}
-    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv)
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, child=search_child)
 
 
 if __name__ == "__main__":

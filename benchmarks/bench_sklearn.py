@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 import warnings
 
@@ -97,7 +96,7 @@ def steady_fit(cfg: Config) -> dict:
     }
 
 
-def grid_child(library: str, cfg: Config) -> dict:
+def grid_child(cfg: Config, library: str) -> dict:
     """Runs in a fresh process: import, then one GridSearchCV.fit, timed."""
     start = time.perf_counter()
     from sklearn.exceptions import ConvergenceWarning
@@ -124,12 +123,11 @@ def grid_child(library: str, cfg: Config) -> dict:
     return result
 
 
-def cold_grids(args) -> dict:
+def cold_grids(cfg: Config) -> dict:
     """GridSearchCV of each library in its own fresh process (no compilation cache)."""
     env = {**os.environ, "JAXMLP_NO_CACHE": "1"}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    quick = ["--quick"] if args.quick else []
-    commands = {lib: [sys.executable, __file__, "--grid-child", lib, *quick] for lib in LIBRARIES}
+    commands = {lib: harness.child_command(__file__, cfg, lib) for lib in LIBRARIES}
     return {
         lib: runs[0] for lib, runs in harness.interleaved_processes(commands, 1, env=env).items()
     }
@@ -159,20 +157,15 @@ def tables(r: dict) -> list[Table]:
 
 def run(cfg: Config, args) -> dict:
     result = {} if args.skip_steady else {"steady": steady_fit(cfg)}
-    return result | {"grid": cold_grids(args)}
-
-
-def _flags(parser) -> None:
-    parser.add_argument("--skip-steady", action="store_true", help="only the grid search")
+    return result | {"grid": cold_grids(cfg)}
 
 
 def main(argv=None) -> dict:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] == ["--grid-child"]:  # what each process of the grid search runs
-        cfg = Config(**QUICK) if "--quick" in args else Config()
-        harness.child_result(grid_child(args[1], cfg))
-        return {}
-    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=_flags)
+    def flags(parser) -> None:
+        parser.add_argument("--skip-steady", action="store_true", help="only the grid search")
+
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
+                        child=grid_child)  # fmt: skip
 
 
 if __name__ == "__main__":

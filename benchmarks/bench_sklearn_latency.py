@@ -6,22 +6,21 @@ a user meets them (fewer rows, another ``learning_rate_init``, other
 ``hidden_layer_sizes``, ``activation``, ``solver``, ``batch_size``,
 ``early_stopping``, ``warm_start``, ``partial_fit``, ``lbfgs``, ``predict`` on
 a new row count), then a steady refit (median of 3). Every step is timed; for
-jaxmlp also its XLA compilations. ``--baseline DIR`` runs a second jaxmlp tree
-(e.g. an older commit: ``git archive <commit> jaxmlp | tar -x -C DIR``) in the
-same way; the processes alternate (baseline, jaxmlp, scikit-learn, repeated
-``--repeats`` times) so that the machine's load falls on each alike, and each
-step's figure is the median over rounds. Writes ``bench_sklearn_latency.json``
-and ``.md`` to ``--out``::
+jaxmlp also its XLA compilations. ``--baseline REF`` runs a second jaxmlp tree (a git
+commit's, or a directory holding ``jaxmlp/``) in the same way; the processes alternate
+round by round, and each step's figure is the median over rounds::
 
-    python benchmarks/bench_sklearn_latency.py --baseline /tmp/old --out out/bench
+    python benchmarks/bench_sklearn_latency.py --baseline HEAD~5 --out out/bench
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import os
 import statistics
-import sys
+import tempfile
 import time
 import warnings
 
@@ -62,46 +61,42 @@ def steps() -> list[tuple[str, dict, int | None, str]]:
     ]
 
 
-def child(library: str, cfg: Config) -> dict:
-    """Runs in a fresh process: the sequence of :func:`steps`, each timed."""
+def child(cfg: Config, jax: str) -> dict:
+    """Runs in a fresh process: the sequence of :func:`steps`, each timed (``jax``: "True" for
+    jaxmlp's estimator, "False" for scikit-learn's)."""
     start = time.perf_counter()
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
 
-    compiles = [0]
-    if library == "sklearn":
+    events = contextlib.nullcontext({"counts": collections.Counter()})
+    if jax == "False":
         from sklearn.neural_network import MLPClassifier
     else:
-        import jax
-
         from jaxmlp.sklearn import MLPClassifier
 
-        def listener(name, duration, **kwargs):
-            compiles[0] += name == "/jax/core/compile/backend_compile_duration"
-
-        jax.monitoring.register_event_duration_secs_listener(listener)
+        events = harness.jax_events()
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     imported = time.perf_counter() - start
     base = dict(hidden_layer_sizes=(cfg.hidden,), max_iter=cfg.max_iter, random_state=cfg.seed)
     rows, fitted = [], None
     warnings.simplefilter("ignore", ConvergenceWarning)
-    for name, options, n, call in steps():
-        Xn, yn = X[:n], y[:n]
-        model = MLPClassifier(**{**base, **options})
-        before, start = compiles[0], time.perf_counter()
-        if call == "fit":
-            fitted = model.fit(Xn, yn)
-        elif call == "warm":
-            model.fit(X, y).fit(X, y)
-        elif call == "partial":
-            for m in (1797, 1500, 1000):
-                model.partial_fit(X[:m], y[:m], classes=list(range(10)))
-        else:
-            fitted.predict(Xn)
-        rows.append(
-            {"step": name, "s": time.perf_counter() - start, "compiles": compiles[0] - before}
-        )
+    with events as got:
+        for name, options, n, call in steps():
+            Xn, yn = X[:n], y[:n]
+            model = MLPClassifier(**{**base, **options})
+            before, start = got["counts"][harness.COMPILE], time.perf_counter()
+            if call == "fit":
+                fitted = model.fit(Xn, yn)
+            elif call == "warm":
+                model.fit(X, y).fit(X, y)
+            elif call == "partial":
+                for m in (1797, 1500, 1000):
+                    model.partial_fit(X[:m], y[:m], classes=list(range(10)))
+            else:
+                fitted.predict(Xn)
+            compiles = got["counts"][harness.COMPILE] - before
+            rows.append({"step": name, "s": time.perf_counter() - start, "compiles": compiles})
     steady = []
     for _ in range(3):
         start = time.perf_counter()
@@ -156,28 +151,23 @@ def tables(r: dict) -> list[Table]:
 def run(cfg: Config, args) -> dict:
     env = {**os.environ, "JAXMLP_NO_CACHE": "1"}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    variants = {"jaxmlp": (str(harness.ROOT), "jaxmlp"), "sklearn": (None, "sklearn")}
-    if args.baseline:
-        variants = {"baseline": (args.baseline, "jaxmlp"), **variants}
-    commands, envs = {}, {}
-    for variant, (tree, library) in variants.items():
-        commands[variant] = [sys.executable, __file__, "--child", library, str(cfg.max_iter)]
-        paths = [tree, env.get("PYTHONPATH", "")] if tree else [env.get("PYTHONPATH", "")]
-        envs[variant] = {**env, "PYTHONPATH": os.pathsep.join(paths)}
-    runs = harness.interleaved_processes(commands, cfg.repeats, envs=envs)
+    with tempfile.TemporaryDirectory() as folder:
+        trees = {"jaxmlp": str(harness.ROOT), "sklearn": ""}
+        if args.baseline:
+            trees = {"baseline": str(harness.tree_of(args.baseline, folder)), **trees}
+        commands = {v: harness.child_command(__file__, cfg, v != "sklearn") for v in trees}
+        envs = {v: {**env, "PYTHONPATH": os.pathsep.join([tree, env.get("PYTHONPATH", "")])}
+                for v, tree in trees.items()}  # fmt: skip
+        runs = harness.interleaved_processes(commands, cfg.repeats, envs=envs)
     return {"runs": runs, "summary": summarize(runs)}
 
 
-def _flags(parser) -> None:
-    parser.add_argument("--baseline", help="a jaxmlp tree (directory holding jaxmlp/) to compare")
-
-
 def main(argv=None) -> dict:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] == ["--child"]:  # a fresh process: its timed imports start without jax
-        harness.child_result(child(args[1], Config(max_iter=int(args[2]))))
-        return {}
-    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=_flags)
+    def flags(parser) -> None:
+        parser.add_argument("--baseline", help="a git ref, or a tree holding jaxmlp/, to compare")
+
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
+                        child=child)  # fmt: skip
 
 
 if __name__ == "__main__":

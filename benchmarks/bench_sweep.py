@@ -1,28 +1,14 @@
 """Sweep speed: jaxmlp.sweep vs a straightforward vmap vs scikit-learn, on the same grid.
 
-The grid: hidden widths 5..50 step 5 x sigmoid/tanh/relu/leaky_relu x 8 seeds =
-320 one-hidden-layer MLPs, each trained for 1000 full-batch Adam steps on 200
-circle points. Three ways, timed in the same process:
-
-* ``jaxmlp.sweep`` as a user calls it; the first call compiles, the repeated
-  calls (same shapes) reuse the compiled program: steady-state models/s.
-* a straightforward vmap: one ``jit`` per activation over its 80 models, widths
-  padded to 50 with masked hidden units, gradients by ``jax.value_and_grad``,
-  the same optax optimizer in a ``lax.scan``.
-* scikit-learn's ``MLPClassifier`` (adam, full batch, 1000 iterations, no
-  early stopping), one model at a time; ``--sklearn-models`` of them are timed
-  and the time of the full grid extrapolated (leaky_relu runs as relu: sklearn
-  has no leaky ReLU).
-
-The sweep and the vmap are timed in alternating rounds (sweep, vmap, sweep,
-...): each method's steady time is its best round, and every round also gives
-its own ratio, so a slow phase of a shared machine cannot favour either.
-
-On a CPU, jaxmlp.sweep splits the bins over the cores (one program call per
-core on its own host thread); the vmap's large batched kernels use XLA's
-intra-op threads. Both use every core.
-
-Writes ``OUT/sweep.json`` and ``OUT/sweep.md``. Usage::
+The grid: hidden widths 5..50 step 5 x sigmoid/tanh/relu/leaky_relu x 8 seeds = 320
+one-hidden-layer MLPs, each trained for 1000 full-batch Adam steps on 200 circle points.
+``jaxmlp.sweep`` as a user calls it, against a straightforward vmap (one ``jit`` per
+activation over its 80 models, widths padded to 50 with masked hidden units, gradients by
+``jax.value_and_grad``, the same optax optimizer in a ``lax.scan``), timed in alternating
+rounds (each method's steady time is its best round; every round also gives its own ratio),
+and scikit-learn's ``MLPClassifier`` one model at a time (``sklearn_models`` of them timed,
+the grid's time extrapolated; leaky_relu runs as relu there). On a CPU, jaxmlp.sweep splits
+the bins over the cores; the vmap's batched kernels use XLA's intra-op threads.
 
     python benchmarks/bench_sweep.py --out out/bench
 """
@@ -30,10 +16,11 @@ Writes ``OUT/sweep.json`` and ``OUT/sweep.md``. Usage::
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import statistics
 import time
-import warnings
 
+import _baselines as base
 import _harness as harness
 import jax
 import jax.numpy as jnp
@@ -63,19 +50,8 @@ QUICK = {"widths": (5, 10), "seeds": (0, 1), "steps": 50, "repeats": 2, "sklearn
 
 def sweep_call(cfg: Config, X, y, optimizer):
     """The grid through the public ``jaxmlp.sweep``, as a user calls it."""
-
-    def call():
-        return jaxmlp.sweep(
-            X,
-            y,
-            widths=cfg.widths,
-            activations=cfg.activations,
-            seeds=cfg.seeds,
-            steps=cfg.steps,
-            optimizer=optimizer,
-        ).final_loss
-
-    return call
+    kw = dict(widths=cfg.widths, activations=cfg.activations, seeds=cfg.seeds, steps=cfg.steps)
+    return lambda: jaxmlp.sweep(X, y, optimizer=optimizer, **kw)
 
 
 def _padded_vmap_program(act, optimizer, steps):
@@ -128,10 +104,8 @@ def vmap_call(cfg: Config, X, y, optimizer):
 
 
 def bench_sklearn(cfg: Config, X, y) -> dict | None:
-    try:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
-    except ImportError:
+    """scikit-learn one model at a time: ``sklearn_models`` of the grid's, the rest extrapolated."""
+    if not importlib.util.find_spec("sklearn"):
         return None
     names = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu", "leaky_relu": "relu"}
     grid = [(w, a, s) for w in cfg.widths for a in cfg.activations for s in cfg.seeds]
@@ -140,36 +114,21 @@ def bench_sklearn(cfg: Config, X, y) -> dict | None:
     Xn, yn = np.asarray(X, np.float64), np.asarray(y)
     t0 = time.perf_counter()
     for w, a, s in subset:
-        clf = MLPClassifier(
-            hidden_layer_sizes=(w,),
-            activation=names[a],
-            solver="adam",
-            learning_rate_init=cfg.learning_rate,
-            batch_size=len(Xn),
-            max_iter=cfg.steps,
-            tol=0.0,
-            n_iter_no_change=cfg.steps + 1,
-            alpha=0.0,
-            shuffle=False,
-            random_state=s,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(Xn, yn)
+        base.sklearn_fit(Xn, yn, hidden=w, learning_rate=cfg.learning_rate, steps=cfg.steps,
+                         seed=s, activation=names[a], solver="adam")  # fmt: skip
     elapsed = time.perf_counter() - t0
-    per_model = elapsed / len(subset)
-    return {
-        "timed_models": len(subset),
-        "timed_s": elapsed,
-        "per_model_s": per_model,
-        "grid_s_extrapolated": per_model * len(grid),
-    }
+    return {"timed_models": len(subset), "timed_s": elapsed,
+            "per_model_s": elapsed / len(subset),
+            "grid_s_extrapolated": elapsed / len(subset) * len(grid)}  # fmt: skip
 
 
 def time_both(cfg: Config, X, y, optimizer) -> dict:
     """The sweep and the vmap in alternating rounds; their times and per-round ratios."""
     calls = {"sweep": sweep_call(cfg, X, y, optimizer), "vmap": vmap_call(cfg, X, y, optimizer)}
-    blocking = {name: (lambda c=c: jax.block_until_ready(c())) for name, c in calls.items()}
+    blocking = {
+        "sweep": lambda: jax.block_until_ready(calls["sweep"]().final_loss),
+        "vmap": lambda: jax.block_until_ready(calls["vmap"]()),
+    }
     timed = interleaved(blocking, cfg.repeats)  # alternating rounds, as in bench.py
     for row in timed.values():
         row["steady_s"] = min(row["times_s"])  # the best round
@@ -180,20 +139,12 @@ def time_both(cfg: Config, X, y, optimizer) -> dict:
     return timed
 
 
-def max_curve_difference(cfg: Config, X, y, optimizer, vmap_curves: np.ndarray) -> float:
+def max_curve_difference(cfg: Config, result, vmap_curves: np.ndarray) -> float:
     """The baseline trains the same models: its curves against the sweep's, on every step."""
-    result = jaxmlp.sweep(
-        X,
-        y,
-        widths=cfg.widths,
-        activations=cfg.activations,
-        seeds=cfg.seeds,
-        steps=cfg.steps,
-        optimizer=optimizer,
+    curves = np.moveaxis(result.loss, 1, 0).reshape(
+        len(cfg.activations), -1, len(result.loss_steps)
     )
-    n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
-    sweep_curves = np.moveaxis(result.loss, 1, 0).reshape(len(cfg.activations), n_models // 4, -1)
-    return float(np.nanmax(np.abs(sweep_curves - vmap_curves[..., result.loss_steps])))
+    return float(np.nanmax(np.abs(curves - vmap_curves[..., result.loss_steps])))
 
 
 def tables(r: dict) -> list[Table]:
@@ -242,7 +193,7 @@ def run(cfg: Config, args) -> dict:
     timed = time_both(cfg, X, y, optimizer)
     sweep, vmap, round_ratios = timed["sweep"], timed["vmap"], timed["round_ratios"]
     sk = bench_sklearn(cfg, X, y)
-    agreement = max_curve_difference(cfg, X, y, optimizer, timed["vmap_curves"])
+    agreement = max_curve_difference(cfg, sweep_call(cfg, X, y, optimizer)(), timed["vmap_curves"])
     return {
         "optimizer": f"optax.adam({cfg.learning_rate})",
         "models": n_models,

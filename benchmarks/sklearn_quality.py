@@ -57,12 +57,9 @@ def split(X, y, classification: bool, cfg: Config):
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
+    stratify = y if classification else None
     X_tr, X_te, y_tr, y_te = train_test_split(
-        X,
-        y,
-        test_size=cfg.test_size,
-        random_state=cfg.split_seed,
-        stratify=y if classification else None,
+        X, y, test_size=cfg.test_size, random_state=cfg.split_seed, stratify=stratify
     )
     scaler = StandardScaler().fit(X_tr)
     X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
@@ -92,12 +89,8 @@ def run(cfg: Config) -> list[dict]:
             for lib, Estimator in libs.items():
                 scores, seconds = [], []
                 for seed in cfg.seeds:
-                    model = Estimator(
-                        hidden_layer_sizes=(cfg.hidden,),
-                        solver=solver,
-                        max_iter=cfg.max_iter,
-                        random_state=seed,
-                    )
+                    model = Estimator(hidden_layer_sizes=(cfg.hidden,), solver=solver,
+                                      max_iter=cfg.max_iter, random_state=seed)  # fmt: skip
                     start = time.perf_counter()
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -1,4 +1,4 @@
-"""benchmarks/: bench.py's reference loops agree with jaxmlp; the harness times and renders."""
+"""benchmarks/: the baselines agree with jaxmlp; the harness times and renders."""
 
 import dataclasses
 import json
@@ -22,6 +22,11 @@ def harness(load_benchmark):
 
 
 @pytest.fixture(scope="module")
+def baselines(load_benchmark):
+    return load_benchmark("_baselines")
+
+
+@pytest.fixture(scope="module")
 def post(circles_data):
     X, y = circles_data
     params = jaxmlp.init_mlp(jax.random.key(1), (2, 3, 1), scheme="uniform01")
@@ -33,33 +38,31 @@ def numpy_params(params):
     return [(np.asarray(W), np.asarray(b)) for W, b in params]
 
 
-def test_numpy_loop_is_the_same_computation_as_train(load_benchmark, post):
+def test_numpy_loop_is_the_same_computation_as_train(baselines, post):
     params, X, y, reference = post
-    losses = load_benchmark("_baselines").numpy_loop(
-        numpy_params(params), X, y, learning_rate=2.0, steps=30
-    )
+    losses = baselines.numpy_loop(numpy_params(params), X, y, learning_rate=2.0, steps=30)
     np.testing.assert_allclose(losses, reference.loss, rtol=1e-4)
 
 
-def test_torch_loop_is_the_same_computation_as_train(bench, post):
+def test_torch_loop_is_the_same_computation_as_train(baselines, post):
     pytest.importorskip("torch")
     params, X, y, reference = post
-    losses = bench.torch_loop(numpy_params(params), X, y, learning_rate=2.0, steps=30)
+    losses = baselines.torch_loop(numpy_params(params), X, y, learning_rate=2.0, steps=30)
     np.testing.assert_allclose(losses, reference.loss, rtol=1e-4)
 
 
-def test_sklearn_runs_the_requested_full_batch_epochs(bench, circles_data):
+def test_sklearn_runs_the_requested_full_batch_epochs(baselines, circles_data):
     pytest.importorskip("sklearn")
     X, y = (np.asarray(a) for a in circles_data)
-    clf = bench.sklearn_fit(X, y, hidden=3, learning_rate=2.0, steps=7, seed=0)
+    clf = baselines.sklearn_fit(X, y, hidden=3, learning_rate=2.0, steps=7, seed=0)
     assert clf.n_iter_ == 7 and len(clf.loss_curve_) == 7
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
 
 
-def test_train_flops(bench):
+def test_train_flops(baselines):
     # 6 * batch * (2*3 + 3*1) for the post's network
-    assert bench.train_flops((2, 3, 1), 10) == 540.0
-    assert bench.train_flops((2, 256, 256, 1), 4096) == 6.0 * 4096 * (512 + 65536 + 256)
+    assert baselines.train_flops((2, 3, 1), 10) == 540.0
+    assert baselines.train_flops((2, 256, 256, 1), 4096) == 6.0 * 4096 * (512 + 65536 + 256)
 
 
 def test_interleaved_calls_each_function_once_per_round(harness):
@@ -75,8 +78,8 @@ def test_interleaved_calls_each_function_once_per_round(harness):
 
 
 @pytest.mark.slow  # > 5 s
-def test_matmul_roofline_runs(bench):
-    bench.matmul_only((2, 8, 8, 1), 16, 3)()
+def test_matmul_roofline_runs(baselines):
+    baselines.matmul_only((2, 8, 8, 1), 16, 3)()
 
 
 def fake_results(speedup_numpy, speedup_sklearn, roofline, vs_torch):
@@ -146,7 +149,8 @@ def test_page_and_plot(bench, harness, tmp_path):
 
 @pytest.mark.slow  # a whole training child run, > 5 s
 def test_rss_child_reports_its_peak(bench, capsys):
-    bench.main(["--rss-child", "64", "4", "32", "2", "0"])  # what each subprocess runs
+    cfg = bench.Config(rss_width=4, grid_batch=32, rss_steps=2)
+    bench.main(["--child", json.dumps(dataclasses.asdict(cfg)), "64"])  # each subprocess's
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     peak, before = report["peak_rss_bytes"], report["rss_before_training_bytes"]
     assert 2**20 < peak < 2**36  # between 1 MiB and 64 GiB: bytes, not KiB
@@ -156,12 +160,25 @@ def test_rss_child_reports_its_peak(bench, capsys):
 def test_interleaved_processes_alternate_fresh_processes(harness):
     import sys
 
-    child = "import _harness, os; _harness.child_result({'pid': os.getpid()})"
+    child = "import json, os; print(json.dumps({'pid': os.getpid()}))"
     commands = {name: [sys.executable, "-c", child] for name in ("a", "b")}
     env = {**__import__("os").environ, "PYTHONPATH": str(harness.ROOT / "benchmarks")}
     runs = harness.interleaved_processes(commands, 2, env=env)
     pids = [r["pid"] for name in "ab" for r in runs[name]]
     assert len(set(pids)) == 4 and all(r["wall_s"] > 0 for name in "ab" for r in runs[name])
+
+
+def test_interleaved_processes_reverse_odd_rounds_with_empty_caches(harness):
+    import sys
+
+    child = "import json, os, time; print(json.dumps({'cache': os.environ['JAXMLP_CACHE_DIR'], 't': time.time()}))"  # noqa: E501
+    commands = {name: [sys.executable, "-c", child] for name in ("a", "b")}
+    runs = harness.interleaved_processes(commands, 2, empty_cache=True, warm=["b"])
+    a, b = runs["a"], runs["b"]
+    assert a[0]["t"] < b[0]["t"] and b[1]["t"] < a[1]["t"]  # a, b; then b, a
+    assert len({r["cache"] for r in a + b}) == 4  # every process its own empty cache
+    assert all(r["warming"]["cache"] == r["cache"] for r in b)  # warmed in the same folder
+    assert all("warming" not in r for r in a)
 
 
 def test_every_stored_result_renders_its_docs_page(load_benchmark, tmp_path):
@@ -175,6 +192,18 @@ def test_every_stored_result_renders_its_docs_page(load_benchmark, tmp_path):
         module = load_benchmark(script)
         module.main(["--out", str(tmp_path), "--render-only"])
         assert (tmp_path / f"{name}.md").read_text() == (docs / f"{name}.md").read_text(), name
+
+
+def test_the_cold_path_record_renders(load_benchmark, tmp_path):
+    """docs/bench/bench_cold.md was written from two runs by hand; its JSON renders too."""
+    import pathlib
+    import shutil
+
+    docs = pathlib.Path(__file__).resolve().parents[1] / "docs" / "bench"
+    shutil.copy(docs / "bench_cold.json", tmp_path / "bench_cold.json")
+    load_benchmark("bench_cold").main(["--out", str(tmp_path), "--render-only"])
+    page = (tmp_path / "bench_cold.md").read_text()
+    assert "| first fit on digits (64 relu, adam, max_iter=50) | 1.88 | 1.56 |" in page
 
 
 RENDERED = {
