@@ -8,14 +8,13 @@ numbers are drawn in float32, so a session with ``jax_enable_x64`` gets the same
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import validation
+from jaxmlp import compile_options, validation
 
 __all__ = [
     "RunKeys",
@@ -102,7 +101,7 @@ def blobs(
     return _blobs(key, int(n), _floats(points), _floats(std))
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@compile_options.jit("datasets", static_argnums=1)
 def _blobs(key, n, centers, std):
     c = centers
     noise_key, perm_key = jax.random.split(key)
@@ -130,7 +129,7 @@ def moons(key: Array, n: int = 200, *, noise: float = 0.1) -> tuple[Array, Array
     return _moons(key, int(n), _floats(noise))
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@compile_options.jit("datasets", static_argnums=1)
 def _moons(key, n, noise):
     angle_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
@@ -162,7 +161,7 @@ def xor(key: Array, n: int = 200, *, noise: float = 0.2) -> tuple[Array, Array]:
     return _xor(key, int(n), _floats(noise))
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@compile_options.jit("datasets", static_argnums=1)
 def _xor(key, n, noise):
     corner_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
@@ -199,7 +198,7 @@ def spirals(
     return _spirals(key, int(n), _floats(turns), _floats(noise))
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@compile_options.jit("spirals", static_argnums=1)
 def _spirals(key, n, turns, noise):
     t_key, noise_key, perm_key = jax.random.split(key, 3)
     y = _labels(n)
@@ -285,7 +284,7 @@ def train_test_split(
     return _split(key, jnp.asarray(X), jnp.asarray(y), n_test)
 
 
-@functools.partial(jax.jit, static_argnums=3)
+@compile_options.jit("datasets", static_argnums=3)
 def _split(key, X, y, n_test):
     perm = jax.random.permutation(key, X.shape[0])
     test, train = perm[:n_test], perm[n_test:]
