@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from typing import NamedTuple
 
 import pytest
+from _docs_site import docs_site  # noqa: F401  (a fixture; tests/ is on sys.path under pytest)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -234,29 +235,14 @@ def test_the_link_check_finds_a_broken_link(tmp_path):
 
 
 @pytest.mark.slow
-def test_site_builds_strict_with_every_link_and_image_resolving(tmp_path):
+def test_site_builds_strict_with_every_link_and_image_resolving(docs_site):  # noqa: F811
     """Builds the site with ``mkdocs build --strict`` and checks its links, images and API
     entries. ``nox -s docs`` runs this on the site it built with the tutorial executed
     (``JAXMLP_DOCS_SITE=site``), which also checks the tutorial's figures; built here, the
     tutorial is not executed (``tests/test_docs.py::test_tutorial_runs_top_to_bottom`` runs it)
     unless ``DOCS_EXECUTE_NOTEBOOK=true``."""
-    prebuilt = os.environ.get("JAXMLP_DOCS_SITE")
-    executed = bool(prebuilt) or os.environ.get("DOCS_EXECUTE_NOTEBOOK", "").lower() == "true"
-    if prebuilt:
-        site = pathlib.Path(prebuilt)
-    else:
-        for package in ("mkdocs", "material", "mkdocstrings_handlers.python", "mkdocs_jupyter"):
-            pytest.importorskip(package, reason="the docs extra: pip install -e '.[docs]'")
-        site = tmp_path / "site"
-        done = subprocess.run(
-            [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
-            cwd=ROOT,
-            env={**os.environ, "DOCS_EXECUTE_NOTEBOOK": "true" if executed else "false"},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    site, executed, error = docs_site
+    assert not error, error
     problems, pages, images = broken_links(site)
     assert not problems, "\n".join(problems)
     assert pages >= 20
