@@ -210,6 +210,7 @@ def _sweep_options(
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``jaxmlp`` argument parser: one subparser per subcommand."""
+    from jaxmlp import __version__
     from jaxmlp.activations import NAMES
 
     parser = argparse.ArgumentParser(
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true", help="no persistent compilation cache (JAXMLP_NO_CACHE=1)"
     )
     parser.add_argument("--no-cache", **no_cache)
+    parser.add_argument("--version", action="version", version=f"jaxmlp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:

@@ -40,6 +40,11 @@ def test_help_lists_commands_and_examples(capsys):
         assert word in out
 
 
+def test_version_is_the_packages(capsys):
+    status, out, _ = run(capsys, "--version")
+    assert status == 0 and out == f"jaxmlp {jaxmlp.__version__}\n"
+
+
 @pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
 def test_train_writes_params_metrics_and_figure(tmp_path, capsys):
     out = tmp_path / "run"

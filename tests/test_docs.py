@@ -13,6 +13,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tomllib
 import types
 import urllib.parse
 from html.parser import HTMLParser
@@ -331,6 +332,42 @@ def test_readme_is_short_and_opens_with_the_two_commands():
     first_block = "\n".join(lines[:6])
     assert "python experiments/blog.py --out out/blog" in first_block
     assert TEST_COMMAND in first_block
+
+
+CHANGELOG = ROOT / "CHANGELOG.md"
+RELEASE = re.compile(r"^## \[(\d+)\.(\d+)\.(\d+)\] - \d{4}-\d{2}-\d{2}$", re.M)
+
+
+def test_the_version_is_defined_once_and_is_the_changelogs_newest():
+    """pyproject.toml reads jaxmlp.__version__; CHANGELOG.md's newest release is that version,
+    so the files jaxmlp writes (``jaxmlp_version``) and ``jaxmlp --version`` tell the truth."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "jaxmlp.__version__"}
+    releases = RELEASE.findall(CHANGELOG.read_text())
+    assert releases, "CHANGELOG.md has no '## [X.Y.Z] - YYYY-MM-DD' release"
+    assert ".".join(releases[0]) == _import("jaxmlp").__version__
+    assert releases == sorted(releases, key=lambda r: tuple(map(int, r)), reverse=True)
+
+
+# "jaxmlp 0.1", "jaxmlp 0.1's", "jaxmlp 0.1.0"; not a measured "jaxmlp 0.053 s" or "0.9488"
+VERSION_NAMED = re.compile(r"\bjaxmlp (\d+)\.([1-9]\d?|0)(?:\.\d+)?(?!\d)")
+
+
+def test_every_jaxmlp_version_the_docs_name_is_a_release():
+    """Each "jaxmlp 0.1" (the .npz files) or "jaxmlp 0.2" of the docs, the README and the
+    command's help names a release of CHANGELOG.md, none after the package's own version."""
+    current = tuple(map(int, _import("jaxmlp").__version__.split(".")))
+    released = {tuple(map(int, r))[:2] for r in RELEASE.findall(CHANGELOG.read_text())}
+    pages = [README, *DOCS.glob("*.md"), *(ROOT / "jaxmlp").rglob("*.py")]
+    named = {
+        (page.relative_to(ROOT), tuple(map(int, v)))
+        for page in pages
+        for v in VERSION_NAMED.findall(page.read_text())
+    }
+    assert named, "no page names a jaxmlp version"
+    wrong = [(page, v) for page, v in named if v not in released or v > current[:2]]
+    assert not wrong, wrong
 
 
 def test_ci_runs_the_readmes_test_command():
