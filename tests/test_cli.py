@@ -293,6 +293,19 @@ def test_convert_refuses_garbage_with_exit_1(tmp_path, capsys):
     assert status == 2 and "must differ" in err
 
 
+def test_convert_of_a_file_that_is_no_parameters_file_says_so(tmp_path, capsys):
+    """Not 'declares a header of 8100970193530527779 bytes' (README.md's first 8 bytes)."""
+    readme = tmp_path / "README.md"
+    readme.write_text("# jaxmlp\n\nMultilayer perceptrons.\n")
+    status, _, err = run(capsys, "convert", str(readme), str(tmp_path / "x.safetensors"))
+    assert status == 1
+    assert err == (
+        f"jaxmlp: error: {str(readme)!r} is not a parameters or results file (neither "
+        "safetensors nor jaxmlp 0.1's .npz): it starts with b'# jaxmlp'\n"
+    )
+    assert not (tmp_path / "x.safetensors").exists()
+
+
 FAKE = """import json, pathlib, sys
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--out") + 1])
