@@ -413,14 +413,29 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
             f"{r.steps} steps to {out}/results.safetensors, summary.json"
             + (resume if args.checkpoint else "")
         )
-    models = math.prod(len(v) for v in (args.widths, args.activations, args.seeds, args.lrs or [0]))
-    print(f"trained {models} models in {seconds:.2f} s; wrote {out}/results.safetensors, "
-          "summary.json")  # fmt: skip
+    print(f"{_sweep_done(args, r, seconds)}; wrote {out}/results.safetensors, summary.json")
     for key, value in summary["mean_test_accuracy"].items():
         print(
             f"  width/activation{'/lr' if args.lrs else ''} {key}: mean test accuracy {value:.3f}"
         )
     return summary
+
+
+def _sweep_done(args: argparse.Namespace, r, seconds: float) -> str:
+    """What a finished sweep did in this run: trained from step 0, resumed from a checkpoint's
+    step, or found the sweep finished in its checkpoint (no step run)."""
+    count = math.prod(len(v) for v in (args.widths, args.activations, args.seeds, args.lrs or [0]))
+    models = f"{count} model{'s' if count != 1 else ''}"
+    if not r.resumed_from:
+        return f"trained {models} for {r.steps} steps in {seconds:.2f} s"
+    resumed = f"resumed {models} from the checkpoint {args.checkpoint}"
+    if r.resumed_from == r.steps:
+        return f"{resumed}, which holds the finished sweep ({r.steps} steps): no step run"
+    ran = r.steps - r.resumed_from
+    return (
+        f"{resumed} at step {r.resumed_from} and trained them {ran} more steps, to "
+        f"{r.steps}, in {seconds:.2f} s"
+    )
 
 
 def _write_sweep(args: argparse.Namespace, r, seconds: float) -> dict:

@@ -248,18 +248,44 @@ def test_sweep_writes_results(tmp_path, capsys):
 
 
 @pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
-def test_sweep_checkpoint_is_written_and_resumed(tmp_path, capsys):
-    args = ("sweep", "--widths", "2", "--activations", "tanh", "--seeds", "0", "--steps", "20",
-            "--n", "40", "--checkpoint", str(tmp_path / "ck.safetensors"))  # fmt: skip
+def test_sweep_checkpoint_is_written_and_resumed(tmp_path, capsys, monkeypatch):
+    """Each run says what it did: trained from the start, resumed at the checkpoint's step
+    and ran the rest, or found the finished sweep in the checkpoint and ran nothing."""
+    ck = tmp_path / "ck.safetensors"
+    args = ("sweep", "--widths", "2", "--activations", "tanh", "--seeds", "0,1", "--steps", "20",
+            "--n", "40", "--checkpoint", str(ck))  # fmt: skip
+
+    class Stop(Exception):
+        pass
+
+    def stop(done):
+        raise Stop(f"stopped after {done} steps")
+
+    sweep = jaxmlp.sweep
+    monkeypatch.setattr(jaxmlp, "sweep", functools.partial(sweep, on_chunk=stop))
     status, _, err = run(capsys, *args, "--out", str(tmp_path / "a"))
+    assert status == 1 and "stopped after" in err
+    step = checkpoint.load(str(ck))[1]["step"]
+    assert 0 < step < 20
+    monkeypatch.setattr(jaxmlp, "sweep", sweep)
+    status, out, err = run(capsys, *args, "--out", str(tmp_path / "b"))
     assert status == 0, err
-    leaves, meta = checkpoint.load(str(tmp_path / "ck.safetensors"))
-    assert leaves and isinstance(meta, dict)
-    status, _, err = run(capsys, *args, "--out", str(tmp_path / "b"))  # resumes: the end state
+    assert out.splitlines()[0].startswith(
+        f"resumed 2 models from the checkpoint {ck} at step {step} and trained them "
+        f"{20 - step} more steps, to 20, in "
+    )
+    status, out, err = run(capsys, *args, "--out", str(tmp_path / "c"))  # resumes: the end state
     assert status == 0, err
-    a, _ = io.load_results(tmp_path / "a" / "results.safetensors")
+    assert out.splitlines()[0] == (
+        f"resumed 2 models from the checkpoint {ck}, which holds the finished sweep (20 steps): "
+        f"no step run; wrote {tmp_path / 'c'}/results.safetensors, summary.json"
+    )
+    status, out, err = run(capsys, *args[:-2], "--out", str(tmp_path / "d"))  # no checkpoint
+    assert status == 0, err
+    assert out.startswith("trained 2 models for 20 steps in ")
     b, _ = io.load_results(tmp_path / "b" / "results.safetensors")
-    np.testing.assert_array_equal(a["final_loss"], b["final_loss"])
+    c, _ = io.load_results(tmp_path / "c" / "results.safetensors")
+    np.testing.assert_array_equal(b["final_loss"], c["final_loss"])
 
 
 @pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores

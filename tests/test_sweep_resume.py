@@ -57,6 +57,7 @@ def test_resume_in_process_is_bit_identical(data, uninterrupted, interrupted):
         X, y, optimizer=optax.adam(0.05), checkpoint=interrupted, on_chunk=seen.append, **GRID
     )
     assert seen == [6]  # only the last chunk ran
+    assert r.resumed_from == 4 and uninterrupted.resumed_from == 0
     for name in ("final_loss", "train_accuracy", "loss", "diverged_at"):
         np.testing.assert_array_equal(getattr(r, name), getattr(uninterrupted, name), name)
     leaves = jax.tree.leaves(uninterrupted.group_params)
