@@ -333,11 +333,54 @@ def _check_sweep_grid(args: argparse.Namespace, optimizer, X, y) -> None:
     """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
 
 
+# A checkpoint's fingerprint field -> the flags that set it (jaxmlp._sweep.resume)
+_CHECKPOINT_FLAGS = {
+    **_SWEEP_FLAGS,
+    "steps": "--steps",
+    "optimizer": "--optimizer/--lr",
+    "rate_name": "--optimizer",
+    "models_per_width": "--seeds/--lrs",
+    "data": "the data (--dataset, --n, --test-fraction, --data-seed)",
+    "n_examples": "the data (--dataset, --n, --test-fraction, --data-seed)",
+    "n_features": "--dataset",
+    "n_outputs": "--dataset",
+    "packing": "--widths",
+}
+
+
+def _checkpoint_mismatch(e) -> UsageError:
+    """The usage error for a checkpoint of another sweep: the flags that differ, with the
+    checkpoint's and this command's values where they are plain ones."""
+
+    def shown(value) -> str:
+        if isinstance(value, list):
+            return ",".join(shown(v) for v in value)
+        return "none" if value is None else str(value)
+
+    differences = dict(e.differences)
+    if "batch_size" in differences:  # the data's digest covers the shuffle key of batches
+        differences.pop("data", None)
+    said = {}
+    for field, (saved, wanted) in differences.items():
+        flag = _CHECKPOINT_FLAGS.get(field, field)
+        plain = field in _SWEEP_FLAGS or field == "steps"
+        said.setdefault(flag, f"{flag} ({shown(saved)} there, {shown(wanted)} here)" if plain
+                        else flag)  # fmt: skip
+    return UsageError(
+        f"--checkpoint {e.path} holds a sweep run with other arguments: "
+        f"{'; '.join(said.values())}. Rerun with its arguments to resume it, or pass "
+        "another --checkpoint path (or delete the file)"
+    )
+
+
 def _run_sweep(args: argparse.Namespace, options: dict):
     import jaxmlp
+    from jaxmlp._sweep.resume import CheckpointMismatch
 
     try:
         return jaxmlp.sweep(**options), False
+    except CheckpointMismatch as e:  # found before anything is compiled: a usage error
+        raise _checkpoint_mismatch(e) from None
     except jaxmlp.SweepInterrupted as e:
         if e.result is None:
             raise

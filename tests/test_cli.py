@@ -288,6 +288,27 @@ def test_sweep_checkpoint_is_written_and_resumed(tmp_path, capsys, monkeypatch):
     np.testing.assert_array_equal(b["final_loss"], c["final_loss"])
 
 
+@pytest.mark.slow  # one small sweep compiled, then refusals before any compile
+def test_a_checkpoint_of_another_sweep_is_a_usage_error_naming_the_flag(tmp_path, capsys):
+    ck = tmp_path / "ck.safetensors"
+    args = ("sweep", "--activations", "tanh", "--seeds", "0", "--steps", "4", "--n", "40",
+            "--checkpoint", str(ck), "--out", str(tmp_path / "out"))  # fmt: skip
+    status, _, err = run(capsys, *args, "--widths", "2")
+    assert status == 0, err
+    tail = (". Rerun with its arguments to resume it, or pass another --checkpoint path (or "
+            "delete the file)\n")  # fmt: skip
+    head = f"jaxmlp: error: --checkpoint {ck} holds a sweep run with other arguments: "
+    for change, named in [
+        (("--widths", "2,3"), "--widths (2 there, 2,3 here)"),  # its packing is not named
+        (("--widths", "2", "--steps", "6"), "--steps (4 there, 6 here)"),
+        (("--widths", "2", "--lr", "0.5"), "--optimizer/--lr"),
+        (("--widths", "2", "--n", "60"), "the data (--dataset, --n, --test-fraction, --data-seed)"),
+        (("--widths", "2", "--batch-size", "10"), "--batch-size (none there, 10 here)"),
+    ]:
+        status, _, err = run(capsys, *args, *change)
+        assert (status, err) == (2, head + named + tail), change
+
+
 @pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
 def test_sweep_learning_rate_axis(tmp_path, capsys):
     out = tmp_path / "sweep"
