@@ -40,6 +40,26 @@ def test_help_lists_commands_and_examples(capsys):
         assert word in out
 
 
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (("train", "--lr", "nan"), "jaxmlp train: error: argument --lr: expected a positive"),
+        (("swep",), "jaxmlp: error: argument COMMAND: invalid choice: 'swep'"),
+        ((), "jaxmlp: error: the following arguments are required: COMMAND"),
+        (("sweep", "--bogus", "1"), "jaxmlp sweep: error: unrecognized arguments: --bogus 1"),
+        (("playground", "--port", "x"), "jaxmlp playground: error: argument --port: invalid"),
+    ],
+)
+def test_a_usage_error_is_its_line_and_a_pointer_to_help(capsys, args, line):
+    """Not argparse's usage (7-8 lines for train) above the line that says what is wrong;
+    the pointer names the command's own --help (the sweep's for an unknown sweep option)."""
+    status, out, err = run(capsys, *args)
+    assert status == 2 and out == ""
+    assert err.startswith(line), err
+    command = line.split(": error")[0]
+    assert err.endswith(f"\nsee: {command} --help\n") and err.count("\n") == 2, err
+
+
 def test_version_is_the_packages(capsys):
     status, out, _ = run(capsys, "--version")
     assert status == 0 and out == f"jaxmlp {jaxmlp.__version__}\n"
