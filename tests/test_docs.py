@@ -370,6 +370,37 @@ def test_every_jaxmlp_version_the_docs_name_is_a_release():
     assert not wrong, wrong
 
 
+def test_readme_table_names_every_parameter():
+    """Each function of the README's Usage table is listed with all its parameters (a row
+    ending in ``...`` names some only, each of them real)."""
+    jaxmlp = _import("jaxmlp")
+    rows = re.findall(r"^\| `(\w+)\((.*?)\)` \|", README.read_text(), re.M)
+    assert len(rows) >= 8, rows
+    for name, args in rows:
+        listed = {a.split("=")[0].strip() for a in args.split(",")} - {"*", "..."}
+        parameters = set(inspect.signature(getattr(jaxmlp, name)).parameters)
+        assert listed <= parameters, (name, sorted(listed - parameters))
+        if not args.endswith("..."):
+            assert listed == parameters, (name, sorted(parameters - listed))
+
+
+def test_readme_has_a_quick_start_before_usage():
+    text = README.read_text()
+    assert 0 < text.index("\n## Quick start\n") < text.index("\n## Usage\n")
+    block = text.split("\n## Quick start\n")[1].split("```")[1]
+    assert len(block.strip().splitlines()) == 6, block  # "bash" and five lines
+    assert "jaxmlp train" in block and "pip install" in block
+
+
+def test_the_docs_extra_holds_what_the_documented_docs_commands_run():
+    """docs/contributing.md: ``pip install -e ".[docs]"`` and then ``nox -s docs``."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~\[; ]", r)[0] for r in extras["optional-dependencies"]["docs"]}
+    assert {"nox", "mkdocs", "django-static-mathjax"} <= names, names
+    text = (DOCS / "contributing.md").read_text()
+    assert re.search(r'pip install -e "\.\[docs\]"\nnox -s docs ', text)
+
+
 def test_ci_runs_the_readmes_test_command():
     assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text()
 
