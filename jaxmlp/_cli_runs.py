@@ -334,7 +334,7 @@ def _check_sweep_grid(args: argparse.Namespace, optimizer, X, y) -> None:
 
 
 # A checkpoint's fingerprint field -> the flags that set it (jaxmlp._sweep.resume)
-_CHECKPOINT_FLAGS = {
+_CHECKPOINT_FLAGS: dict[str, str] = {
     **_SWEEP_FLAGS,
     "steps": "--steps",
     "optimizer": "--optimizer/--lr",
@@ -357,12 +357,12 @@ def _checkpoint_mismatch(e) -> UsageError:
             return ",".join(shown(v) for v in value)
         return "none" if value is None else str(value)
 
-    differences = dict(e.differences)
+    differences: dict[str, tuple] = dict(e.differences)
     if "batch_size" in differences:  # the data's digest covers the shuffle key of batches
         differences.pop("data", None)
-    said = {}
+    said: dict[str, str] = {}
     for field, (saved, wanted) in differences.items():
-        flag = _CHECKPOINT_FLAGS.get(field, field)
+        flag = _CHECKPOINT_FLAGS.get(field) or field
         plain = field in _SWEEP_FLAGS or field == "steps"
         said.setdefault(flag, f"{flag} ({shown(saved)} there, {shown(wanted)} here)" if plain
                         else flag)  # fmt: skip

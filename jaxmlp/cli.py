@@ -22,6 +22,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from jaxmlp._cli_checks import (
     EXIT_ERROR,
@@ -216,7 +217,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.commands: dict[str, argparse.ArgumentParser] = {}  # name -> its subparser
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nsee: {self.prog} --help\n")
 
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]
