@@ -101,7 +101,8 @@ def sweep(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def docs(session: nox.Session) -> None:
     """Builds the docs site into site/ with --strict (the tutorial executed), then checks that
-    every internal link and image of the built site resolves."""
+    every internal link and image of the built site resolves and, in headless Chromium where
+    there is one, that the tutorial's formulas render with the network cut off."""
     session.install("-e", ".[docs,test]")
     session.run("mkdocs", "build", "--strict", *session.posargs)
     session.run(
@@ -109,7 +110,8 @@ def docs(session: nox.Session) -> None:
         "-n",
         "0",
         "tests/test_docs.py",
+        "tests/test_docs_browser.py",
         "-k",
-        "site_builds",
+        "site_builds or network_cut_off",
         env={"JAXMLP_DOCS_SITE": "site"},
     )

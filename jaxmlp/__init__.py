@@ -18,7 +18,7 @@ from jaxmlp.mlp import (
 )
 from jaxmlp.training import TrainResult, make_step, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the package's one version (pyproject.toml reads it); CHANGELOG.md
 
 __all__ = [
     "Activation",

@@ -340,11 +340,54 @@ def _check_sweep_grid(args: argparse.Namespace, optimizer, X, y) -> None:
     """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
 
 
+# A checkpoint's fingerprint field -> the flags that set it (jaxmlp._sweep.resume)
+_CHECKPOINT_FLAGS: dict[str, str] = {
+    **_SWEEP_FLAGS,
+    "steps": "--steps",
+    "optimizer": "--optimizer/--lr",
+    "rate_name": "--optimizer",
+    "models_per_width": "--seeds/--lrs",
+    "data": "the data (--dataset, --n, --test-fraction, --data-seed)",
+    "n_examples": "the data (--dataset, --n, --test-fraction, --data-seed)",
+    "n_features": "--dataset",
+    "n_outputs": "--dataset",
+    "packing": "--widths",
+}
+
+
+def _checkpoint_mismatch(e) -> UsageError:
+    """The usage error for a checkpoint of another sweep: the flags that differ, with the
+    checkpoint's and this command's values where they are plain ones."""
+
+    def shown(value) -> str:
+        if isinstance(value, list):
+            return ",".join(shown(v) for v in value)
+        return "none" if value is None else str(value)
+
+    differences: dict[str, tuple] = dict(e.differences)
+    if "batch_size" in differences:  # the data's digest covers the shuffle key of batches
+        differences.pop("data", None)
+    said: dict[str, str] = {}
+    for field, (saved, wanted) in differences.items():
+        flag = _CHECKPOINT_FLAGS.get(field) or field
+        plain = field in _SWEEP_FLAGS or field == "steps"
+        said.setdefault(flag, f"{flag} ({shown(saved)} there, {shown(wanted)} here)" if plain
+                        else flag)  # fmt: skip
+    return UsageError(
+        f"--checkpoint {e.path} holds a sweep run with other arguments: "
+        f"{'; '.join(said.values())}. Rerun with its arguments to resume it, or pass "
+        "another --checkpoint path (or delete the file)"
+    )
+
+
 def _run_sweep(args: argparse.Namespace, options: dict):
     import jaxmlp
+    from jaxmlp._sweep.resume import CheckpointMismatch
 
     try:
         return jaxmlp.sweep(**options), False
+    except CheckpointMismatch as e:  # found before anything is compiled: a usage error
+        raise _checkpoint_mismatch(e) from None
     except jaxmlp.SweepInterrupted as e:
         if e.result is None:
             raise
@@ -420,14 +463,29 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
             f"{r.steps} steps to {out}/results.safetensors, summary.json"
             + (resume if args.checkpoint else "")
         )
-    models = math.prod(len(v) for v in (args.widths, args.activations, args.seeds, args.lrs or [0]))
-    print(f"trained {models} models in {seconds:.2f} s; wrote {out}/results.safetensors, "
-          "summary.json")  # fmt: skip
+    print(f"{_sweep_done(args, r, seconds)}; wrote {out}/results.safetensors, summary.json")
     for key, value in summary["mean_test_accuracy"].items():
         print(
             f"  width/activation{'/lr' if args.lrs else ''} {key}: mean test accuracy {value:.3f}"
         )
     return summary
+
+
+def _sweep_done(args: argparse.Namespace, r, seconds: float) -> str:
+    """What a finished sweep did in this run: trained from step 0, resumed from a checkpoint's
+    step, or found the sweep finished in its checkpoint (no step run)."""
+    count = math.prod(len(v) for v in (args.widths, args.activations, args.seeds, args.lrs or [0]))
+    models = f"{count} model{'s' if count != 1 else ''}"
+    if not r.resumed_from:
+        return f"trained {models} for {r.steps} steps in {seconds:.2f} s"
+    resumed = f"resumed {models} from the checkpoint {args.checkpoint}"
+    if r.resumed_from == r.steps:
+        return f"{resumed}, which holds the finished sweep ({r.steps} steps): no step run"
+    ran = r.steps - r.resumed_from
+    return (
+        f"{resumed} at step {r.resumed_from} and trained them {ran} more steps, to "
+        f"{r.steps}, in {seconds:.2f} s"
+    )
 
 
 def _write_sweep(args: argparse.Namespace, r, seconds: float) -> dict:

@@ -11,8 +11,9 @@ Why not the ``safetensors`` package itself: the whole format is the ~150 lines
 below, which also give jaxmlp's errors (:class:`FileFormatError` naming the
 file); the package is a compiled extension jaxmlp would depend on for that.
 
-What the reader refuses before it reads any array byte: a header longer than
-:data:`MAX_HEADER_BYTES` or longer than the file, JSON that is not an object of
+What the reader refuses before it reads any array byte: a file whose 9th byte (the
+header's first) is not ``{`` (not a safetensors file: a text file, say), a header longer
+than :data:`MAX_HEADER_BYTES` or longer than the file, JSON that is not an object of
 well-formed entries (duplicate names, unknown dtypes, negative or non-int
 shapes or offsets, more than :data:`MAX_NDIM` dimensions), offsets that do not
 tile the data section exactly, and a byte count that does not match the shape.
@@ -235,12 +236,26 @@ def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]
         if len(prefix) < 8:
             raise FileFormatError(f"{path!r} is truncated: {file_size} bytes, no header")
         (n,) = struct.unpack("<Q", prefix)
-        if n > MAX_HEADER_BYTES or 8 + n > file_size:
+        first = f.read(1)
+        if first != b"{":  # the format's JSON header "MUST begin with a {"
+            found = f"it ends after {file_size} bytes" if not first else f"byte 8 is {first!r}"
             raise FileFormatError(
-                f"{path!r} declares a header of {n} bytes; the file has {file_size} bytes and "
-                f"headers are limited to MAX_HEADER_BYTES = {MAX_HEADER_BYTES}"
+                f"{path!r} is not a safetensors file: no JSON header after the 8-byte length "
+                f"({found}, not '{{')"
             )
-        raw = f.read(n)
+        if n < 2:  # '{}' is the shortest header
+            raise FileFormatError(f"{path!r} declares a header of {n} bytes, too short for JSON")
+        if n > MAX_HEADER_BYTES:
+            raise FileFormatError(
+                f"{path!r} declares a header of {n} bytes; headers are limited to "
+                f"MAX_HEADER_BYTES = {MAX_HEADER_BYTES}"
+            )
+        if 8 + n > file_size:
+            raise FileFormatError(
+                f"{path!r} is truncated: its header declares {n} bytes, the file has "
+                f"{file_size} bytes"
+            )
+        raw = first + f.read(n - 1)
         entries, metadata = decode_header(raw, file_size - 8 - n, path)
         data = bytearray(file_size - 8 - n)
         if f.readinto(data) != len(data):

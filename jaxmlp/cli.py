@@ -22,6 +22,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from jaxmlp._cli_checks import (
     EXIT_ERROR,
@@ -208,11 +209,33 @@ def _sweep_options(
     p.set_defaults(func=cmd_sweep)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are the one line and a pointer to ``--help``
+    (not the usage's 7-8 lines above it); the subcommands' parsers are of this class too."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, argparse.ArgumentParser] = {}  # name -> its subparser
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nsee: {self.prog} --help\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's, with an unknown option reported by its command's parser (whose
+        ``--help`` lists the command's options), not by the top one."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self.commands.get(getattr(parsed, "command", None) or "", self)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``jaxmlp`` argument parser: one subparser per subcommand."""
+    from jaxmlp import __version__
     from jaxmlp.activations import NAMES
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jaxmlp",
         description="Multilayer perceptrons in JAX with hand-derived backpropagation.",
         epilog=EPILOG,
@@ -222,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true", help="no persistent compilation cache (JAXMLP_NO_CACHE=1)"
     )
     parser.add_argument("--no-cache", **no_cache)
+    parser.add_argument("--version", action="version", version=f"jaxmlp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
@@ -233,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.add_argument("--no-cache", **no_cache, default=argparse.SUPPRESS)
+        parser.commands[name] = p
         return p
 
     datasets = dataset_names()

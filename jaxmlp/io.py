@@ -70,8 +70,13 @@ def _plain_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _read(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], dict]:
-    path = os.fspath(path)
+# What the files are, for the message about a file that is none of them
+WHAT = {PARAMS_FORMAT: "a parameters file", RESULTS_FORMAT: "a results file"}
+
+
+def _start(path: str, what: str) -> bytes:
+    """The first 9 bytes of the file at ``path``, checked to begin a safetensors file or a
+    jaxmlp 0.1 ``.npz``; otherwise FileFormatError saying the file is not ``what``."""
     with open_for_reading(path) as f:
         start = f.read(9)
     # A safetensors file starts with its header's length (little-endian u64, at most
@@ -82,6 +87,23 @@ def _read(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], di
         raise FileFormatError(
             f"{path!r} is a Python pickle, which jaxmlp never loads (it could run code)"
         )
+    if start[:4] != _legacy_npz.MAGIC and start[8:9] != b"{":  # no JSON header follows
+        found = (
+            "it is empty"
+            if not start
+            else f"it has only {len(start)} bytes"
+            if len(start) < 9
+            else f"it starts with {start[:8]!r}"
+        )
+        raise FileFormatError(
+            f"{path!r} is not {what} (neither safetensors nor jaxmlp 0.1's .npz): {found}"
+        )
+    return start
+
+
+def _read(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], dict]:
+    path = os.fspath(path)
+    start = _start(path, WHAT[kind])
     if start[:4] == _legacy_npz.MAGIC:
         arrays, header = _legacy_npz.read(path)
         version = header.get("format_version")
@@ -224,6 +246,7 @@ def convert(source: str | os.PathLike, destination: str | os.PathLike) -> str:
     >>> convert(os.path.join(d, "a.safetensors"), os.path.join(d, "b.safetensors"))
     'jaxmlp.results'
     """
+    _start(os.fspath(source), "a parameters or results file")
     try:
         params, metadata = load_params(source)
     except FileFormatError as params_error:

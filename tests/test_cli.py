@@ -40,6 +40,31 @@ def test_help_lists_commands_and_examples(capsys):
         assert word in out
 
 
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (("train", "--lr", "nan"), "jaxmlp train: error: argument --lr: expected a positive"),
+        (("swep",), "jaxmlp: error: argument COMMAND: invalid choice: 'swep'"),
+        ((), "jaxmlp: error: the following arguments are required: COMMAND"),
+        (("sweep", "--bogus", "1"), "jaxmlp sweep: error: unrecognized arguments: --bogus 1"),
+        (("playground", "--port", "x"), "jaxmlp playground: error: argument --port: invalid"),
+    ],
+)
+def test_a_usage_error_is_its_line_and_a_pointer_to_help(capsys, args, line):
+    """Not argparse's usage (7-8 lines for train) above the line that says what is wrong;
+    the pointer names the command's own --help (the sweep's for an unknown sweep option)."""
+    status, out, err = run(capsys, *args)
+    assert status == 2 and out == ""
+    assert err.startswith(line), err
+    command = line.split(": error")[0]
+    assert err.endswith(f"\nsee: {command} --help\n") and err.count("\n") == 2, err
+
+
+def test_version_is_the_packages(capsys):
+    status, out, _ = run(capsys, "--version")
+    assert status == 0 and out == f"jaxmlp {jaxmlp.__version__}\n"
+
+
 @pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
 def test_train_writes_params_metrics_and_figure(tmp_path, capsys):
     out = tmp_path / "run"
@@ -245,18 +270,65 @@ def test_sweep_writes_results(tmp_path, capsys):
 
 
 @pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
-def test_sweep_checkpoint_is_written_and_resumed(tmp_path, capsys):
-    args = ("sweep", "--widths", "2", "--activations", "tanh", "--seeds", "0", "--steps", "20",
-            "--n", "40", "--checkpoint", str(tmp_path / "ck.safetensors"))  # fmt: skip
+def test_sweep_checkpoint_is_written_and_resumed(tmp_path, capsys, monkeypatch):
+    """Each run says what it did: trained from the start, resumed at the checkpoint's step
+    and ran the rest, or found the finished sweep in the checkpoint and ran nothing."""
+    ck = tmp_path / "ck.safetensors"
+    args = ("sweep", "--widths", "2", "--activations", "tanh", "--seeds", "0,1", "--steps", "20",
+            "--n", "40", "--checkpoint", str(ck))  # fmt: skip
+
+    class Stop(Exception):
+        pass
+
+    def stop(done):
+        raise Stop(f"stopped after {done} steps")
+
+    sweep = jaxmlp.sweep
+    monkeypatch.setattr(jaxmlp, "sweep", functools.partial(sweep, on_chunk=stop))
     status, _, err = run(capsys, *args, "--out", str(tmp_path / "a"))
+    assert status == 1 and "stopped after" in err
+    step = checkpoint.load(str(ck))[1]["step"]
+    assert 0 < step < 20
+    monkeypatch.setattr(jaxmlp, "sweep", sweep)
+    status, out, err = run(capsys, *args, "--out", str(tmp_path / "b"))
     assert status == 0, err
-    leaves, meta = checkpoint.load(str(tmp_path / "ck.safetensors"))
-    assert leaves and isinstance(meta, dict)
-    status, _, err = run(capsys, *args, "--out", str(tmp_path / "b"))  # resumes: the end state
+    assert out.splitlines()[0].startswith(
+        f"resumed 2 models from the checkpoint {ck} at step {step} and trained them "
+        f"{20 - step} more steps, to 20, in "
+    )
+    status, out, err = run(capsys, *args, "--out", str(tmp_path / "c"))  # resumes: the end state
     assert status == 0, err
-    a, _ = io.load_results(tmp_path / "a" / "results.safetensors")
+    assert out.splitlines()[0] == (
+        f"resumed 2 models from the checkpoint {ck}, which holds the finished sweep (20 steps): "
+        f"no step run; wrote {tmp_path / 'c'}/results.safetensors, summary.json"
+    )
+    status, out, err = run(capsys, *args[:-2], "--out", str(tmp_path / "d"))  # no checkpoint
+    assert status == 0, err
+    assert out.startswith("trained 2 models for 20 steps in ")
     b, _ = io.load_results(tmp_path / "b" / "results.safetensors")
-    np.testing.assert_array_equal(a["final_loss"], b["final_loss"])
+    c, _ = io.load_results(tmp_path / "c" / "results.safetensors")
+    np.testing.assert_array_equal(b["final_loss"], c["final_loss"])
+
+
+@pytest.mark.slow  # one small sweep compiled, then refusals before any compile
+def test_a_checkpoint_of_another_sweep_is_a_usage_error_naming_the_flag(tmp_path, capsys):
+    ck = tmp_path / "ck.safetensors"
+    args = ("sweep", "--activations", "tanh", "--seeds", "0", "--steps", "4", "--n", "40",
+            "--checkpoint", str(ck), "--out", str(tmp_path / "out"))  # fmt: skip
+    status, _, err = run(capsys, *args, "--widths", "2")
+    assert status == 0, err
+    tail = (". Rerun with its arguments to resume it, or pass another --checkpoint path (or "
+            "delete the file)\n")  # fmt: skip
+    head = f"jaxmlp: error: --checkpoint {ck} holds a sweep run with other arguments: "
+    for change, named in [
+        (("--widths", "2,3"), "--widths (2 there, 2,3 here)"),  # its packing is not named
+        (("--widths", "2", "--steps", "6"), "--steps (4 there, 6 here)"),
+        (("--widths", "2", "--lr", "0.5"), "--optimizer/--lr"),
+        (("--widths", "2", "--n", "60"), "the data (--dataset, --n, --test-fraction, --data-seed)"),
+        (("--widths", "2", "--batch-size", "10"), "--batch-size (none there, 10 here)"),
+    ]:
+        status, _, err = run(capsys, *args, *change)
+        assert (status, err) == (2, head + named + tail), change
 
 
 @pytest.mark.slow  # compiles a full run (and a figure or a sweep): 15-30 s on 2 busy cores
@@ -288,6 +360,19 @@ def test_convert_refuses_garbage_with_exit_1(tmp_path, capsys):
     assert status == 1 and "bad.npz" in err and "Traceback" not in err
     status, _, err = run(capsys, "convert", str(bad), str(bad))
     assert status == 2 and "must differ" in err
+
+
+def test_convert_of_a_file_that_is_no_parameters_file_says_so(tmp_path, capsys):
+    """Not 'declares a header of 8100970193530527779 bytes' (README.md's first 8 bytes)."""
+    readme = tmp_path / "README.md"
+    readme.write_text("# jaxmlp\n\nMultilayer perceptrons.\n")
+    status, _, err = run(capsys, "convert", str(readme), str(tmp_path / "x.safetensors"))
+    assert status == 1
+    assert err == (
+        f"jaxmlp: error: {str(readme)!r} is not a parameters or results file (neither "
+        "safetensors nor jaxmlp 0.1's .npz): it starts with b'# jaxmlp'\n"
+    )
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 FAKE = """import json, pathlib, sys

@@ -13,12 +13,14 @@ import pathlib
 import re
 import subprocess
 import sys
+import tomllib
 import types
 import urllib.parse
 from html.parser import HTMLParser
 from typing import NamedTuple
 
 import pytest
+from _docs_site import docs_site  # noqa: F401  (a fixture; tests/ is on sys.path under pytest)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -234,29 +236,14 @@ def test_the_link_check_finds_a_broken_link(tmp_path):
 
 
 @pytest.mark.slow
-def test_site_builds_strict_with_every_link_and_image_resolving(tmp_path):
+def test_site_builds_strict_with_every_link_and_image_resolving(docs_site):  # noqa: F811
     """Builds the site with ``mkdocs build --strict`` and checks its links, images and API
     entries. ``nox -s docs`` runs this on the site it built with the tutorial executed
     (``JAXMLP_DOCS_SITE=site``), which also checks the tutorial's figures; built here, the
     tutorial is not executed (``tests/test_docs.py::test_tutorial_runs_top_to_bottom`` runs it)
     unless ``DOCS_EXECUTE_NOTEBOOK=true``."""
-    prebuilt = os.environ.get("JAXMLP_DOCS_SITE")
-    executed = bool(prebuilt) or os.environ.get("DOCS_EXECUTE_NOTEBOOK", "").lower() == "true"
-    if prebuilt:
-        site = pathlib.Path(prebuilt)
-    else:
-        for package in ("mkdocs", "material", "mkdocstrings_handlers.python", "mkdocs_jupyter"):
-            pytest.importorskip(package, reason="the docs extra: pip install -e '.[docs]'")
-        site = tmp_path / "site"
-        done = subprocess.run(
-            [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
-            cwd=ROOT,
-            env={**os.environ, "DOCS_EXECUTE_NOTEBOOK": "true" if executed else "false"},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    site, executed, error = docs_site
+    assert not error, error
     problems, pages, images = broken_links(site)
     assert not problems, "\n".join(problems)
     assert pages >= 20
@@ -345,6 +332,73 @@ def test_readme_is_short_and_opens_with_the_two_commands():
     first_block = "\n".join(lines[:6])
     assert "python experiments/blog.py --out out/blog" in first_block
     assert TEST_COMMAND in first_block
+
+
+CHANGELOG = ROOT / "CHANGELOG.md"
+RELEASE = re.compile(r"^## \[(\d+)\.(\d+)\.(\d+)\] - \d{4}-\d{2}-\d{2}$", re.M)
+
+
+def test_the_version_is_defined_once_and_is_the_changelogs_newest():
+    """pyproject.toml reads jaxmlp.__version__; CHANGELOG.md's newest release is that version,
+    so the files jaxmlp writes (``jaxmlp_version``) and ``jaxmlp --version`` tell the truth."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "jaxmlp.__version__"}
+    releases = RELEASE.findall(CHANGELOG.read_text())
+    assert releases, "CHANGELOG.md has no '## [X.Y.Z] - YYYY-MM-DD' release"
+    assert ".".join(releases[0]) == _import("jaxmlp").__version__
+    assert releases == sorted(releases, key=lambda r: tuple(map(int, r)), reverse=True)
+
+
+# "jaxmlp 0.1", "jaxmlp 0.1's", "jaxmlp 0.1.0"; not a measured "jaxmlp 0.053 s" or "0.9488"
+VERSION_NAMED = re.compile(r"\bjaxmlp (\d+)\.([1-9]\d?|0)(?:\.\d+)?(?!\d)")
+
+
+def test_every_jaxmlp_version_the_docs_name_is_a_release():
+    """Each "jaxmlp 0.1" (the .npz files) or "jaxmlp 0.2" of the docs, the README and the
+    command's help names a release of CHANGELOG.md, none after the package's own version."""
+    current = tuple(map(int, _import("jaxmlp").__version__.split(".")))
+    released = {tuple(map(int, r))[:2] for r in RELEASE.findall(CHANGELOG.read_text())}
+    pages = [README, *DOCS.glob("*.md"), *(ROOT / "jaxmlp").rglob("*.py")]
+    named = {
+        (page.relative_to(ROOT), tuple(map(int, v)))
+        for page in pages
+        for v in VERSION_NAMED.findall(page.read_text())
+    }
+    assert named, "no page names a jaxmlp version"
+    wrong = [(page, v) for page, v in named if v not in released or v > current[:2]]
+    assert not wrong, wrong
+
+
+def test_readme_table_names_every_parameter():
+    """Each function of the README's Usage table is listed with all its parameters (a row
+    ending in ``...`` names some only, each of them real)."""
+    jaxmlp = _import("jaxmlp")
+    rows = re.findall(r"^\| `(\w+)\((.*?)\)` \|", README.read_text(), re.M)
+    assert len(rows) >= 8, rows
+    for name, args in rows:
+        listed = {a.split("=")[0].strip() for a in args.split(",")} - {"*", "..."}
+        parameters = set(inspect.signature(getattr(jaxmlp, name)).parameters)
+        assert listed <= parameters, (name, sorted(listed - parameters))
+        if not args.endswith("..."):
+            assert listed == parameters, (name, sorted(parameters - listed))
+
+
+def test_readme_has_a_quick_start_before_usage():
+    text = README.read_text()
+    assert 0 < text.index("\n## Quick start\n") < text.index("\n## Usage\n")
+    block = text.split("\n## Quick start\n")[1].split("```")[1]
+    assert len(block.strip().splitlines()) == 6, block  # "bash" and five lines
+    assert "jaxmlp train" in block and "pip install" in block
+
+
+def test_the_docs_extra_holds_what_the_documented_docs_commands_run():
+    """docs/contributing.md: ``pip install -e ".[docs]"`` and then ``nox -s docs``."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~\[; ]", r)[0] for r in extras["optional-dependencies"]["docs"]}
+    assert {"nox", "mkdocs", "django-static-mathjax"} <= names, names
+    text = (DOCS / "contributing.md").read_text()
+    assert re.search(r'pip install -e "\.\[docs\]"\nnox -s docs ', text)
 
 
 def test_ci_runs_the_readmes_test_command():

@@ -191,10 +191,43 @@ def test_trailing_bytes_are_refused(saved):
 
 
 def test_garbage_file(tmp_path):
+    """A file that is neither safetensors nor .npz is called that, not a huge header."""
     path = tmp_path / "g.safetensors"
     path.write_bytes(b"hello, not a safetensors file at all")
-    with pytest.raises(io.FileFormatError, match="header of .* bytes"):
+    not_params = r"g.safetensors' is not a parameters file \(neither safetensors nor jaxmlp 0.1's"
+    with pytest.raises(io.FileFormatError, match=not_params + r".*starts with b'hello, n'$"):
         io.load_params(path)
+    with pytest.raises(io.FileFormatError, match="is not a results file"):
+        io.load_results(path)
+    for content, found in [(b"", "it is empty"), (b"hello", "it has only 5 bytes")]:
+        path.write_bytes(content)
+        with pytest.raises(io.FileFormatError, match=f"is not a parameters file .*: {found}$"):
+            io.load_params(path)
+
+
+def test_a_foreign_file_is_not_a_checkpoint_nor_a_safetensors_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("# notes\nnot a checkpoint\n")
+    with pytest.raises(io.FileFormatError, match=r"notes.txt' is not a safetensors file"):
+        checkpoint.load(str(path))
+
+
+def test_a_truncated_file_is_called_truncated(saved):
+    data = saved.read_bytes()
+    saved.write_bytes(data[:20])  # the length and the header's first bytes
+    (n,) = struct.unpack("<Q", data[:8])
+    with pytest.raises(
+        io.FileFormatError, match=f"is truncated: its header declares {n} bytes, the file has 20"
+    ):
+        io.load_params(saved)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_a_header_too_short_for_json_is_refused(tmp_path, n):
+    path = tmp_path / "s.safetensors"
+    path.write_bytes(struct.pack("<Q", n) + b"{}")
+    with pytest.raises(io.FileFormatError, match=f"declares a header of {n} bytes, too short"):
+        io.load_results(path)
 
 
 def test_huge_declared_header_is_refused_without_reading(tmp_path):

@@ -234,9 +234,10 @@ def sweep(
         programs, spec, state, curves, done=done, data=data, kept=kept, index=index,
         checkpoint=saving, progress=progress, on_chunk=on_chunk,
     )  # fmt: skip
+    resumed_from = 0 if saved is None else saved.step
     if done < steps:  # Ctrl-C between chunks: keep what finished
         shown = kept < done
         partial = dataclasses.replace(spec, steps=done)
         result = assemble(partial, index, out, curves[..., shown], kept[shown])
-        raise SweepInterrupted(done, steps, result)
-    return assemble(spec, index, out, curves, kept)
+        raise SweepInterrupted(done, steps, dataclasses.replace(result, resumed_from=resumed_from))
+    return dataclasses.replace(assemble(spec, index, out, curves, kept), resumed_from=resumed_from)

@@ -52,6 +52,8 @@ class SweepResult:
       diverged_at: (W, A, S) int, the step at which a loss or gradient turned
         non-finite (training of that model stopped there), else -1.
       steps: number of updates of every model.
+      resumed_from: the updates the models had when this call started: those of the
+        checkpoint it resumed (``steps`` when it held the finished sweep), else 0.
       depth: hidden layers of every model.
       group_params: per width (in the order of ``widths``), the trained params of
         every (activation, seed): ``(Dense(W (A, S, w, d), b), Dense(W (A, S, k, w), b))``
@@ -72,6 +74,7 @@ class SweepResult:
     depth: int = 1
     group_params: tuple = dataclasses.field(repr=False, default=())
     learning_rates: tuple[float, ...] | None = None
+    resumed_from: int = 0
 
     def params(
         self, width: int, activation: str, seed: int, learning_rate: float | None = None

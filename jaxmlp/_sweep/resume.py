@@ -77,16 +77,45 @@ def save(path: str, state: SweepState, curves: np.ndarray, fp: dict, step: int) 
     _checkpoint.save(path, (state, curves), {"fingerprint": fp, "step": step})
 
 
-def _differences(a: dict, b: dict) -> list[str]:
-    """The (innermost, the plan's unprefixed) fields whose values differ in a and b."""
-    out = []
+# Fields of the fingerprint that follow from others (the bins' packing from the widths and
+# devices, the models per width from the seeds and rates, the chunks from the steps, the
+# sizes from the data): named only when nothing else differs.
+DERIVED = frozenset(
+    {"packing", "models_per_width", "rate_name", "chunk_steps", "n_features", "n_outputs",
+     "n_examples"}
+)  # fmt: skip
+
+
+def _differences(a: dict, b: dict) -> dict[str, tuple]:
+    """The (innermost, the plan's unprefixed) fields whose values differ in a and b, each
+    with its two values; the DERIVED ones only when no other field differs."""
+    out = {}
     for name in sorted(set(a) | set(b)):
         x, y = a.get(name), b.get(name)
         if isinstance(x, dict) and isinstance(y, dict) and name == "plan":
-            out += _differences(x, y)
+            out.update(_differences(x, y))
         elif x != y:
-            out.append(name)
-    return out
+            out[name] = (x, y)
+    primary = {k: v for k, v in out.items() if k not in DERIVED}
+    return primary or out
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint written by a sweep with other arguments.
+
+    Attributes:
+      path: the checkpoint.
+      differences: fingerprint field -> (the checkpoint's value, this call's value), as
+        JSON values (an optimizer's fingerprint, the data's digest).
+    """
+
+    def __init__(self, path: str, differences: dict[str, tuple]):
+        self.path, self.differences = path, differences
+        fields = ", ".join(differences)
+        super().__init__(
+            f"checkpoint {path!r} was written by a sweep with other arguments ({fields}); "
+            "pass another path or delete it"
+        )
 
 
 def _refuse(path: str, why: str) -> ValueError:
@@ -127,8 +156,7 @@ def read(path: str, fp: dict, steps: int) -> Saved:
             f"(this one reads {LAYOUT!r})",
         )
     if got != fp:
-        fields = ", ".join(_differences(got, fp))
-        raise _refuse(path, f"was written by a sweep with other arguments ({fields})")
+        raise CheckpointMismatch(path, _differences(got, fp))
     step = meta.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or not 0 < step <= steps:
         raise _refuse(path, f"holds step {step!r}, outside 1..{steps}")
