@@ -8,6 +8,10 @@ import warnings
 
 import numpy as np
 
+# PyTorch's idle OpenMP threads otherwise spin on the cores that the next timing (of another
+# library, interleaved) needs; set before torch is imported (only inside these functions).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def numpy_loop(params, X, y, *, learning_rate: float, steps: int) -> np.ndarray:
     """The post's formulas (P1-P4) in batch matrix form, one NumPy step per iteration.

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -139,6 +140,41 @@ def interleaved(
     for row in out.values():
         row["median_s"] = statistics.median(row["times_s"])
     return out
+
+
+def repeated(fn: Callable[..., Any], *args: Any, repeats: int) -> dict:
+    """A first call (it compiles), then ``repeats`` timed calls of ``fn(*args)``: their
+    ``first_call_s``, ``times_s``, ``median_s``, ``min_s`` and the first call's result, ``out``."""
+    import jax
+
+    outs: list = []
+    t = interleaved({"": lambda: outs.append(jax.block_until_ready(fn(*args)))}, repeats)[""]
+    return t | {"min_s": min(t["times_s"]), "out": outs[0]}
+
+
+def sections(parts: dict[str, Callable[[], dict]], *, catch=False, echo=False) -> dict[str, dict]:
+    """Runs a benchmark's sections in turn, each result with its ``section_s``. ``catch``: a
+    failing section is recorded (``error`` and the traceback's end) and the next one runs;
+    ``echo``: each result is printed as it comes (its first 3000 characters of JSON)."""
+    out = {}
+    for name, part in parts.items():
+        print(f"== {name}", flush=True)
+        start = time.perf_counter()
+        try:
+            out[name] = part()
+        except Exception as exc:
+            if not catch:
+                raise
+            out[name] = error(exc) | {"traceback": traceback.format_exc()[-4000:]}
+        out[name]["section_s"] = time.perf_counter() - start
+        if echo:
+            print(json.dumps(out[name], default=str)[:3000], flush=True)
+    return out
+
+
+def error(exc: Exception) -> dict:
+    """A failure as a record: ``{"error": "Type: message"}``."""
+    return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
 
 
 def child_command(script: str, cfg: Any, *args: object) -> list[str]:

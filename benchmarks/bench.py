@@ -24,22 +24,18 @@ are missing give rows that say so. Writes bench.json, bench.md and bench.png to 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
-import os
 import pathlib
 
-# PyTorch's idle OpenMP threads otherwise spin on the cores that the next timing
-# (of another library, interleaved) needs; set before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import _baselines as base  # before torch: it sets OMP_WAIT_POLICY
+import _harness as harness
+import jax
+import numpy as np
+import optax
+from _harness import Table, interleaved
 
-import _baselines as base  # noqa: E402
-import _harness as harness  # noqa: E402
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from _harness import Table, interleaved  # noqa: E402
-
-import jaxmlp  # noqa: E402
+import jaxmlp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,10 +281,8 @@ def plot(results: dict, path: pathlib.Path) -> None:
 
 
 def run(cfg: Config, args) -> dict:
-    sections, results = {"post": bench_post, "scaling": bench_scaling, "memory": bench_memory}, {}
-    for name, section in sections.items():
-        print(name, flush=True)
-        results[name] = section(cfg)
+    parts = {"post": bench_post, "scaling": bench_scaling, "memory": bench_memory}
+    results = harness.sections({k: functools.partial(f, cfg) for k, f in parts.items()})
     args.out.mkdir(parents=True, exist_ok=True)
     plot(results, args.out / "bench.png")
     return results

@@ -6,7 +6,9 @@ alternating fresh processes, ``--repeats`` rounds; every jaxmlp process gets an 
 exclude the interpreter's start and imports unless a row says "process"; the first ``train``
 and ``predict`` come after the data and the network are made as in the README. "XLA compile"
 sums JAX's backend-compile events of the timed call, a program loaded from jaxmlp's cache
-included; in ``cross_val_score`` the compiles happen in the workers and are not counted.
+included; in ``cross_val_score`` the compiles happen in the workers and are not counted. The
+process rows (``cli``, ``blog``) run the CLI's ``main`` or the script in a fresh process (their
+compiles summed); warm, a process before filled the cache: compile read against compiled.
 
     python benchmarks/bench_cold.py --out docs/bench          # about 10 minutes on 2 cores
     python benchmarks/bench_cold.py --rows train,predict --repeats 3 --out /tmp/bcold
@@ -15,6 +17,7 @@ included; in ``cross_val_score`` the compiles happen in the workers and are not 
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 import statistics
 import sys
 import time
@@ -34,8 +37,14 @@ ROWS = {
     "cvs_warm": "cross_val_score(cv=5, n_jobs=2), a later process (warm cache)",
     "blog": "python experiments/blog.py --out ... (process, cold)",
     "blog_warm": "python experiments/blog.py --out ... (process, warm cache)",
+    "cli": "jaxmlp train --dataset circles --out ... (process, cold)",
+    "cli_warm": "jaxmlp train --dataset circles --out ... (process, warm cache)",
 }
-BASELINE = {"train": "NumPy loop", "predict": "NumPy forward", "blog": None, "blog_warm": None}
+BASELINE = {"train": "NumPy loop", "predict": "NumPy forward"} | dict.fromkeys(
+    ("blog", "blog_warm", "cli", "cli_warm")
+)
+PROCESS = {"blog": [str(harness.ROOT / "experiments" / "blog.py")], "cli": ["cli", "train",
+           "--dataset", "circles"]}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +56,12 @@ class Config:
 QUICK = {"rows": ("fit", "train", "predict"), "repeats": 1}
 
 
-def child(cfg: Config, row: str, side: str) -> dict:
-    """Runs in a fresh process: one row's first call of jaxmlp or of its baseline, timed."""
+def child(cfg: Config, row: str, side: str, *argv: str) -> dict:
+    """Runs in a fresh process: one row's first call of jaxmlp or of its baseline, timed; a
+    process row's command (``argv``: the CLI's arguments or a script's path and arguments)."""
     warnings.simplefilter("ignore")
+    if row in PROCESS:
+        return process_child(*argv)
     if side == "jaxmlp":
         import jax
 
@@ -90,6 +102,24 @@ def child(cfg: Config, row: str, side: str) -> dict:
     return {"s": seconds, "compile_s": events["seconds"][harness.COMPILE]}
 
 
+def process_child(target: str, *argv: str) -> dict:
+    """The CLI's ``main`` (``target`` "cli") or a script as ``python target`` runs it, with
+    JAX's compiles summed; the row's time is the whole process's."""
+    import runpy
+
+    from jaxmlp import cli
+
+    with harness.jax_events() as events:
+        if target == "cli":
+            cli.main(list(argv))
+        else:
+            sys.argv = [target, *argv]
+            sys.path.insert(0, str(pathlib.Path(target).parent))
+            runpy.run_path(target, run_name="__main__")
+    return {"compile_s": events["seconds"][harness.COMPILE],
+            "programs": events["counts"][harness.COMPILE]}  # fmt: skip
+
+
 def numpy_call(row: str):
     """The post's problem in NumPy, data and network made beforehand: 1000 steps or one forward."""
     import numpy as np
@@ -121,10 +151,8 @@ def run(cfg: Config, args) -> dict:
     for row in cfg.rows:
         base = row.removesuffix("_warm")
         for side in ["jaxmlp"] if BASELINE.get(row, "x") is None else ["jaxmlp", "baseline"]:
-            if base == "blog":
-                commands[f"{row}|{side}"] = [sys.executable, str(BLOG), "--out", "{tmp}/blog"]
-            else:
-                commands[f"{row}|{side}"] = harness.child_command(__file__, cfg, base, side)
+            extra = [*PROCESS[base], "--out", "{tmp}/out"] if base in PROCESS else []
+            commands[f"{row}|{side}"] = harness.child_command(__file__, cfg, base, side, *extra)
         if row.endswith("_warm"):
             warm.append(f"{row}|jaxmlp")
     got = harness.interleaved_processes(commands, cfg.repeats, empty_cache=True, warm=warm)
@@ -160,9 +188,6 @@ def tables(r: dict) -> list[Table]:
     columns = ["row", "jaxmlp (s)", "of which XLA compile (s)", "baseline", "baseline (s)",
                "jaxmlp / baseline"]  # fmt: skip
     return [Table("Fresh processes, medians", columns, rows, note)]
-
-
-BLOG = harness.ROOT / "experiments" / "blog.py"
 
 
 def main(argv=None) -> dict:

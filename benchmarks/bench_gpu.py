@@ -17,9 +17,9 @@ call), both sides are checked to agree, and a failed section is recorded, not ra
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
-import traceback
 
 import _harness as harness
 import jax
@@ -58,20 +58,9 @@ QUICK = dict(train_steps=5, mlp_log2_n=10, sweep_models=8, sweep_steps=20, repea
              sweep_repeats=1)  # fmt: skip
 
 
-def _timed(fn, *args, repeats: int) -> dict:
-    """Compile-and-warm-up call, then the median and min wall time of ``repeats`` calls."""
-    outs = []
-    t = harness.interleaved({"": lambda: outs.append(jax.block_until_ready(fn(*args)))}, repeats)
-    return t[""] | {"min_s": min(t[""]["times_s"]), "out": outs[0]}
-
-
 def _max_diff(a, b) -> float:
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     return max(float(jnp.max(jnp.abs(jnp.asarray(x, jnp.float32) - y))) for x, y in pairs)
-
-
-def _error(exc: Exception) -> dict:
-    return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
 
 
 FORWARD_CONFIGS = [dict(block_rows=b, num_warps=w) for b, w in ((128, 4), (64, 4), (128, 8),
@@ -90,7 +79,7 @@ def _tune(make, configs, args, *, repeats, end, reference) -> dict:
             rows.append({"config": config, "skipped": "time budget spent"})
             continue
         try:
-            r = _timed(make(**config), *args, repeats=repeats)
+            r = harness.repeated(make(**config), *args, repeats=repeats)
             diff = _max_diff(r["out"], reference)
             row = {
                 "ms": 1e3 * r["median_s"],
@@ -99,7 +88,7 @@ def _tune(make, configs, args, *, repeats, end, reference) -> dict:
             }
             rows.append({"config": config, **row})
         except Exception as exc:
-            rows.append({"config": config, **_error(exc)})
+            rows.append({"config": config, **harness.error(exc)})
     timed = [r for r in rows if "ms" in r]
     return {"configs": rows, "best": min(timed, key=lambda r: r["ms"]) if timed else None}
 
@@ -120,10 +109,10 @@ def bench_mlp(cfg: Config, end: float) -> dict:
     for precision in ("highest", "default"):
         with jax.default_matmul_precision(precision if precision == "highest" else None):
             forward = jax.vmap(jaxmlp.forward, in_axes=(None, 0, None))
-            fwd_x = _timed(jax.jit(forward, static_argnums=2), params, X, act, repeats=r)
-            grad_x = _timed(jax.jit(backprop.loss_and_manual_grads, static_argnums=3),
+            fwd_x = harness.repeated(jax.jit(forward, static_argnums=2), params, X, act, repeats=r)
+            grad_x = harness.repeated(jax.jit(backprop.loss_and_manual_grads, static_argnums=3),
                             params, X, y, act, repeats=r)  # fmt: skip
-            grad_a = _timed(jax.jit(jax.value_and_grad(jaxmlp.loss), static_argnums=3),
+            grad_a = harness.repeated(jax.jit(jax.value_and_grad(jaxmlp.loss), static_argnums=3),
                             params, X, y, act, repeats=r)  # fmt: skip
             kw = dict(repeats=r, end=end)
 
@@ -163,7 +152,7 @@ def bench_sweep(cfg: Config, end: float) -> dict:
         return jax.lax.scan(step, params, None, length=steps)
 
     with jax.default_matmul_precision("highest"):
-        res_x = _timed(jax.jit(jax.vmap(run_one)), params, lrs, repeats=cfg.sweep_repeats)
+        res_x = harness.repeated(jax.jit(jax.vmap(run_one)), params, lrs, repeats=cfg.sweep_repeats)
     final_x, loss_x = res_x["out"]
 
     def make(num_warps):
@@ -190,7 +179,7 @@ def bench_sweep(cfg: Config, end: float) -> dict:
         try:
             out["jaxmlp_sweep"] = _bench_sweep_api(cfg, X, y)
         except Exception as exc:
-            out["jaxmlp_sweep"] = _error(exc)
+            out["jaxmlp_sweep"] = harness.error(exc)
     return out
 
 
@@ -204,8 +193,8 @@ def _bench_sweep_api(cfg: Config, X, y) -> dict:
     fused = jax.jit(lambda p: kernels.fused_train(p, X, y, activation=act, learning_rate=lr,
                                                   steps=steps, num_warps=2).loss)  # fmt: skip
     sweep = lambda: jaxmlp.sweep(X, y, steps=steps, optimizer=optimizer, scheme="uniform01", **kw)  # noqa: E731
-    res_s = _timed(sweep, repeats=1)
-    res_p = _timed(fused, params, repeats=1)
+    res_s = harness.repeated(sweep, repeats=1)
+    res_p = harness.repeated(fused, params, repeats=1)
     r = res_s["out"]
     curves = np.asarray(r.loss)[0, 0]  # (M, T) at r.loss_steps
     diff = np.max(np.abs(curves - np.asarray(res_p["out"])[:, np.asarray(r.loss_steps)]))
@@ -233,7 +222,7 @@ def bench_train(cfg: Config, end: float) -> dict:
         with jax.default_matmul_precision("highest"):
             for backend in ("xla", "pallas"):
                 run = lambda *a, b=backend, kw=kw: jaxmlp.train(*a, backend=b, **kw).loss  # noqa: E731
-                r = _timed(run, params, X, y, repeats=2)
+                r = harness.repeated(run, params, X, y, repeats=2)
                 row |= {f"{backend}_s": r["median_s"], f"{backend}_final_loss": float(r["out"][-1])}
         out[name] = row | {"pallas_speedup": row["xla_s"] / row["pallas_s"]}
     return out
@@ -286,19 +275,11 @@ def tables(r: dict) -> list[Table]:
 def run(cfg: Config, args) -> dict:
     if jax.default_backend() == "cpu":
         print("CPU: the Pallas kernels run in interpret mode; a smoke test, not GPU speed")
-    results: dict = {}
-    start = time.perf_counter()
-    end = start + cfg.tuning_budget_s
-    for name, section in (("mlp", bench_mlp), ("sweep", bench_sweep), ("train", bench_train)):
-        print(f"== {name}", flush=True)
-        t = time.perf_counter()
-        try:
-            results[name] = section(cfg, end)
-        except Exception as exc:  # a failed section must not stop the others
-            results[name] = _error(exc) | {"traceback": traceback.format_exc()[-4000:]}
-        results[name]["section_s"] = time.perf_counter() - t
-        print(json.dumps(results[name], default=str)[:3000], flush=True)
-    results["total_s"] = time.perf_counter() - start
+    end = time.perf_counter() + cfg.tuning_budget_s
+    parts = {"mlp": bench_mlp, "sweep": bench_sweep, "train": bench_train}
+    results = harness.sections({k: functools.partial(f, cfg, end) for k, f in parts.items()},
+                               catch=True, echo=True)  # fmt: skip
+    results["total_s"] = sum(r["section_s"] for r in results.values())
     return json.loads(json.dumps(results, default=str))  # NumPy scalars and configs as JSON
 
 

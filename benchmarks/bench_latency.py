@@ -12,10 +12,10 @@
 2. A loop over 5 learning rates, ``train(..., optimizer=optax.adam,
    learning_rate=r)``: per-call time and the number of XLA compilations, against
    ``optax.adam(r)`` built per call (a new program per rate).
-3. New processes: ``jaxmlp train --dataset circles`` (the CLI's code, in-process
-   via ``jaxmlp.cli.main``) and ``experiments/blog.py``, each run twice in a fresh
-   process with JAX's persistent compilation cache
-   (:mod:`jaxmlp.compilation_cache`) in an empty directory: compile time of the
+3. New processes (the stored record of 2026-11-29; now ``bench_cold.py``'s rows ``cli``
+   and ``blog``, cold and warm): ``jaxmlp train --dataset circles`` (in-process via
+   ``jaxmlp.cli.main``) and ``experiments/blog.py``, each run twice in a fresh process
+   with JAX's persistent compilation cache in an empty directory: compile time of the
    first process (cache filled) against the second (cache read).
 
 Every comparison is a ratio of timings made in this run, back to back. Writes
@@ -25,9 +25,7 @@ bench_latency.json and bench_latency.md to ``--out``.
 from __future__ import annotations
 
 import dataclasses
-import os
 import statistics
-import sys
 
 import _harness as harness
 import jax
@@ -37,8 +35,6 @@ from _baselines import numpy_loop
 from _harness import Table, timed
 
 import jaxmlp
-
-BLOG = harness.ROOT / "experiments" / "blog.py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,12 +48,9 @@ class Config:
     seeds: int = 20
     rates: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1)
     rate_steps: int = 1000
-    cli_args: tuple[str, ...] = ("train", "--dataset", "circles")
-    blog_args: tuple[str, ...] = ()  # e.g. ("--quick",)
-    processes: bool = True
 
 
-QUICK = dict(seeds=4, steps=200, rate_steps=100, rates=(0.01, 0.03, 0.1), blog_args=("--quick",))
+QUICK = dict(seeds=4, steps=200, rate_steps=100, rates=(0.01, 0.03, 0.1))
 
 
 def bench_post_loop(cfg: Config) -> dict:
@@ -111,53 +104,6 @@ def bench_rate_loop(cfg: Config) -> dict:
     return out
 
 
-EVENTS = {
-    "compile_s": harness.COMPILE,  # XLA compilation, or reading it from the cache
-    "trace_s": "/jax/core/compile/jaxpr_trace_duration",
-    "lower_s": "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "cache_read_s": "/jax/compilation_cache/cache_retrieval_time_sec",
-}
-
-
-def child(cfg: Config, target: str, *argv: str) -> dict:
-    """Runs in a fresh process: the CLI's ``main`` or a script, with JAX's events summed."""
-    import runpy
-
-    from jaxmlp import cli
-
-    with harness.jax_events() as events:
-        if target == "cli":
-            cli.main(list(argv))
-        else:
-            sys.argv = [target, *argv]
-            sys.path.insert(0, os.path.dirname(target))  # as `python target` does
-            runpy.run_path(target, run_name="__main__")
-    row = {name: events["seconds"].get(event, 0.0) for name, event in EVENTS.items()}
-    return row | {"programs": events["counts"].get(harness.COMPILE, 0)}
-
-
-def bench_processes(cfg: Config) -> dict:
-    """Section 3: two fresh processes sharing an empty persistent cache, per target."""
-    commands = {
-        "jaxmlp " + " ".join(cfg.cli_args): ("cli", *cfg.cli_args),
-        "experiments/blog.py " + " ".join(cfg.blog_args): (str(BLOG), *cfg.blog_args),
-    }
-    commands = {k: harness.child_command(__file__, cfg, *v, "--out", "{tmp}/out")
-                for k, v in commands.items()}  # fmt: skip
-    runs = harness.interleaved_processes(commands, 1, empty_cache=True, warm=list(commands))
-    out = {}
-    for name, [second] in runs.items():
-        first = second.pop("warming")
-        steps = lambda r: sum(r[k] for k in ("compile_s", "trace_s", "lower_s"))  # noqa: E731
-        out[name] = {
-            "first": first, "second": second,
-            "compile_ratio": first["compile_s"] / max(second["compile_s"], 1e-9),
-            "trace_lower_compile_ratio": steps(first) / max(steps(second), 1e-9),
-            "wall_ratio": first["wall_s"] / second["wall_s"],
-        }  # fmt: skip
-    return out
-
-
 def tables(r: dict) -> list[Table]:
     """bench_latency.md: one table per section."""
     cfg = r["config"]
@@ -199,20 +145,11 @@ def tables(r: dict) -> list[Table]:
 
 
 def run(cfg: Config, args) -> dict:
-    results = {"post_loop": bench_post_loop(cfg), "rate_loop": bench_rate_loop(cfg)}
-    if cfg.processes:
-        results["processes"] = bench_processes(cfg)
-    return results
-
-
-def _flags(parser) -> None:
-    parser.add_argument("--no-processes", dest="processes", action="store_const", const=False,
-                        help="skip section 3")  # fmt: skip
+    return {"post_loop": bench_post_loop(cfg), "rate_loop": bench_rate_loop(cfg)}
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=_flags,
-                        child=child)  # fmt: skip
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv)
 
 
 if __name__ == "__main__":

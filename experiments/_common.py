@@ -1,12 +1,14 @@
 """Helpers shared by the experiment scripts, so that no script imports another.
 
-* Flags: :func:`study_args`, every study's ``--out`` and ``--quick``; it prints the
+* Flags: :func:`study_args`, every study's ``--out`` and ``--quick``, and
+  :func:`study_config`, the study's Config from them; it prints the
   device JAX runs on (CPU, GPU or TPU: whatever JAX sees; ``JAX_PLATFORMS`` picks).
 * Data and grid: :data:`GRID`, the 320-model width x activation x seed grid of
   the sweep experiments, :func:`make_data`, their train/test split of
-  circles or spirals, their flags (:func:`sweep_flags`, :func:`sweep_settings`) and
-  :func:`write_csv` for their per-model results. The timers are the benchmarks'
-  (``benchmarks/_harness.py``).
+  circles or spirals, their flags (:func:`sweep_flags`).
+* Results: :func:`sweep_rows` (one per model),
+  :func:`table` (a Markdown table) and :func:`write_results` (``results.json`` and
+  ``report.md``). The timers are the benchmarks' (``benchmarks/_harness.py``).
 
 Scripts import ``jaxmlp`` and this module only; it sits beside them in
 ``experiments/`` (on ``sys.path`` when a script runs).
@@ -16,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import json
 import pathlib
 
 import jax
+import numpy as np
 
 import jaxmlp
 from jaxmlp import compilation_cache
@@ -76,21 +81,64 @@ def make_data(name: str, cfg):
     )
 
 
-def sweep_flags(parser: argparse.ArgumentParser, config) -> None:
+def study_config(doc: str, argv, *, out: str, config, quick: dict, extra=None):
+    """``(flags, cfg)``: :func:`study_args`' flags (and ``extra(parser)``'s) and the study's
+    Config, made of ``quick``'s overrides with ``--quick``, then of every flag whose ``dest``
+    is a field of ``config`` (unless None)."""
+    args = study_args(doc, argv, out=out, extra=extra)
+    fields = {f.name for f in dataclasses.fields(config)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    return args, config(**((dict(quick) if args.quick else {}) | given))
+
+
+def sweep_flags(parser: argparse.ArgumentParser) -> None:
     """The sweep studies' ``--steps``, ``--seeds`` (a count) and ``--progress``."""
-    parser.add_argument("--steps", type=int, help=f"default {config.steps}")
-    parser.add_argument("--seeds", type=int, help=f"default {len(config.seeds)}")
+    parser.add_argument("--steps", type=int, help="training steps")
+    parser.add_argument("--seeds", type=lambda n: tuple(range(int(n))), help="a count")
     parser.add_argument("--progress", action="store_true")
 
 
-def sweep_settings(args: argparse.Namespace, quick: dict) -> dict:
-    """A sweep study's Config overrides: ``quick``'s with ``--quick``, then the flags'."""
-    settings = dict(quick) if args.quick else {}
-    if args.steps is not None:
-        settings["steps"] = args.steps
-    if args.seeds is not None:
-        settings["seeds"] = tuple(range(args.seeds))
-    return settings
+# --------------------------------------------------------------------------- results
+
+FIELDS = {"final_loss": float, "train_accuracy": float, "test_loss": float,
+          "test_accuracy": float, "diverged_at": int}  # fmt: skip
+
+
+def sweep_rows(r, **columns) -> list[dict]:
+    """One row per model of a ``jaxmlp.sweep`` result: ``columns`` (e.g. the data set), its
+    width, activation, seed (and learning rate, where the sweep has rates) and numbers."""
+    axes = {"width": r.widths, "activation": r.activations, "seed": r.seeds}
+    if r.learning_rates is not None:
+        axes["learning_rate"] = r.learning_rates
+    return [
+        columns
+        | {name: values[i] for (name, values), i in zip(axes.items(), index, strict=True)}
+        | {field: kind(getattr(r, field)[index]) for field, kind in FIELDS.items()}
+        for index in np.ndindex(*(len(values) for values in axes.values()))
+    ]
+
+
+def table(columns, rows) -> list[str]:
+    """A Markdown table's lines: the first column and every other right-aligned."""
+    lines = ["| " + " | ".join(map(str, columns)) + " |", "|" + "---:|" * len(columns)]
+    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
+def write_record(path: pathlib.Path, cfg, results: dict) -> dict:
+    """Writes ``{"config": cfg as a dict, **results}`` to ``path`` as JSON; returns it."""
+    record = {"config": dataclasses.asdict(cfg), **results}
+    path.write_text(json.dumps(record, indent=2, allow_nan=False))
+    return record
+
+
+def write_results(out, cfg, results: dict, report: list[str], rows: list[dict]) -> None:
+    """A sweep study's files: ``out/results.json`` (:func:`write_record`), ``out/results.csv``
+    (``rows``: one per model) and ``out/report.md`` (the lines ``report``, printed too)."""
+    out = pathlib.Path(out)
+    write_record(out / "results.json", cfg, results)
+    write_csv(rows, out / "results.csv")
+    (out / "report.md").write_text("\n".join(report))
+    print("\n".join(report))
 
 
 def write_csv(rows: list[dict], path: str) -> None:

@@ -18,14 +18,13 @@ training run per network (``jaxmlp.train(..., snapshot_every=k)``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import time
 
 import jax
 import numpy as np
 import optax
-from _common import study_args
+from _common import study_config, write_record
 
 import jaxmlp
 from jaxmlp import datasets
@@ -212,14 +211,12 @@ def update_report(path: pathlib.Path, section: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = study_args(__doc__, argv, out="out/blog")
-    cfg = Config(**(QUICK if args.quick else {}))
+    args, cfg = study_config(__doc__, argv, out="out/blog", config=Config, quick=QUICK)
     start = time.perf_counter()
     results = run(cfg, args.out)
     results["seconds"] = time.perf_counter() - start
     results["out"] = str(args.out)
-    results = {"config": dataclasses.asdict(cfg), **results}
-    (args.out / "animate.json").write_text(json.dumps(results, indent=2, allow_nan=False))
+    results = write_record(args.out / "animate.json", cfg, results)
     appended = update_report(args.out / "report.md", report_section(cfg, results))
     sizes = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in results["gif_bytes"].items())
     print(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import pathlib
 import platform
 import time
@@ -26,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from _common import study_args
+from _common import study_config, write_record
 
 import jaxmlp
 from jaxmlp import baselines, datasets
@@ -271,26 +270,20 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     return {"models": models, "checks": checks}
 
 
-def _flags(parser) -> None:
-    parser.add_argument("--steps", type=int, help="training steps of the MLPs")
-    parser.add_argument("--widths", type=str, help="hidden widths, e.g. 5,10,50")
-
-
 def main(argv: list[str] | None = None) -> dict:
-    args = study_args(__doc__, argv, out="out/blog", extra=_flags)
-    overrides: dict = dict(QUICK) if args.quick else {}
-    if args.steps is not None:
-        overrides["steps"] = args.steps
-    if args.widths:
-        overrides["widths"] = tuple(int(w) for w in args.widths.split(","))
-    cfg = Config(**overrides)
+    def flags(parser) -> None:
+        parser.add_argument("--steps", type=int, help="training steps of the MLPs")
+        parser.add_argument("--widths", type=lambda s: tuple(map(int, s.split(","))),
+                            help="hidden widths, e.g. 5,10,50")  # fmt: skip
+
+    args, cfg = study_config(__doc__, argv, out="out/blog", config=Config, quick=QUICK,
+                             extra=flags)  # fmt: skip
     start = time.perf_counter()
     metrics = run(cfg, args.out)
     metrics["seconds"] = time.perf_counter() - start
     metrics["out"] = str(args.out)
     metrics["platform"] = f"{platform.machine()} {jax.default_backend().upper()}"
-    metrics = {"config": dataclasses.asdict(cfg), **metrics}
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
+    metrics = write_record(args.out / "metrics.json", cfg, metrics)
     (args.out / "report.md").write_text(_blog_report.report(cfg, metrics))
     mlp = metrics["models"]["mlp_2_3_1_sigmoid_circles"]
     for step, value in mlp["loss_at_step"].items():

@@ -18,14 +18,13 @@ width x rate map) and ``report.md``. Usage::
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 
 import matplotlib
 import numpy as np
 import optax
-from _common import make_data, study_args, sweep_flags, sweep_settings, write_csv
+from _common import make_data, study_config, sweep_flags, sweep_rows, table, write_results
 
 import jaxmlp
 
@@ -72,7 +71,8 @@ def plot_maps(r, path):
     plt.close(fig)
 
 
-def write_report(cfg: Config, r, seconds: float, path: str) -> None:
+def report(cfg: Config, r, seconds: float) -> list[str]:
+    """report.md's lines: the best rate per activation and width."""
     acc = r.test_accuracy.mean(axis=2)  # (W, A, L)
     n_models = acc.size * len(cfg.seeds)
     lines = [
@@ -87,46 +87,23 @@ def write_report(cfg: Config, r, seconds: float, path: str) -> None:
         "Best learning rate per activation and width (mean test accuracy over seeds; at the "
         "width x activation sweep's rate 0.01 in brackets):",
         "",
-        "| width | " + " | ".join(cfg.activations) + " |",
-        "|---:|" + "---:|" * len(cfg.activations),
     ]
     at = cfg.learning_rates.index(0.01) if 0.01 in cfg.learning_rates else None
+    rows = []
     for i, w in enumerate(r.widths):
-        cells = []
+        rows.append([w])
         for j in range(len(r.activations)):
             m = int(np.argmax(acc[i, j]))
             cell = f"{acc[i, j, m]:.3f} at {r.learning_rates[m]:g}"
-            cells.append(cell + (f" ({acc[i, j, at]:.3f})" if at is not None else ""))
-        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+            rows[-1].append(cell + (f" ({acc[i, j, at]:.3f})" if at is not None else ""))
+    lines += table(["width", *cfg.activations], rows)
     lines += [
         "",
         f"- Diverged models: {int((r.diverged_at >= 0).sum())} of {n_models}.",
         "- Figure: `spirals_lr_width.png`.",
         "",
     ]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
-
-
-def rows_of(r) -> list[dict]:
-    """One results.csv row per model: its configuration and its numbers."""
-    return [
-        {
-            "width": w,
-            "activation": act,
-            "seed": s,
-            "learning_rate": lr,
-            "final_loss": float(r.final_loss[i, j, k, m]),
-            "train_accuracy": float(r.train_accuracy[i, j, k, m]),
-            "test_loss": float(r.test_loss[i, j, k, m]),
-            "test_accuracy": float(r.test_accuracy[i, j, k, m]),
-            "diverged_at": int(r.diverged_at[i, j, k, m]),
-        }  # fmt: skip
-        for i, w in enumerate(r.widths)
-        for j, act in enumerate(r.activations)
-        for k, s in enumerate(r.seeds)
-        for m, lr in enumerate(r.learning_rates)
-    ]
+    return lines
 
 
 def mean_test_accuracy(r) -> dict:
@@ -148,8 +125,8 @@ QUICK = {"steps": 50, "seeds": (0,), "learning_rates": (0.01, 0.1)}
 
 
 def main(argv=None) -> None:
-    args = study_args(__doc__, argv, out="out/sweep-lr", extra=lambda p: sweep_flags(p, Config))
-    cfg = Config(**sweep_settings(args, QUICK))
+    args, cfg = study_config(__doc__, argv, out="out/sweep-lr", config=Config, quick=QUICK,
+                             extra=sweep_flags)  # fmt: skip
     os.makedirs(args.out, exist_ok=True)
     X, X_test, y, y_test = make_data("spirals", cfg)  # the width sweep's points and split
     t0 = time.perf_counter()
@@ -159,18 +136,10 @@ def main(argv=None) -> None:
         progress=args.progress,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
-    write_csv(rows_of(r), os.path.join(args.out, "results.csv"))
-    summary = mean_test_accuracy(r)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(
-            {"config": dataclasses.asdict(cfg), "optimizer": "optax.adam",
-             "seconds": seconds, "mean_test_accuracy": summary},
-            f, indent=2,
-        )  # fmt: skip
     plot_maps(r, os.path.join(args.out, "spirals_lr_width.png"))
-    write_report(cfg, r, seconds, os.path.join(args.out, "report.md"))
-    with open(os.path.join(args.out, "report.md")) as f:
-        print(f.read())
+    results = {"optimizer": "optax.adam", "seconds": seconds,
+               "mean_test_accuracy": mean_test_accuracy(r)}  # fmt: skip
+    write_results(args.out, cfg, results, report(cfg, r, seconds), sweep_rows(r))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ loss curves) and ``report.md``. Usage::
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 
@@ -21,7 +20,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from _common import GRID, make_data, study_args, sweep_flags, sweep_settings, write_csv
+from _common import GRID, make_data, study_config, sweep_flags, sweep_rows, table, write_results
 
 import jaxmlp
 from jaxmlp.plots import style
@@ -126,26 +125,6 @@ def plot_curves(r, name, path):
     plt.close(fig)
 
 
-def rows_of(r, dataset: str) -> list[dict]:
-    """One results.csv row per model of one data set's sweep."""
-    return [
-        {
-            "dataset": dataset,
-            "width": w,
-            "activation": act,
-            "seed": s,
-            "final_loss": float(r.final_loss[i, j, k]),
-            "train_accuracy": float(r.train_accuracy[i, j, k]),
-            "test_loss": float(r.test_loss[i, j, k]),
-            "test_accuracy": float(r.test_accuracy[i, j, k]),
-            "diverged_at": int(r.diverged_at[i, j, k]),
-        }  # fmt: skip
-        for i, w in enumerate(r.widths)
-        for j, act in enumerate(r.activations)
-        for k, s in enumerate(r.seeds)
-    ]
-
-
 def summary_of(r) -> dict:
     """Per activation: mean test and train accuracy over seeds, by width."""
     return {
@@ -164,14 +143,13 @@ def summary_of(r) -> dict:
 QUICK = {"widths": (5, 10), "steps": 50, "seeds": (0, 1)}
 
 
-def _flags(parser) -> None:
-    sweep_flags(parser, Config)
-    parser.add_argument("--depth", type=int, default=Config.depth, help="hidden layers per model")
-
-
 def main(argv=None) -> None:
-    args = study_args(__doc__, argv, out="out/sweep", extra=_flags)
-    cfg = Config(**sweep_settings(args, QUICK), depth=args.depth)
+    def flags(parser) -> None:
+        sweep_flags(parser)
+        parser.add_argument("--depth", type=int, help=f"hidden layers (default {Config.depth})")
+
+    args, cfg = study_config(__doc__, argv, out="out/sweep", config=Config, quick=QUICK,
+                             extra=flags)  # fmt: skip
     os.makedirs(args.out, exist_ok=True)
     optimizer = optax.adam(cfg.learning_rate)
     rows, summary, timings = [], {}, {}
@@ -184,27 +162,21 @@ def main(argv=None) -> None:
             progress=args.progress, depth=cfg.depth,
         )  # fmt: skip
         timings[name] = time.perf_counter() - t0
-        rows += rows_of(r, name)
+        rows += sweep_rows(r, dataset=name)
         summary[name] = summary_of(r)
         plot_vs_width(r, name, os.path.join(args.out, f"{name}_vs_width.png"))
         boundary_grid(r, np.asarray(X), np.asarray(y), name,
                       os.path.join(args.out, f"{name}_boundaries.png"), cfg.seeds[0])  # fmt: skip
         plot_curves(r, name, os.path.join(args.out, f"{name}_loss_curves.png"))
         summary[name]["_result"] = r
-    write_csv(rows, os.path.join(args.out, "results.csv"))
     results = {name: {k: v for k, v in s.items() if k != "_result"} for name, s in summary.items()}
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(
-            {"config": dataclasses.asdict(cfg), "optimizer": f"optax.adam({cfg.learning_rate})",
-             "seconds_per_sweep_call": timings, "summary": results},
-            f, indent=2,
-        )  # fmt: skip
-    write_report(cfg, summary, timings, os.path.join(args.out, "report.md"))
-    with open(os.path.join(args.out, "report.md")) as f:
-        print(f.read())
+    results = {"optimizer": f"optax.adam({cfg.learning_rate})",
+               "seconds_per_sweep_call": timings, "summary": results}  # fmt: skip
+    write_results(args.out, cfg, results, report(cfg, summary, timings), rows)
 
 
-def write_report(cfg, summary, timings, path):
+def report(cfg, summary, timings) -> list[str]:
+    """report.md's lines: per data set, mean test accuracy by width and activation."""
     n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
     layers = "one-hidden-layer" if cfg.depth == 1 else f"{cfg.depth}-hidden-layer"
     lines = [
@@ -220,13 +192,11 @@ def write_report(cfg, summary, timings, path):
     for name in cfg.datasets:
         r = summary[name]["_result"]
         lines += [f"## {name}", "", "Mean test accuracy over seeds (min..max):", ""]
-        lines.append("| width | " + " | ".join(r.activations) + " |")
-        lines.append("|---:|" + "---:|" * len(r.activations))
-        for i, w in enumerate(r.widths):
-            cells = [
-                f"{acc.mean():.3f} ({acc.min():.2f}..{acc.max():.2f})" for acc in r.test_accuracy[i]
-            ]
-            lines.append(f"| {w} | " + " | ".join(cells) + " |")
+        cells = [[f"{a.mean():.3f} ({a.min():.2f}..{a.max():.2f})" for a in row]
+                 for row in r.test_accuracy]  # fmt: skip
+        lines += table(
+            ["width", *r.activations], [[w, *c] for w, c in zip(r.widths, cells, strict=True)]
+        )
         best = np.unravel_index(np.argmax(r.test_accuracy.mean(-1)), r.test_accuracy.shape[:2])
         gap = (r.train_accuracy - r.test_accuracy).mean(axis=(1, 2))
         lines += [
@@ -249,8 +219,7 @@ def write_report(cfg, summary, timings, path):
             f"Figures: `{name}_vs_width.png`, `{name}_boundaries.png`, `{name}_loss_curves.png`.",
             "",
         ]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
+    return lines
 
 
 if __name__ == "__main__":
