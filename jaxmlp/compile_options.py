@@ -62,8 +62,8 @@ CHOICES: dict[str, dict[str, Any]] = {
     # the sweep's init, chunk and finish programs (-O1: a 160-model sweep compiled 22% faster
     # and ran no slower)
     "sweep": _O1,
-    # the sweep's initial draws: at the level of init_mlp's (bit for bit the same numbers)
-    "sweep_init": _SPLIT_1,
+    # the sweep's initial draws: init_mlp's settings (bit for bit the same numbers)
+    "sweep_init": _CHEAP,
     # predict / predict_proba: -O1 compiles in half the time and runs as fast
     "predict": _O1,
     # init_mlp's draws and the data sets (spirals: -O1 only; the per-op emitters changed

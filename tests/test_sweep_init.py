@@ -15,8 +15,11 @@ import optax
 import pytest
 
 import jaxmlp
-from jaxmlp import optimizers
+from jaxmlp import compile_options, optimizers
 from jaxmlp._sweep import init, plan, result
+
+# compiled as the sweep compiles its draws (jaxmlp._sweep.programs): its program's settings
+SWEEP_INIT = {"compiler_options": compile_options.chosen("sweep_init") or None}
 
 
 def _plan(widths, n_seeds, *, scheme, depth, n_features=3, n_outputs=3, rates=None):
@@ -54,7 +57,7 @@ def assert_each_is_init_mlp(models, seeds, sizes, scheme, err_msg=""):
 def assert_init_models_equal_init_mlp(scheme, depth):
     widths, seeds = (4, 1, 7), (2, 9)
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
-    draws = jax.jit(jax.vmap(functools.partial(init.init_models, plan=p)))
+    draws = jax.jit(jax.vmap(functools.partial(init.init_models, plan=p)), **SWEEP_INIT)
     models = draws(np.asarray(seeds, init.seed_dtype()))  # per width, leaves (S, ...)
     models = jax.tree.map(np.asarray, models)  # sliced in NumPy: eager slices compile
     for w, group in zip(widths, models, strict=True):
@@ -80,7 +83,7 @@ def initial_bins(widths, seeds, scheme, depth):
     """The plan and init_state's first bin group (host arrays) for these widths and seeds."""
     p = _plan(widths, len(seeds), scheme=scheme, depth=depth)
     rates = np.zeros((p.packing.n_bins, p.packing.slots), np.float32)  # no rate axis: unused
-    state = jax.jit(functools.partial(init.init_state, p))(
+    state = jax.jit(functools.partial(init.init_state, p), **SWEEP_INIT)(
         np.asarray(seeds, init.seed_dtype()), np.zeros(2, np.uint32), rates
     )
     return p, jax.tree.map(np.asarray, state.bins[0])
@@ -106,7 +109,7 @@ def test_each_slot_gets_its_learning_rate():
     p = _plan((2, 3), 1, scheme="glorot_uniform", depth=1, rates=rates)
     slots = plan.slot_rates(p.packing, rates)  # (B, K): model column j has rates[j % 2]
     assert sorted(np.unique(slots).tolist()) == sorted(np.float32(rates).tolist())
-    state = jax.jit(functools.partial(init.init_state, p))(
+    state = jax.jit(functools.partial(init.init_state, p), **SWEEP_INIT)(
         jnp.zeros(2, init.seed_dtype()), jnp.zeros(2, jnp.uint32), slots
     )
     got = np.asarray(state.bins[0].opt_state.hyperparams["learning_rate"])
