@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     args, cfg = study_config(__doc__, argv, out="out/blog", config=Config, quick=QUICK,
                              extra=flags)  # fmt: skip
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time_ns()
     metrics = run(cfg, args.out)
     metrics["seconds"] = time.perf_counter() - start
     metrics["out"] = str(args.out)
@@ -289,8 +289,9 @@ def main(argv: list[str] | None = None) -> dict:
     for step, value in mlp["loss_at_step"].items():
         print(f"step {int(step):4d}  loss {value:.4f}")
     print(f"training accuracy {mlp['train_accuracy']:.3f}")
+    wrote = [p for p in args.out.glob("*.png") if p.stat().st_mtime_ns >= started]  # this run's
     print(
-        f"wrote {len(list(args.out.glob('*.png')))} figures, metrics.json and report.md "
+        f"wrote {len(wrote)} figures, metrics.json and report.md "
         f"to {args.out} in {metrics['seconds']:.1f} s"
     )
     return metrics

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import redirect_stdout
+from io import StringIO
 
 import pytest
 
@@ -20,6 +22,10 @@ FIGURES = [
 ]
 
 
+def capture_stdout():
+    return redirect_stdout(StringIO())
+
+
 pytestmark = pytest.mark.slow  # one reduced run of the whole post: ~10 s on 2 cores
 
 
@@ -27,7 +33,10 @@ pytestmark = pytest.mark.slow  # one reduced run of the whole post: ~10 s on 2 c
 def blog_run(tmp_path_factory, load_experiment):
     blog = load_experiment("blog")
     out = tmp_path_factory.mktemp("blog")
-    blog.main(["--out", str(out), "--quick", "--widths", "5"])
+    (out / "stale.png").write_bytes(b"\x89PNG not this run's")  # a figure of an earlier run
+    with capture_stdout() as printed:
+        blog.main(["--out", str(out), "--quick", "--widths", "5"])
+    out.joinpath("stdout.txt").write_text(printed.getvalue())
     return out
 
 
@@ -35,6 +44,11 @@ def test_writes_every_figure(blog_run):
     for name in FIGURES:
         data = (blog_run / name).read_bytes()
         assert data.startswith(b"\x89PNG"), name
+
+
+def test_counts_the_figures_it_wrote_not_the_folders(blog_run):
+    printed = (blog_run / "stdout.txt").read_text()
+    assert f"wrote {len(FIGURES)} figures, metrics.json and report.md" in printed
 
 
 def test_metrics_name_every_model_and_hold_its_numbers(blog_run):
