@@ -180,13 +180,15 @@ def _prepare(job: _Job, seen: dict | None = None) -> _Prepared | None:
 
 
 def _model_bytes(group: list[_Prepared], rows: int, val_rows: int, widths) -> int:
-    """A generous estimate of one model's memory in its program (state, batch, record)."""
+    """A generous estimate of one model's memory in its program (state, the epoch's rows,
+    batch, record)."""
     itemsize = group[0].dtype.itemsize
     n_params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
     batch = rows  # every step's batch is at most all the rows
     activations = batch * sum(widths) * 6 + val_rows * sum(widths) * 2
+    epoch_rows = rows * (widths[0] + widths[-1] + 2)  # its copy of X, Y, weights, order
     record = 4 * bucket(max(p.max_iter for p in group))
-    return itemsize * (6 * n_params + activations + 2 * (rows + val_rows) + record)
+    return itemsize * (6 * n_params + activations + epoch_rows + 2 * (rows + val_rows) + record)
 
 
 def _pad_params(params, widths) -> list[np.ndarray]:

@@ -121,29 +121,42 @@ def _mask(params: mlp.Params, widths: Array) -> mlp.Params:
 
 def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, activation, *,
            static: Static, half: int, n_batches: int):  # fmt: skip
-    """One pass over the model's rows in its shuffled mini-batches; (state, mean loss)."""
+    """One pass over the model's rows in its shuffled mini-batches; (state, mean loss).
+
+    As in :func:`jaxmlp.sklearn._fit.run_epochs`, the epoch's rows are gathered once in
+    batch order and each step reads a slice: a per-step gather from all of ``X`` is
+    split over threads by XLA:CPU once ``X`` passes 512 KiB, at every step.
+    """
     n = model.n_rows
     size = static.batch_size
     tx = optimizer(static, hyper, state.learning_rate)
 
-    def update(params, opt_state, b):
+    def batch_order(b, order):
         positions = b * size + jnp.arange(size, dtype=jnp.int32)
-        valid = positions < n
-        positions = jnp.where(valid, positions, 0)
+        positions = jnp.where(positions < n, positions, 0)
         if static.shuffle:  # mini-batches only: one batch of every row is not shuffled
-            idx = shuffled_positions(key, epoch, positions, n, half=half)
-        else:
-            idx = positions
-        rows = model.rows[idx]
-        w = jnp.where(valid, model.weights[idx], 0)
+            positions = shuffled_positions(key, epoch, positions, n, half=half)
+        return jax.lax.dynamic_update_slice_in_dim(order, positions, b * size, 0)
+
+    order = jax.lax.fori_loop(0, n_batches, batch_order, jnp.zeros(n_batches * size, jnp.int32))
+    rows = model.rows[order]
+    valid = jnp.arange(n_batches * size) < n
+    X_epoch, Y_epoch = X[rows], Y[rows]
+    w_epoch = jnp.where(valid, model.weights[order], 0)
+
+    def update(params, opt_state, b):
+        start = b * size
+        Xb, Yb, w = (
+            jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X_epoch, Y_epoch, w_epoch)
+        )
         data, penalty, grads = regularized_loss_and_grads(
-            params, X[rows], Y[rows], w, hyper.alpha,
-            activation=activation, output=static.output,
-        )  # fmt: skip
+            params, Xb, Yb, w, hyper.alpha, activation=activation, output=static.output
+        )
         grads = jax.tree.map(lambda g, m: jnp.where(m, g, 0), grads, mask)
         updates, opt_state = tx.update(grads, opt_state, params)
         batch_loss = data * hyper.loss_scale + penalty
-        return optax.apply_updates(params, updates), opt_state, batch_loss * jnp.sum(valid)
+        counted = jnp.clip(n - start, 0, size).astype(X.dtype)
+        return optax.apply_updates(params, updates), opt_state, batch_loss * counted
 
     def step(carry, b):
         params, opt_state, accumulated = carry
