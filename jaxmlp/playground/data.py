@@ -39,10 +39,7 @@ def plane(key: jax.Array, n: int = 200, *, noise: float = 0.05) -> tuple[jax.Arr
     >>> bool(jnp.allclose(y, (X[:, 0] + X[:, 1]) / 5))
     True
     """
-    validation.check_key(key)
-    datasets._check_n(n)
-    datasets._check_noise(noise)
-    return _regression(key, int(n), datasets._floats(noise), surface="plane")
+    return _regression(key, *_checked(key, n, noise), surface="plane")
 
 
 def gaussians(key: jax.Array, n: int = 200, *, noise: float = 0.05) -> tuple[jax.Array, jax.Array]:
@@ -59,10 +56,25 @@ def gaussians(key: jax.Array, n: int = 200, *, noise: float = 0.05) -> tuple[jax
     >>> X.shape, y.dtype.name
     ((3, 2), 'float32')
     """
+    return _regression(key, *_checked(key, n, noise), surface="gaussians")
+
+
+MAX_NOISE = 10.0  # as the page's noise field
+
+
+def _checked(key, n, noise) -> tuple[int, jax.Array]:
+    """``(n, noise as a float32 array)``: n an int in [2, MAX_POINTS], noise a number in
+    [0, MAX_NOISE] (a value, so a new noise compiles nothing); else an error naming it."""
     validation.check_key(key)
-    datasets._check_n(n)
-    datasets._check_noise(noise)
-    return _regression(key, int(n), datasets._floats(noise), surface="gaussians")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_POINTS:
+        raise ValueError(f"n must be an int in [2, {MAX_POINTS}], got {n!r}")
+    if isinstance(noise, (bool, np.bool_)) or not isinstance(
+        noise, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"noise must be a number, got {type(noise).__name__} ({noise!r})")
+    if not 0 <= noise <= MAX_NOISE:
+        raise ValueError(f"noise must be in [0, {MAX_NOISE:g}], got {noise!r}")
+    return int(n), jnp.asarray(noise, F32)
 
 
 def _surface(X: jax.Array, surface: str) -> jax.Array:

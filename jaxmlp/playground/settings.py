@@ -66,13 +66,16 @@ POST_STEPS = (
 )
 
 
-# What the page's mode control switches to: regression starts on multi gaussian with a
-# network and rate that fit it (squared error at the classifier's rate 2 runs away).
+# What the page's mode control switches to (the data's size, split, seed and pace kept):
+# regression starts on multi gaussian with a network and rate that fit it (the squared
+# error at the classifier's rate 2 runs away), plain inputs and no penalty.
+_PLAIN = {"features": list(PLANE), "l1": 0.0, "l2": 0.0, "batch_size": None}
 MODE_STARTS = {
     "classification": {"mode": "classification", "dataset": "circles", "hidden": [3],
-                       "activation": "sigmoid", "optimizer": "sgd", "learning_rate": 2.0},
+                       "activation": "sigmoid", "optimizer": "sgd", "learning_rate": 2.0,
+                       **_PLAIN},
     "regression": {"mode": "regression", "dataset": "gaussians", "hidden": [8, 8],
-                   "activation": "tanh", "optimizer": "sgd", "learning_rate": 0.3},
+                   "activation": "tanh", "optimizer": "sgd", "learning_rate": 0.15, **_PLAIN},
 }  # fmt: skip
 
 

@@ -141,6 +141,7 @@ async function applySettings(settings) {
     const answer = await api("POST", "/api/settings", settings);
     if (generation !== state.generation) return;
     state.data = answer;
+    $("reproduce-out").hidden = true; // it showed the previous setting's run
     showSettings(answer.settings);
     showMode();
     showNotes(answer.notes);
