@@ -30,13 +30,18 @@ LossAndGrads = Callable[..., tuple[Array, mlp.Params]]
 
 
 def autodiff_loss_and_grads(
-    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: mlp.ActivationLike,
+    output: str | None = None,
 ) -> tuple[Array, mlp.Params]:
-    """``jax.value_and_grad`` of the mean loss: the autodiff twin of the manual pass."""
+    """``jax.value_and_grad`` of the mean loss: the autodiff twin of the manual pass
+    (``output``: see :func:`jaxmlp.losses.mean_loss`)."""
     act = _activations.get(activation)
 
     def objective(p: mlp.Params) -> Array:
-        return losses.mean_cross_entropy(mlp.forward_with_intermediates(p, X, act).s[-1], y)
+        return losses.mean_loss(mlp.forward_with_intermediates(p, X, act).s[-1], y, output)
 
     return jax.value_and_grad(objective)(params)
 
@@ -89,13 +94,15 @@ STACKED_MAX_PARAMS = 128
 STACKED_MAX_ELEMENTS = 2**16
 
 
-def use_stacked(params: mlp.Params, grad: str, rows: int) -> bool:
-    """Whether a run of ``params`` on batches of ``rows`` takes the stacked-rows form."""
+def use_stacked(params: mlp.Params, grad: str, rows: int, output: str | None = None) -> bool:
+    """Whether a run of ``params`` on batches of ``rows`` takes the stacked-rows form
+    (a classifier's only: ``output`` None)."""
     sizes = mlp.sizes_of(params)
     dtypes = {leaf.dtype for leaf in jax.tree.leaves(params)}
     n_params = sum(leaf.size for leaf in jax.tree.leaves(params))
     return (
         grad == "manual"
+        and output is None
         and max(sizes) <= STACKED_MAX_WIDTH
         and n_params <= STACKED_MAX_PARAMS
         and (1 + n_params) * rows <= STACKED_MAX_ELEMENTS
@@ -159,13 +166,16 @@ def stacked_fast_step(params, act, optimizer, mean_weights) -> FastStep:
     )
 
 
-def program(params, X, y, key, *, activation, batch_size, grads_fn, stacked):
+def program(params, X, y, key, *, activation, batch_size, grads_fn, stacked, output=None):
     """What both programs share: ``(batch, loss_and_grads, fast_step)``.
 
     ``batch(step_index) -> (Xb, yb)``; ``loss_and_grads(params, Xb, yb)``;
     ``fast_step(optimizer) -> FastStep``. ``grads_fn(params, X, y, activation)``
-    is the pytree form's loss and gradients; ``stacked`` selects the stacked form.
+    is the pytree form's loss and gradients; ``stacked`` selects the stacked form
+    (a classifier's only); ``output`` (None: a classifier) is passed to ``grads_fn``.
     """
+    if output is not None:
+        grads_fn = functools.partial(grads_fn, output=output)
     X = X.astype(params[0].W.dtype)  # compute in the parameters' dtype
     if stacked:
         X = X.T  # examples as columns: (d, n)

@@ -11,7 +11,9 @@ and asks the reader to redo it in matrix form. With rows as examples
 (``H_0 = X`` of shape (n, d), ``S_l = H_{l-1} W_l^T + b_l``, ``H_l = g(S_l)``)
 and the mean over n examples, the same chain rule for L layers reads
 
-    Delta_L = Y_hat - Y                                   (P1; BCE and softmax CE alike)
+    Delta_L = Y_hat - Y                                   (P1; BCE and softmax CE alike,
+                                                           and regression's identity output
+                                                           with half the squared error)
     Delta_l = (Delta_{l+1} W_{l+1}) * g'(S_l)             (P3, for each hidden layer)
     dW_l    = Delta_l^T H_{l-1} / n                       (P2/P4: the outer products, summed)
     db_l    = mean over rows of Delta_l                   (P2/P4)
@@ -39,22 +41,31 @@ __all__ = [
 Array = jax.Array
 
 
-def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
+def output_delta(logits: Array, y: Array, *, axis: int = -1, output: str | None = None) -> Array:
     """``Delta_L = Y_hat - Y`` (P1) for BCE (k == 1) and softmax CE (k > 1). No input checks.
 
     Args:
       logits: (n, k) logits, or any shape with the k outputs on ``axis`` (the
         sweep's bins use (B, K, k, n) with ``axis=2``).
       y: labels of the logits' shape without ``axis`` ((n,) for (n, k) logits),
-        or broadcastable to it.
+        or broadcastable to it; for an ``output``, targets of the logits' size.
       axis: the output axis of ``logits``.
+      output: None (the classifier's output units above), or an output unit of
+        :func:`jaxmlp.mlp.output_units` with its canonical loss (``"identity"``:
+        regression's half squared error): then ``y`` holds the (n, k) targets
+        ((n,) for k == 1) of (n, k) logits.
 
     Returns:
       An array of the logits' shape.
 
     >>> output_delta(jnp.zeros((2, 1)), jnp.array([0, 1]))[:, 0].tolist()
     [0.5, -0.5]
+    >>> output_delta(jnp.array([[3.0]]), jnp.array([1.0]), output="identity").tolist()
+    [[2.0]]
     """
+    if output is not None:
+        targets = jnp.reshape(y, logits.shape).astype(logits.dtype)
+        return mlp.output_units(logits, output) - targets  # (P1) with the canonical loss
     axis = axis - logits.ndim if axis >= 0 else axis  # from the end: y aligns on the right
     if logits.shape[axis] == 1:  # BCE: the sigmoid
         y_hat = mlp.output_units(logits, "logistic")
@@ -66,15 +77,21 @@ def output_delta(logits: Array, y: Array, *, axis: int = -1) -> Array:
 
 
 def loss_and_manual_grads(
-    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: mlp.ActivationLike,
+    output: str | None = None,
 ) -> tuple[Array, mlp.Params]:
     """One forward pass, the loss, and the explicit backward pass. No input checks.
 
     Args:
       params: tuple of L Dense layers.
       X: (n, d) inputs.
-      y: (n,) labels.
+      y: (n,) labels; for ``output="identity"`` float targets (n,) or (n, k).
       activation: hidden-layer activation.
+      output: None (a classifier) or ``"identity"`` (regression): see
+        :func:`jaxmlp.losses.mean_loss`.
 
     Returns:
       ``(loss, grads)``: the scalar mean loss and a pytree like ``params``.
@@ -82,8 +99,9 @@ def loss_and_manual_grads(
     act = _activations.get(activation)
     s, h = mlp.forward_with_intermediates(params, X, act)
     logits = s[-1]
-    grads = _backward(params, s, h, output_delta(logits, y), act, mean=True)  # (P1), (P3), (P2/P4)
-    return losses.mean_cross_entropy(logits, y), grads
+    delta = output_delta(logits, y, output=output)  # (P1)
+    grads = _backward(params, s, h, delta, act, mean=True)  # (P3), (P2/P4)
+    return losses.mean_loss(logits, y, output), grads
 
 
 def _backward(params, s, h, delta, act, *, mean: bool) -> mlp.Params:
@@ -179,21 +197,28 @@ def stacked_loss_and_grads(
     return stacked @ mean_weights
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _manual_grads(params, X, y, activation):
-    return loss_and_manual_grads(params, X, y, activation)[1]
+@functools.partial(jax.jit, static_argnames=("activation", "output"))
+def _manual_grads(params, X, y, activation, output=None):
+    return loss_and_manual_grads(params, X, y, activation, output)[1]
 
 
 def manual_grads(
-    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike = "sigmoid"
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: mlp.ActivationLike = "sigmoid",
+    *,
+    output: str | None = None,
 ) -> mlp.Params:
     """Gradient of :func:`jaxmlp.loss` by the post's formulas (see the module docstring).
 
     Args:
       params: tuple of Dense layers.
       X: (n, d) inputs.
-      y: (n,) labels: {0, 1} for one output, 0..k-1 for k outputs.
+      y: (n,) labels: {0, 1} for one output, 0..k-1 for k outputs; for
+        ``output="identity"``, float targets (n,) (one output) or (n, k).
       activation: hidden-layer activation.
+      output: None for a classifier; ``"identity"`` for regression (see ``train``).
 
     Returns:
       A pytree like ``params``: ``Dense(dW (out, in), db (out,))`` per layer.
@@ -204,8 +229,11 @@ def manual_grads(
     (3, 2)
     """
     act = _activations.get(activation)
-    validation.check_data(params, X, y)
-    return _manual_grads(params, X, y, act)
+    sizes = validation.check_data(params, X, y, output=output)
+    output = validation.check_output(output, sizes[-1])
+    if output is None:
+        return _manual_grads(params, X, y, act)
+    return _manual_grads(params, X, y, act, output)
 
 
 def weighted_loss_and_manual_grads(

@@ -19,6 +19,7 @@ __all__ = [
     "binary_cross_entropy",
     "loss",
     "mean_cross_entropy",
+    "mean_loss",
     "softmax_cross_entropy",
 ]
 
@@ -85,33 +86,74 @@ def mean_cross_entropy(logits: Array, y: Array) -> Array:
     return jnp.mean(softmax_cross_entropy(logits, y))
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _loss(params: mlp.Params, X: Array, y: Array, activation: _activations.Activation) -> Array:
+def mean_loss(logits: Array, y: Array, output: str | None = None) -> Array:
+    """The mean loss of a batch from its logits: what ``train`` minimises. No input checks.
+
+    Args:
+      logits: (n, k) logits.
+      y: (n,) class labels for a classifier (``output`` None: :func:`mean_cross_entropy`);
+        for ``output="identity"`` (regression) float targets (n, k), or (n,) when k == 1.
+      output: None, or an output unit of :func:`per_example_output_loss` (its loss
+        averaged over the n rows; for ``"identity"`` half the squared error summed
+        over the k outputs, whose output delta is ``Y_hat - Y``).
+
+    Returns:
+      A scalar.
+
+    >>> float(mean_loss(jnp.array([[3.0], [1.0]]), jnp.array([1.0, 1.0]), "identity"))
+    1.0
+    """
+    if output is None:
+        return mean_cross_entropy(logits, y)
+    return jnp.mean(per_example_output_loss(logits, jnp.reshape(y, logits.shape), output))
+
+
+@functools.partial(jax.jit, static_argnames=("activation", "output"))
+def _loss(
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: _activations.Activation,
+    output: str | None = None,
+) -> Array:
     logits = mlp.forward_with_intermediates(params, X, activation).s[-1]
-    return mean_cross_entropy(logits, y)
+    return mean_loss(logits, y, output)
 
 
 def loss(
-    params: mlp.Params, X: Array, y: Array, activation: mlp.ActivationLike = "sigmoid"
+    params: mlp.Params,
+    X: Array,
+    y: Array,
+    activation: mlp.ActivationLike = "sigmoid",
+    *,
+    output: str | None = None,
 ) -> Array:
-    """Mean cross-entropy of the network on a batch: the post's ``L(y, y_hat)``.
+    """Mean loss of the network on a batch: the post's ``L(y, y_hat)``, or regression's.
 
     Args:
       params: tuple of Dense layers.
       X: (n, d) inputs.
-      y: (n,) labels: {0, 1} for one output, 0..k-1 for k outputs.
+      y: (n,) labels: {0, 1} for one output, 0..k-1 for k outputs; for
+        ``output="identity"``, float targets (n,) (one output) or (n, k).
       activation: hidden-layer activation.
+      output: None for a classifier; ``"identity"`` for regression (see ``train``).
 
     Returns:
-      Scalar mean BCE (k == 1) or softmax cross-entropy (k > 1).
+      Scalar mean BCE (k == 1) or softmax cross-entropy (k > 1); with
+      ``output="identity"`` the mean over rows of half the squared error.
 
     >>> params = mlp.init_mlp(jax.random.key(0), (2, 3, 1))
     >>> loss(params, jnp.ones((4, 2)), jnp.array([0, 1, 1, 0])).shape
     ()
+    >>> loss(params, jnp.ones((4, 2)), jnp.zeros(4), output="identity").shape
+    ()
     """
     act = _activations.get(activation)
-    validation.check_data(params, X, y)
-    return _loss(params, X, y, act)
+    sizes = validation.check_data(params, X, y, output=output)
+    output = validation.check_output(output, sizes[-1])
+    if output is None:
+        return _loss(params, X, y, act)
+    return _loss(params, X, y, act, output)
 
 
 def per_example_output_loss(logits: Array, Y: Array, output: str) -> Array:

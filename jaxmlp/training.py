@@ -130,18 +130,22 @@ _STATIC = (
     "snapshot_every",
     "backend",
     "rate_name",
+    "output",
 )
 
 
 def _program(params, X, y, key, options):
     """``(batch, loss_and_grads, fast_step)`` of a run: see :func:`jaxmlp._steps.program`."""
     grad, backend, batch_size = options["grad"], options["backend"], options["batch_size"]
+    output = options["output"]
     return _steps.program(
         params, X, y, key,
         activation=options["activation"],
         batch_size=batch_size,
         grads_fn=loss_and_grads_fn(grad, backend),
-        stacked=backend == "xla" and _steps.use_stacked(params, grad, batch_size or X.shape[0]),
+        stacked=backend == "xla"
+        and _steps.use_stacked(params, grad, batch_size or X.shape[0], output),
+        output=output,
     )  # fmt: skip
 
 
@@ -227,16 +231,18 @@ _train_fast_small = compile_options.Program(
 )
 
 
-def _small(params, grad: str, rows: int, backend: str) -> bool:
+def _small(params, grad: str, rows: int, backend: str, output: str | None = None) -> bool:
     return (
         backend == "xla"
-        and _steps.use_stacked(params, grad, rows)
+        and _steps.use_stacked(params, grad, rows, output)
         and sum(leaf.size for leaf in jax.tree.leaves(params)) <= SMALL_MAX_PARAMS
     )
 
 
-def _fast_program(params, grad: str, rows: int, backend: str) -> compile_options.Program:
-    return _train_fast_small if _small(params, grad, rows, backend) else _train_fast
+def _fast_program(
+    params, grad: str, rows: int, backend: str, output: str | None = None
+) -> compile_options.Program:
+    return _train_fast_small if _small(params, grad, rows, backend, output) else _train_fast
 
 
 def _train_guarded_impl(params, X, y, key, opt_state, first_step, rate, **options):
@@ -313,6 +319,18 @@ def _check_resume(optimizer, params, opt_state, first_step, steps: int) -> int:
     return int(first_step)
 
 
+def _train_backend(backend: str, output: str | None) -> str:
+    """``"xla"`` or ``"pallas"``: the fused kernels train classifiers; regression runs on XLA."""
+    resolved = resolve_backend(backend)
+    if output is None or resolved == "xla":
+        return resolved
+    if backend == "auto":
+        return "xla"
+    raise ValueError(
+        f"backend 'pallas' trains classifiers only; output={output!r} needs backend 'xla' or 'auto'"
+    )
+
+
 def train(
     params: mlp.Params,
     X: Array,
@@ -329,12 +347,13 @@ def train(
     backend: str = "auto",
     opt_state: optax.OptState | None = None,
     first_step: int = 0,
+    output: str | None = None,
 ) -> TrainResult:
     """Trains a network; the whole run is one ``lax.scan`` inside one ``jit``.
 
     What reuses the compiled program: a call with the same shapes and dtypes, the
     same static options (``activation``, ``steps``, ``batch_size``, ``grad``,
-    ``snapshot_every``, ``backend``) and an *equal* optimizer: the same object, or
+    ``snapshot_every``, ``backend``, ``output``) and an *equal* optimizer: the same object, or
     the same optax transformation built again with equal hyperparameters
     (``optax.sgd(2.0)`` written in the call, chains, schedules,
     ``inject_hyperparams``; see :mod:`jaxmlp.optimizers`). An optimizer holding
@@ -351,7 +370,8 @@ def train(
     Args:
       params: initial parameters (tuple of Dense).
       X: (n, d) inputs.
-      y: (n,) labels: {0, 1} for one output, 0..k-1 for k outputs.
+      y: (n,) labels: {0, 1} for one output, 0..k-1 for k outputs; for
+        ``output="identity"``, finite float targets (n,) (one output) or (n, k).
       activation: hidden-layer activation.
       optimizer: any optax transformation; with ``learning_rate``, a factory taking
         the learning rate first (``optax.adam``, ``optax.sgd``).
@@ -372,6 +392,12 @@ def train(
         mini-batch shuffle's position (epoch, batch). Two calls of 50 steps, the
         second with the first's ``params``, ``opt_state`` and ``first_step=50``,
         are one run of 100 steps.
+      output: the output unit and its loss. None (or ``"logistic"`` for one
+        output, ``"softmax"`` for k): a classifier, mean cross-entropy.
+        ``"identity"``: regression, the mean over rows of half the squared error
+        summed over the k outputs (the output delta of (P1) stays ``Y_hat - Y``);
+        on the XLA backend (``"auto"`` picks it; the fused kernels are a
+        classifier's).
 
     Returns:
       A :class:`TrainResult`. If a loss or gradient turns non-finite, updates
@@ -388,12 +414,17 @@ def train(
     ...              opt_state=result.opt_state, first_step=10)
     >>> rates = [train(params, X, y, optimizer=optax.sgd, learning_rate=r, steps=10)
     ...          for r in (0.1, 1.0)]
+    >>> fit = train(params, X, jnp.array([-1.0, 2.0]), optimizer=optax.sgd(0.1), steps=50,
+    ...             output="identity")
+    >>> bool(fit.loss[-1] < fit.loss[0])
+    True
     """
     validation.check_not_traced("train", params=params, X=X, y=y, opt_state=opt_state)
     act = _activations.get(activation)
-    sizes = validation.check_data(params, X, y)
+    sizes = validation.check_data(params, X, y, output=output)
+    output = validation.check_output(output, sizes[-1])
     loss_and_grads_fn(grad)
-    backend = resolve_backend(backend)
+    backend = _train_backend(backend, output)
     optimizer, rate_name = _check_optimizer(optimizer, learning_rate)
     steps = validation.check_steps(steps)
     if snapshot_every is not None:
@@ -416,16 +447,17 @@ def train(
         snapshot_every=snapshot_every,
         backend=backend,
         rate_name=rate_name,
+        output=output,
     )
     # The fast program has no per-step divergence guard; only if it reports a
     # non-finite loss, gradient or final params is the run redone with the guard
     # (a second program, compiled on first need), so the result is always the
     # guarded loop's, and a run that stays finite compiles one loop.
-    fast = _fast_program(params, grad, batch_size or X.shape[0], backend)
+    fast = _fast_program(params, grad, batch_size or X.shape[0], backend, output)
     final, values, opt_state, snapshots, finite = fast(*args, **options)
     diverged_at = None
     if not np.asarray(finite):  # the one host sync (np: cheaper than bool(Array))
-        small = _small(params, grad, batch_size or X.shape[0], backend)
+        small = _small(params, grad, batch_size or X.shape[0], backend, output)
         guarded = _train_guarded_small if small else _train_guarded
         final, values, diverged, opt_state, snapshots = guarded(*args, **options)
         diverged_at = int(diverged)

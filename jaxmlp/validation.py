@@ -336,11 +336,70 @@ def check_labels(y, n: int, n_outputs: int, *, name: str = "y") -> None:
         raise ValueError(f"{name} must hold labels in {allowed}, got {bad!r}")
 
 
-def check_data(params, X, y) -> tuple[int, ...]:
-    """Checks params, X (n, d) and y (n,) together; returns the network's sizes."""
+def check_output(output, n_outputs: int) -> str | None:
+    """The loss of ``train``/``loss``: None (the classifier's cross-entropy) or ``"identity"``.
+
+    ``"logistic"`` (one output) and ``"softmax"`` (k outputs) name the classifier's own
+    output unit and read as None; anything else is a ValueError naming ``output``.
+
+    >>> check_output("logistic", 1), check_output("identity", 3)
+    (None, 'identity')
+    """
+    if output is None or output == "identity":
+        return output
+    if (output == "logistic" and n_outputs == 1) or (output == "softmax" and n_outputs > 1):
+        return None
+    if output in ("logistic", "softmax"):
+        which = "one output" if output == "logistic" else "two or more outputs"
+        raise ValueError(
+            f"output {output!r} needs {which}; this network has {n_outputs} (sizes[-1])"
+        )
+    raise ValueError(
+        "output must be None (a classifier: 'logistic' for one output, 'softmax' for k) "
+        f"or 'identity' (regression, the half squared error); got {output!r}"
+    )
+
+
+def check_targets(y, n: int, n_outputs: int, *, name: str = "y", dtype=None) -> None:
+    """Checks regression targets: (n,) for one output or (n, k), finite floats.
+
+    ``dtype``: the dtype they are computed in (the parameters'); they must be finite in it.
+    """
+    if not hasattr(y, "shape") or not hasattr(y, "dtype"):
+        raise TypeError(f"{name} must be an array, got {type(y).__name__}")
+    if not jnp.issubdtype(y.dtype, jnp.floating):
+        raise TypeError(
+            f"{name} must hold float targets for output='identity' (regression), "
+            f"got dtype {y.dtype}"
+        )
+    shapes = [(n, n_outputs)] + ([(n,)] if n_outputs == 1 else [])
+    if tuple(y.shape) not in shapes:
+        expected = " or ".join(map(str, reversed(shapes)))
+        raise ValueError(
+            f"{name} must have shape {expected} to match X and the {n_outputs} output(s), "
+            f"got {tuple(y.shape)}"
+        )
+    if not _is_concrete(y):
+        return
+    values = np.asarray(y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = values if dtype is None else values.astype(dtype)
+    if not (np.isfinite(values).all() and np.isfinite(cast).all()):
+        raise ValueError(f"{name} must be finite (in the parameters' dtype), got NaN or inf values")
+
+
+def check_data(params, X, y, *, output: str | None = None) -> tuple[int, ...]:
+    """Checks params, X (n, d) and y together; returns the network's sizes.
+
+    y: (n,) class labels for a classifier (``output`` None), or the regression
+    targets of ``output="identity"`` (:func:`check_targets`).
+    """
     sizes = check_params(params)
     check_inputs(X, sizes[0], dtype=params[0].W.dtype)  # training computes in W's dtype
-    check_labels(y, X.shape[0], sizes[-1])
+    if check_output(output, sizes[-1]) is None:
+        check_labels(y, X.shape[0], sizes[-1])
+    else:
+        check_targets(y, X.shape[0], sizes[-1], dtype=params[0].W.dtype)
     return sizes
 
 

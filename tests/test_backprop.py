@@ -150,3 +150,44 @@ def test_output_delta_takes_the_output_axis_anywhere(k):
     want = jax.vmap(jax.vmap(lambda zz: backprop.output_delta(zz.T, y).T))(z)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(backprop.output_delta(z, y, axis=-2), got)
+
+
+# ------------------------------------------------------------------ regression: identity output
+@functools.partial(jax.jit, static_argnums=3)
+def regression_manual_and_autodiff(params, X, Y, activation):
+    """The same pair for ``output="identity"`` (half the squared error)."""
+    return (
+        jaxmlp.manual_grads(params, X, Y, activation, output="identity"),
+        jax.grad(jaxmlp.loss)(params, X, Y, activation, output="identity"),
+    )
+
+
+@pytest.mark.parametrize("activation", activations.NAMES)
+@pytest.mark.parametrize("k", [1, 3])
+def test_regression_manual_grads_equal_autodiff(activation, k):
+    """(P1) is ``Y_hat - Y`` for the identity output too: the post's formulas equal jax.grad."""
+    sizes = (2, 4, 3, k)
+    with jax.enable_x64(True):
+        params, X, _ = make_problem(k, sizes, 7, jnp.float64)
+        rng = np.random.default_rng(k)
+        Y = jax.device_put(rng.normal(size=(7, k) if k > 1 else (7,)) * 2.0)
+        manual, auto = regression_manual_and_autodiff(params, X, Y, activation)
+        chex.assert_trees_all_equal_shapes_and_dtypes(manual, params)
+        assert relative_error(manual, auto) < 1e-10
+
+
+def test_regression_loss_and_delta_reference_values():
+    """Loss: mean over rows of half the squared error; its (P1) delta: y_hat - y."""
+    params = jaxmlp.init_mlp(jax.random.key(0), (2, 3, 2))
+    X = np.array([[0.5, -1.0], [2.0, 0.0], [-1.0, 1.0]], np.float32)
+    Y = np.array([[1.0, -2.0], [0.0, 3.0], [0.5, 0.5]], np.float32)
+    forward = jax.jit(lambda p, X: jaxmlp.mlp.forward_with_intermediates(p, X, "tanh").s[-1])
+    z = np.asarray(forward(params, X), np.float64)
+    value = jaxmlp.loss(params, X, Y, "tanh", output="identity")
+    np.testing.assert_allclose(value, 0.5 * np.sum((z - Y) ** 2) / 3, rtol=1e-6)
+    delta = backprop.output_delta(jnp.asarray(z), jnp.asarray(Y), output="identity")
+    np.testing.assert_allclose(delta, z - Y, rtol=1e-6)
+    loss_and_grads = jax.jit(backprop.loss_and_manual_grads, static_argnums=(3, 4))
+    returned, grads = loss_and_grads(params, X, Y, "tanh", "identity")
+    np.testing.assert_allclose(returned, value, rtol=1e-6)
+    np.testing.assert_allclose(grads[-1].b, np.mean(z - Y, axis=0), rtol=1e-5)  # (P1) mean

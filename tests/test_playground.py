@@ -102,6 +102,10 @@ def test_default_settings_are_the_posts_network():
         ({"features": []}, "features must be distinct names"),
         ({"features": ["x1", "x1"]}, "features must be distinct names"),
         ({"l1": -0.1}, "l1 must be in"),
+        ({"mode": "ranking"}, "mode must be one of classification, regression"),
+        ({"mode": "regression", "dataset": "circles"}, "dataset must be one of plane, gaussians"),
+        ({"dataset": "plane"}, "dataset must be one of .* in classification mode"),
+        ({"mode": "regression", "dataset": "csv"}, "x1, x2, target rows"),
     ],
 )
 def test_bad_settings_name_the_field(raw, match):
@@ -197,6 +201,80 @@ def test_bad_csv_is_a_clear_error(text, match):
         parse_csv(text)
 
 
+def test_regression_sets_are_their_surfaces():
+    """plane: (x1 + x2) / 5; multi gaussian: the largest signed bump, 1 at each centre."""
+    from jaxmlp.playground.data import BUMPS, gaussians, plane
+
+    X, y = plane(jax.random.key(3), 50, noise=0.0)
+    assert X.dtype == y.dtype == np.float32 and X.shape == (50, 2) and y.shape == (50,)
+    np.testing.assert_allclose(y, (X[:, 0] + X[:, 1]) / 5, rtol=1e-6, atol=1e-7)
+    assert np.abs(X).max() <= 3.0 and np.abs(X).min() < 1.0
+    X, y = gaussians(jax.random.key(3), 400, noise=0.0)
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    centres, signs = np.array([b[:2] for b in BUMPS]), np.array([b[2] for b in BUMPS])
+    bumps = signs * np.clip(1 - np.linalg.norm(X[:, None] - centres, axis=-1), 0, 1)
+    want = bumps[np.arange(len(X)), np.argmax(np.abs(bumps), axis=1)]
+    np.testing.assert_allclose(y, want, atol=1e-6)
+    assert y.max() > 0.5 and y.min() < -0.5 and np.mean(y == 0) > 0.1
+    noisy = np.asarray(gaussians(jax.random.key(3), 400, noise=0.1)[1], np.float64)
+    assert 0.05 < np.std(noisy - y) < 0.2  # the same points, noise on the targets
+    with pytest.raises(ValueError, match="noise"):
+        plane(jax.random.key(0), 10, noise=-1.0)
+    with pytest.raises(ValueError, match="n must be"):
+        gaussians(jax.random.key(0), 1)
+
+
+def test_regression_csv_reads_the_targets():
+    text = "x1,x2,target\n0,0,-1.5\n1,1,0.25\n0,1,3\n1,0,-1\n0.5,0.5,7\n"
+    X, y = parse_csv(text, regression=True)
+    assert y.dtype == np.float32 and y.tolist() == [-1.5, 0.25, 3.0, -1.0, 7.0]
+    problem = make_problem(
+        parse_settings({"mode": "regression", "dataset": "csv", "csv_text": text})
+    )
+    targets = np.sort(np.concatenate([problem.y_train, problem.y_test]))
+    np.testing.assert_array_equal(targets, np.sort(y))
+
+
+@pytest.mark.slow
+def test_regression_mode_trains_the_identity_output_on_the_squared_error():
+    raw = {"mode": "regression", "dataset": "gaussians", "hidden": [6], "activation": "tanh"}
+    settings = parse_settings({**TINY, **raw, "learning_rate": 0.3})
+    assert settings.output == "identity" and settings.sizes() == (2, 6, 1)
+    pg = Playground(settings)
+    try:
+        first = pg.frame()
+        data = pg.data()
+        y = np.asarray(pg.problem.y_train)
+        assert y.dtype == np.float32 and data["y_train"] == pytest.approx(y.tolist(), abs=1e-4)
+        m = max(np.abs(y).max(), np.abs(np.asarray(pg.problem.y_test)).max())
+        assert data["value_range"] == pytest.approx(m)
+        last = pg.step(100)
+        assert last["done"] and last["train_accuracy"] is None and last["test_accuracy"] is None
+        assert last["train_loss"] < 0.8 * first["train_loss"]
+        params, _ = loaded_params(pg)
+        p = pg.problem
+        half_mse = jaxmlp.loss(params, p.X_test, p.y_test, "tanh", output="identity")
+        assert last["test_loss"] == pytest.approx(float(half_mse), rel=1e-5)
+        # the plane shows the output itself (not a probability): lo < 0 possible, hi vs max
+        grid_out = np.asarray(
+            jax.vmap(lambda x: jaxmlp.forward(params, x, "tanh"))(pg.canvas.points)
+        )[:, 0]
+        assert last["regions"]["lo"] == pytest.approx(grid_out.min(), abs=1e-5)
+        assert last["regions"]["hi"] == pytest.approx(grid_out.max(), abs=1e-5)
+        g = pg.gradients()
+        auto = jax.grad(jaxmlp.loss)(params, p.X_train, p.y_train, "tanh", output="identity")
+        for layer in g["layers"]:
+            np.testing.assert_allclose(layer["autodiff"]["b"], auto[layer["layer"] - 1].b,
+                                       rtol=1e-5, atol=1e-8)  # fmt: skip
+            assert layer["max_abs_diff"] < 1e-5
+        assert g["loss"] == pytest.approx(last["train_loss"], rel=1e-5)
+        assert last["hidden"] is None  # 6 units: no hidden space
+        with pytest.raises(ValueError, match="compare trains classifiers"):
+            pg.compare("widths", "2,3")
+    finally:
+        pg.close()
+
+
 def test_input_features_are_the_named_formulas():
     X = jnp.array([[0.5, -2.0], [3.0, 1.0]])
     x1, x2 = X[:, 0], X[:, 1]
@@ -224,6 +302,7 @@ def test_command_line_only_where_jaxmlp_train_can_express_the_setting():
         (dict(l2=0.01), "L2"),
         (dict(l1=0.01), "L1"),
         (dict(features=("x1^2", "x2^2")), "input features x1^2, x2^2"),
+        (dict(mode="regression", dataset="plane"), "regression (the identity output)"),
     ):
         command, note = command_line(Settings(**changed), 500)
         assert command is None and word in note and "Python snippet" in note
@@ -450,6 +529,18 @@ def test_gradients_are_the_posts_and_match_jax_grad():
         {"dataset": "xor", "noise": 0.3, "l2": 0.01, "activation": "tanh", "optimizer": "momentum"},
         {"features": ["x1^2", "x2^2", "sin x1"], "l1": 0.01, "l2": 0.02, "hidden": []},
         {"features": ["x1*x2"], "l1": 0.05, "optimizer": "adam", "learning_rate": 0.1},
+        {"mode": "regression", "learning_rate": 0.3},  # plane, 2-3-1: the stacked form's size
+        {
+            "mode": "regression",
+            "dataset": "gaussians",
+            "hidden": [8, 8],
+            "activation": "tanh",
+            "optimizer": "adam",
+            "learning_rate": 0.03,
+            "batch_size": 16,
+            "noise": 0.1,
+            "l2": 0.01,
+        },
     ],
 )
 def test_python_snippet_reproduces_the_page_across_chunks(raw, tmp_path, monkeypatch):
@@ -1440,6 +1531,28 @@ def test_page_in_headless_chromium(tmp_path):
             page.screenshot(path=str(shots / "playground-16-16.png"), full_page=True)
             overflow["16,16"] = fits_the_window(page)
             story_left = page.is_visible("#story")  # a change by hand ends the post's step
+
+            # regression mode: multi gaussian, the identity output on the squared error,
+            # drawn as a heat map of the output with a colour bar; losses, no accuracy
+            page.select_option("#mode", "regression")
+            page.wait_for_function(
+                "window.playground.data.settings.mode === 'regression' && " + ready,
+                timeout=300_000,
+            )
+            regression_sets = page.evaluate(
+                "[...document.querySelectorAll('#dataset option')].map((o) => o.value)"
+            )
+            page.click("#play")
+            page.wait_for_function("window.playground.frame.step >= 1500", timeout=300_000)
+            page.click("#play")  # pause: every panel drawn at the shown step
+            regression = drawn_output(page)
+            page.screenshot(path=str(shots / "playground-regression.png"), full_page=True)
+            overflow["regression"] = fits_the_window(page)
+            page.click("#reproduce")
+            page.wait_for_function(
+                "document.getElementById('python').innerText.includes('output=')"
+            )
+            regression_reproduce = (page.inner_text("#command"), page.inner_text("#command-note"))
             browser.close()
     finally:
         srv.shutdown()
@@ -1460,7 +1573,7 @@ def test_page_in_headless_chromium(tmp_path):
     assert featured == [3, 3, 1]
     assert "no command line" in featured_command[0] and "x1*x2" in featured_command[1]
     assert "learning_rate is required" in empty_rate
-    assert overflow == {"first": True, "16,16": True}, overflow
+    assert overflow == {"first": True, "16,16": True, "regression": True}, overflow
     assert not story_left
     for drawn in (sigmoid, relu):
         # the drawn regions classify the drawn points: the inner circle orange, the outer blue
@@ -1474,11 +1587,63 @@ def test_page_in_headless_chromium(tmp_path):
     assert tuple(jaxmlp.mlp.sizes_of(downloaded)) == (2, 3, 1)
     assert "width 1" in titles and "width 4" in titles and "test accuracy" in titles
     assert uploaded["points"] == 150
+    # regression mode
+    assert regression_sets == ["plane", "gaussians", "csv"]
+    settings = regression["settings"]
+    assert settings["mode"] == "regression" and settings["dataset"] == "gaussians"
+    assert regression["loss_shown"] and not regression["accuracy_shown"]
+    assert "squared error" in regression["loss_kind"], regression["loss_kind"]
+    assert 0 < regression["train_loss"] < 0.7 * regression["first_loss"], regression
+    assert regression["bar"] and regression["colorbar_drawn"]  # the scale, drawn
+    assert regression["scale"][0][1] == negative and regression["scale"][-1][1] == positive
+    m = regression["value_range"]
+    assert regression["zrange"] == [-m, m] and regression["title"].startswith("Output")
+    assert min(map(min, regression["z"])) < 0 < max(map(max, regression["z"]))
+    # the points coloured by their targets, on the same scale; the drawn output fits them
+    assert regression["points"] == 150 and regression["correlation"] > 0.7, regression
+    assert regression["compare_disabled"]
+    assert "no command line" in regression_reproduce[0]
+    assert "regression" in regression_reproduce[1]
 
 
 def fits_the_window(page) -> bool:
     """Whether nothing makes the page wider than its window (no horizontal scroll)."""
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def drawn_output(page) -> dict:
+    """Regression mode's drawing: the heat map, its colour bar, the points' colours and how
+    the drawn output follows the targets of the drawn points (their correlation)."""
+    return page.evaluate(
+        """() => {
+        const plot = document.getElementById('regions');
+        const heat = plot.data[0], xs = heat.x, ys = heat.y, z = heat.z;
+        const nearest = (axis, v) => axis.reduce((best, a, i) =>
+            Math.abs(a - v) < Math.abs(axis[best] - v) ? i : best, 0);
+        const points = document.getElementById('regions-points').data[0];
+        const out = points.x.map((x, k) => z[nearest(ys, points.y[k])][nearest(xs, x)]);
+        const target = points.marker.color;
+        const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
+        const [mo, mt] = [mean(out), mean(target)];
+        let sot = 0, soo = 0, stt = 0;
+        out.forEach((o, k) => {
+            sot += (o - mo) * (target[k] - mt); soo += (o - mo) ** 2; stt += (target[k] - mt) ** 2;
+        });
+        const shown = (id) => document.getElementById(id).offsetParent !== null;
+        const pg = window.playground;
+        return {z, zrange: [heat.zmin, heat.zmax], bar: heat.showscale, scale: heat.colorscale,
+                colorbar_drawn: plot.querySelector('.colorbar') !== null,
+                value_range: pg.data.value_range, settings: pg.data.settings,
+                points: target.length, correlation: sot / Math.sqrt(soo * stt),
+                loss_shown: shown('train-loss') && shown('test-loss') && shown('loss-kind'),
+                loss_kind: document.getElementById('loss-kind').innerText,
+                accuracy_shown: shown('accuracy-part'),
+                train_loss: Number(document.getElementById('train-loss').innerText),
+                first_loss: pg.curve.train[0],
+                title: document.getElementById('regions-title').innerText,
+                compare_disabled: document.getElementById('compare').disabled};
+    }"""
+    )
 
 
 def drawn_regions(page) -> dict:

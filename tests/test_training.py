@@ -1,3 +1,5 @@
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -290,3 +292,97 @@ def test_bad_resume_and_rate_arguments_are_named(circles_data, post_params):
         jaxmlp.train(post_params, X, y, optimizer=optax.sgd, steps=2, learning_rate=float("nan"))
     with pytest.raises(TypeError, match="learning_rate must be a number"):
         jaxmlp.train(post_params, X, y, optimizer=optax.sgd, steps=2, learning_rate="0.1")
+
+
+# ------------------------------------------------------------------ regression: identity output
+@functools.partial(jax.jit, static_argnums=2)
+def _logits(params, X, activation):
+    return jaxmlp.mlp.forward_with_intermediates(params, X, activation).s[-1]
+
+
+def logits(params, X, activation):
+    """(n, k) outputs of the network, as float64 NumPy."""
+    return np.asarray(_logits(params, X, activation), np.float64)
+
+
+def plane_data(n=64, k=1):
+    """Targets linear in X (built in NumPy: no op-by-op compiles): (n,) or (n, k)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, (n, 2)).astype(np.float32)
+    Y = X @ np.array([[1.5, -0.5, 0.3], [-1.0, 2.0, 0.7]], np.float32)[:, :k] + 0.25
+    return X, (Y[:, 0] if k == 1 else Y)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_short_regression_run_reduces_the_squared_error(k):
+    X, Y = plane_data(k=k)
+    params = jaxmlp.init_mlp(jax.random.key(1), (2, 8, k))
+    run = jaxmlp.train(
+        params, X, Y, activation="tanh", optimizer=optax.adam(0.05), steps=300, output="identity"
+    )
+    assert run.diverged_at is None
+    z = logits(run.params, X, "tanh")
+    z0 = logits(params, X, "tanh")
+    Y2 = Y.reshape(len(X), k)
+    half_mse = lambda z: 0.5 * np.sum((z - Y2) ** 2) / len(X)  # noqa: E731
+    np.testing.assert_allclose(run.loss[0], half_mse(z0), rtol=1e-5)
+    assert half_mse(z) < 0.02 * half_mse(z0)
+    np.testing.assert_allclose(
+        jaxmlp.loss(run.params, X, Y, "tanh", output="identity"), half_mse(z), rtol=1e-4
+    )
+
+
+def test_regression_manual_and_autodiff_give_the_same_run():
+    X, Y = plane_data()
+    params = jaxmlp.init_mlp(jax.random.key(2), (2, 3, 1))  # the stacked form's size
+    kw = dict(activation="sigmoid", optimizer=optax.sgd(0.1), steps=50, output="identity")
+    manual = jaxmlp.train(params, X, Y, **kw)
+    auto = jaxmlp.train(params, X, Y, grad="autodiff", **kw)
+    np.testing.assert_allclose(manual.loss, auto.loss, rtol=1e-5)
+    chex.assert_trees_all_close(manual.params, auto.params, rtol=1e-4, atol=1e-6)
+    # not the classifier's run of the same numbers
+    labels = (Y > 0).astype(np.int32)
+    classifier = jaxmlp.train(params, X, labels, **{**kw, "output": None})
+    assert not np.allclose(classifier.loss, manual.loss)
+
+
+def test_regression_minibatches_continue_as_one_run():
+    X, Y = plane_data(k=3)
+    params = jaxmlp.init_mlp(jax.random.key(3), (2, 5, 3))
+    kw = dict(optimizer=optax.adam(0.02), batch_size=16, key=jax.random.key(4), output="identity")
+    whole = jaxmlp.train(params, X, Y, steps=20, **kw)
+    first = jaxmlp.train(params, X, Y, steps=10, **kw)
+    second = jaxmlp.train(
+        first.params, X, Y, steps=10, opt_state=first.opt_state, first_step=10, **kw
+    )
+    np.testing.assert_array_equal(np.concatenate([first.loss, second.loss]), whole.loss)
+
+
+def test_output_names_and_regression_targets_are_checked(circles_data, post_params):
+    X, y = circles_data
+    kw = dict(optimizer=SGD, steps=2)
+    with pytest.raises(ValueError, match="output must be None .* got 'mse'"):
+        jaxmlp.train(post_params, X, y, output="mse", **kw)
+    with pytest.raises(ValueError, match="output 'softmax' needs two or more outputs"):
+        jaxmlp.train(post_params, X, y, output="softmax", **kw)
+    with pytest.raises(TypeError, match="y must hold float targets"):
+        jaxmlp.train(post_params, X, y, output="identity", **kw)
+    bad = np.asarray(y, np.float32).copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="y must be finite"):
+        jaxmlp.train(post_params, X, bad, output="identity", **kw)
+    with pytest.raises(ValueError, match=r"y must have shape \(200,\) or \(200, 1\)"):
+        jaxmlp.train(post_params, X, np.zeros((200, 2), np.float32), output="identity", **kw)
+    with pytest.raises(ValueError, match="finite"):  # beyond float32, the params' dtype
+        jaxmlp.train(post_params, X, np.full(200, 1e300), output="identity", **kw)
+    with pytest.raises(ValueError, match="backend 'pallas' trains classifiers only"):
+        jaxmlp.train(
+            post_params, X, np.zeros(200, np.float32), output="identity", backend="pallas", **kw
+        )
+    # a classifier's labels are still checked as labels
+    with pytest.raises(ValueError, match="labels in"):
+        jaxmlp.train(post_params, X, np.full(200, 0.5, np.float32), **kw)
+    # "logistic" names the default of one output: the same run
+    a = jaxmlp.train(post_params, X, y, output="logistic", **kw)
+    b = jaxmlp.train(post_params, X, y, **kw)
+    np.testing.assert_array_equal(a.loss, b.loss)

@@ -25,7 +25,9 @@ from jaxmlp.playground.data import make_inputs, make_problem
 from jaxmlp.playground.features import NAMES as FEATURE_NAMES
 from jaxmlp.playground.settings import (
     DATASETS,
-    GENERATED,
+    MODE_DATASETS,
+    MODE_STARTS,
+    MODES,
     POST_STEPS,
     Settings,
     command_line,
@@ -166,7 +168,10 @@ class Playground:
 
         return {
             "datasets": list(DATASETS),
-            "default_noise": {name: default_noise(name) for name in GENERATED},
+            "modes": list(MODES),
+            "mode_datasets": {mode: list(names) for mode, names in MODE_DATASETS.items()},
+            "mode_starts": MODE_STARTS,
+            "default_noise": {name: default_noise(name) for name in DATASETS if name != "csv"},
             "activations": list(_activations.NAMES),
             "optimizers": list(optimizers.NAMES),
             "features": list(FEATURE_NAMES),
@@ -192,15 +197,25 @@ class Playground:
 
     def data(self) -> dict:
         """The points: ``X_train`` (n, 2), ``y_train`` (n,), the same for test, limits,
-        and ``notes``: the settings lowered to the work budget, one sentence each."""
+        ``notes``: the settings lowered to the work budget, one sentence each, and
+        ``value_range``: regression's colour scale, +- the largest |target| (else null)."""
         p = self.problem
+        value_range = None
+        if self.settings.mode == "regression":
+            targets = np.concatenate([np.asarray(p.y_train), np.asarray(p.y_test)])
+            value_range = max(float(np.max(np.abs(targets))), 1e-6)
         return {
+            "value_range": value_range,
             "settings": self.settings.public(),
             "notes": list(self.notes),
             "X_train": views.rounded(p.X_train),
-            "y_train": np.asarray(p.y_train).tolist(),
+            "y_train": views.rounded(p.y_train)
+            if self.settings.mode == "regression"
+            else np.asarray(p.y_train).tolist(),
             "X_test": views.rounded(p.X_test),
-            "y_test": np.asarray(p.y_test).tolist(),
+            "y_test": views.rounded(p.y_test)
+            if self.settings.mode == "regression"
+            else np.asarray(p.y_test).tolist(),
             "limits": [list(lim) for lim in self.canvas.limits],
             "grid": [views.rounded(self.canvas.xs), views.rounded(self.canvas.ys)],
         }
@@ -243,7 +258,9 @@ class Playground:
             trajectory.prefetch(index)
             steps, train, test = trajectory.curves(index)
             done = trajectory.is_last(index)
-            out = views.picture(params, self.inputs, self.canvas, self.settings.activation)
+            out = views.picture(
+                params, self.inputs, self.canvas, self.settings.activation, self.settings.output
+            )
         return {
             **out,
             "step": step,
@@ -260,12 +277,18 @@ class Playground:
         with self._lock:
             step, params = self._current()
             p = self.inputs
-            out = views.gradients(params, p.X_train, p.y_train, self.settings.activation)
+            out = views.gradients(
+                params, p.X_train, p.y_train, self.settings.activation, self.settings.output
+            )
         return {**out, "step": step}
 
     def compare(self, axis: str, values) -> dict:
         """The setting trained for several widths or activations (see :mod:`.compare`)."""
         with self._lock:  # held throughout: the page's stepping waits for the comparison
+            if self.settings.mode == "regression":
+                raise ValueError(
+                    "compare trains classifiers (jaxmlp.sweep): switch mode to classification"
+                )
             step, _ = self._current()
             return _compare.compare(
                 self.settings,

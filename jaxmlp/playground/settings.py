@@ -18,8 +18,11 @@ from jaxmlp import activations as _activations
 from jaxmlp import datasets, optimizers
 from jaxmlp.playground.features import PLANE, check_features
 
-GENERATED = ("blobs", "circles", "moons", "xor", "spirals")
-DATASETS = (*GENERATED, "csv")
+GENERATED = ("blobs", "circles", "moons", "xor", "spirals")  # classification: jaxmlp.datasets
+REGRESSION_SETS = ("plane", "gaussians")  # regression: jaxmlp.playground.data
+MODES = ("classification", "regression")
+MODE_DATASETS = {"classification": (*GENERATED, "csv"), "regression": (*REGRESSION_SETS, "csv")}
+DATASETS = (*GENERATED, *REGRESSION_SETS, "csv")
 MAX_POINTS = 5000
 MAX_LAYERS = 6
 MAX_WIDTH = 128
@@ -63,6 +66,19 @@ POST_STEPS = (
 )
 
 
+# What the page's mode control switches to (the data's size, split, seed and pace kept):
+# regression starts on multi gaussian with a network and rate that fit it (the squared
+# error at the classifier's rate 2 runs away), plain inputs and no penalty.
+_PLAIN = {"features": list(PLANE), "l1": 0.0, "l2": 0.0, "batch_size": None}
+MODE_STARTS = {
+    "classification": {"mode": "classification", "dataset": "circles", "hidden": [3],
+                       "activation": "sigmoid", "optimizer": "sgd", "learning_rate": 2.0,
+                       **_PLAIN},
+    "regression": {"mode": "regression", "dataset": "gaussians", "hidden": [8, 8],
+                   "activation": "tanh", "optimizer": "sgd", "learning_rate": 0.15, **_PLAIN},
+}  # fmt: skip
+
+
 def _noise_name(dataset: str) -> str:
     """The keyword of a generator's spread: ``std`` for blobs, ``noise`` for the others."""
     return "std" if dataset == "blobs" else "noise"
@@ -70,7 +86,13 @@ def _noise_name(dataset: str) -> str:
 
 def default_noise(dataset: str) -> float:
     """The generator's own default spread (what ``jaxmlp train --dataset`` uses)."""
-    parameter = inspect.signature(getattr(datasets, dataset)).parameters[_noise_name(dataset)]
+    if dataset in REGRESSION_SETS:
+        from jaxmlp.playground import data  # the regression sets' home (it imports this module)
+
+        generator = data.REGRESSION_GENERATORS[dataset]
+    else:
+        generator = getattr(datasets, dataset)
+    parameter = inspect.signature(generator).parameters[_noise_name(dataset)]
     return float(parameter.default)
 
 
@@ -79,9 +101,12 @@ class Settings:
     """One playground run: data, network, optimizer, and the pace of the animation.
 
     The defaults are the post's network: circles, 2-3-1 with sigmoid units, full-batch
-    gradient descent with learning rate 2.0 on the mean loss.
+    gradient descent with learning rate 2.0 on the mean loss. ``mode="regression"``
+    trains the identity output on the mean of half the squared error
+    (``jaxmlp.train(..., output="identity")``) on a regression set.
     """
 
+    mode: str = "classification"
     dataset: str = "circles"
     n: int = 200
     noise: float = 0.05
@@ -104,9 +129,17 @@ class Settings:
         """``(len(features), *hidden, 1)``: one input per feature, one output unit."""
         return (len(self.features), *self.hidden, 1)
 
+    @property
+    def output(self) -> str | None:
+        """``jaxmlp.train``'s ``output``: None (a classifier) or ``"identity"`` (regression)."""
+        return "identity" if self.mode == "regression" else None
+
     def data_key(self) -> tuple:
         """The fields that decide the data (and its split)."""
-        return (self.dataset, self.n, self.noise, self.test_fraction, self.seed, self.csv_text)
+        return (
+            self.dataset, self.n, self.noise, self.test_fraction, self.seed, self.csv_text,
+            self.mode,
+        )  # fmt: skip
 
     def public(self) -> dict[str, Any]:
         """The settings as the page sees them (JSON-ready, the CSV text left out)."""
@@ -207,18 +240,29 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     unknown = sorted(set(raw) - fields)
     if unknown:
         raise ValueError(f"unknown settings {unknown}; known: {sorted(fields)}")
-    dataset = _choice(raw, "dataset", Settings.dataset, DATASETS)
-    noise_default = default_noise(dataset) if dataset in GENERATED else 0.0
+    mode = _choice(raw, "mode", Settings.mode, MODES)
+    dataset = raw.get("dataset", Settings.dataset if mode == MODES[0] else REGRESSION_SETS[0])
+    if dataset not in MODE_DATASETS[mode]:
+        raise ValueError(
+            f"dataset must be one of {', '.join(MODE_DATASETS[mode])} in {mode} mode; "
+            f"got {dataset!r}"
+        )
+    noise_default = default_noise(dataset) if dataset != "csv" else 0.0
     noise = raw.get("noise")
     n = _integer(raw, "n", Settings.n, 4, MAX_POINTS)
     csv_text = raw.get("csv_text", "")
     if not isinstance(csv_text, str) or len(csv_text) > MAX_CSV_CHARS:
         raise ValueError(f"csv_text must be a string of at most {MAX_CSV_CHARS} characters")
     if dataset == "csv" and not csv_text.strip():
-        raise ValueError("csv_text is empty: upload a CSV file of x1, x2, label rows")
+        raise ValueError(
+            "csv_text is empty: upload a CSV file of x1, x2, "
+            + ("target" if mode == "regression" else "label")
+            + " rows"
+        )
     max_steps = _integer(raw, "max_steps", Settings.max_steps, 1, MAX_STEPS)
     batch_size = raw.get("batch_size")
     settings = Settings(
+        mode=mode,
         dataset=dataset,
         n=n,
         noise=noise_default if noise is None else _number(raw, "noise", None, 0.0, 10.0),
@@ -255,16 +299,18 @@ def command_line(settings: Settings, steps: int) -> tuple[str | None, str]:
 
     Returns:
       ``(command or None, note)``: None, with the reason in ``note``, for what the
-      command line cannot express (an uploaded CSV, a noise other than the data set's
-      default, input features other than x1, x2, L1 or L2).
+      command line cannot express (regression, an uploaded CSV, a noise other than the
+      data set's default, input features other than x1, x2, L1 or L2).
 
     >>> command_line(Settings(), 1000)[0].split()[:4]
     ['jaxmlp', 'train', '--dataset', 'circles']
     """
     missing = []
+    if settings.mode == "regression":
+        missing.append("regression (the identity output)")
     if settings.dataset == "csv":
         missing.append("an uploaded CSV")
-    elif settings.noise != default_noise(settings.dataset):
+    elif settings.noise != default_noise(settings.dataset) and settings.mode != "regression":
         missing.append(f"noise {_fmt(settings.noise)}")
     if settings.features != PLANE:
         missing.append(f"the input features {', '.join(settings.features)}")
@@ -314,7 +360,14 @@ def python_snippet(settings: Settings, steps: int) -> str:
     """
     s = settings
     keys = datasets.run_keys(s.seed)
-    if s.dataset == "csv":
+    regression = s.mode == "regression"
+    if s.dataset == "csv" and regression:
+        data = (
+            f"table = np.loadtxt({s.csv_name!r}, delimiter=',', ndmin=2)  # x1, x2, target\n"
+            "X = jnp.asarray(table[:, :2], jnp.float32)\n"
+            "y = jnp.asarray(table[:, 2], jnp.float32)\n"
+        )
+    elif s.dataset == "csv":
         data = (
             f"table = np.loadtxt({s.csv_name!r}, delimiter=',', ndmin=2)  # x1, x2, label\n"
             "# labels: the smaller of the two values is class 0\n"
@@ -323,8 +376,9 @@ def python_snippet(settings: Settings, steps: int) -> str:
             "y = jnp.asarray(table[:, 2] == labels[1], jnp.int32)\n"
         )
     else:
+        module = "" if regression else "datasets."  # the regression sets: imported below
         data = (
-            f"X, y = datasets.{s.dataset}(jax.random.key({keys.data}), {s.n}, "
+            f"X, y = {module}{s.dataset}(jax.random.key({keys.data}), {s.n}, "
             f"{_noise_name(s.dataset)}={_fmt(s.noise)})\n"
         )
     if s.features != PLANE:
@@ -367,6 +421,11 @@ def python_snippet(settings: Settings, steps: int) -> str:
     imports = (
         "from jaxmlp.playground.features import input_features\n" if s.features != PLANE else ""
     )
+    if regression and s.dataset != "csv":
+        imports = f"from jaxmlp.playground.data import {s.dataset}\n" + imports
+    # regression: the identity output and the mean of half the squared error
+    train_output = ' output="identity",' if regression else ""
+    loss_output = ', output="identity"' if regression else ""
     return (
         "import jax\nimport jax.numpy as jnp\nimport numpy as np\nimport optax\n\n"
         f"import jaxmlp\nfrom jaxmlp import datasets, io\n{imports}\n"
@@ -378,7 +437,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
         f"{optimizer}"
         "result = jaxmlp.train(\n"
         f"    params, X_train, y_train, activation={s.activation!r}, optimizer=optimizer,\n"
-        f"    learning_rate={_fmt(s.learning_rate)}, steps={steps}, {batch}\n)\n"
-        f"print(jaxmlp.loss(result.params, X_test, y_test, {s.activation!r}))\n"
+        f"    learning_rate={_fmt(s.learning_rate)}, steps={steps}, {batch}{train_output}\n)\n"
+        f"print(jaxmlp.loss(result.params, X_test, y_test, {s.activation!r}{loss_output}))\n"
         f"io.save_params('params.safetensors', result.params, activation={s.activation!r})\n"
     )

@@ -76,15 +76,14 @@ def optimizer_factory(name: str, l2: float, l1: float = 0.0):
     return regularized
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _curves(snapshots, X, y, X_test, y_test, *, activation):
+@functools.partial(jax.jit, static_argnames=("activation", "output"))
+def _curves(snapshots, X, y, X_test, y_test, *, activation, output=None):
     """Full training-set and test loss (m,) of stacked snapshots (leading axis m)."""
 
     def losses_of(params):
         def mean_loss(X, y):
-            return losses.mean_cross_entropy(
-                mlp.forward_with_intermediates(params, X, activation).s[-1], y
-            )
+            logits = mlp.forward_with_intermediates(params, X, activation).s[-1]
+            return losses.mean_loss(logits, y, output)
 
         return mean_loss(X, y), mean_loss(X_test, y_test)
 
@@ -156,6 +155,7 @@ class Trajectory:
             snapshot_every=every if steps >= every else None,
             opt_state=opt_state,
             first_step=start,
+            output=s.output,
         )
         if result.snapshots is not None:
             snapshots, relative = result.snapshots, np.asarray(result.snapshot_steps)
@@ -163,7 +163,13 @@ class Trajectory:
             snapshots = jax.tree.map(lambda a: jnp.asarray(a)[None], params)
             relative = np.zeros(1, dtype=np.int64)
         train_loss, test_loss = _curves(
-            snapshots, p.X_train, p.y_train, p.X_test, p.y_test, activation=self.activation
+            snapshots,
+            p.X_train,
+            p.y_train,
+            p.X_test,
+            p.y_test,
+            activation=self.activation,
+            output=s.output,
         )
         steps_at = start + relative
         frames = jax.device_get(snapshots)
@@ -177,6 +183,7 @@ class Trajectory:
                 p.X_test,
                 p.y_test,
                 activation=self.activation,
+                output=s.output,
             )
             train_loss = jnp.concatenate([train_loss, last[0]])
             test_loss = jnp.concatenate([test_loss, last[1]])

@@ -81,11 +81,16 @@ def encode_map(z) -> dict:
     return {"lo": lo, "hi": hi, "shape": list(z.shape), "bytes": base64.b64encode(data).decode()}
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _maps(params, points, X_train, y_train, X_test, y_test, *, activation):
-    """Class-1 probability (r*r,), first-layer units (w1, r*r), last hidden layer (n, m),
-    training and test accuracy."""
+@functools.partial(jax.jit, static_argnames=("activation", "output"))
+def _maps(params, points, X_train, y_train, X_test, y_test, *, activation, output=None):
+    """Class-1 probability (r*r,) (regression: the output), first-layer units (w1, r*r),
+    last hidden layer (n, m), training and test accuracy (regression: NaN)."""
     on_grid = mlp.forward_with_intermediates(params, points, activation)
+    if output is not None:  # regression: the network's output itself, no accuracy
+        units = on_grid.h[1].T if len(params) > 1 else jnp.zeros((0, points.shape[0]))
+        hidden = mlp.forward_with_intermediates(params, X_train, activation).h[-1]
+        value = mlp.output_units(on_grid.s[-1], output)[:, 0]
+        return value, units, hidden, jnp.nan, jnp.nan
     proba = jax.nn.sigmoid(on_grid.s[-1][:, 0])
     units = on_grid.h[1].T if len(params) > 1 else jnp.zeros((0, points.shape[0]))
     train = mlp.forward_with_intermediates(params, X_train, activation)
@@ -107,7 +112,8 @@ def _hidden_space(H: np.ndarray, y: np.ndarray, output: mlp.Dense, act) -> dict 
         return None
     lo, hi = (np.asarray(v, dtype=np.float64) for v in hidden_box(H[None], act))
     w, b = np.asarray(output.W[0], np.float64), float(output.b[0])
-    space: dict[str, Any] = {"dims": m, "points": rounded(H), "labels": y.tolist()}
+    labels = rounded(y, 3) if np.issubdtype(y.dtype, np.floating) else y.tolist()  # targets
+    space: dict[str, Any] = {"dims": m, "points": rounded(H), "labels": labels}
     space["box"] = [rounded(lo), rounded(hi)]
     if not np.any(w):
         space["boundary"] = []
@@ -134,7 +140,13 @@ def collapse(params: mlp.Params) -> mlp.Dense:
     return mlp.Dense(W, b)
 
 
-def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: str) -> dict:
+def picture(
+    params: mlp.Params,
+    problem: Problem,
+    canvas: Canvas,
+    activation: str,
+    output: str | None = None,
+) -> dict:
     """Everything the page draws of ``params``: regions, unit maps, hidden space, graph.
 
     Args:
@@ -142,9 +154,11 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
       problem: its data as the network's inputs (:func:`.data.make_inputs`).
       canvas: the grid of the plane, with its inputs of the same features.
       activation: hidden activation name.
+      output: None (a classifier) or ``"identity"`` (regression: ``regions`` is the
+        network's output, and the accuracies are None).
 
     Returns:
-      A JSON-ready dict: ``regions`` (r, r) class-1 probability; ``units``: per
+      A JSON-ready dict: ``regions`` (r, r) class-1 probability (or output); ``units``: per
       first-layer unit (at most 16) its activation map ``z`` (r, r), both as
       :func:`encode_map`; ``line`` end points
       ``[[x0, x1], [y0, y1]]`` (or []) and ``w``, ``b``; ``hidden`` (or None);
@@ -169,12 +183,13 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
             problem.X_test,
             problem.y_test,
             activation=act,
+            output=output,
         )
     )
     out: dict[str, Any] = {
         "regions": encode_map(proba.reshape(r, r)),
-        "train_accuracy": float(train_acc),
-        "test_accuracy": float(test_acc),
+        "train_accuracy": None if output else float(train_acc),
+        "test_accuracy": None if output else float(test_acc),
         "units": [],
         "hidden": None,
     }
@@ -210,13 +225,16 @@ def picture(params: mlp.Params, problem: Problem, canvas: Canvas, activation: st
     return out
 
 
-_autodiff = jax.jit(_steps.autodiff_loss_and_grads, static_argnames="activation")
+_autodiff = jax.jit(_steps.autodiff_loss_and_grads, static_argnames=("activation", "output"))
 
 
-def gradients(params: mlp.Params, X: jax.Array, y: jax.Array, activation: str) -> dict:
+def gradients(
+    params: mlp.Params, X: jax.Array, y: jax.Array, activation: str, output: str | None = None
+) -> dict:
     """The post's gradients (P1-P4, ``jaxmlp.manual_grads``) beside ``jax.grad``'s.
 
-    Both of the mean loss on ``X`` (n, 2), ``y`` (n,). Layers from the output back:
+    Both of the mean loss on ``X`` (n, 2), ``y`` (n,) (``output``: as ``jaxmlp.train``'s,
+    None for a classifier, ``"identity"`` for regression). Layers from the output back:
     the output layer's bias gradient is P1 (``mean(y_hat - y)``) and its weights'
     P2; each hidden layer's bias gradient is P3 (the mean of its ``delta``) and its
     weights' P4.
@@ -231,8 +249,12 @@ def gradients(params: mlp.Params, X: jax.Array, y: jax.Array, activation: str) -
     (['output', 'hidden'], True)
     """
     act = _activations.get(activation)
-    manual = jaxmlp.manual_grads(params, X, y, act)
-    value, auto = _autodiff(params, X, y, activation=act)
+    if output is None:
+        manual = jaxmlp.manual_grads(params, X, y, act)
+        value, auto = _autodiff(params, X, y, activation=act)
+    else:
+        manual = jaxmlp.manual_grads(params, X, y, act, output=output)
+        value, auto = _autodiff(params, X, y, activation=act, output=output)
     layers = []
     for l in reversed(range(len(params))):
         m, a = jax.device_get((manual[l], auto[l]))

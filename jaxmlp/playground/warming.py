@@ -24,7 +24,7 @@ from jaxmlp import activations as _activations
 from jaxmlp import optimizers
 from jaxmlp.playground import budget, views
 from jaxmlp.playground.data import make_inputs, make_problem
-from jaxmlp.playground.settings import GENERATED, MAX_WIDTH, Settings, default_noise
+from jaxmlp.playground.settings import MAX_WIDTH, MODE_DATASETS, Settings, default_noise
 from jaxmlp.playground.trajectory import Trajectory
 
 IDLE_S = 1.0  # seconds without a frame request before warming (resumes between settings)
@@ -39,13 +39,14 @@ def program_key(settings: Settings) -> tuple:
     s = settings
     n = s.n if s.dataset != "csv" else ("csv", s.csv_text.count("\n"))
     return (n, s.test_fraction, s.hidden, s.activation, s.optimizer, s.l2, s.batch_size,
-            s.steps_per_frame, s.max_steps, s.dataset)  # fmt: skip
+            s.steps_per_frame, s.max_steps, s.dataset, s.mode)  # fmt: skip
 
 
 def neighbours(settings: Settings) -> list[Settings]:
     """The settings one change away that need other programs, most asked for first:
     every other activation, every other optimizer (same L2), every other generated
-    data set (its default noise), and the last hidden layer one unit narrower or wider.
+    data set of the mode (its default noise), and the last hidden layer one unit narrower
+    or wider.
 
     >>> [s.activation for s in neighbours(Settings())][:2]
     ['tanh', 'relu']
@@ -56,8 +57,8 @@ def neighbours(settings: Settings) -> list[Settings]:
     if s.dataset != "csv":
         out += [
             dataclasses.replace(s, dataset=d, noise=default_noise(d))
-            for d in GENERATED
-            if d != s.dataset
+            for d in MODE_DATASETS[s.mode]
+            if d not in (s.dataset, "csv")
         ]
     if s.hidden:
         for width in (s.hidden[-1] - 1, s.hidden[-1] + 1):
@@ -81,10 +82,10 @@ def warm(settings: Settings, stopped: Callable[[], bool] = lambda: False) -> boo
     params = jax.tree.map(lambda a: jnp.asarray(a[-1]), segment.params)
     if stopped():
         return False
-    views.picture(params, problem, canvas, settings.activation)
+    views.picture(params, problem, canvas, settings.activation, settings.output)
     if stopped():
         return False
-    views.gradients(params, problem.X_train, problem.y_train, settings.activation)
+    views.gradients(params, problem.X_train, problem.y_train, settings.activation, settings.output)
     return True
 
 

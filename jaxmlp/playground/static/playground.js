@@ -4,7 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const FIELDS = ["dataset", "n", "noise", "test_fraction", "seed", "hidden", "activation",
+const FIELDS = ["mode", "dataset", "n", "noise", "test_fraction", "seed", "hidden", "activation",
   "optimizer", "learning_rate", "l2", "l1", "batch_size", "steps_per_frame", "max_steps"];
 const PLOT_CONFIG = { displayModeBar: false, responsive: true, staticPlot: false };
 
@@ -83,6 +83,7 @@ function fillSelect(id, values) {
 }
 
 function showSettings(s) {
+  fillSelect("dataset", state.choices.mode_datasets[s.mode]); // the data sets of the mode
   for (const name of FIELDS) {
     const value = s[name];
     $(name).value = name === "hidden" ? value.join(",") : (value === null ? "" : value);
@@ -108,6 +109,7 @@ function readSettings() {
   // an empty field is sent as null: the server answers "<field> is required", never 0
   const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
   const s = {
+    mode: $("mode").value,
     dataset: $("dataset").value,
     n: number("n"),
     noise: $("noise").value === "" ? null : number("noise"),
@@ -139,7 +141,9 @@ async function applySettings(settings) {
     const answer = await api("POST", "/api/settings", settings);
     if (generation !== state.generation) return;
     state.data = answer;
+    $("reproduce-out").hidden = true; // it showed the previous setting's run
     showSettings(answer.settings);
+    showMode();
     showNotes(answer.notes);
     drawRegionPoints();
     showError(null);
@@ -152,11 +156,43 @@ async function applySettings(settings) {
   }
 }
 
+// ---- modes ----
+
+// Regression mode: the identity output on the mean of half the squared error; the plane
+// shows the output itself, on the sign colours of the weights and biases (one convention).
+function regression() {
+  return Boolean(state.data && state.data.settings.mode === "regression");
+}
+
+const LEGENDS = {
+  classification: null, // the page's own text, kept at start
+  regression: "shade: the network's output, from blue (negative) through white (0, the black " +
+    "line) to vermillion (positive), on the colour bar's scale; points: their targets on the " +
+    "same scale; open markers: test points",
+};
+
+function showMode() {
+  const reg = regression();
+  $("loss-kind").hidden = !reg;
+  $("accuracy-part").hidden = reg;
+  $("regions-title").textContent = reg ? "Output (regression)" : "Decision regions";
+  $("regions-legend").textContent = LEGENDS[reg ? "regression" : "classification"];
+  $("csv-third").textContent = reg ? "target" : "label";
+  $("compare").disabled = reg;
+  $("compare-mode-note").hidden = !reg;
+}
+
 // ---- drawing ----
 
 function regionScale() {
   const [c0, c1] = state.choices.palette.regions;
   return [[0, c0], [0.5, "#ffffff"], [1, c1]];
+}
+
+// Blue negative, white 0, vermillion positive: weights, biases and regression's values.
+function signScale() {
+  const [negative, positive] = state.choices.palette.sign;
+  return [[0, negative], [0.5, "#ffffff"], [1, positive]];
 }
 
 // Point traces are built once per data set and reused: Plotly.react redraws only the
@@ -166,12 +202,23 @@ const pointCache = new WeakMap();
 function pointTraces(X, y, { test = false, size = 6 } = {}) {
   const perData = pointCache.get(X) || new Map();
   pointCache.set(X, perData);
-  const key = `${test}/${size}`;
+  const key = `${test}/${size}/${regression()}`;
   if (!perData.has(key)) perData.set(key, makePointTraces(X, y, test, size));
   return perData.get(key);
 }
 
 function makePointTraces(X, y, test, size) {
+  if (regression()) { // one trace: each point coloured by its target
+    const m = state.data.value_range;
+    return [{
+      type: "scatter", mode: "markers", hoverinfo: "skip", name: test ? "test" : "training",
+      x: X.map((r) => r[0]), y: X.map((r) => r[1]),
+      marker: {
+        size, symbol: test ? "circle-open" : "circle", color: y, cmin: -m, cmax: m,
+        colorscale: signScale(), line: test ? { width: 1.5 } : { width: 0.6, color: "#333" },
+      },
+    }];
+  }
   const colors = state.choices.palette.classes;
   return [0, 1].map((label) => {
     const rows = X.filter((_, i) => y[i] === label);
@@ -189,26 +236,40 @@ function makePointTraces(X, y, test, size) {
 
 function planeLayout(extra = {}) {
   const [xr, yr] = state.data.limits;
-  return {
-    margin: { l: 36, r: 8, t: 8, b: 30 }, showlegend: false, uirevision: "plane",
+  return { // regression: room on the right for the colour bar, the same on the points' plot
+    margin: { l: 36, r: regression() ? 80 : 8, t: 8, b: 30 }, showlegend: false, uirevision: "plane",
     xaxis: { range: xr, constrain: "domain", zeroline: false },
     yaxis: { range: yr, scaleanchor: "x", zeroline: false }, ...extra,
   };
 }
 
-// The discretized view: each grid point's class (probability above 0.5 or not).
+// The discretized view: each grid point's class (probability above 0.5 or not); in
+// regression, the output's sign.
 function shownRegions(z) {
-  return $("discretize").checked ? z.map((row) => row.map((p) => (p > 0.5 ? 1 : 0))) : z;
+  if (!$("discretize").checked) return z;
+  if (regression()) {
+    const m = state.data.value_range;
+    return z.map((row) => row.map((v) => (v > 0 ? m : -m)));
+  }
+  return z.map((row) => row.map((p) => (p > 0.5 ? 1 : 0)));
 }
 
 function regionTraces(z, { withTest = false, size = 6, points = true } = {}) {
   const d = state.data;
+  const reg = regression();
+  const m = d.value_range;
   z = shownRegions(z);
+  const scale = reg ? {
+    zmin: -m, zmax: m, colorscale: signScale(), showscale: true,
+    colorbar: { title: { text: "output", side: "right" }, thickness: 10, len: 0.9, x: 1.02,
+      xanchor: "left" },
+  } : { zmin: 0, zmax: 1, colorscale: regionScale(), showscale: false };
+  const level = reg ? 0 : 0.5; // the black line: the boundary, or where the output is 0
   const traces = [
-    { type: "heatmap", x: d.grid[0], y: d.grid[1], z, zmin: 0, zmax: 1, zsmooth: "fast",
-      colorscale: regionScale(), showscale: false, hoverinfo: "skip" },
+    { type: "heatmap", x: d.grid[0], y: d.grid[1], z, zsmooth: "fast", hoverinfo: "skip",
+      ...scale },
     { type: "contour", x: d.grid[0], y: d.grid[1], z, showscale: false, hoverinfo: "skip",
-      contours: { coloring: "none", start: 0.5, end: 0.5, size: 1 },
+      contours: { coloring: "none", start: level, end: level, size: 1 },
       line: { color: state.choices.palette.boundary, width: 2 } },
   ];
   if (points) traces.push(...pointTraces(d.X_train, d.y_train, { size }));
@@ -291,7 +352,8 @@ function drawLoss() {
   ], {
     margin: { l: 50, r: 8, t: 8, b: 36 }, uirevision: "loss",
     xaxis: { title: { text: "step" }, range: [0, niceCeil(steps[steps.length - 1] || 1)] },
-    yaxis: { title: { text: "mean loss" }, type: "log", range: yRange },
+    yaxis: { title: { text: regression() ? "mean \u00BD squared error" : "mean loss" },
+      type: "log", range: yRange },
     legend: { x: 1, xanchor: "right", y: 1 },
   }, PLOT_CONFIG);
 }
@@ -334,8 +396,7 @@ function drawNetwork(f) {
     text: pos.flatMap((layer, l) => layer.map((_, i) => (l === 0 ? state.data.settings.features[i] :
       `layer ${l} unit ${i + 1}: b = ${(biases[l] || [])[i]}`))),
     // the bias on the weights' scale: blue negative, white 0, vermillion positive
-    marker: { size: 16, color: biases.flat(), cmid: 0,
-      colorscale: [[0, negative], [0.5, "#ffffff"], [1, positive]],
+    marker: { size: 16, color: biases.flat(), cmid: 0, colorscale: signScale(),
       showscale: true, colorbar: { title: { text: "bias", side: "right" }, thickness: 10, len: 0.6 },
       line: { width: 1, color: "#333" } },
   });
@@ -356,14 +417,20 @@ function drawHidden(f) {
     note.textContent = "shown when the last hidden layer has 2 or 3 units";
     return;
   }
-  note.textContent = "";
+  note.textContent = regression() ? "points coloured by their targets; the line or plane: " +
+    "where the output is 0" : "";
   const colors = state.choices.palette.classes;
-  const classes = [0, 1].map((label) => h.points.filter((_, i) => h.labels[i] === label));
+  const m = state.data.value_range;
+  // classification: a trace per class; regression: one, each point coloured by its target
+  const series = regression() ? [{ rows: h.points, marker: { color: h.labels, cmin: -m, cmax: m,
+    colorscale: signScale(), line: { width: 0.5, color: "#333" } } }] :
+    [0, 1].map((label) => ({ rows: h.points.filter((_, i) => h.labels[i] === label), label,
+      marker: { color: colors[label] } }));
   const [lo, hi] = h.box;
   if (h.dims === 2) {
-    const traces = classes.map((rows, label) => ({
+    const traces = series.map(({ rows, marker, label }) => ({
       type: "scatter", mode: "markers", x: rows.map((r) => r[0]), y: rows.map((r) => r[1]),
-      marker: { size: 6, color: colors[label], symbol: label ? "triangle-up" : "circle" },
+      marker: { size: 6, symbol: label ? "triangle-up" : "circle", ...marker },
       hoverinfo: "skip",
     }));
     if (h.boundary.length) {
@@ -377,10 +444,10 @@ function drawHidden(f) {
     }, PLOT_CONFIG);
     return;
   }
-  const traces = classes.map((rows, label) => ({
+  const traces = series.map(({ rows, marker, label }) => ({
     type: "scatter3d", mode: "markers", hoverinfo: "skip",
     x: rows.map((r) => r[0]), y: rows.map((r) => r[1]), z: rows.map((r) => r[2]),
-    marker: { size: 3, color: colors[label], symbol: label ? "diamond" : "circle" },
+    marker: { size: 3, symbol: label ? "diamond" : "circle", ...marker, line: undefined },
   }));
   if (h.boundary.length && h.boundary[0].length >= 3) {
     const [xs, ys, zs] = h.boundary;
@@ -476,8 +543,10 @@ function draw(f) {
   $("step-count").textContent = f.step;
   $("train-loss").textContent = f.train_loss.toFixed(4);
   $("test-loss").textContent = f.test_loss.toFixed(4);
-  $("train-acc").textContent = f.train_accuracy.toFixed(3);
-  $("test-acc").textContent = f.test_accuracy.toFixed(3);
+  if (f.train_accuracy !== null) { // null in regression mode: the losses say it
+    $("train-acc").textContent = f.train_accuracy.toFixed(3);
+    $("test-acc").textContent = f.test_accuracy.toFixed(3);
+  }
   updateCurve(f.curve);
   timed("regions", () => drawRegions(f));
   // While playing, a slower panel (the 3-D hidden space is rendered in WebGL, in software
@@ -672,7 +741,9 @@ function fillSteps(steps) {
 async function start() {
   try {
     state.choices = await api("GET", "/api/choices");
-    fillSelect("dataset", state.choices.datasets);
+    fillSelect("mode", state.choices.modes);
+    fillSelect("dataset", state.choices.mode_datasets.classification);
+    LEGENDS.classification = $("regions-legend").textContent;
     fillSelect("activation", state.choices.activations);
     fillSelect("optimizer", state.choices.optimizers);
     fillFeatures(state.choices.features);
@@ -683,6 +754,7 @@ async function start() {
     setState("compiling");
     state.data = await api("GET", "/api/data");
     showSettings(state.data.settings);
+    showMode();
     showNotes(state.data.notes);
     drawRegionPoints();
     draw(await api("GET", "/api/frame"));
@@ -694,6 +766,12 @@ async function start() {
   }
   for (const name of FIELDS) {
     $(name).addEventListener("change", () => {
+      if (name === "mode") { // the mode's own start: its data set, a network and rate for it
+        $("story").hidden = true;
+        applySettings({ ...readSettings(), ...state.choices.mode_starts[$("mode").value],
+          noise: null });
+        return;
+      }
       if (name === "dataset") {
         $("csv-row").hidden = $("dataset").value !== "csv";
         $("noise").value = state.choices.default_noise[$("dataset").value] ?? 0;
