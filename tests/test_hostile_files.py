@@ -96,6 +96,7 @@ def test_every_header_length_up_to_4_kib_reads_back(tmp_path):
     assert len(lengths) >= 4096 // 8 - 8  # every 8-byte-aligned length in the range
 
 
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_the_reported_train_run_loads_and_converts(tmp_path):
     """`jaxmlp train --dataset xor --sizes 5,5,5 --activation sigmoid --steps 100` wrote a
     params file that load_params and convert refused as a pickle."""

@@ -113,6 +113,7 @@ def _interrupt_after(chunks: int, swallow: bool = False):
 
 
 @pytest.mark.parametrize("swallow", [False, True])
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_ctrl_c_stops_a_sweep_between_chunks_keeping_what_finished(circles_data, swallow):
     X, y = circles_data
     on_chunk, seen = _interrupt_after(2, swallow)
@@ -141,6 +142,7 @@ def test_ctrl_c_before_the_first_chunk_is_a_plain_keyboard_interrupt(circles_dat
     assert isinstance(caught.value, jaxmlp.SweepInterrupted)  # one chunk finished: kept
 
 
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_the_cli_sweep_writes_what_finished_on_ctrl_c(tmp_path, monkeypatch, capsys):
     real = jaxmlp.sweep
     on_chunk, _ = _interrupt_after(1)

@@ -339,6 +339,7 @@ def test_identity_units_collapse_to_one_linear_map():
     np.testing.assert_allclose(X @ one.W.T + one.b[None, :], logits, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_the_page_shows_the_collapse_and_curved_units():
     pg = Playground(parse_settings({**TINY, "activation": "identity", "hidden": [4, 4]}))
     try:
@@ -825,6 +826,7 @@ def counted_steps(monkeypatch):
     return steps
 
 
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_no_request_trains_more_than_the_budget(monkeypatch, counted_steps):
     """With a budget of about 30 steps of this network, a setting of 1000 steps per frame
     is lowered; no request (the settings, a frame, a thousand frames at once) trains more

@@ -144,6 +144,7 @@ def test_early_stopping_and_its_own_n_iter_per_model():
     _train_and_compare(base, candidates, X, y, splits)
 
 
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_regressor_and_sample_weight():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(80, 4)).astype(np.float32)
@@ -265,6 +266,7 @@ def test_what_no_program_runs_falls_back_to_scikit_learns_loop(served):
           expect_served=False)  # fmt: skip
 
 
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_errors_go_through_error_score():
     X, y = _data()
     est = MLPClassifier(max_iter=10, random_state=0, early_stopping=True)
@@ -278,6 +280,7 @@ def test_errors_go_through_error_score():
     _assert_results_equal(ours, theirs)
 
 
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_a_grid_over_numbers_compiles_at_most_3_programs():
     X, y = _data(n=150)  # mini-batches of 200 rows: one batch per fold, and for the refit
     est = MLPClassifier((8,), max_iter=10, random_state=0)
@@ -314,6 +317,7 @@ def test_widths_and_activations_compile_one_program_per_activation():
 
 
 @pytest.mark.parametrize("mode", ["vmapped"], indirect=True)  # chunks of several models
+@pytest.mark.slow  # the fast loop's budget; the full suite runs it
 def test_chunks_share_one_program_and_change_nothing(monkeypatch, capsys, mode):
     X, y = _data()
     est = MLPClassifier(max_iter=10, random_state=0)
