@@ -127,6 +127,7 @@ def test_small_stacked_networks_get_the_quick_compiling_program(circles_data):
         snapshot_every=None,
         backend="xla",
         rate_name=None,
+        output=None,
     )
     args = (small, X, y, jax.random.key(0), None, np.int32(0), None)
     a = training._train_fast(*args, **options)
