@@ -58,9 +58,11 @@ def figures(session: nox.Session) -> None:
 # benchmark script -> the docs/bench page its stored results render (bench_gpu: none yet)
 BENCH_PAGES = {
     "bench": "bench",
+    "bench_cold": "bench_cold",
     "bench_latency": "bench_latency",
     "bench_sweep": "sweep",
     "bench_sklearn": "bench_sklearn",
+    "bench_search": "bench_search",
     "sklearn_quality": "sklearn_quality",
     "bench_playground": "bench_playground",
 }
