@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -1459,6 +1460,9 @@ def test_page_in_headless_chromium(tmp_path):
             page.wait_for_function(loss_below.format(0.1), timeout=300_000)
             page.click("#play")
             relu = drawn_regions(page)
+            loss_ticks = page.evaluate(
+                "Array.from(document.querySelectorAll('#loss .ytick text')).map(t => t.textContent)"
+            )
             page.screenshot(path=str(shots / "playground-relu.png"), full_page=True)
 
             page.click("#reproduce")
@@ -1604,8 +1608,16 @@ def test_page_in_headless_chromium(tmp_path):
     # the points coloured by their targets, on the same scale; the drawn output fits them
     assert regression["points"] == 150 and regression["correlation"] > 0.7, regression
     assert regression["compare_disabled"]
+    # the loss plot's log axis labels powers of ten only, not every digit between them
+    assert len(loss_ticks) >= 2 and all(map(is_power_of_ten, loss_ticks)), loss_ticks
     assert "no command line" in regression_reproduce[0]
     assert "regression" in regression_reproduce[1]
+
+
+def is_power_of_ten(label: str) -> bool:
+    """Whether a tick label reads 10**k (Plotly writes a minus as U+2212)."""
+    value = float(label.replace("\u2212", "-"))
+    return value > 0 and abs(math.log10(value) - round(math.log10(value))) < 1e-9
 
 
 def fits_the_window(page) -> bool:

@@ -353,7 +353,7 @@ function drawLoss() {
     margin: { l: 50, r: 8, t: 8, b: 36 }, uirevision: "loss",
     xaxis: { title: { text: "step" }, range: [0, niceCeil(steps[steps.length - 1] || 1)] },
     yaxis: { title: { text: regression() ? "mean \u00BD squared error" : "mean loss" },
-      type: "log", range: yRange },
+      type: "log", range: yRange, dtick: 1 },  // a label per power of ten, not per digit
     legend: { x: 1, xanchor: "right", y: 1 },
   }, PLOT_CONFIG);
 }
