@@ -35,11 +35,15 @@ def program_key(settings: Settings) -> tuple:
 
     >>> program_key(Settings()) == program_key(Settings(learning_rate=0.5, seed=3))
     True
+    >>> program_key(Settings()) == program_key(Settings(features=("x1", "x2", "x1*x2")))
+    False
+    >>> program_key(Settings()) == program_key(Settings(l1=0.01))
+    False
     """
     s = settings
     n = s.n if s.dataset != "csv" else ("csv", s.csv_text.count("\n"))
     return (n, s.test_fraction, s.hidden, s.activation, s.optimizer, s.l2, s.batch_size,
-            s.steps_per_frame, s.max_steps, s.dataset, s.mode)  # fmt: skip
+            s.steps_per_frame, s.max_steps, s.dataset, s.mode, len(s.features), s.l1)  # fmt: skip
 
 
 def neighbours(settings: Settings) -> list[Settings]:
