@@ -30,9 +30,10 @@ SCRIPT = textwrap.dedent(
     from sklearn.exceptions import ConvergenceWarning
     from jaxmlp.sklearn import GridSearchCV, MLPClassifier, _prefit, _search
 
-    served = []
-    restore = _prefit.restore
+    served, sharded = [], []
+    restore, program = _prefit.restore, _search.search_programs.sharded_program
     _prefit.restore = lambda *a: served.append(restore(*a)) or served[-1]
+    _search.search_programs.sharded_program = lambda *a, **k: sharded.append(1) or program(*a, **k)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 3)).astype(np.float32)
     y = (np.arange(90) % 3 + (X[:, 0] > 0)) % 3
@@ -47,14 +48,39 @@ SCRIPT = textwrap.dedent(
             "score": search.cv_results_["mean_test_score"].tolist(),
             "coef": search.best_estimator_.coefs_[0].tolist(),
             "served": sum(served),
+            "sharded": len(sharded),
         }
         served.clear()
+        sharded.clear()
+    # one network over numbers: on one CPU device scikit-learn's loop runs it; on several
+    # the programs do (split over the devices)
+    _search.VMAP_ON_CPU = False
+    one = GridSearchCV(MLPClassifier((5,), max_iter=12, random_state=0), {"alpha": [1e-4, 1e-1]},
+                       cv=3).fit(X, y)
+    out["one network"] = {"served": sum(served), "sharded": len(sharded),
+                          "score": one.cv_results_["mean_test_score"].tolist()}
     if jax.process_index() == 0:
         with open(sys.argv[1], "w") as f:
             json.dump(out, f)
     """
 )
 GRID = {"hidden_layer_sizes": [(4,), (7,)], "activation": ["relu", "tanh"], "alpha": [1e-4, 1e-1]}
+
+
+def _one_network_one_device() -> list:
+    from sklearn.exceptions import ConvergenceWarning
+
+    from jaxmlp.sklearn import GridSearchCV, MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3)).astype(np.float32)
+    y = (np.arange(90) % 3 + (X[:, 0] > 0)) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(
+            MLPClassifier((5,), max_iter=12, random_state=0), {"alpha": [1e-4, 1e-1]}, cv=3
+        ).fit(X, y)
+    return search.cv_results_["mean_test_score"]
 
 
 def _one_device() -> dict:
@@ -84,8 +110,12 @@ def _check(path: str, devices: int) -> None:
         # every fold's fit of the 8 candidates in the sharded programs (the refit too, or
         # the estimator's own fit where its rows make another program)
         assert run["served"] >= 8 * 3, run["served"]
+        assert run["sharded"] >= 1  # the programs split over the devices
         np.testing.assert_allclose(run["score"], one["score"], rtol=1e-6)
         np.testing.assert_allclose(run["coef"], one["coef"], rtol=1e-5, atol=1e-6)
+    # a grid of one network goes to the programs because there are several devices
+    assert out["one network"]["served"] >= 2 * 3 and out["one network"]["sharded"] >= 1
+    np.testing.assert_allclose(out["one network"]["score"], _one_network_one_device(), rtol=1e-6)
 
 
 def _env(devices: int) -> dict:
