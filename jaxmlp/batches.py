@@ -28,6 +28,7 @@ import jax.numpy as jnp
 __all__ = [
     "batch_at",
     "batch_indices",
+    "epoch_order",
     "feistel_half",
     "shuffled_positions",
 ]
@@ -103,6 +104,40 @@ def shuffled_positions(
     x = feistel(positions.astype(jnp.uint32))
     x = jax.lax.while_loop(lambda x: jnp.any(x >= n), lambda x: jnp.where(x >= n, feistel(x), x), x)
     return x.astype(jnp.int32)
+
+
+def epoch_order(
+    key: Array, epoch: Array, n: int | Array, batch_size: int, n_batches: int, *,
+    shuffle: bool, steps: int | Array | None = None, half: int | None = None,
+) -> tuple[Array, Array]:  # fmt: skip
+    """No input checks. An epoch's example indices in batch order, and which are real.
+
+    Batch ``b`` is positions ``b * batch_size ...`` of the epoch's :func:`shuffled_positions`
+    (or of ``0..n-1`` unshuffled); positions from ``n`` on (the last batch's short end and
+    padding batches) read example 0 and are marked invalid. The order is computed a batch
+    at a time (``steps`` batches, all ``n_batches`` if None): small operations, which
+    XLA:CPU never splits over threads, so a program can gather the epoch's rows once.
+
+    Returns:
+      ``(order, valid)``: (n_batches * batch_size,) int32 and bool.
+
+    >>> import jax, jax.numpy as jnp
+    >>> order, valid = epoch_order(jax.random.key(0), jnp.int32(0), 5, 2, 3, shuffle=True)
+    >>> sorted(order[valid].tolist()), valid.tolist()
+    ([0, 1, 2, 3, 4], [True, True, True, True, True, False])
+    """
+    size = batch_size
+
+    def batch(b, order):
+        positions = b * size + jnp.arange(size, dtype=jnp.int32)
+        positions = jnp.where(positions < n, positions, 0)
+        if shuffle:
+            positions = shuffled_positions(key, epoch, positions, n, half=half)
+        return jax.lax.dynamic_update_slice_in_dim(order, positions, b * size, 0)
+
+    empty = jnp.zeros(n_batches * size, jnp.int32)
+    order = jax.lax.fori_loop(0, n_batches if steps is None else steps, batch, empty)
+    return order, jnp.arange(n_batches * size) < n
 
 
 def batch_indices(step: Array, key: Array, n: int, batch_size: int) -> Array:

@@ -156,6 +156,8 @@ def parse_csv(text: str, *, regression: bool = False) -> tuple[np.ndarray, np.nd
 def _problem(key: tuple) -> Problem:
     dataset, n, noise, test_fraction, seed, csv_text, mode = key
     keys = datasets.run_keys(seed)
+    X: jax.Array | np.ndarray
+    y: jax.Array | np.ndarray
     if dataset == "csv":
         X, y = parse_csv(csv_text, regression=mode == "regression")
     else:
@@ -164,7 +166,7 @@ def _problem(key: tuple) -> Problem:
         options = {} if noise == default_noise(dataset) else {spread: noise}
         X, y = generator(jax.random.key(keys.data), n, **options)
     X_train, X_test, y_train, y_test = datasets.train_test_split(
-        jax.random.key(keys.split), X, y, test_fraction=test_fraction
+        jax.random.key(keys.split), jnp.asarray(X), jnp.asarray(y), test_fraction=test_fraction
     )
     return Problem(X_train, X_test, y_train, y_test)
 

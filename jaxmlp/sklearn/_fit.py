@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxmlp import backprop, compile_options, mlp
-from jaxmlp.batches import shuffled_positions
+from jaxmlp.batches import epoch_order
 
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
@@ -204,17 +204,10 @@ def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static:
     n_steps = (n_rows + size - 1) // size  # the real rows' batches (a traced count)
     n_batches = -(-X.shape[0] // size)  # static: enough for every row of the bucket
 
-    def batch_order(b, order):
-        positions = b * size + jnp.arange(size, dtype=jnp.int32)
-        positions = jnp.where(positions < n_rows, positions, 0)
-        # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
-        if static.shuffle:
-            positions = shuffled_positions(key, epoch, positions, n_rows)
-        return jax.lax.dynamic_update_slice_in_dim(order, positions, b * size, 0)
-
-    order = jnp.zeros(n_batches * size, jnp.int32)
-    order = jax.lax.fori_loop(0, n_steps, batch_order, order)
-    valid = jnp.arange(n_batches * size) < n_rows  # the last batch is short, as gen_batches
+    # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
+    order, valid = epoch_order(
+        key, epoch, n_rows, size, n_batches, shuffle=static.shuffle, steps=n_steps
+    )
     X_epoch, Y_epoch = X[order], Y[order]
     w_epoch = jnp.where(valid, sample_weight[order], 0)
 

@@ -42,7 +42,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import activations as activation_registry
 from jaxmlp import mlp
-from jaxmlp.batches import shuffled_positions
+from jaxmlp.batches import epoch_order
 from jaxmlp.sklearn._fit import (
     Hyper,
     Record,
@@ -131,16 +131,9 @@ def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, ac
     size = static.batch_size
     tx = optimizer(static, hyper, state.learning_rate)
 
-    def batch_order(b, order):
-        positions = b * size + jnp.arange(size, dtype=jnp.int32)
-        positions = jnp.where(positions < n, positions, 0)
-        if static.shuffle:  # mini-batches only: one batch of every row is not shuffled
-            positions = shuffled_positions(key, epoch, positions, n, half=half)
-        return jax.lax.dynamic_update_slice_in_dim(order, positions, b * size, 0)
-
-    order = jax.lax.fori_loop(0, n_batches, batch_order, jnp.zeros(n_batches * size, jnp.int32))
+    # mini-batches only: one batch of every row is not shuffled (Static.shuffle)
+    order, valid = epoch_order(key, epoch, n, size, n_batches, shuffle=static.shuffle, half=half)
     rows = model.rows[order]
-    valid = jnp.arange(n_batches * size) < n
     X_epoch, Y_epoch = X[rows], Y[rows]
     w_epoch = jnp.where(valid, model.weights[order], 0)
 
