@@ -71,6 +71,20 @@ def test_train_refuses_memory_beyond_the_limit(circles_data, monkeypatch):
         jaxmlp.train(params, X, y, optimizer=optax.sgd(0.1), steps=3)
 
 
+def test_a_fit_counts_its_data_copies_in_the_memory_limit(monkeypatch):
+    """The fit's program holds the data padded to a bucket and each epoch's copy of it:
+    a data set whose copies exceed the limit is refused before anything is compiled,
+    though one mini-batch's training memory is small."""
+    from jaxmlp.sklearn import MLPClassifier
+
+    X = np.zeros((5000, 20), np.float32)
+    y = np.arange(5000) % 2
+    monkeypatch.setattr(validation, "memory_bytes", lambda: 2**20)  # 1 MiB: 0.5 MiB allowed
+    assert validation.training_bytes((20, 8, 1), rows=200) < 2**19  # a batch would fit
+    with pytest.raises(ValueError, match="this fit needs .* MEMORY_FRACTION"):
+        MLPClassifier((8,), max_iter=2).fit(X, y)
+
+
 @pytest.mark.parametrize("transform", ["jit", "vmap"])
 def test_train_under_a_transformation_says_how_to_call_it(circles_data, transform):
     X, y = circles_data

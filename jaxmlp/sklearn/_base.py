@@ -185,9 +185,10 @@ class BaseMLP(BaseEstimator):
         dtype = compute_dtype(X.dtype)
         batch = 200 if self.batch_size == "auto" else self.batch_size
         rows = X.shape[0] if self.solver == "lbfgs" else min(X.shape[0], batch)
-        validation.check_training_memory(
-            layer_units, rows=rows, itemsize=dtype.itemsize, what="this fit"
-        )
+        training = validation.training_bytes(layer_units, rows=rows, itemsize=dtype.itemsize)
+        # the program's data: X, Y and the weights padded to a bucket, and the epoch's copy
+        data = 2 * rows_bucket(X.shape[0]) * (layer_units[0] + layer_units[-1] + 1)
+        validation.check_memory(training + data * dtype.itemsize, "this fit")
         if X.dtype == dtype:  # validate_data checked X finite; only a narrowing cast can fail
             return
         try:  # float64 X beyond float32: lbfgs returned the untrained network for such X
