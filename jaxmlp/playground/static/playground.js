@@ -402,7 +402,7 @@ function drawNetwork(f) {
   });
   $("network-note").textContent = f.collapsed ?
     `Identity units: the whole network is one linear map, w = [${f.collapsed.w.join(", ")}], ` +
-    `b = ${f.collapsed.b}: its boundary is a line, as logistic regression's.` : "";
+    `b = ${f.collapsed.b}: linear in its input features, as logistic regression is.` : "";
   Plotly.react("network", traces, {
     margin: { l: 8, r: 8, t: 8, b: 8 }, showlegend: false, annotations, uirevision: "net",
     xaxis: { visible: false }, yaxis: { visible: false },
