@@ -1680,3 +1680,11 @@ def drawn_regions(page) -> dict:
                 activation: document.getElementById('activation').value};
     }"""
     )
+
+
+def test_a_mode_without_a_data_set_starts_where_the_page_starts():
+    """A request naming only the mode gets the data set the page switches to for it."""
+    from jaxmlp.playground.settings import MODE_STARTS
+
+    for mode, start in MODE_STARTS.items():
+        assert parse_settings({"mode": mode}).dataset == start["dataset"], mode

@@ -241,7 +241,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     if unknown:
         raise ValueError(f"unknown settings {unknown}; known: {sorted(fields)}")
     mode = _choice(raw, "mode", Settings.mode, MODES)
-    dataset = raw.get("dataset", Settings.dataset if mode == MODES[0] else REGRESSION_SETS[0])
+    dataset = raw.get("dataset", MODE_STARTS[mode]["dataset"])  # the page's start of the mode
     if dataset not in MODE_DATASETS[mode]:
         raise ValueError(
             f"dataset must be one of {', '.join(MODE_DATASETS[mode])} in {mode} mode; "
