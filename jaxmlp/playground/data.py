@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp import datasets, validation
+from jaxmlp import compile_options, datasets, validation
 from jaxmlp.playground.features import input_features
 from jaxmlp.playground.settings import MAX_POINTS, REGRESSION_SETS, Settings, default_noise
 
@@ -89,7 +89,7 @@ def _surface(X: jax.Array, surface: str) -> jax.Array:
     return jnp.take_along_axis(bumps, pick[:, None], axis=1)[:, 0]
 
 
-@functools.partial(jax.jit, static_argnums=1, static_argnames="surface")
+@compile_options.jit("datasets", static_argnums=1, static_argnames="surface")
 def _regression(key, n, noise, *, surface):
     point_key, noise_key = jax.random.split(key)
     X = jax.random.uniform(point_key, (n, 2), F32, -RADIUS, RADIUS)
