@@ -1511,16 +1511,20 @@ def test_page_in_headless_chromium(tmp_path):
                 "window.playground.data.settings.l1 === 0.01 && " + ready, timeout=300_000
             )
             page.click("#step")
-            page.wait_for_function("window.playground.frame.step > 0")
+            page.wait_for_function("window.playground.frame.step > 0", timeout=300_000)
             featured = page.evaluate("window.playground.frame.network.sizes")
             page.click("#reproduce")
-            page.wait_for_function("document.getElementById('python').innerText.includes('x1*x2')")
+            page.wait_for_function(
+                "document.getElementById('python').innerText.includes('x1*x2')", timeout=300_000
+            )
             featured_command = (page.inner_text("#command"), page.inner_text("#command-note"))
 
             # an empty learning rate is "required", not 0
             page.fill("#learning_rate", "")
             page.dispatch_event("#learning_rate", "change")
-            page.wait_for_function("document.getElementById('error').innerText !== ''")
+            page.wait_for_function(
+                "document.getElementById('error').innerText !== ''", timeout=300_000
+            )
             empty_rate = page.inner_text("#error")
 
             # widths 16,16: the gradient tables scroll inside their panel
