@@ -67,55 +67,42 @@ SCRIPT = textwrap.dedent(
 GRID = {"hidden_layer_sizes": [(4,), (7,)], "activation": ["relu", "tanh"], "alpha": [1e-4, 1e-1]}
 
 
-def _one_network_one_device() -> list:
+def _search_on_one_device(estimator, grid):
+    """The search of the script above, in this process (one device)."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from jaxmlp.sklearn import GridSearchCV, MLPClassifier
+    from jaxmlp.sklearn import GridSearchCV
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 3)).astype(np.float32)
     y = (np.arange(90) % 3 + (X[:, 0] > 0)) % 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        search = GridSearchCV(
-            MLPClassifier((5,), max_iter=12, random_state=0), {"alpha": [1e-4, 1e-1]}, cv=3
-        ).fit(X, y)
-    return search.cv_results_["mean_test_score"]
-
-
-def _one_device() -> dict:
-    from sklearn.exceptions import ConvergenceWarning
-
-    from jaxmlp.sklearn import GridSearchCV, MLPClassifier
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(90, 3)).astype(np.float32)
-    y = (np.arange(90) % 3 + (X[:, 0] > 0)) % 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        search = GridSearchCV(MLPClassifier(max_iter=12, random_state=0), GRID, cv=3).fit(X, y)
-    return {
-        "score": search.cv_results_["mean_test_score"],
-        "coef": search.best_estimator_.coefs_[0],
-    }
+        return GridSearchCV(estimator, grid, cv=3).fit(X, y)
 
 
 def _check(path: str, devices: int) -> None:
     with open(path) as f:
         out = json.load(f)
     assert out["devices"] == devices
-    one = _one_device()
+    from jaxmlp.sklearn import MLPClassifier
+
+    one = _search_on_one_device(MLPClassifier(max_iter=12, random_state=0), GRID)
     for vmap in (False, True):
         run = out[f"vmap={vmap}"]
         # every fold's fit of the 8 candidates in the sharded programs (the refit too, or
         # the estimator's own fit where its rows make another program)
         assert run["served"] >= 8 * 3, run["served"]
         assert run["sharded"] >= 1  # the programs split over the devices
-        np.testing.assert_allclose(run["score"], one["score"], rtol=1e-6)
-        np.testing.assert_allclose(run["coef"], one["coef"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(run["score"], one.cv_results_["mean_test_score"], rtol=1e-6)
+        np.testing.assert_allclose(run["coef"], one.best_estimator_.coefs_[0], rtol=1e-5, atol=1e-6)
     # a grid of one network goes to the programs because there are several devices
     assert out["one network"]["served"] >= 2 * 3 and out["one network"]["sharded"] >= 1
-    np.testing.assert_allclose(out["one network"]["score"], _one_network_one_device(), rtol=1e-6)
+    network = _search_on_one_device(
+        MLPClassifier((5,), max_iter=12, random_state=0), {"alpha": [1e-4, 1e-1]}
+    )
+    score = network.cv_results_["mean_test_score"]
+    np.testing.assert_allclose(out["one network"]["score"], score, rtol=1e-6)
 
 
 def _env(devices: int) -> dict:

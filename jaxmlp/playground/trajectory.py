@@ -162,29 +162,18 @@ class Trajectory:
         else:  # a last chunk shorter than a frame: its start, then its end below
             snapshots = jax.tree.map(lambda a: jnp.asarray(a)[None], params)
             relative = np.zeros(1, dtype=np.int64)
-        train_loss, test_loss = _curves(
-            snapshots,
-            p.X_train,
-            p.y_train,
-            p.X_test,
-            p.y_test,
-            activation=self.activation,
-            output=s.output,
-        )
+
+        def curves(stacked):  # (train, test) loss of each of a stack of params
+            return _curves(stacked, p.X_train, p.y_train, p.X_test, p.y_test,
+                           activation=self.activation, output=s.output)  # fmt: skip
+
+        train_loss, test_loss = curves(snapshots)
         steps_at = start + relative
         frames = jax.device_get(snapshots)
         if steps % every or result.snapshots is None:  # the final params, after the last snapshot
             steps_at = np.append(steps_at, start + steps)
             frames = jax.tree.map(lambda a, b: np.concatenate([a, b[None]]), frames, result.params)
-            last = _curves(
-                jax.tree.map(lambda a: jnp.asarray(a)[None], result.params),
-                p.X_train,
-                p.y_train,
-                p.X_test,
-                p.y_test,
-                activation=self.activation,
-                output=s.output,
-            )
+            last = curves(jax.tree.map(lambda a: jnp.asarray(a)[None], result.params))
             train_loss = jnp.concatenate([train_loss, last[0]])
             test_loss = jnp.concatenate([test_loss, last[1]])
         diverged_at = None if result.diverged_at is None else start + result.diverged_at
