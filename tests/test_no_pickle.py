@@ -1,0 +1,78 @@
+"""No code of the project reads a file with pickle: the library, the studies, the benchmarks.
+
+Checked on the source (its syntax tree), so a new reader cannot slip in unnoticed: no
+pickle-family module is imported, no loader that unpickles is called (``np.load``,
+``joblib.load``, ``torch.load``, ``pd.read_pickle``, ``read_array``), and nothing passes
+``allow_pickle=True``. Files are read by :mod:`jaxmlp.io` (safetensors, the hardened 0.1
+``.npz`` reader), :mod:`jaxmlp.checkpoint`, JSON and CSV parsers.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOURCES = sorted(
+    p for folder in ("jaxmlp", "experiments", "benchmarks") for p in (ROOT / folder).rglob("*.py")
+)
+PICKLE_MODULES = {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "shelve", "marshal"}
+UNPICKLING_CALLS = {"load", "loads", "read_pickle", "read_array", "Unpickler"}
+# readers of formats that hold no code: JSON, TOML, and jaxmlp's checkpoints (safetensors)
+SAFE_READERS = {"json", "tomllib", "checkpoint", "_checkpoint"}
+
+
+def pickle_uses(source: str) -> list[str]:
+    """The places in ``source`` that could read pickled data, as ``"line: what"``.
+
+    >>> pickle_uses("import numpy as np\\nnp.load('x.npy')")
+    ['2: np.load']
+    >>> pickle_uses("import json\\njson.loads('{}')")
+    []
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names]
+            modules = names if isinstance(node, ast.Import) else [node.module or ""]
+            for module in modules:
+                if module.split(".")[0] in PICKLE_MODULES:
+                    found.append(f"{node.lineno}: import {module}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "") == "joblib":
+                found += [f"{node.lineno}: joblib.{n}" for n in names if n in UNPICKLING_CALLS]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in UNPICKLING_CALLS:
+                owner = func.value
+                name = owner.id if isinstance(owner, ast.Name) else ast.unparse(owner)
+                if name not in SAFE_READERS:
+                    found.append(f"{node.lineno}: {name}.{func.attr}")
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "allow_pickle" and not (
+                    isinstance(value, ast.Constant) and value.value is False
+                ):
+                    found.append(f"{node.lineno}: allow_pickle={ast.unparse(value)}")
+    return found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_source_reads_pickle(path):
+    assert pickle_uses(path.read_text()) == [], path
+
+
+def test_the_check_finds_each_kind_of_reader():
+    found = pickle_uses(
+        "import pickle\nfrom joblib import load\nimport numpy as np\n"
+        "np.load('a', allow_pickle=True)\ntorch.load('m.pt')\npd.read_pickle('f')\n"
+    )
+    assert found == [
+        "1: import pickle",
+        "2: joblib.load",
+        "4: np.load",
+        "4: allow_pickle=True",
+        "5: torch.load",
+        "6: pd.read_pickle",
+    ]
