@@ -77,8 +77,6 @@ def comma_list(item, what: str):
         if not any(parts) or "" in parts[:-1]:  # "3,,4" is a typo, not 3,4 (a final "," is fine)
             raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
         parts = [v for v in parts if v]
-        if not parts:
-            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
         try:
             return tuple(item(v) for v in parts)
         except argparse.ArgumentTypeError:

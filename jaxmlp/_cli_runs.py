@@ -337,8 +337,6 @@ def _check_sweep_grid(args: argparse.Namespace, optimizer, X, y) -> None:
         flag = _SWEEP_FLAGS.get(str(e).split()[0], "--widths/--depth")
         raise UsageError(f"{flag}: {e}{BATCH_NOTE * (flag == '--batch-size')}") from None
 
-    """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
-
 
 # A checkpoint's fingerprint field -> the flags that set it (jaxmlp._sweep.resume)
 _CHECKPOINT_FLAGS: dict[str, str] = {
@@ -381,6 +379,7 @@ def _checkpoint_mismatch(e) -> UsageError:
 
 
 def _run_sweep(args: argparse.Namespace, options: dict):
+    """The SweepResult and whether Ctrl-C cut it short (then it holds the finished steps)."""
     import jaxmlp
     from jaxmlp._sweep.resume import CheckpointMismatch
 

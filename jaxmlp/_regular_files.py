@@ -49,9 +49,7 @@ def check_destination(path: str | os.PathLike) -> None:
     path = os.fspath(path)
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    except OSError:  # e.g. a dangling symlink loop: let the write itself report it
+    except OSError:  # missing (the write creates it), or a symlink loop: the write reports it
         return
     if not stat.S_ISREG(mode):
         raise ValueError(f"{path!r} is {kind_of(mode)}; jaxmlp writes only regular files")

@@ -274,6 +274,6 @@ def weighted_loss_and_manual_grads(
     act = _activations.get(activation)
     s, h = mlp.forward_with_intermediates(params, X, act)
     logits = s[-1]
-    delta = (mlp.output_units(logits, output) - Y.astype(logits.dtype)) * weights[:, None]  # (P1)
+    delta = output_delta(logits, Y, output=output) * weights[:, None]  # (P1)
     loss = jnp.sum(weights * losses.per_example_output_loss(logits, Y, output))
     return loss, _backward(params, s, h, delta, act, mean=False)  # the weighted sum

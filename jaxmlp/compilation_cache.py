@@ -47,6 +47,8 @@ from collections.abc import Iterator
 
 import jax
 
+from jaxmlp._regular_files import open_for_reading
+
 __all__ = [
     "ENV_DIR",
     "ENV_MAX_MB",
@@ -293,8 +295,6 @@ def private_dir(directory: pathlib.Path) -> bool:
 
 def read_entry(path: pathlib.Path) -> bytes | None:
     """An entry's payload, or None if it is missing; an entry that fails its check is removed."""
-    from jaxmlp._regular_files import open_for_reading
-
     try:
         with open_for_reading(path) as entry:  # a FIFO or device is refused, not read
             data = entry.read()

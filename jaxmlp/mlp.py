@@ -98,7 +98,7 @@ def init_mlp(
         raise ValueError(f"scheme must be one of {', '.join(INIT_SCHEMES)}; got {scheme!r}")
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype!r}")
-    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    n_params = validation.count_params(sizes)
     # twice: the random draws and the parameters exist together while they are made
     validation.check_memory(2 * n_params * jnp.dtype(dtype).itemsize, f"init_mlp of sizes {sizes}")
     return _init_layers(key, sizes=tuple(sizes), scheme=scheme, dtype=jnp.dtype(dtype))

@@ -69,7 +69,7 @@ class Plan(NamedTuple):
       every: steps between two frames (a multiple of the steps per frame).
       chunk: steps trained at once (a multiple of ``every``).
       end: the run's last step (a multiple of the steps per frame).
-      step_work: work of one step; ``curve_work``: of one frame's loss curves.
+      step_work: work of one step.
       chunk_work: work of a chunk of ``chunk`` steps, its frames' losses included.
     """
 
@@ -77,7 +77,6 @@ class Plan(NamedTuple):
     chunk: int
     end: int
     step_work: int
-    curve_work: int
     chunk_work: int
 
 
@@ -161,7 +160,6 @@ def plan(settings: Settings, train_rows: int, all_rows: int) -> Plan:
         chunk=chunk,
         end=end,
         step_work=per_step,
-        curve_work=curve,
         chunk_work=chunk * per_step + (chunk // every + 1) * curve,
     )
 

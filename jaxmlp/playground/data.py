@@ -17,7 +17,13 @@ import numpy as np
 
 from jaxmlp import compile_options, datasets, validation
 from jaxmlp.playground.features import input_features
-from jaxmlp.playground.settings import MAX_POINTS, REGRESSION_SETS, Settings, default_noise
+from jaxmlp.playground.settings import (
+    MAX_NOISE,
+    MAX_POINTS,
+    REGRESSION_SETS,
+    Settings,
+    default_noise,
+)
 
 F32 = jnp.float32
 RADIUS = 3.0  # the regression sets' points: uniform in [-RADIUS, RADIUS]^2, as wide as circles
@@ -57,9 +63,6 @@ def gaussians(key: jax.Array, n: int = 200, *, noise: float = 0.05) -> tuple[jax
     ((3, 2), 'float32')
     """
     return _regression(key, *_checked(key, n, noise), surface="gaussians")
-
-
-MAX_NOISE = 10.0  # as the page's noise field
 
 
 def _checked(key, n, noise) -> tuple[int, jax.Array]:

@@ -24,6 +24,7 @@ MODES = ("classification", "regression")
 MODE_DATASETS = {"classification": (*GENERATED, "csv"), "regression": (*REGRESSION_SETS, "csv")}
 DATASETS = (*GENERATED, *REGRESSION_SETS, "csv")
 MAX_POINTS = 5000
+MAX_NOISE = 10.0  # the noise of a generated data set, at most (the page's noise field)
 MAX_LAYERS = 6
 MAX_WIDTH = 128
 MAX_STEPS = 100_000
@@ -265,7 +266,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         mode=mode,
         dataset=dataset,
         n=n,
-        noise=noise_default if noise is None else _number(raw, "noise", None, 0.0, 10.0),
+        noise=noise_default if noise is None else _number(raw, "noise", None, 0.0, MAX_NOISE),
         test_fraction=_number(raw, "test_fraction", Settings.test_fraction, 0.05, 0.9),
         features=_features(raw),
         hidden=_hidden(raw),

@@ -114,10 +114,9 @@ class Trajectory:
         self.problem = problem
         self.activation = _activations.get(settings.activation)
         self.optimizer = optimizer_factory(settings.optimizer, settings.l2, settings.l1)
-        self.params0 = jaxmlp.init_mlp(
-            jax.random.key(jaxmlp.datasets.run_keys(settings.seed).init), settings.sizes()
-        )
-        self.n_params = sum(leaf.size for leaf in jax.tree.leaves(self.params0))
+        keys = jaxmlp.datasets.run_keys(settings.seed)
+        self.params0 = jaxmlp.init_mlp(jax.random.key(keys.init), settings.sizes())
+        self._shuffle_key = jax.random.key(keys.shuffle) if settings.batch_size else None
         rows = int(problem.X_train.shape[0])
         self.plan = budget.plan(settings, rows, rows + int(problem.X_test.shape[0]))
         # the state after the last chunk trained: (step, params, optimizer state); the
@@ -130,7 +129,6 @@ class Trajectory:
         self._executor = executor
         self._lock = threading.Lock()
         self.diverged_at: int | None = None
-        self.work = 0  # work trained or waited for by calls of frame() so far (tests read it)
 
     def _chunk(self, start: int) -> int:
         """Steps of the chunk from step ``start``."""
@@ -151,7 +149,7 @@ class Trajectory:
             learning_rate=s.learning_rate,
             steps=steps,
             batch_size=s.batch_size,
-            key=jax.random.key(jaxmlp.datasets.run_keys(s.seed).shuffle) if s.batch_size else None,
+            key=self._shuffle_key,
             snapshot_every=every if steps >= every else None,
             opt_state=opt_state,
             first_step=start,
@@ -222,8 +220,7 @@ class Trajectory:
 
     def _advance(self) -> None:
         """The next chunk: the one in the background, waited for, or trained now; lock
-        held. Its work is counted in ``self.work``."""
-        self.work += self.plan.chunk_work
+        held."""
         if self._pending is not None:
             future, self._pending = self._pending, None
             segment, state = future.result()

@@ -86,14 +86,12 @@ def _maps(params, points, X_train, y_train, X_test, y_test, *, activation, outpu
     """Class-1 probability (r*r,) (regression: the output), first-layer units (w1, r*r),
     last hidden layer (n, m), training and test accuracy (regression: NaN)."""
     on_grid = mlp.forward_with_intermediates(params, points, activation)
-    if output is not None:  # regression: the network's output itself, no accuracy
-        units = on_grid.h[1].T if len(params) > 1 else jnp.zeros((0, points.shape[0]))
-        hidden = mlp.forward_with_intermediates(params, X_train, activation).h[-1]
-        value = mlp.output_units(on_grid.s[-1], output)[:, 0]
-        return value, units, hidden, jnp.nan, jnp.nan
-    proba = jax.nn.sigmoid(on_grid.s[-1][:, 0])
     units = on_grid.h[1].T if len(params) > 1 else jnp.zeros((0, points.shape[0]))
     train = mlp.forward_with_intermediates(params, X_train, activation)
+    if output is not None:  # regression: the network's output itself, no accuracy
+        value = mlp.output_units(on_grid.s[-1], output)[:, 0]
+        return value, units, train.h[-1], jnp.nan, jnp.nan
+    proba = jax.nn.sigmoid(on_grid.s[-1][:, 0])
     test_logits = mlp.forward_with_intermediates(params, X_test, activation).s[-1][:, 0]
     accuracy = lambda z, y: jnp.mean((z > 0) == (y == 1))  # noqa: E731
     return (

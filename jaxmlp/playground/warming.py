@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from jaxmlp import activations as _activations
 from jaxmlp import optimizers
-from jaxmlp.playground import budget, views
+from jaxmlp.playground import views
 from jaxmlp.playground.data import make_inputs, make_problem
 from jaxmlp.playground.settings import MAX_WIDTH, MODE_DATASETS, Settings, default_noise
 from jaxmlp.playground.trajectory import Trajectory
@@ -75,9 +75,7 @@ def warm(settings: Settings, stopped: Callable[[], bool] = lambda: False) -> boo
     """Runs, on the calling thread, what a restart to ``settings`` runs: the data, the
     first chunk's training and loss curves, the pictures and the gradients. Returns
     early, False, if ``stopped()`` between them; True once all ran."""
-    problem = make_problem(settings)
-    rows = int(problem.X_train.shape[0])
-    settings, _ = budget.fit(settings, rows, rows + int(problem.X_test.shape[0]))  # as configure
+    problem = make_problem(settings)  # the Trajectory fits the budget as configure does
     canvas = views.make_canvas(problem, features=settings.features)
     problem = make_inputs(settings)
     if stopped():

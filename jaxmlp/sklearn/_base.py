@@ -277,14 +277,15 @@ class BaseMLP(BaseEstimator):
         else:
             X_val, Y_val, w_val = X[:1], Y[:1], weights[:1]
         n_rows, batch_size = X.shape[0], self._batch_size(X.shape[0])
+        padded_rows = rows_bucket(n_rows)
         one_batch = batch_size == n_rows
         if one_batch:  # one batch of the padded rows
-            batch_size = rows_bucket(n_rows)
+            batch_size = padded_rows
         # rows padded with weight 0 to a bucket: a search's folds and refit, and partial_fit's
         # batches, share one program (the padding's batches are skipped in the program)
-        X, Y, weights = pad_weighted(rows_bucket(n_rows), X, Y, np.asarray(weights))
+        X, Y, weights = pad_weighted(padded_rows, X, Y, np.asarray(weights))
         max_epochs = 1 if incremental else self.max_iter
-        chunk = self._chunk_epochs(n_rows)
+        chunk = self._chunk_epochs(padded_rows)
         # partial_fit's one epoch runs in fit's program (records of one chunk's epochs)
         static = self._static(batch_size, bucket(chunk), one_batch=one_batch)
         params = self._params(dtype)
@@ -321,12 +322,12 @@ class BaseMLP(BaseEstimator):
                 "holds the network after them"
             )
 
-    def _chunk_epochs(self, n_rows: int) -> int:
+    def _chunk_epochs(self, padded_rows: int) -> int:
         """Epochs per compiled call: about ``validation.CHUNK_FLOPS`` of work (a second of
         one CPU core), so Ctrl-C, handled between calls, stops a fit within about that."""
         sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
         # from the padded rows: the fits that share a row bucket share the chunk's program
-        per_epoch = validation.step_flops(sizes, rows=rows_bucket(n_rows))
+        per_epoch = validation.step_flops(sizes, rows=padded_rows)
         return max(1, min(self.max_iter, int(validation.CHUNK_FLOPS // per_epoch)))
 
     @staticmethod

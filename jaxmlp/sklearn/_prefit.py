@@ -98,9 +98,13 @@ def params_key(params: dict) -> str | None:
         return None
 
 
-def key_of(estimator, X, y, sample_weight) -> tuple[str, str] | None:
-    """The registry's key of ``estimator.fit(X, y, sample_weight)``, or None (never served)."""
-    data = digest(X, y, sample_weight)
+def key_of(estimator, X, y, sample_weight, *, data: str | None = None) -> tuple[str, str] | None:
+    """The registry's key of ``estimator.fit(X, y, sample_weight)``, or None (never served).
+
+    ``data``: the data's :func:`digest` if the caller has it already (a search's fits
+    share their split's data).
+    """
+    data = digest(X, y, sample_weight) if data is None else data
     params = params_key(estimator.get_params(deep=False))
     return None if data is None or params is None else (data, params)
 

@@ -46,7 +46,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, indexable
 
-from jaxmlp import mlp
+from jaxmlp import mlp, validation
 from jaxmlp._sweep.parts import to_host
 from jaxmlp.batches import feistel_half
 from jaxmlp.sklearn import _params, _prefit
@@ -86,6 +86,7 @@ class _Prepared(NamedTuple):
     """A fit prepared on the host as the estimator's ``fit`` does, before its program."""
 
     job: _Job
+    served: tuple  # the fit's key in jaxmlp.sklearn._prefit's registry
     key: tuple  # what must be equal for two fits to share a program
     X: np.ndarray  # validated X of the fit (n, d)
     Y: np.ndarray  # (n, k) targets in the estimator's encoding
@@ -130,15 +131,20 @@ def _prepare(job: _Job, seen: dict | None = None) -> _Prepared | None:
     so far (:func:`_validated`).
     """
     est = job.estimator
+    seen = {} if seen is None else seen
     if est.solver == "lbfgs" or est.warm_start and hasattr(est, "coefs_"):
         return None
-    if _prefit.key_of(est, job.X, job.y, job.sample_weight) is None:
+    data = ("digest", id(job.X), id(job.y), id(job.sample_weight))
+    if data not in seen:  # once per split's data objects (the job keeps them alive)
+        seen[data] = (_prefit.digest(job.X, job.y, job.sample_weight), job)
+    served = _prefit.key_of(est, job.X, job.y, job.sample_weight, data=seen[data][0])
+    if served is None:
         return None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est._validate_params()
         hidden = _params.hidden_sizes(est.hidden_layer_sizes)
-        X, y = _validated(est, job, {} if seen is None else seen)
+        X, y = _validated(est, job, seen)
         if hasattr(X, "toarray"):
             return None
         sample_weight = job.sample_weight
@@ -174,7 +180,7 @@ def _prepare(job: _Job, seen: dict | None = None) -> _Prepared | None:
            sizes[0], sizes[-1])  # fmt: skip
     params = tuple((layer.W, layer.b) for layer in est._params(dtype))
     return _Prepared(
-        job, key, X, Y, order, weights, val, val_weights, sizes, params, est._hyper(dtype),
+        job, served, key, X, Y, order, weights, val, val_weights, sizes, params, est._hyper(dtype),
         seed, int(est.max_iter), dtype, list(caught),
     )  # fmt: skip
 
@@ -183,7 +189,7 @@ def _model_bytes(group: list[_Prepared], rows: int, val_rows: int, widths) -> in
     """A generous estimate of one model's memory in its program (state, the epoch's rows,
     batch, record)."""
     itemsize = group[0].dtype.itemsize
-    n_params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    n_params = validation.count_params(widths)
     batch = rows  # every step's batch is at most all the rows
     activations = batch * sum(widths) * 6 + val_rows * sum(widths) * 2
     epoch_rows = rows * (widths[0] + widths[-1] + 2)  # its copy of X, Y, weights, order
@@ -402,14 +408,13 @@ def train_jobs(jobs: list[_Job], n_cv: int, n_samples: int, verbose: int = 0) ->
     for g, group in enumerate(groups.values()):
         X = np.zeros((n_samples, group[0].X.shape[1]), group[0].dtype)
         Y = np.zeros((n_samples, group[0].Y.shape[1]), group[0].dtype)
-        for p in group:
+        for p in {id(p.X): p for p in group}.values():  # once per split: its fits share X
             X[p.job.rows] = p.X
             Y[p.job.rows] = p.Y
         for p, state, record in _run_group(group, (X, Y), verbose, f"{g + 1}/{len(groups)}"):
             stored = _store(p, state, record)
-            key = _prefit.key_of(p.job.estimator, p.job.X, p.job.y, p.job.sample_weight)
-            if stored is not None and key is not None:
-                fitted.append((key, stored))
+            if stored is not None:
+                fitted.append((p.served, stored))
     return fitted
 
 
