@@ -24,12 +24,16 @@ from typing import cast
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "batch_at",
     "batch_indices",
     "epoch_order",
     "feistel_half",
+    "feistel_positions",
+    "host_round_keys",
+    "round_keys",
     "shuffled_positions",
 ]
 
@@ -56,19 +60,76 @@ def feistel_half(n: int) -> int:
     return max(1, (max(int(n), 2) - 1).bit_length() + 1) // 2
 
 
-def shuffled_positions(
-    key: Array, epoch: Array, positions: Array, n: int | Array, *, half: int | None = None
+def round_keys(key: Array, epoch: Array) -> Array:
+    """(SHUFFLE_ROUNDS,) uint32: epoch ``epoch``'s Feistel round keys, drawn from ``fold_in(key, epoch)``."""
+    return jax.random.bits(jax.random.fold_in(key, epoch), (SHUFFLE_ROUNDS,), jnp.uint32)
+
+
+_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _threefry2x32(key: tuple[np.ndarray, np.ndarray], x1: np.ndarray, x2: np.ndarray):
+    """JAX's Threefry-2x32 hash (20 rounds) in NumPy: uint32 arrays that broadcast."""
+    k1, k2 = key
+    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
+    x1, x2 = x1 + ks[0], x2 + ks[1]
+    for i in range(5):
+        for r in _THREEFRY_ROTATIONS[i % 2]:
+            x1 = x1 + x2
+            x2 = x1 ^ ((x2 << np.uint32(r)) | (x2 >> np.uint32(32 - r)))
+        x1 = x1 + ks[(i + 1) % 3]
+        x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x1, x2
+
+
+def host_round_keys(seed: int, epochs: np.ndarray) -> np.ndarray:
+    """(len(epochs), SHUFFLE_ROUNDS) uint32: :func:`round_keys` of ``jax.random.key(seed)``
+    for each epoch, computed on the host (NumPy), with no compiled program.
+
+    The same numbers as the compiled draw, under either setting of
+    ``jax_threefry_partitionable``: a compiled fit takes its epochs' round keys as an
+    input instead of carrying JAX's Threefry hash in its program (about a fifth of the
+    estimator's fit program to lower and compile).
+
+    Args:
+      seed: an int in ``[0, 2**31)``, as ``jax.random.key(seed)`` takes it.
+      epochs: (E,) integers in ``[0, 2**32)``.
+
+    >>> import jax, numpy as np
+    >>> host = host_round_keys(7, np.arange(3))
+    >>> bool((host[2] == np.asarray(round_keys(jax.random.key(7), 2))).all())
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be in [0, 2**31), got {seed}")
+    u32 = lambda a: np.asarray(a, np.uint32)  # noqa: E731
+    epochs = u32(epochs).reshape(-1, 1)
+    key = (u32([[0]]), u32([[int(seed)]]))  # jax.random.key(seed): (seed >> 32, seed & 0xFFFFFFFF)
+    epoch_key = _threefry2x32(key, u32(np.zeros_like(epochs)), epochs)  # fold_in(key, epoch)
+    count = np.arange(SHUFFLE_ROUNDS, dtype=np.uint32)
+    if jax.config.jax_threefry_partitionable:  # counts as (hi, lo) 32-bit pairs; hi ^ lo
+        bits_hi, bits_lo = _threefry2x32(epoch_key, u32(np.zeros_like(count)), count)
+        return bits_hi ^ bits_lo
+    half = SHUFFLE_ROUNDS // 2  # the counts split in two halves, the outputs concatenated
+    first, second = _threefry2x32(epoch_key, count[:half], count[half:])
+    return np.concatenate([first, second], axis=1)
+
+
+def feistel_positions(
+    keys: Array, positions: Array, n: int | Array, *, half: int | None = None
 ) -> Array:
     """Where ``positions`` of an epoch's shuffled order point: a keyed permutation of 0..n-1.
 
-    A 4-round Feistel network on the next power of four >= n, cycle-walked into
-    [0, n): a bijection of 0..n-1 per (key, epoch), evaluated only at the positions
-    of one mini-batch. It costs O(batch) per step where a sorted permutation
+    A 4-round Feistel network with round keys ``keys`` on the next power of four >= n,
+    cycle-walked into [0, n): a bijection of 0..n-1 per epoch, evaluated only at the
+    positions of one mini-batch. It costs O(batch) per step where a sorted permutation
     costs O(n log n) per epoch (seconds for n = 1e6 on a CPU).
 
     Args:
-      key: PRNG key of the run.
-      epoch: int32 scalar; each epoch gets an independent permutation.
+      keys: (SHUFFLE_ROUNDS,) uint32, the epoch's :func:`round_keys` (or
+        :func:`host_round_keys`' row).
       positions: (B,) int32 positions in 0..n-1 of the epoch's order.
       n: number of examples: an int, or an int32 scalar of the program (the same
         permutation for the same value).
@@ -78,11 +139,6 @@ def shuffled_positions(
 
     Returns:
       (B,) int32 example indices, distinct for distinct positions.
-
-    >>> import jax, jax.numpy as jnp
-    >>> order = shuffled_positions(jax.random.key(0), jnp.int32(0), jnp.arange(5), 5)
-    >>> sorted(order.tolist())
-    [0, 1, 2, 3, 4]
     """
     block: int | Array  # bits of one half of the Feistel block
     mask: int | Array
@@ -93,12 +149,11 @@ def shuffled_positions(
         bits = 32 - jax.lax.clz(jnp.maximum(jnp.asarray(n, jnp.uint32), 2) - 1)
         block = jnp.maximum(1, (bits + 1) // 2).astype(jnp.uint32)
         mask = (jnp.uint32(1) << block) - 1
-    round_keys = jax.random.bits(jax.random.fold_in(key, epoch), (SHUFFLE_ROUNDS,), jnp.uint32)
 
     def feistel(x):
         left, right = x >> block, x & mask
         for r in range(SHUFFLE_ROUNDS):
-            left, right = right, left ^ (_mix32(right ^ round_keys[r]) & mask)
+            left, right = right, left ^ (_mix32(right ^ keys[r]) & mask)
         return (left << block) | right
 
     x = feistel(positions.astype(jnp.uint32))
@@ -106,14 +161,33 @@ def shuffled_positions(
     return x.astype(jnp.int32)
 
 
+def shuffled_positions(
+    key: Array, epoch: Array, positions: Array, n: int | Array, *, half: int | None = None
+) -> Array:
+    """:func:`feistel_positions` under epoch ``epoch``'s :func:`round_keys` of ``key``.
+
+    Args:
+      key: PRNG key of the run.
+      epoch: int32 scalar; each epoch gets an independent permutation.
+      positions, n, half: as :func:`feistel_positions`.
+
+    >>> import jax, jax.numpy as jnp
+    >>> order = shuffled_positions(jax.random.key(0), jnp.int32(0), jnp.arange(5), 5)
+    >>> sorted(order.tolist())
+    [0, 1, 2, 3, 4]
+    """
+    return feistel_positions(round_keys(key, epoch), positions, n, half=half)
+
+
 def epoch_order(
-    key: Array, epoch: Array, n: int | Array, batch_size: int, n_batches: int, *,
+    keys: Array, n: int | Array, batch_size: int, n_batches: int, *,
     shuffle: bool, steps: int | Array | None = None, half: int | None = None,
 ) -> tuple[Array, Array]:  # fmt: skip
     """No input checks. An epoch's example indices in batch order, and which are real.
 
-    Batch ``b`` is positions ``b * batch_size ...`` of the epoch's :func:`shuffled_positions`
-    (or of ``0..n-1`` unshuffled); positions from ``n`` on (the last batch's short end and
+    Batch ``b`` is positions ``b * batch_size ...`` of the epoch's order: the
+    :func:`feistel_positions` of round keys ``keys`` ((SHUFFLE_ROUNDS,) uint32), or ``0..n-1``
+    unshuffled. Positions from ``n`` on (the last batch's short end and
     padding batches) read example 0 and are marked invalid. The order is computed a batch
     at a time (``steps`` batches, all ``n_batches`` if None): small operations, which
     XLA:CPU never splits over threads, so a program can gather the epoch's rows once.
@@ -122,7 +196,8 @@ def epoch_order(
       ``(order, valid)``: (n_batches * batch_size,) int32 and bool.
 
     >>> import jax, jax.numpy as jnp
-    >>> order, valid = epoch_order(jax.random.key(0), jnp.int32(0), 5, 2, 3, shuffle=True)
+    >>> keys = round_keys(jax.random.key(0), 0)
+    >>> order, valid = epoch_order(keys, 5, 2, 3, shuffle=True)
     >>> sorted(order[valid].tolist()), valid.tolist()
     ([0, 1, 2, 3, 4], [True, True, True, True, True, False])
     """
@@ -132,7 +207,7 @@ def epoch_order(
         positions = b * size + jnp.arange(size, dtype=jnp.int32)
         positions = jnp.where(positions < n, positions, 0)
         if shuffle:
-            positions = shuffled_positions(key, epoch, positions, n, half=half)
+            positions = feistel_positions(keys, positions, n, half=half)
         return jax.lax.dynamic_update_slice_in_dim(order, positions, b * size, 0)
 
     empty = jnp.zeros(n_batches * size, jnp.int32)

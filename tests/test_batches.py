@@ -78,3 +78,22 @@ def test_batch_at_is_the_same_under_jit_and_scan():
     one_step = jax.jit(lambda step: batches.batch_at(step, key, X, y, batch_size=2)[1])
     jitted = [one_step(jnp.int32(s)) for s in range(8)]  # one program, called per step
     np.testing.assert_array_equal(scanned, np.stack(jitted))
+
+
+@pytest.mark.parametrize("partitionable", [True, False])
+def test_host_round_keys_are_the_compiled_draw(partitionable):
+    """The estimator's fit takes its shuffles' round keys from the host: JAX's numbers."""
+    seeds, epochs = [0, 1, 12345, 2**31 - 1], np.array([0, 1, 7, 300, 2**32 - 1], np.uint32)
+    draw = jax.jit(jax.vmap(batches.round_keys, in_axes=(None, 0)))
+    with jax.threefry_partitionable(partitionable):
+        for seed in seeds:
+            expected = np.asarray(draw(jax.random.key(seed), jnp.asarray(epochs)))
+            host = batches.host_round_keys(seed, epochs)
+            assert host.dtype == np.uint32 and host.shape == (5, batches.SHUFFLE_ROUNDS)
+            np.testing.assert_array_equal(host, expected)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 1.5])
+def test_host_round_keys_reject_a_seed_outside_int32(seed):
+    with pytest.raises((ValueError, TypeError), match="seed"):
+        batches.host_round_keys(seed, np.arange(3))

@@ -96,3 +96,23 @@ def test_partial_fits_batches_of_one_bucket_share_one_program():
         start += size
     assert _fit.run_epochs._cache_size() == before + 1
     assert est.t_ == start
+
+
+def test_the_fit_program_takes_its_shuffle_keys_and_holds_no_prng(monkeypatch):
+    """The shuffle's round keys come from the host (``batches.host_round_keys``): JAX's
+    Threefry hash, about a fifth of the program to lower and compile, is not in it."""
+    calls = []
+    run_epochs = _fit.run_epochs
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return run_epochs(*args, **kwargs)
+
+    monkeypatch.setattr(_fit, "run_epochs", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier((7,), max_iter=2, random_state=0).fit(X_DIGITS[:300], Y_DIGITS[:300])
+    args, kwargs = calls[0]
+    text = run_epochs.lower(*args, **kwargs).as_text()
+    assert "while" in text and "dot_general" in text  # the fit's loops and matmuls
+    assert "threefry" not in text.lower() and "random" not in text.lower()

@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxmlp import mlp, validation
+from jaxmlp.batches import host_round_keys
 from jaxmlp.sklearn import _fit as programs
 from jaxmlp.sklearn import _params, _prefit
 from jaxmlp.sklearn._data import (
@@ -309,7 +310,7 @@ class BaseMLP(BaseEstimator):
             best_params=best_params,
             samples_seen=np.asarray(self.t_, dtype),
         )
-        seed = np.asarray(random_state.randint(np.iinfo(np.int32).max), np.int32)
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
         as_array = lambda a: np.asarray(a, dtype)  # noqa: E731
         data = tuple(as_array(a) for a in (X, Y, weights, X_val, Y_val, w_val))
         state, record, interrupted = self._run_chunks(
@@ -340,9 +341,10 @@ class BaseMLP(BaseEstimator):
         try:
             while done < max_epochs:
                 length = min(chunk, max_epochs - done)
+                keys = host_round_keys(seed, np.arange(done, done + static.record_length))
                 new, record = programs.run_epochs(
-                    done_state, hyper, *data, seed, np.int32(length), np.int32(n_rows),
-                    np.int32(done), static=static,
+                    done_state, hyper, *data, keys, np.int32(length), np.int32(n_rows),
+                    static=static,
                 )  # fmt: skip
                 record = jax.device_get(record)
                 epochs = int(record.epochs)

@@ -2,8 +2,8 @@
 
 One :func:`run_epochs` call runs every epoch of a ``fit`` (or the one epoch of a
 ``partial_fit``) as a single XLA program: a ``lax.while_loop`` over epochs, each a
-loop over mini-batches of a Feistel shuffle (:func:`jaxmlp.batches.shuffled_positions`,
-the epoch's rows gathered once), with scikit-learn's stopping rules (``tol``,
+loop over mini-batches of a Feistel shuffle (:func:`jaxmlp.batches.feistel_positions`,
+its round keys computed on the host, the epoch's rows gathered once), with scikit-learn's stopping rules (``tol``,
 ``n_iter_no_change``, early stopping on a validation split, the ``"adaptive"``
 learning rate) evaluated inside the loop. Gradients come from
 :func:`jaxmlp.backprop.weighted_loss_and_manual_grads` (the post's formulas), the
@@ -185,7 +185,7 @@ def validation_score(params, X, Y, sample_weight, *, activation, output):
     return jnp.where(jnp.all(jnp.isfinite(pred)), jnp.mean(r2), jnp.nan)
 
 
-def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static: Static):
+def _epoch(state: State, hyper, X, Y, sample_weight, keys, n_rows, static: Static):
     """One pass over the ``n_rows`` real rows in shuffled mini-batches; (state, mean loss).
 
     ``X`` may hold more rows (weight-0 padding to a bucket, so that data sizes of one
@@ -205,9 +205,7 @@ def _epoch(state: State, hyper, X, Y, sample_weight, key, epoch, n_rows, static:
     n_batches = -(-X.shape[0] // size)  # static: enough for every row of the bucket
 
     # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
-    order, valid = epoch_order(
-        key, epoch, n_rows, size, n_batches, shuffle=static.shuffle, steps=n_steps
-    )
+    order, valid = epoch_order(keys, n_rows, size, n_batches, shuffle=static.shuffle, steps=n_steps)
     X_epoch, Y_epoch = X[order], Y[order]
     w_epoch = jnp.where(valid, sample_weight[order], 0)
 
@@ -263,9 +261,8 @@ def _end_of_epoch(state: State, hyper, loss, score, static: Static):
 
 
 @compile_options.jit("fit", static_argnames="static")
-def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, seed,
-               max_epochs, n_rows, first_epoch=0, *,
-               static: Static) -> tuple[State, Record]:  # fmt: skip
+def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_val, keys,
+               max_epochs, n_rows, *, static: Static) -> tuple[State, Record]:  # fmt: skip
     """Up to ``max_epochs`` epochs, stopping as scikit-learn's ``_fit_stochastic``.
 
     Args:
@@ -276,21 +273,20 @@ def run_epochs(state: State, hyper: Hyper, X, Y, sample_weight, X_val, Y_val, w_
       X_val, Y_val, w_val: the validation split ((m, d), (m, k), (m,)), maybe padded
         with weight-0 rows; used only with ``static.early_stopping`` (pass one dummy
         row otherwise).
-      seed: int32 scalar, the key of the shuffles is ``jax.random.key(seed)`` (epoch
-        ``e`` of this call uses ``fold_in(key, first_epoch + e)``).
+      keys: (record_length, SHUFFLE_ROUNDS) uint32, the shuffle's round keys of this
+        call's epochs (:func:`jaxmlp.batches.host_round_keys`: a fit of ``seed`` run in
+        chunks gives the chunk from epoch ``first`` the rows ``first, first + 1, ...``, so
+        it shuffles as one call would).
       max_epochs: int32 scalar <= ``static.record_length``, the call's epoch limit.
       n_rows: int32 scalar, the training rows without padding (the epoch's batches and
         shuffle, its mean loss, ``samples_seen``).
-      first_epoch: int32 scalar, the fit's epochs before this call: a fit run in chunks
-        of epochs (so Ctrl-C is honoured between them) shuffles as one call would.
 
     Returns:
       ``(state, record)``.
     """
-    key = jax.random.key(seed)
 
     def epoch(state: State, e):
-        return _epoch(state, hyper, X, Y, sample_weight, key, first_epoch + e, n_rows, static)
+        return _epoch(state, hyper, X, Y, sample_weight, keys[e], n_rows, static)
 
     def score(params):
         return validation_score(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import time
 import warnings
@@ -48,7 +49,7 @@ from sklearn.utils.validation import _check_method_params, _check_sample_weight,
 
 from jaxmlp import mlp, validation
 from jaxmlp._sweep.parts import to_host
-from jaxmlp.batches import feistel_half
+from jaxmlp.batches import SHUFFLE_ROUNDS, feistel_half, host_round_keys
 from jaxmlp.sklearn import _params, _prefit
 from jaxmlp.sklearn import _search_programs as search_programs
 from jaxmlp.sklearn._base import BaseMLP
@@ -227,6 +228,12 @@ def _unpad(tree, sizes, treedef):
     return jax.tree.map(cut, tree, is_leaf=is_params)
 
 
+@functools.lru_cache(maxsize=64)
+def _shuffle_keys(seed: int, record_length: int) -> np.ndarray:
+    """A fit's shuffle round keys by epoch (the candidates of a grid share a seed)."""
+    return host_round_keys(seed, np.arange(record_length))
+
+
 def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
     """Trains a group's fits in one program (chunks of one size); returns their states."""
 
@@ -280,7 +287,7 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
             val_rows=np.zeros((M, val_rows), np.int32),
             val_weights=np.zeros((M, val_rows), dtype),
             widths=np.zeros((M, depth + 1), np.int32),
-            seed=np.zeros(M, np.int32),
+            keys=np.zeros((M, record_length, SHUFFLE_ROUNDS), np.uint32),
             max_epochs=np.zeros(M, np.int32),
             activation=np.zeros(M, np.int32),
         )
@@ -296,7 +303,7 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
             models.val_rows[m, :v] = global_rows[p.val]
             models.val_weights[m, :v] = p.val_weights
             models.widths[m] = p.sizes
-            models.seed[m] = p.seed
+            models.keys[m] = _shuffle_keys(p.seed, record_length)
             models.max_epochs[m] = p.max_iter if m < len(members) else 0
             models.activation[m] = names.index(_params.ACTIVATIONS[p.job.estimator.activation])
             flat.append(_pad_params(p.params, widths))

@@ -67,7 +67,8 @@ class Models(NamedTuple):
       val_rows: (M, V) int32, the validation rows (early stopping), padded.
       val_weights: (M, V) their weights (padding: 0).
       widths: (M, L + 1) int32, each model's true layer sizes ``(d, h1, ..., k)``.
-      seed: (M,) int32, the shuffle's key seed.
+      keys: (M, record_length, SHUFFLE_ROUNDS) uint32, each model's shuffle round keys
+        by epoch (:func:`jaxmlp.batches.host_round_keys` of its seed).
       max_epochs: (M,) int32, ``max_iter`` (0: a padding model that never trains).
       activation: (M,) int32, the model's activation: its index in ``activations``.
     """
@@ -78,7 +79,7 @@ class Models(NamedTuple):
     val_rows: Array
     val_weights: Array
     widths: Array
-    seed: Array
+    keys: Array
     max_epochs: Array
     activation: Array
 
@@ -119,7 +120,7 @@ def _mask(params: mlp.Params, widths: Array) -> mlp.Params:
     return tuple(masks)
 
 
-def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, activation, *,
+def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, keys, activation, *,
            static: Static, half: int, n_batches: int):  # fmt: skip
     """One pass over the model's rows in its shuffled mini-batches; (state, mean loss).
 
@@ -132,7 +133,7 @@ def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, key, epoch, ac
     tx = optimizer(static, hyper, state.learning_rate)
 
     # mini-batches only: one batch of every row is not shuffled (Static.shuffle)
-    order, valid = epoch_order(key, epoch, n, size, n_batches, shuffle=static.shuffle, half=half)
+    order, valid = epoch_order(keys, n, size, n_batches, shuffle=static.shuffle, half=half)
     rows = model.rows[order]
     X_epoch, Y_epoch = X[rows], Y[rows]
     w_epoch = jnp.where(valid, model.weights[order], 0)
@@ -172,12 +173,11 @@ def _run_one(state: State, hyper: Hyper, model: Models, X, Y, *, static: Static,
              n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
     """One model's fit: :func:`jaxmlp.sklearn._fit.run_epochs` over its own rows."""
     activation = selected_activation(activations, model.activation)
-    key = jax.random.key(model.seed)
     mask = _mask(state.params, model.widths)
     X_val, Y_val = X[model.val_rows], Y[model.val_rows]
 
     def epoch(state: State, e):
-        return _epoch(state, hyper, X, Y, model, mask, key, e, activation, static=static,
+        return _epoch(state, hyper, X, Y, model, mask, model.keys[e], activation, static=static,
                       half=half, n_batches=n_batches)  # fmt: skip
 
     def score(params):
