@@ -61,7 +61,7 @@ def feistel_half(n: int) -> int:
 
 
 def round_keys(key: Array, epoch: Array) -> Array:
-    """(SHUFFLE_ROUNDS,) uint32: epoch ``epoch``'s Feistel round keys, drawn from ``fold_in(key, epoch)``."""
+    """(SHUFFLE_ROUNDS,) uint32: an epoch's Feistel round keys, from ``fold_in(key, epoch)``."""
     return jax.random.bits(jax.random.fold_in(key, epoch), (SHUFFLE_ROUNDS,), jnp.uint32)
 
 

@@ -57,7 +57,8 @@ CHOICES: dict[str, dict[str, Any]] = {
     # the default level, which 1000-step float32 trajectories amplify)
     "train": _SPLIT_1,
     "guarded": _SPLIT_1,
-    # the estimators' whole stochastic fit, and L-BFGS's objective
+    # the estimators' whole stochastic fit (the search's programs of many fits too), and
+    # L-BFGS's objective
     "fit": _SPLIT_1,
     "lbfgs": _SPLIT_1,
     # the sweep's init, chunk and finish programs (-O1: a 160-model sweep compiled 22% faster

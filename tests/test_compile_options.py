@@ -22,7 +22,7 @@ def compiled_with(monkeypatch):
 
     def spy(backend, module, devices, options, callbacks):
         name = str(module.operation.attributes["sym_name"]).strip('"')
-        if name.startswith(("jit__train", "jit__predict", "jit_run_epochs")):
+        if name.startswith(("jit__train", "jit__predict", "jit_run_epochs", "jit_run_models")):
             seen.append(_normal(dict(options.env_option_overrides)))
         return real(backend, module, devices, options, callbacks)
 
@@ -60,6 +60,25 @@ def test_train_and_predict_compile_with_their_programs_options(compiled_with, mo
         _expected("train"),
         _expected("predict"),
     ]
+
+
+def test_the_estimators_fit_and_a_searchs_program_compile_with_the_fits_options(
+    compiled_with, monkeypatch
+):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from jaxmlp.sklearn import GridSearchCV, MLPClassifier
+
+    monkeypatch.delenv(compile_options.ENV, raising=False)
+    X = np.random.default_rng(2).normal(size=(60, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int32)
+    est = MLPClassifier((5,), max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    search = GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=2, refit=False)
+    with pytest.warns(ConvergenceWarning):
+        search.fit(X, y)
+    assert compiled_with == [_expected("fit"), _expected("fit")]
 
 
 def test_the_override_gives_xlas_defaults_or_the_options_asked(compiled_with, monkeypatch):

@@ -3,9 +3,9 @@
 One :func:`run_epochs` call runs every epoch of a ``fit`` (or the one epoch of a
 ``partial_fit``) as a single XLA program: a ``lax.while_loop`` over epochs, each a
 loop over mini-batches of a Feistel shuffle (:func:`jaxmlp.batches.feistel_positions`,
-its round keys computed on the host, the epoch's rows gathered once), with scikit-learn's stopping rules (``tol``,
-``n_iter_no_change``, early stopping on a validation split, the ``"adaptive"``
-learning rate) evaluated inside the loop. Gradients come from
+its round keys computed on the host, the epoch's rows gathered once), with
+scikit-learn's stopping rules (``tol``, ``n_iter_no_change``, early stopping on a
+validation split, the ``"adaptive"`` learning rate) evaluated inside the loop. Gradients come from
 :func:`jaxmlp.backprop.weighted_loss_and_manual_grads` (the post's formulas), the
 updates from optax.
 

@@ -43,6 +43,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmlp import activations as activation_registry
 from jaxmlp import mlp
 from jaxmlp.batches import epoch_order
+from jaxmlp.compile_options import jit as jit_program
 from jaxmlp.sklearn._fit import (
     Hyper,
     Record,
@@ -202,7 +203,7 @@ def _run_local(state: State, hyper: Hyper, models: Models, X, Y, *, static: Stat
     return jax.vmap(one)(state, hyper, models)
 
 
-@functools.partial(jax.jit, static_argnames=("static", "half", "n_batches", "activations"))
+@jit_program("fit", static_argnames=("static", "half", "n_batches", "activations"))
 def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Static, half: int,
                n_batches: int, activations: tuple[str, ...]) -> tuple[State, Record]:  # fmt: skip
     """M stochastic fits in one program (see the module's docstring).
@@ -231,13 +232,14 @@ def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Stat
 
 @functools.lru_cache(maxsize=16)
 def sharded_program(devices: tuple, *, static: Static, half: int, n_batches: int,
-                    activations: tuple[str, ...]):  # fmt: skip
+                    activations: tuple[str, ...], options: tuple = ()):  # fmt: skip
     """:func:`run_models` with the model axis split over ``devices`` (``shard_map``).
 
     Each device runs its own models' loop over epochs, with no exchange between
     devices until the results are gathered; ``X``/``Y`` are replicated. Under
     ``jax.distributed``, ``devices`` are every process's (``jax.devices()``) and each
     process passes the same host inputs. M must be a multiple of ``len(devices)``.
+    ``options``: the XLA compile options, as sorted ``(name, value)`` pairs.
 
     Returns:
       ``(program, split, replicated)``: the jitted ``program(state, hyper, models, X,
@@ -257,4 +259,4 @@ def sharded_program(devices: tuple, *, static: Static, half: int, n_batches: int
     )
     split = NamedSharding(mesh, by_model)
     replicated = NamedSharding(mesh, PartitionSpec())
-    return jax.jit(mapped), split, replicated
+    return jax.jit(mapped, compiler_options=dict(options) or None), split, replicated
