@@ -59,7 +59,6 @@ def figures(session: nox.Session) -> None:
 BENCH_PAGES = {
     "bench": "bench",
     "bench_cold": "bench_cold",
-    "bench_latency": "bench_latency",
     "bench_sweep": "sweep",
     "bench_sklearn": "bench_sklearn",
     "bench_search": "bench_search",
@@ -78,7 +77,7 @@ def bench(session: nox.Session) -> None:
             session.run("python", f"benchmarks/{script}.py", "--out", "docs/bench", "--render-only")
         return
     session.install("-e", ".[bench]")
-    for script in ("bench", "bench_latency", "bench_sweep"):
+    for script in ("bench", "bench_sweep"):
         session.run("python", f"benchmarks/{script}.py", "--out", "out/bench", *session.posargs)
 
 

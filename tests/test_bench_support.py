@@ -200,7 +200,6 @@ def test_every_stored_result_renders_its_docs_page(load_benchmark, tmp_path):
 RENDERED = {
     "bench": "bench",
     "bench_cold": "bench_cold",
-    "bench_latency": "bench_latency",
     "bench_playground": "bench_playground",
     "bench_search": "bench_search",
     "bench_sklearn": "bench_sklearn",
