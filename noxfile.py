@@ -62,7 +62,6 @@ BENCH_PAGES = {
     "bench_sweep": "sweep",
     "bench_sklearn": "bench_sklearn",
     "bench_search": "bench_search",
-    "sklearn_quality": "sklearn_quality",
     "bench_playground": "bench_playground",
 }
 

@@ -172,6 +172,11 @@ def sections(parts: dict[str, Callable[[], dict]], *, catch=False, echo=False) -
     return out
 
 
+def names(text: str) -> tuple[str, ...]:
+    """A flag's comma-separated names, e.g. ``--rows fit,train``."""
+    return tuple(text.split(","))
+
+
 def error(exc: Exception) -> dict:
     """A failure as a record: ``{"error": "Type: message"}``."""
     return {"error": f"{type(exc).__name__}: {exc}"[:2000]}

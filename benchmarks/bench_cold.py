@@ -192,7 +192,7 @@ def tables(r: dict) -> list[Table]:
 
 def main(argv=None) -> dict:
     def flags(parser):
-        parser.add_argument("--rows", type=lambda s: tuple(s.split(",")), help=",".join(ROWS))
+        parser.add_argument("--rows", type=harness.names, help=",".join(ROWS))
 
     return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
                         child=child)  # fmt: skip

@@ -154,10 +154,9 @@ def tables(r: dict) -> list[Table]:
 
 def main(argv=None) -> dict:
     def flags(parser):
-        split = lambda s: tuple(s.split(","))  # noqa: E731
-        parser.add_argument("--cases", "--case", type=split, help=",".join(CASES))
+        parser.add_argument("--cases", "--case", type=harness.names, help=",".join(CASES))
         parser.add_argument("--rounds", type=int, help="fresh processes of each setting")
-        parser.add_argument("--settings", type=split, help=f"of: chosen,{','.join(SETTINGS)}")
+        parser.add_argument("--settings", type=harness.names, help=f"chosen,{','.join(SETTINGS)}")
 
     return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
                         child=child, out="out/bench_compile")  # fmt: skip

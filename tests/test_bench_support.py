@@ -204,5 +204,4 @@ RENDERED = {
     "bench_search": "bench_search",
     "bench_sklearn": "bench_sklearn",
     "bench_sweep": "sweep",
-    "sklearn_quality": "sklearn_quality",
 }
