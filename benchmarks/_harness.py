@@ -312,13 +312,12 @@ def markdown_table(table: Table) -> str:
 def render(record: dict, doc: str, tables: Callable[[dict], list[Table]]) -> str:
     """A benchmark's page from its stored record: what it measures, where, and its tables."""
     title, _, rest = doc.strip().partition("\n")
-    meta = record.get("meta", {})  # records from before the harness: command and machine here
     prose = [p for p in rest.split("\n\n") if p.strip() and not p.strip("\n").startswith("    ")]
     header = [f"# {title.rstrip('.')}", ""] + ([prose[0].strip(), ""] if prose else [])
     header += [
-        f"Command: `{record.get('command') or meta.get('command', '')}`",
+        f"Command: `{record['command']}`",
         "",
-        f"Machine: {describe(record.get('machine') or record.get('versions') or meta)}.",
+        f"Machine: {describe(record['machine'])}.",
         "",
         "<!-- rendered from the stored JSON by benchmarks/_harness.py; do not edit -->",
         "",
