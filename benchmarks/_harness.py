@@ -2,18 +2,9 @@
 
 A benchmark declares a frozen ``Config`` (with a ``repeats`` field), a ``QUICK`` dict of
 overrides, ``run(cfg, args) -> results`` and ``tables(results) -> [Table]``, then calls
-:func:`main`. The harness gives every script the same flags (``--out``, ``--quick``,
-``--repeats``, ``--render-only``), leaves ``JAX_PLATFORMS`` to pick the device (it prints the
-one in use), records the machine once, and writes ``<out>/<name>.json`` (config, machine,
-command, results) and ``<out>/<name>.md``, rendered from the JSON by the declared tables:
-``--render-only`` re-renders the page from a stored JSON without measuring anything.
-
-Timers: :func:`timed` (one call), :func:`interleaved` (the first call, then functions called
-in turn, round after round: fair on a shared machine) and :func:`interleaved_processes` (the
-same with a fresh Python process per call, optionally each with an empty compilation cache,
-for cold starts); a script's ``child(cfg, *args)`` runs in such a process
-(:func:`child_command`). :func:`jax_events` counts compilations. Benchmarks import this module,
-``_baselines`` and ``jaxmlp``, never one another.
+:func:`main`; a ``child(cfg, *args)`` runs in a fresh process (:func:`child_command`,
+:func:`interleaved_processes`). ``benchmarks/README.md`` describes the flags, the record and
+the timers. Benchmarks import this module, ``_baselines`` and ``jaxmlp``, never one another.
 """
 
 from __future__ import annotations
