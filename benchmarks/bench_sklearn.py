@@ -149,12 +149,8 @@ def child(cfg: Config, library: str) -> dict:
                 fitted.predict(Xn)
             compiles = got["counts"][harness.COMPILE] - before
             rows.append({"step": name, "s": time.perf_counter() - start, "compiles": compiles})
-    steady = []
-    for _ in range(3):  # no JAX in scikit-learn's process: not harness.timed
-        start = time.perf_counter()
-        MLPClassifier(**base).fit(X, y)
-        steady.append(time.perf_counter() - start)
-    return {"import_s": imported, "steps": rows, "steady_s": statistics.median(steady)}
+    steady = harness.interleaved({"": lambda: MLPClassifier(**base).fit(X, y)}, 3)[""]  # no JAX
+    return {"import_s": imported, "steps": rows, "steady_s": steady["median_s"]}
 
 
 def first_fits(cfg: Config, baseline: str | None) -> dict:
@@ -237,12 +233,11 @@ def tables(r: dict) -> list[Table]:
         ratio = g["jaxmlp"]["grid_s"] / g["sklearn"]["grid_s"]
         rows.append(["cold-process GridSearchCV + refit", g["jaxmlp"]["grid_s"],
                      g["sklearn"]["grid_s"], f"{ratio:.2f}x the time"])  # fmt: skip
-        note = (
-            f"jaxmlp: import {g['jaxmlp']['import_s']:.2f} s; programs compiled by the grid: "
-            f"{g['jaxmlp'].get('programs_compiled')} (one per training-set size: the folds' and "
-            f"the refit's); best CV accuracy {g['jaxmlp']['best_score']:.4f}. scikit-learn: "
-            f"best CV accuracy {g['sklearn']['best_score']:.4f}."
-        )
+        j, k = g["jaxmlp"], g["sklearn"]
+        note = (f"jaxmlp: import {j['import_s']:.2f} s; programs compiled by the grid: "
+                f"{j.get('programs_compiled')} (one per training-set size: the folds' and the "
+                f"refit's); best CV accuracy {j['best_score']:.4f}. scikit-learn: best CV "
+                f"accuracy {k['best_score']:.4f}.")  # fmt: skip
     columns = ["measurement", "jaxmlp (s)", "scikit-learn (s)", "ratio"]
     if rows:
         out.append(Table("digits, 64 ReLU units, adam, batch 200", columns, rows, note))
