@@ -59,11 +59,9 @@ def figures(session: nox.Session) -> None:
 BENCH_PAGES = {
     "bench": "bench",
     "bench_cold": "bench_cold",
-    "bench_latency": "bench_latency",
     "bench_sweep": "sweep",
     "bench_sklearn": "bench_sklearn",
     "bench_search": "bench_search",
-    "sklearn_quality": "sklearn_quality",
     "bench_playground": "bench_playground",
 }
 
@@ -78,7 +76,7 @@ def bench(session: nox.Session) -> None:
             session.run("python", f"benchmarks/{script}.py", "--out", "docs/bench", "--render-only")
         return
     session.install("-e", ".[bench]")
-    for script in ("bench", "bench_latency", "bench_sweep"):
+    for script in ("bench", "bench_sweep"):
         session.run("python", f"benchmarks/{script}.py", "--out", "out/bench", *session.posargs)
 
 

@@ -2,18 +2,9 @@
 
 A benchmark declares a frozen ``Config`` (with a ``repeats`` field), a ``QUICK`` dict of
 overrides, ``run(cfg, args) -> results`` and ``tables(results) -> [Table]``, then calls
-:func:`main`. The harness gives every script the same flags (``--out``, ``--quick``,
-``--repeats``, ``--render-only``), leaves ``JAX_PLATFORMS`` to pick the device (it prints the
-one in use), records the machine once, and writes ``<out>/<name>.json`` (config, machine,
-command, results) and ``<out>/<name>.md``, rendered from the JSON by the declared tables:
-``--render-only`` re-renders the page from a stored JSON without measuring anything.
-
-Timers: :func:`timed` (one call), :func:`interleaved` (the first call, then functions called
-in turn, round after round: fair on a shared machine) and :func:`interleaved_processes` (the
-same with a fresh Python process per call, optionally each with an empty compilation cache,
-for cold starts); a script's ``child(cfg, *args)`` runs in such a process
-(:func:`child_command`). :func:`jax_events` counts compilations. Benchmarks import this module,
-``_baselines`` and ``jaxmlp``, never one another.
+:func:`main`; a ``child(cfg, *args)`` runs in a fresh process (:func:`child_command`,
+:func:`interleaved_processes`). ``benchmarks/README.md`` describes the flags, the record and
+the timers. Benchmarks import this module, ``_baselines`` and ``jaxmlp``, never one another.
 """
 
 from __future__ import annotations
@@ -172,6 +163,11 @@ def sections(parts: dict[str, Callable[[], dict]], *, catch=False, echo=False) -
     return out
 
 
+def names(text: str) -> tuple[str, ...]:
+    """A flag's comma-separated names, e.g. ``--rows fit,train``."""
+    return tuple(text.split(","))
+
+
 def error(exc: Exception) -> dict:
     """A failure as a record: ``{"error": "Type: message"}``."""
     return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
@@ -307,13 +303,12 @@ def markdown_table(table: Table) -> str:
 def render(record: dict, doc: str, tables: Callable[[dict], list[Table]]) -> str:
     """A benchmark's page from its stored record: what it measures, where, and its tables."""
     title, _, rest = doc.strip().partition("\n")
-    meta = record.get("meta", {})  # records from before the harness: command and machine here
     prose = [p for p in rest.split("\n\n") if p.strip() and not p.strip("\n").startswith("    ")]
     header = [f"# {title.rstrip('.')}", ""] + ([prose[0].strip(), ""] if prose else [])
     header += [
-        f"Command: `{record.get('command') or meta.get('command', '')}`",
+        f"Command: `{record['command']}`",
         "",
-        f"Machine: {describe(record.get('machine') or record.get('versions') or meta)}.",
+        f"Machine: {describe(record['machine'])}.",
         "",
         "<!-- rendered from the stored JSON by benchmarks/_harness.py; do not edit -->",
         "",

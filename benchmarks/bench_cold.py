@@ -121,8 +121,10 @@ def process_child(target: str, *argv: str) -> dict:
 
 
 def numpy_call(row: str):
-    """The post's problem in NumPy, data and network made beforehand: 1000 steps or one forward."""
+    """The post's problem in NumPy (``_baselines``, no JAX imported), data and network made
+    beforehand: 1000 steps of the post's loop, or one forward pass."""
     import numpy as np
+    from _baselines import numpy_loop
 
     n, rng = 200, np.random.default_rng(0)
     r = np.where(np.arange(n) < n // 2, 3.0, 1.0) + rng.normal(0, 0.05, n)
@@ -130,20 +132,10 @@ def numpy_call(row: str):
     X = np.stack([r * np.cos(a), r * np.sin(a)], 1).astype(np.float32)
     y = (np.arange(n) >= n // 2).astype(np.float32)
     W1, b1, W2, b2 = (rng.uniform(size=s).astype(np.float32) for s in ((3, 2), 3, (1, 3), 1))
-
-    def call():
-        nonlocal W1, b1, W2, b2
-        for _ in range(1000 if row == "train" else 1):
-            H = 1 / (1 + np.exp(-(X @ W1.T + b1)))
-            p = 1 / (1 + np.exp(-(H @ W2.T + b2)))[:, 0]
-            if row == "predict":
-                return (p >= 0.5).astype(np.int32)
-            d2 = (p - y)[:, None] / n
-            d1 = (d2 @ W2) * H * (1 - H)
-            W2, b2 = W2 - 2.0 * d2.T @ H, b2 - 2.0 * d2.sum(0)
-            W1, b1 = W1 - 2.0 * d1.T @ X, b1 - 2.0 * d1.sum(0)
-
-    return call
+    if row == "train":
+        return lambda: numpy_loop([(W1, b1), (W2, b2)], X, y, learning_rate=2.0, steps=1000)
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    return lambda: (sigmoid(sigmoid(X @ W1.T + b1) @ W2.T + b2)[:, 0] >= 0.5).astype(np.int32)
 
 
 def run(cfg: Config, args) -> dict:
@@ -176,23 +168,17 @@ def _median(results: list[dict], key: str) -> float | None:
 
 def tables(r: dict) -> list[Table]:
     """bench_cold.md: every row, jaxmlp and its baseline side by side (medians)."""
-    rows = []
-    for row, v in r["rows"].items():  # older records: "<row>_first_run", the process's first call
-        base = row.removesuffix("_first_run")
-        label = ROWS[base] + (", as the process's first JAX call" if base != row else "")
-        baseline = BASELINE.get(base, "scikit-learn MLPClassifier")
-        rows.append([label, v["jaxmlp_s"], v["jaxmlp_compile_s"], baseline, v["baseline_s"],
-                     v["ratio"]])  # fmt: skip
-    meta = r.get("meta", {})  # a record from before the harness: one more run's note
-    note = f"Rows train and predict: `{meta['train_predict_rows']['command']}`." if meta else ""
+    rows = [[ROWS[row], v["jaxmlp_s"], v["jaxmlp_compile_s"],
+             BASELINE.get(row, "scikit-learn MLPClassifier"), v["baseline_s"], v["ratio"]]
+            for row, v in r["rows"].items()]  # fmt: skip
     columns = ["row", "jaxmlp (s)", "of which XLA compile (s)", "baseline", "baseline (s)",
                "jaxmlp / baseline"]  # fmt: skip
-    return [Table("Fresh processes, medians", columns, rows, note)]
+    return [Table("Fresh processes, medians", columns, rows)]
 
 
 def main(argv=None) -> dict:
     def flags(parser):
-        parser.add_argument("--rows", type=lambda s: tuple(s.split(",")), help=",".join(ROWS))
+        parser.add_argument("--rows", type=harness.names, help=",".join(ROWS))
 
     return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
                         child=child)  # fmt: skip

@@ -173,10 +173,7 @@ def restarts(cfg: Config) -> list[dict]:
         for label, raw in CHANGES:
             t = time.perf_counter()
             if pg is None:
-                try:
-                    pg = Playground(warm=True)
-                except TypeError:  # a playground from before warming
-                    pg = Playground()
+                pg = Playground(warm=True)
                 pg.frame()
             else:
                 pg.configure(raw)

@@ -4,21 +4,15 @@ Two grids at scikit-learn's defaults (adam, ``max_iter=200``, ``tol=1e-4``, batc
 ``min(200, n)``), each searched three ways, every one in its own fresh Python process
 (JAX's persistent compilation cache off), the processes alternating round by round:
 
-* ``one program``: ``jaxmlp.sklearn.GridSearchCV`` over ``jaxmlp.sklearn.MLPClassifier``;
-* ``jaxmlp in sklearn's loop``: ``sklearn.model_selection.GridSearchCV`` over jaxmlp's
-  estimator (one compiled fit reused per training-set size);
-* ``scikit-learn``: ``sklearn.model_selection.GridSearchCV`` over scikit-learn's
-  ``MLPClassifier`` (``n_jobs`` 1 and 2 on the circles).
+* ``one program``: ``jaxmlp.sklearn.GridSearchCV`` over jaxmlp's ``MLPClassifier``;
+* ``jaxmlp in sklearn's loop``: scikit-learn's ``GridSearchCV`` over jaxmlp's estimator;
+* ``scikit-learn``: scikit-learn's ``GridSearchCV`` over its own ``MLPClassifier``
+  (``n_jobs`` 1 and 2 on the circles).
 
-Grids: the circles (200 points of the post's generator; hidden widths 2, 3, 8, 32 x
-activations relu, tanh, logistic x alpha 1e-4, 1e-2 x ``learning_rate_init`` 1e-3,
-1e-2, 1e-1; 5 folds: 360 fits and the refit) and digits (1797 x 64 scaled to [0, 1];
-64 ReLU units; ``learning_rate_init`` 1e-3, 3e-3, 1e-2 x alpha 1e-4, 1e-3, 1e-2;
-3 folds: 27 fits and the refit). Each child times its imports, the cold ``fit``
-(compilation included), a second ``fit`` of the same search in the same process
-(warm) and reports its peak resident memory and best score.
-
-Writes ``OUT/bench_search.json`` and ``OUT/bench_search.md``::
+Grids (:func:`param_grid`): the circles (200 points of the post's generator, 5 folds: 360 fits
+and the refit) and digits (1797 x 64 scaled to [0, 1], 64 ReLU units, 3 folds: 27 fits and the
+refit). Each child times its imports, the cold ``fit`` (compilation included), a second ``fit``
+in the same process (warm), and reports its peak resident memory and best score::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_search.py --out out/bench
 """

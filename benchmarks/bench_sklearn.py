@@ -1,24 +1,23 @@
-"""jaxmlp.sklearn.MLPClassifier against scikit-learn's, side by side on digits.
+"""jaxmlp.sklearn's estimators against scikit-learn's, side by side: speed on digits, scores.
 
-Two measurements, the same settings for both libraries (64 ReLU units, adam,
-batches of 200):
+Three measurements, the same settings for both libraries (64 ReLU units; adam and batches of
+200 unless a part says otherwise):
 
-* steady fit: 200 epochs, early stopping off (``n_iter_no_change`` above ``max_iter``, so
-  both run every epoch); jaxmlp fits once to compile, then both are timed in alternating
-  rounds and the median of each is kept.
-* first fits: each library runs one sequence in a fresh Python process (JAX's persistent
-  compilation cache off): a first ``MLPClassifier((64,), max_iter=30).fit``, then refits
-  as a user meets them (fewer rows, another ``learning_rate_init``, other
-  ``hidden_layer_sizes``, ``activation``, ``solver``, ``batch_size``, ``early_stopping``,
-  ``warm_start``, ``partial_fit``, ``lbfgs``, ``predict`` on a new row count), then a steady
-  refit (median of 3). Every step is timed; for jaxmlp also its XLA compilations.
-  ``--baseline REF`` runs a second jaxmlp tree (a git commit's, or a directory holding
-  ``jaxmlp/``) in the same way; the processes alternate round by round, and each step's
-  figure is the median over rounds.
+* steady fit: 200 epochs, early stopping off (``n_iter_no_change`` above ``max_iter``); jaxmlp
+  fits once to compile, then both are timed in alternating rounds (medians).
+* first fits: each library runs one sequence in a fresh process (persistent cache off): a
+  first ``MLPClassifier((64,), max_iter=30).fit``, then the refits of :data:`STEPS`, as a user
+  meets them, then a steady refit (median of 3); every step timed, for jaxmlp also its XLA
+  compilations. ``--baseline REF`` runs a second jaxmlp tree (a git commit's, or a directory
+  holding ``jaxmlp/``) alike; the processes alternate round by round (medians over rounds).
+* scores: test scores of both libraries' MLPs (classifiers: digits, breast cancer, iris,
+  accuracy; regressors: diabetes and ``make_regression(n_samples=500, n_features=20,
+  noise=10, random_state=0)``, R^2). One split per data set (75/25, ``random_state=0``,
+  stratified for classes), standardised on the training part (regression targets too); every
+  solver (sgd, adam, lbfgs) and seed, ``max_iter=200``, scikit-learn's defaults otherwise.
 
-A cold-process ``GridSearchCV`` on digits (27 fits) is measured by ``bench_search.py``
-(scikit-learn's search over either library's MLP) and ``bench_cold.py`` (row ``grid``); the
-stored record of 2026-11-29 keeps its row. Writes ``OUT/bench_sklearn.{json,md}``::
+A cold ``GridSearchCV`` is ``bench_search.py``'s; the stored record of 2026-11-29 keeps its
+row, and the scores of that date (measured apart, by ``sklearn_quality.py``, now this part)::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_sklearn.py --out out/bench
     python benchmarks/bench_sklearn.py --parts latency --baseline HEAD~5 --out out/bench
@@ -48,11 +47,15 @@ class Config:
     alpha: float = 1e-4
     max_iter: int = 30  # of the first fits
     repeats: int = 3  # rounds: of the steady fit, of the first fits' processes
-    parts: tuple[str, ...] = ("steady", "latency")
+    parts: tuple[str, ...] = ("steady", "latency", "scores")
     seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)  # of the scores
+    score_iter: int = 200
+    solvers: tuple[str, ...] = ("sgd", "adam", "lbfgs")
 
 
-QUICK = {"epochs": 5, "max_iter": 3, "repeats": 1}
+QUICK = {"epochs": 5, "max_iter": 3, "repeats": 1, "seeds": (0,), "score_iter": 10}
+SCORED = ("digits", "breast_cancer", "iris", "diabetes", "make_regression")
 
 STEPS = [  # (name, options, rows (None: all), call) of the first fits' sequence
     ("first fit", {}, None, "fit"),
@@ -82,13 +85,14 @@ def digits():
     return X / 16.0, y
 
 
-def classifier(library: str):
-    """The MLPClassifier class of ``library`` ("jaxmlp" or "sklearn")."""
+def classifier(library: str, kind: str = "MLPClassifier"):
+    """The MLPClassifier (or ``kind``) class of ``library`` ("jaxmlp" or "sklearn"); only that
+    library is imported."""
     if library == "jaxmlp":
-        from jaxmlp.sklearn import MLPClassifier
+        import jaxmlp.sklearn as module
     else:
-        from sklearn.neural_network import MLPClassifier
-    return MLPClassifier
+        import sklearn.neural_network as module  # type: ignore[no-redef]
+    return getattr(module, kind)
 
 
 def steady_fit(cfg: Config) -> dict:
@@ -145,12 +149,8 @@ def child(cfg: Config, library: str) -> dict:
                 fitted.predict(Xn)
             compiles = got["counts"][harness.COMPILE] - before
             rows.append({"step": name, "s": time.perf_counter() - start, "compiles": compiles})
-    steady = []
-    for _ in range(3):  # no JAX in scikit-learn's process: not harness.timed
-        start = time.perf_counter()
-        MLPClassifier(**base).fit(X, y)
-        steady.append(time.perf_counter() - start)
-    return {"import_s": imported, "steps": rows, "steady_s": statistics.median(steady)}
+    steady = harness.interleaved({"": lambda: MLPClassifier(**base).fit(X, y)}, 3)[""]  # no JAX
+    return {"import_s": imported, "steps": rows, "steady_s": steady["median_s"]}
 
 
 def first_fits(cfg: Config, baseline: str | None) -> dict:
@@ -167,22 +167,58 @@ def first_fits(cfg: Config, baseline: str | None) -> dict:
         envs = {v: {**env, "PYTHONPATH": os.pathsep.join([tree, env.get("PYTHONPATH", "")])}
                 for v, tree in trees.items()}  # fmt: skip
         runs = harness.interleaved_processes(commands, cfg.repeats, envs=envs)
-    median = lambda results, f: statistics.median(f(r) for r in results)  # noqa: E731
-    summary = {
-        v: {
-            "import_s": median(results, lambda r: r["import_s"]),
-            "steady_s": median(results, lambda r: r["steady_s"]),
-            "steps": {
-                step["step"]: {
-                    "s": median(results, lambda r, i=i: r["steps"][i]["s"]),
-                    "compiles": step["compiles"],
-                }
-                for i, step in enumerate(results[0]["steps"])
-            },
-        }  # fmt: skip
-        for v, results in runs.items()
-    }
-    return {"runs": runs, "summary": summary}
+    return {"runs": runs, "summary": {v: _summary(rs) for v, rs in runs.items()}}
+
+
+def _summary(results: list[dict]) -> dict:
+    """The medians over rounds of a variant's import, steady refit and every step's seconds."""
+    med = lambda f: statistics.median(map(f, results))  # noqa: E731
+    steps = {x["step"]: {"s": med(lambda r, i=i: r["steps"][i]["s"]), "compiles": x["compiles"]}
+             for i, x in enumerate(results[0]["steps"])}  # fmt: skip
+    return {"import_s": med(lambda r: r["import_s"]), "steady_s": med(lambda r: r["steady_s"]),
+            "steps": steps}  # fmt: skip
+
+
+def split(name: str):
+    """``(X_train, X_test, y_train, y_test, classes)`` of a data set of :data:`SCORED`."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    if name == "make_regression":
+        X, y = datasets.make_regression(n_samples=500, n_features=20, noise=10.0, random_state=0)
+    else:
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    classes = name != "diabetes" and name != "make_regression"
+    parts = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y if classes else None)
+    scaler = StandardScaler().fit(parts[0])
+    X_tr, X_te, y_tr, y_te = scaler.transform(parts[0]), scaler.transform(parts[1]), *parts[2:]
+    if not classes:
+        y_tr, y_te = (y_tr - y_tr.mean()) / y_tr.std(), (y_te - y_tr.mean()) / y_tr.std()
+    return X_tr, X_te, y_tr, y_te, classes
+
+
+def scores(cfg: Config) -> dict:
+    """Both libraries' test scores on every data set of :data:`SCORED`, solver and seed."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    rows = []
+    warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter reached, as in both
+    for name in SCORED:
+        X_tr, X_te, y_tr, y_te, classes = split(name)
+        for solver in cfg.solvers:
+            row = {"data": name, "solver": solver, "metric": "accuracy" if classes else "R^2"}
+            for lib in ("jaxmlp", "sklearn"):
+                Estimator = classifier(lib, "MLPClassifier" if classes else "MLPRegressor")
+                values = []
+                for seed in cfg.seeds:
+                    model = Estimator(hidden_layer_sizes=(cfg.hidden,), solver=solver,
+                                      max_iter=cfg.score_iter, random_state=seed)  # fmt: skip
+                    values.append(float(model.fit(X_tr, y_tr).score(X_te, y_te)))
+                row[lib] = {"scores": values, "mean": statistics.fmean(values)}
+            rows.append(row)
+            print(name, solver, row["jaxmlp"]["mean"], row["sklearn"]["mean"], flush=True)
+    return {"rows": rows}
 
 
 def tables(r: dict) -> list[Table]:
@@ -197,18 +233,36 @@ def tables(r: dict) -> list[Table]:
         ratio = g["jaxmlp"]["grid_s"] / g["sklearn"]["grid_s"]
         rows.append(["cold-process GridSearchCV + refit", g["jaxmlp"]["grid_s"],
                      g["sklearn"]["grid_s"], f"{ratio:.2f}x the time"])  # fmt: skip
-        note = (
-            f"jaxmlp: import {g['jaxmlp']['import_s']:.2f} s; programs compiled by the grid: "
-            f"{g['jaxmlp'].get('programs_compiled')} (one per training-set size: the folds' and "
-            f"the refit's); best CV accuracy {g['jaxmlp']['best_score']:.4f}. scikit-learn: "
-            f"best CV accuracy {g['sklearn']['best_score']:.4f}."
-        )
+        j, k = g["jaxmlp"], g["sklearn"]
+        note = (f"jaxmlp: import {j['import_s']:.2f} s; programs compiled by the grid: "
+                f"{j.get('programs_compiled')} (one per training-set size: the folds' and the "
+                f"refit's); best CV accuracy {j['best_score']:.4f}. scikit-learn: best CV "
+                f"accuracy {k['best_score']:.4f}.")  # fmt: skip
     columns = ["measurement", "jaxmlp (s)", "scikit-learn (s)", "ratio"]
     if rows:
         out.append(Table("digits, 64 ReLU units, adam, batch 200", columns, rows, note))
     if "latency" in r:
         out.append(latency_table(r["latency"]["summary"]))
+    if "scores" in r:
+        out.append(scores_table(r["scores"]))
     return out
+
+
+def scores_table(s: dict) -> Table:
+    """Each data set and solver, both libraries' test scores (mean, then per seed)."""
+    rows = [
+        [x["data"], x["solver"], x["metric"],
+         *(f"{x[lib]['mean']:.4f} ({', '.join(f'{v:.3f}' for v in x[lib]['scores'])})"
+           for lib in ("jaxmlp", "sklearn"))]
+        for x in s["rows"]
+    ]  # fmt: skip
+    columns = ["data", "solver", "metric", "jaxmlp mean (per seed)", "scikit-learn mean (per seed)"]
+    apart = (
+        f"Measured apart: `{s['command']}`, {harness.describe(s['machine'])}."
+        if "command" in s
+        else ""
+    )  # noqa: E501
+    return Table("Test scores", columns, rows, apart)
 
 
 def latency_table(summary: dict) -> Table:
@@ -235,12 +289,13 @@ def latency_table(summary: dict) -> Table:
 
 def run(cfg: Config, args) -> dict:
     out = {"steady": steady_fit(cfg)} if "steady" in cfg.parts else {}
-    return out | ({"latency": first_fits(cfg, args.baseline)} if "latency" in cfg.parts else {})
+    out |= {"latency": first_fits(cfg, args.baseline)} if "latency" in cfg.parts else {}
+    return out | ({"scores": scores(cfg)} if "scores" in cfg.parts else {})
 
 
 def main(argv=None) -> dict:
     def flags(parser) -> None:
-        parser.add_argument("--parts", type=lambda s: tuple(s.split(",")), help="steady,latency")
+        parser.add_argument("--parts", type=harness.names, help="steady,latency,scores")
         parser.add_argument("--baseline", help="a git ref, or a tree holding jaxmlp/, to compare")
 
     return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,

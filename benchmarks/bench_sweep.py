@@ -134,28 +134,17 @@ def time_both(cfg: Config, X, y, optimizer) -> dict:
         row["steady_s"] = min(row["times_s"])  # the best round
     sweep, vmap = timed["sweep"], timed["vmap"]
     timed["round_ratios"] = [v / s for s, v in zip(sweep["times_s"], vmap["times_s"], strict=True)]
-    # Same results? (a check that the baseline trains the same models)
-    timed["vmap_curves"] = np.stack([np.asarray(c) for c in calls["vmap"]()])  # (A, W*S, steps)
+    # the baseline trains the same models: its curves against the sweep's, on every step
+    r, vmap_curves = calls["sweep"](), np.stack([np.asarray(c) for c in calls["vmap"]()])
+    curves = np.moveaxis(r.loss, 1, 0).reshape(len(cfg.activations), -1, len(r.loss_steps))
+    timed["max_diff"] = float(np.nanmax(np.abs(curves - vmap_curves[..., r.loss_steps])))
     return timed
-
-
-def max_curve_difference(cfg: Config, result, vmap_curves: np.ndarray) -> float:
-    """The baseline trains the same models: its curves against the sweep's, on every step."""
-    curves = np.moveaxis(result.loss, 1, 0).reshape(
-        len(cfg.activations), -1, len(result.loss_steps)
-    )
-    return float(np.nanmax(np.abs(curves - vmap_curves[..., result.loss_steps])))
 
 
 def tables(r: dict) -> list[Table]:
     """sweep.md: the three ways side by side."""
-    n, sweep, vmap, sk, ratios = (
-        r["models"],
-        r["sweep"],
-        r["vmap"],
-        r["sklearn"],
-        r["speedup_vs_vmap_per_round"],
-    )
+    n, sweep, vmap, sk, ratios = (r[k] for k in ("models", "sweep", "vmap", "sklearn",
+                                                 "speedup_vs_vmap_per_round"))  # fmt: skip
     rows = [
         [name, t["steady_s"], n / t["steady_s"], t["first_call_s"] - t["steady_s"]]
         for name, t in (("jaxmlp.sweep", sweep), ("vmap, padded to 50 + masked, autodiff", vmap))
@@ -192,20 +181,18 @@ def run(cfg: Config, args) -> dict:
     n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
     timed = time_both(cfg, X, y, optimizer)
     sweep, vmap, round_ratios = timed["sweep"], timed["vmap"], timed["round_ratios"]
-    sk = bench_sklearn(cfg, X, y)
-    agreement = max_curve_difference(cfg, sweep_call(cfg, X, y, optimizer)(), timed["vmap_curves"])
     return {
         "optimizer": f"optax.adam({cfg.learning_rate})",
         "models": n_models,
         "sweep": sweep,
         "vmap": vmap,
-        "sklearn": sk,
+        "sklearn": bench_sklearn(cfg, X, y),
         "sweep_models_per_s": n_models / sweep["steady_s"],
         "vmap_models_per_s": n_models / vmap["steady_s"],
         "speedup_vs_vmap": vmap["steady_s"] / sweep["steady_s"],
         "speedup_vs_vmap_per_round": round_ratios,
         "speedup_vs_vmap_median_round": statistics.median(round_ratios),
-        "max_abs_loss_diff_sweep_vs_vmap": agreement,
+        "max_abs_loss_diff_sweep_vs_vmap": timed["max_diff"],
     }
 
 

@@ -1,17 +1,7 @@
-"""Helpers shared by the experiment scripts, so that no script imports another.
-
-* Flags: :func:`study_args`, every study's ``--out`` and ``--quick``, and
-  :func:`study_config`, the study's Config from them; it prints the
-  device JAX runs on (CPU, GPU or TPU: whatever JAX sees; ``JAX_PLATFORMS`` picks).
-* Data and grid: :data:`GRID`, the 320-model width x activation x seed grid of
-  the sweep experiments, :func:`make_data`, their train/test split of
-  circles or spirals, their flags (:func:`sweep_flags`).
-* Results: :func:`sweep_rows` (one per model),
-  :func:`table` (a Markdown table) and :func:`write_results` (``results.json`` and
-  ``report.md``). The timers are the benchmarks' (``benchmarks/_harness.py``).
-
-Scripts import ``jaxmlp`` and this module only; it sits beside them in
-``experiments/`` (on ``sys.path`` when a script runs).
+"""Helpers shared by the studies, so that no script imports another: their flags
+(:func:`study_config`: ``--out``, ``--quick``, the device printed), the sweeps' grid, data and
+flags, and the files they write (:func:`write_record`, :func:`write_results`). Scripts import
+``jaxmlp`` and this module only; it sits beside them (on ``sys.path`` when a script runs).
 """
 
 from __future__ import annotations
@@ -38,12 +28,6 @@ GRID = {
 # --------------------------------------------------------------------------- flags
 
 
-def device() -> str:
-    """The backend and devices JAX runs on, in words."""
-    devices = jax.devices()
-    return f"{jax.default_backend()}: {len(devices)} x {devices[0].device_kind}"
-
-
 def study_args(doc: str, argv, *, out: str, extra=None) -> argparse.Namespace:
     """Parses a study's flags: ``--out`` (default ``out``), ``--quick``, and ``extra(parser)``'s.
 
@@ -56,7 +40,8 @@ def study_args(doc: str, argv, *, out: str, extra=None) -> argparse.Namespace:
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)
-    print(f"device: {device()}", flush=True)
+    devices = jax.devices()
+    print(f"device: {jax.default_backend()}: {len(devices)} x {devices[0].device_kind}", flush=True)
     compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
     return args
 

@@ -76,15 +76,8 @@ init_mlp = jax.jit(jaxmlp.init_mlp, static_argnames=("sizes", "scheme"))
 
 def train_with_snapshots(cfg: Config, X, y, width: int) -> jaxmlp.TrainResult:
     params = init_mlp(jax.random.key(cfg.init_seed), sizes=(2, width, 1), scheme=cfg.init_scheme)
-    return jaxmlp.train(
-        params,
-        X,
-        y,
-        activation="sigmoid",
-        optimizer=optax.sgd(cfg.learning_rate),
-        steps=cfg.steps,
-        snapshot_every=cfg.snapshot_every,
-    )
+    kw = dict(optimizer=optax.sgd(cfg.learning_rate), steps=cfg.steps, activation="sigmoid")
+    return jaxmlp.train(params, X, y, snapshot_every=cfg.snapshot_every, **kw)
 
 
 def save(animation_: animation.Animation, cfg: Config, path: pathlib.Path) -> None:
@@ -97,6 +90,7 @@ def save(animation_: animation.Animation, cfg: Config, path: pathlib.Path) -> No
 
 def training_gif(cfg: Config, out: pathlib.Path, X, y, post, frames) -> animation.Animation:
     """training.gif: the post's network learning, three panels."""
+    title = "The post's 2-3-1 sigmoid network learning the circles"
     anim = animation.training_animation(
         X,
         y,
@@ -105,7 +99,7 @@ def training_gif(cfg: Config, out: pathlib.Path, X, y, post, frames) -> animatio
         post.loss,
         frames=frames,
         resolution=cfg.resolution,
-        title="The post's 2-3-1 sigmoid network learning the circles",
+        title=title,
     )
     save(anim, cfg, out / "training.gif")
     return anim
@@ -115,23 +109,16 @@ def unit_figures(cfg: Config, out: pathlib.Path, X, y, post, wide, frames) -> an
     """hidden_units.png (after training) and hidden_units.gif (during), both networks."""
     labels = ("3 hidden units (the post)", f"{cfg.wide} hidden units")
     kw = {"labels": labels, "resolution": cfg.unit_resolution}
-    fig = unit_maps.hidden_unit_maps(
-        X,
-        y,
-        [post.params, wide.params],
-        title=f"What each hidden unit computes after {cfg.steps} steps. Grey: the unit is on; "
-        "line: $w_i \\cdot x + b_i = 0$; (number): its weight to the output, + votes class 1",
-        **kw,
+    title = (
+        f"What each hidden unit computes after {cfg.steps} steps. Grey: the unit is on; "
+        "line: $w_i \\cdot x + b_i = 0$; (number): its weight to the output, + votes class 1"
     )
+    fig = unit_maps.hidden_unit_maps(X, y, [post.params, wide.params], title=title, **kw)
     fig.savefig(out / "hidden_units.png", dpi=cfg.png_dpi)
+    title = "Each hidden unit's activation (grey: on) and line; (weight to the output)"
+    snapshots = [post.snapshots, wide.snapshots]
     units = unit_maps.hidden_units_animation(
-        X,
-        y,
-        [post.snapshots, wide.snapshots],
-        post.snapshot_steps,
-        frames=frames,
-        title="Each hidden unit's activation (grey: on) and line; (weight to the output)",
-        **kw,
+        X, y, snapshots, post.snapshot_steps, frames=frames, title=title, **kw
     )
     save(units, cfg, out / "hidden_units.gif")
     return units

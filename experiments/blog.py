@@ -111,11 +111,7 @@ def triangle(radius: float) -> tuple[np.ndarray, np.ndarray]:
     return -normals, np.full(3, radius)
 
 
-class Circles(NamedTuple):
-    """The post's data set: (n, 2) points on two circles and their (n,) labels."""
-
-    X: jax.Array
-    y: jax.Array
+Circles = tuple[jax.Array, jax.Array]  # the post's data set: (n, 2) points, (n,) labels
 
 
 class Post(NamedTuple):
@@ -149,7 +145,7 @@ def circles(cfg: Config, out: pathlib.Path) -> tuple[Circles, baselines.LinearCl
     logreg = baselines.logistic_regression(key(cfg.baseline_seed), X, y, **baseline_kw(cfg))
     acc = accuracy(baselines.predict(logreg, X), y)
     entry = model_entry("circles", "logistic regression on raw x", logreg.loss[-1], acc)
-    return Circles(X, y), logreg, {"logreg_circles": entry}
+    return (X, y), logreg, {"logreg_circles": entry}
 
 
 def square_features(cfg: Config, out: pathlib.Path, data: Circles) -> dict:

@@ -16,26 +16,39 @@ Needs scikit-learn (``pip install jaxmlp[sklearn]``) for the data and the refere
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import time
 import warnings
 
 import jax
 import numpy as np
 import optax
-from _common import study_args
+from _common import study_config, write_record
 
 import jaxmlp
 
 LOADERS = ("digits", "breast_cancer")
 
 
-def load(name: str, *, seed: int = 0, test_size: float = 0.25):
-    """Standardised, stratified split of a bundled scikit-learn data set.
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting of the run; written to results.json."""
 
-    Returns:
-      X_train (n, d) float32, X_test (m, d) float32, y_train (n,) int32, y_test (m,) int32.
-    """
+    datasets: tuple[str, ...] = LOADERS
+    hidden: int = 64
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    seed: int = 0
+    test_size: float = 0.25
+
+
+QUICK = {"epochs": 5}
+
+
+def load(name: str, cfg: Config):
+    """Standardised, stratified split of a bundled scikit-learn data set: X_train (n, d),
+    X_test (m, d) float32, y_train (n,), y_test (m,) int32."""
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -43,56 +56,27 @@ def load(name: str, *, seed: int = 0, test_size: float = 0.25):
     if name not in LOADERS:
         raise ValueError(f"name must be one of {LOADERS}, got {name!r}")
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=test_size, stratify=y, random_state=seed
-    )
-    scaler = StandardScaler().fit(X_tr)
-    return (
-        scaler.transform(X_tr).astype(np.float32),
-        scaler.transform(X_te).astype(np.float32),
-        y_tr.astype(np.int32),
-        y_te.astype(np.int32),
-    )
+    split = train_test_split(X, y, test_size=cfg.test_size, stratify=y, random_state=cfg.seed)
+    scaler = StandardScaler().fit(split[0])
+    X_tr, X_te = (scaler.transform(part).astype(np.float32) for part in split[:2])
+    return X_tr, X_te, *(part.astype(np.int32) for part in split[2:])
 
 
-def compare(
-    name: str,
-    *,
-    hidden: int = 64,
-    epochs: int = 60,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
-) -> dict:
-    """Test accuracy of jaxmlp and of ``sklearn.neural_network.MLPClassifier``.
-
-    Both: one hidden ReLU layer of ``hidden`` units, Adam at ``learning_rate``,
-    mini-batches of ``batch_size``, ``epochs`` passes, no L2, no early stopping.
-
-    >>> r = compare("breast_cancer", epochs=2)  # doctest: +SKIP
-    >>> sorted(r)[:3]  # doctest: +SKIP
-    ['classes', 'epochs', 'jaxmlp_seconds']
-    """
+def compare(name: str, cfg: Config) -> dict:
+    """Test accuracy and seconds of jaxmlp and of ``sklearn.neural_network.MLPClassifier``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    X_tr, X_te, y_tr, y_te = load(name, seed=seed)
+    X_tr, X_te, y_tr, y_te = load(name, cfg)
     k = int(y_tr.max()) + 1
-    sizes = (X_tr.shape[1], hidden, 1 if k == 2 else k)
-    k_init, k_shuffle = jax.random.split(jax.random.key(seed))
-    steps = epochs * (X_tr.shape[0] // batch_size)  # jaxmlp drops the last partial batch
+    sizes = (X_tr.shape[1], cfg.hidden, 1 if k == 2 else k)
+    k_init, k_shuffle = jax.random.split(jax.random.key(cfg.seed))
+    steps = cfg.epochs * (X_tr.shape[0] // cfg.batch_size)  # jaxmlp drops the last partial batch
 
     start = time.perf_counter()
-    result = jaxmlp.train(
-        jaxmlp.init_mlp(k_init, sizes),
-        X_tr,
-        y_tr,
-        activation="relu",
-        optimizer=optax.adam(learning_rate),
-        steps=steps,
-        batch_size=batch_size,
-        key=k_shuffle,
-    )
+    params, opt = jaxmlp.init_mlp(k_init, sizes), optax.adam(cfg.learning_rate)
+    result = jaxmlp.train(params, X_tr, y_tr, activation="relu", optimizer=opt, steps=steps,
+                          batch_size=cfg.batch_size, key=k_shuffle)  # fmt: skip
     y_hat = np.asarray(jaxmlp.predict(result.params, X_te, "relu"))
     jax_seconds = time.perf_counter() - start
     if result.diverged_at is not None:
@@ -100,70 +84,44 @@ def compare(
 
     start = time.perf_counter()
     reference = MLPClassifier(
-        hidden_layer_sizes=(hidden,),
-        activation="relu",
-        solver="adam",
-        learning_rate_init=learning_rate,
-        batch_size=batch_size,
-        max_iter=epochs,
-        alpha=0.0,
-        tol=0.0,
-        n_iter_no_change=epochs + 1,
-        random_state=seed,
-    )
+        hidden_layer_sizes=(cfg.hidden,), activation="relu", solver="adam", alpha=0.0,
+        learning_rate_init=cfg.learning_rate, batch_size=cfg.batch_size, max_iter=cfg.epochs,
+        tol=0.0, n_iter_no_change=cfg.epochs + 1, random_state=cfg.seed,
+    )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter reached, by design
         reference.fit(X_tr, y_tr)
     sk_accuracy = float(reference.score(X_te, y_te))
-    sk_seconds = time.perf_counter() - start
     return {
-        "dataset": name,
-        "n_train": int(X_tr.shape[0]),
-        "n_test": int(X_te.shape[0]),
-        "features": int(X_tr.shape[1]),
-        "classes": k,
-        "sizes": list(sizes),
-        "epochs": epochs,
-        "steps": steps,
-        "jaxmlp_accuracy": float(np.mean(y_hat == y_te)),
-        "sklearn_accuracy": sk_accuracy,
-        "jaxmlp_seconds": jax_seconds,
-        "sklearn_seconds": sk_seconds,
-    }
-
-
-def _flags(parser) -> None:
-    parser.add_argument("--datasets", default=",".join(LOADERS))
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--epochs", type=int, help="default 60 (--quick: 5)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
+        "dataset": name, "n_train": int(X_tr.shape[0]), "n_test": int(X_te.shape[0]),
+        "features": int(X_tr.shape[1]), "classes": k, "sizes": list(sizes),
+        "epochs": cfg.epochs, "steps": steps, "jaxmlp_accuracy": float(np.mean(y_hat == y_te)),
+        "sklearn_accuracy": sk_accuracy, "jaxmlp_seconds": jax_seconds,
+        "sklearn_seconds": time.perf_counter() - start,
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    args = study_args(__doc__, argv, out="out/real_data", extra=_flags)
-    if args.epochs is None:
-        args.epochs = 5 if args.quick else 60
+    def flags(parser) -> None:
+        parser.add_argument("--datasets", type=lambda s: tuple(s.split(",")), help="digits,...")
+        for flag, dest, kind in (("--hidden", "hidden", int), ("--epochs", "epochs", int),
+                                 ("--batch-size", "batch_size", int), ("--seed", "seed", int),
+                                 ("--lr", "learning_rate", float)):  # fmt: skip
+            parser.add_argument(flag, dest=dest, type=kind, help=f"default {getattr(Config, dest)}")
+
+    args, cfg = study_config(__doc__, argv, out="out/real_data", config=Config, quick=QUICK,
+                             extra=flags)  # fmt: skip
     rows = []
     print(f"{'data set':14s} {'sizes':>12s} {'jaxmlp':>8s} {'sklearn':>8s}  (test accuracy)")
-    for name in args.datasets.split(","):
-        r = compare(
-            name,
-            hidden=args.hidden,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            seed=args.seed,
-        )
-        rows.append(r)
-        sizes = "-".join(map(str, r["sizes"]))
+    for name in cfg.datasets:
+        rows.append(r := compare(name, cfg))
         print(
-            f"{name:14s} {sizes:>12s} {r['jaxmlp_accuracy']:8.4f} {r['sklearn_accuracy']:8.4f}"
-            f"  ({r['jaxmlp_seconds']:.1f} s vs {r['sklearn_seconds']:.1f} s, {r['epochs']} epochs)"
+            f"{name:14s} {'-'.join(map(str, r['sizes'])):>12s} {r['jaxmlp_accuracy']:8.4f} "
+            f"{r['sklearn_accuracy']:8.4f}  ({r['jaxmlp_seconds']:.1f} s vs "
+            f"{r['sklearn_seconds']:.1f} s, {r['epochs']} epochs)"
         )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(rows, indent=2))
+    write_record(args.out / "results.json", cfg, {"rows": rows})
     return rows
 
 

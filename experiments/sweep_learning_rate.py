@@ -1,15 +1,14 @@
 """Learning rate x hidden width x activation on the spirals, one compiled sweep call.
 
-The width x activation sweep (``sweep_width_activation.py``) trains every model
-with Adam at one learning rate; this asks how much of what it shows is the
-rate. Every model of the grid trains with each rate of ``--lrs`` through
-``jaxmlp.sweep(..., optimizer=optax.adam, learning_rates=...)``: the rate is
-per-model optimizer state, so the whole grid is still one program.
+The width x activation sweep (``sweep_width_activation.py``) trains every model with Adam at
+one learning rate; this asks how much of what it shows is the rate. Every model of the grid
+trains with each rate of ``Config.learning_rates`` through ``jaxmlp.sweep(...,
+optimizer=optax.adam, learning_rates=...)``: the rate is per-model optimizer state, so the
+whole grid is still one program.
 
-Writes to ``--out``: ``results.csv`` (one row per model), ``results.json``
-(config, timing, mean test accuracy per activation, width and rate),
-``spirals_lr_width.png`` (per activation, mean test accuracy over seeds as a
-width x rate map) and ``report.md``. Usage::
+Writes to ``--out``: ``results.csv`` (one row per model), ``results.json`` (config, timing,
+mean test accuracy per activation, width and rate), ``spirals_lr_width.png`` (per activation,
+mean test accuracy over seeds as a width x rate map) and ``report.md``. Usage::
 
     python experiments/sweep_learning_rate.py --out out/sweep-lr
     python experiments/sweep_learning_rate.py --out /tmp/lr --quick    # 1 seed, 2 rates, 50 steps

@@ -13,16 +13,17 @@ loss curves) and ``report.md``. Usage::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 
-import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
 from _common import GRID, make_data, study_config, sweep_flags, sweep_rows, table, write_results
 
 import jaxmlp
+from jaxmlp import plots
 from jaxmlp.plots import style
 
 matplotlib.use("Agg")
@@ -75,33 +76,15 @@ def plot_vs_width(r, name, path):
 
 
 def boundary_grid(r, X, y, name, path, seed):
-    lo, hi = X.min(0) - 0.3, X.max(0) + 0.3
-    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-    grid = np.stack([g0.ravel(), g1.ravel()], 1).astype(np.float32)
-    W, A = len(r.widths), len(r.activations)
-    fig, axes = plt.subplots(A, W, figsize=(1.7 * W, 1.8 * A + 0.6), constrained_layout=True)
-    axes = np.asarray(axes).reshape(A, W)
-    for i, w in enumerate(r.widths):
-        for j, act in enumerate(r.activations):
-            p = np.asarray(jaxmlp.predict_proba(r.params(w, act, seed), jnp.asarray(grid), act))
-            ax = axes[j, i]
-            ax.contourf(
-                g0, g1, p.reshape(g0.shape), levels=[0, 0.5, 1], colors=list(style.REGION_COLORS)
-            )
-            ax.scatter(
-                X[:, 0],
-                X[:, 1],
-                c=np.where(y == 1, style.CLASS_COLORS[1], style.CLASS_COLORS[0]),
-                s=2,
-            )
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j == 0:
-                ax.set_title(f"width {w}", fontsize=9)
-            if i == 0:
-                ax.set_ylabel(act, fontsize=9)
+    """One decision-region panel per width (columns) and activation (rows), for ``seed``."""
+    fns = [functools.partial(jaxmlp.predict_proba, r.params(w, act, seed), activation=act)
+           for act in r.activations for w in r.widths]  # fmt: skip
     layers = "" if r.depth == 1 else f", {r.depth} hidden layers"
-    fig.suptitle(f"{name}: decision boundaries (seed {seed}{layers}, training points)")
+    fig = plots.boundary_grid(
+        X, y, fns, titles=[f"{act}, width {w}" for act in r.activations for w in r.widths],
+        ncols=len(r.widths), resolution=120, panel_size=1.8,
+        suptitle=f"{name}: decision boundaries (seed {seed}{layers})",
+    )  # fmt: skip
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -128,16 +111,11 @@ def plot_curves(r, name, path):
 def summary_of(r) -> dict:
     """Per activation: mean test and train accuracy over seeds, by width."""
     return {
-        act: {
-            "mean_test_accuracy_by_width": dict(
-                zip(map(str, r.widths), r.test_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
-            ),
-            "mean_train_accuracy_by_width": dict(
-                zip(map(str, r.widths), r.train_accuracy[:, j].mean(-1).round(4).tolist())  # noqa: B905
-            ),
-        }
+        act: {f"mean_{part}_accuracy_by_width": dict(zip(map(str, r.widths),
+              getattr(r, f"{part}_accuracy")[:, j].mean(-1).round(4).tolist(), strict=True))
+              for part in ("test", "train")}
         for j, act in enumerate(r.activations)
-    }
+    }  # fmt: skip
 
 
 QUICK = {"widths": (5, 10), "steps": 50, "seeds": (0, 1)}
@@ -152,7 +130,7 @@ def main(argv=None) -> None:
                              extra=flags)  # fmt: skip
     os.makedirs(args.out, exist_ok=True)
     optimizer = optax.adam(cfg.learning_rate)
-    rows, summary, timings = [], {}, {}
+    rows, sweeps, timings = [], {}, {}
     for name in cfg.datasets:
         X, X_test, y, y_test = make_data(name, cfg)
         t0 = time.perf_counter()
@@ -163,19 +141,17 @@ def main(argv=None) -> None:
         )  # fmt: skip
         timings[name] = time.perf_counter() - t0
         rows += sweep_rows(r, dataset=name)
-        summary[name] = summary_of(r)
+        sweeps[name] = r
         plot_vs_width(r, name, os.path.join(args.out, f"{name}_vs_width.png"))
         boundary_grid(r, np.asarray(X), np.asarray(y), name,
                       os.path.join(args.out, f"{name}_boundaries.png"), cfg.seeds[0])  # fmt: skip
         plot_curves(r, name, os.path.join(args.out, f"{name}_loss_curves.png"))
-        summary[name]["_result"] = r
-    results = {name: {k: v for k, v in s.items() if k != "_result"} for name, s in summary.items()}
-    results = {"optimizer": f"optax.adam({cfg.learning_rate})",
-               "seconds_per_sweep_call": timings, "summary": results}  # fmt: skip
-    write_results(args.out, cfg, results, report(cfg, summary, timings), rows)
+    results = {"optimizer": f"optax.adam({cfg.learning_rate})", "seconds_per_sweep_call": timings,
+               "summary": {name: summary_of(r) for name, r in sweeps.items()}}  # fmt: skip
+    write_results(args.out, cfg, results, report(cfg, sweeps, timings), rows)
 
 
-def report(cfg, summary, timings) -> list[str]:
+def report(cfg, sweeps, timings) -> list[str]:
     """report.md's lines: per data set, mean test accuracy by width and activation."""
     n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
     layers = "one-hidden-layer" if cfg.depth == 1 else f"{cfg.depth}-hidden-layer"
@@ -189,8 +165,7 @@ def report(cfg, summary, timings) -> list[str]:
         f"({', '.join(f'{k}: {v:.0f} s incl. compile' for k, v in timings.items())}).",
         "",
     ]
-    for name in cfg.datasets:
-        r = summary[name]["_result"]
+    for name, r in sweeps.items():
         lines += [f"## {name}", "", "Mean test accuracy over seeds (min..max):", ""]
         cells = [[f"{a.mean():.3f} ({a.min():.2f}..{a.max():.2f})" for a in row]
                  for row in r.test_accuracy]  # fmt: skip
@@ -203,15 +178,6 @@ def report(cfg, summary, timings) -> list[str]:
             "",
             f"- Best mean test accuracy: {r.test_accuracy.mean(-1).max():.3f} "
             f"(width {r.widths[best[0]]}, {r.activations[best[1]]}).",
-            f"- Mean test accuracy at width {r.widths[0]}: "
-            + ", ".join(
-                f"{a} {r.test_accuracy[0, j].mean():.3f}" for j, a in enumerate(r.activations)
-            )
-            + f"; at width {r.widths[-1]}: "
-            + ", ".join(
-                f"{a} {r.test_accuracy[-1, j].mean():.3f}" for j, a in enumerate(r.activations)
-            )
-            + ".",
             f"- Train - test accuracy gap (mean over activations and seeds) from {gap[0]:.3f} at "
             f"width {r.widths[0]} to {gap[-1]:.3f} at width {r.widths[-1]}.",
             f"- Diverged models: {int((r.diverged_at >= 0).sum())}.",

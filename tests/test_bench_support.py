@@ -200,10 +200,8 @@ def test_every_stored_result_renders_its_docs_page(load_benchmark, tmp_path):
 RENDERED = {
     "bench": "bench",
     "bench_cold": "bench_cold",
-    "bench_latency": "bench_latency",
     "bench_playground": "bench_playground",
     "bench_search": "bench_search",
     "bench_sklearn": "bench_sklearn",
     "bench_sweep": "sweep",
-    "sklearn_quality": "sklearn_quality",
 }
