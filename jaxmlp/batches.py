@@ -109,7 +109,7 @@ def host_round_keys(seed: int, epochs: np.ndarray) -> np.ndarray:
     key = (u32([[0]]), u32([[int(seed)]]))  # jax.random.key(seed): (seed >> 32, seed & 0xFFFFFFFF)
     epoch_key = _threefry2x32(key, u32(np.zeros_like(epochs)), epochs)  # fold_in(key, epoch)
     count = np.arange(SHUFFLE_ROUNDS, dtype=np.uint32)
-    if jax.config.jax_threefry_partitionable:  # counts as (hi, lo) 32-bit pairs; hi ^ lo
+    if jax.threefry_partitionable.value:  # counts as (hi, lo) 32-bit pairs; hi ^ lo
         bits_hi, bits_lo = _threefry2x32(epoch_key, u32(np.zeros_like(count)), count)
         return bits_hi ^ bits_lo
     half = SHUFFLE_ROUNDS // 2  # the counts split in two halves, the outputs concatenated
