@@ -3,11 +3,9 @@
     python experiments/blog.py --out out/blog          # ~1 minute on a laptop CPU
     python experiments/blog.py --out /tmp/b --quick     # reduced settings, for smoke tests
 
-Writes blobs.png, circles.png, circles_transformed_clf.png, circles3.png,
-decision_boundary.png, projection.png, hidden_classifiers.png,
-decision_boundaries_progress.png, identity_collapse.png, loss_curve.png,
-metrics.json (loss and accuracy of every model; keys name the model and data)
-and report.md (the post's argument, figure by figure, with the measured numbers).
+Writes the post's ten figures (PNGs, one function each in _blog_figures.py), metrics.json (loss
+and accuracy of every model; keys name the model and data) and report.md (the post's
+argument, figure by figure, with the measured numbers).
 """
 
 from __future__ import annotations
@@ -90,14 +88,19 @@ def train_mlp(cfg: Config, params, X, y, activation: str, optimizer, *, grad="ma
     )
 
 
-def first_units(params, width: int) -> jaxmlp.Params:
-    """The 2-width-1 network made of the first ``width`` hidden units of a wider one.
+def with_units(params, width: int) -> jaxmlp.Params:
+    """The 2-h-1 network cut or padded to ``width`` hidden units, on the host.
 
-    Slicing one draw (on the host: no compilation per width) gives every width
-    the same U(0, 1) initialisation scheme as ``init_mlp`` would.
+    Cutting one draw gives every width ``init_mlp``'s U(0, 1) scheme with no compile per
+    width; padding adds units of zero weights, the same function (to float rounding), so
+    every width's metrics and figure run one compiled program.
     """
     (W1, b1), (W2, b2) = [(np.asarray(layer.W), np.asarray(layer.b)) for layer in params]
-    return (jaxmlp.Dense(W1[:width], b1[:width]), jaxmlp.Dense(W2[:, :width], b2))
+    extra = max(0, width - W1.shape[0])
+    return (
+        jaxmlp.Dense(np.pad(W1[:width], ((0, extra), (0, 0))), np.pad(b1[:width], (0, extra))),
+        jaxmlp.Dense(np.pad(W2[:, :width], ((0, 0), (0, extra))), b2),
+    )
 
 
 def triangle(radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -239,12 +242,12 @@ def widths(cfg: Config, out: pathlib.Path, data: Circles, post: Post) -> dict:
         jax.random.key(cfg.init_seed), (2, max(cfg.widths), 1), scheme=cfg.init_scheme
     )
     for width in cfg.widths:
-        r = train_mlp(cfg, first_units(widest, width), X, y, "sigmoid", post.optimizer)
+        r = train_mlp(cfg, with_units(widest, width), X, y, "sigmoid", post.optimizer)
+        trained[width] = with_units(r.params, max(cfg.widths))
         models[f"mlp_2_{width}_1_sigmoid_circles"] = model_entry(
-            "circles", f"MLP 2-{width}-1, sigmoid", *map(float, fit_metrics(r.params, X, y)),
-            diverged_at=r.diverged_at,
+            "circles", f"MLP 2-{width}-1, sigmoid",
+            *map(float, fit_metrics(trained[width], X, y)), diverged_at=r.diverged_at,
         )  # fmt: skip
-        trained[width] = r.params
     figures.widths(out, cfg, X, y, trained)
     return models
 
