@@ -108,6 +108,15 @@ def test_work_chunks_bound_one_compiled_call():
     assert work_chunk(100_000_000, 1.0, 2e9) == 100_000_000
 
 
+@pytest.fixture
+def terminal_ctrl_c():
+    """Python's own SIGINT handler, as a terminal's Ctrl-C finds it: a shell starts background
+    jobs (and so, run that way, this suite) with SIGINT ignored, and a Ctrl-C sent then is lost."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_after(chunks: int, swallow: bool = False):
     """An on_chunk callback that presses Ctrl-C after ``chunks`` chunks (with ``swallow``, its
     KeyboardInterrupt is dropped, as Python drops one raised in a gc callback)."""
@@ -128,7 +137,9 @@ def _interrupt_after(chunks: int, swallow: bool = False):
 
 @pytest.mark.parametrize("swallow", [False, True])
 @pytest.mark.slow  # the fast loop's budget; the full suite runs it
-def test_ctrl_c_stops_a_sweep_between_chunks_keeping_what_finished(circles_data, swallow):
+def test_ctrl_c_stops_a_sweep_between_chunks_keeping_what_finished(
+    circles_data, swallow, terminal_ctrl_c
+):
     X, y = circles_data
     on_chunk, seen = _interrupt_after(2, swallow)
     options = dict(widths=(2, 3), activations=("tanh",), seeds=(0, 1), steps=40,
@@ -157,7 +168,9 @@ def test_ctrl_c_before_the_first_chunk_is_a_plain_keyboard_interrupt(circles_dat
 
 
 @pytest.mark.slow  # the fast loop's budget; the full suite runs it
-def test_the_cli_sweep_writes_what_finished_on_ctrl_c(tmp_path, monkeypatch, capsys):
+def test_the_cli_sweep_writes_what_finished_on_ctrl_c(
+    tmp_path, monkeypatch, capsys, terminal_ctrl_c
+):
     real = jaxmlp.sweep
     on_chunk, _ = _interrupt_after(1)
     monkeypatch.setattr(jaxmlp, "sweep", lambda **kw: real(**kw, on_chunk=on_chunk))
