@@ -57,6 +57,33 @@ def test_a_compiled_program_is_written_and_loaded_back(cache_dir):
     assert jax.config.jax_compilation_cache_dir is None  # JAX's own cache untouched
 
 
+def test_a_searchs_program_is_written_and_loaded_back(cache_dir, monkeypatch):
+    """A search in a new process loads the program an earlier one compiled, as the fit does."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from jaxmlp.sklearn import GridSearchCV, MLPClassifier, _search
+
+    monkeypatch.setattr(_search, "ONE_PROGRAM", "always")  # the program even on a CPU
+    X = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int32)
+    grid = {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(4,), (6,)]}
+
+    def search():
+        est = MLPClassifier((4,), max_iter=3, random_state=0)
+        with pytest.warns(ConvergenceWarning):
+            search = GridSearchCV(est, grid, cv=2, refit=False)  # the search's programs only
+            return search.fit(X, y).cv_results_["mean_test_score"]
+
+    before = dict(compilation_cache.stats)
+    first = search()
+    written = compilation_cache.stats["compiled"] - before["compiled"]
+    assert written >= 1 and len(entries(cache_dir)) == written
+    jax.clear_caches()  # as a new process: nothing compiled in memory
+    np.testing.assert_array_equal(search(), first)
+    assert compilation_cache.stats["compiled"] == before["compiled"] + written
+    assert compilation_cache.stats["loaded"] >= before["loaded"] + written
+
+
 def test_entries_are_loaded_only_from_a_directory_no_one_else_can_write(cache_dir):
     """An entry is machine code: one planted in a shared, world-writable folder must not run."""
     program, x = fresh_program(), np.arange(6, dtype=np.float32)
