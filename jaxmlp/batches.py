@@ -84,15 +84,16 @@ def _threefry2x32(key: tuple[np.ndarray, np.ndarray], x1: np.ndarray, x2: np.nda
 
 def host_round_keys(seed: int, epochs: np.ndarray) -> np.ndarray:
     """(len(epochs), SHUFFLE_ROUNDS) uint32: :func:`round_keys` of ``jax.random.key(seed)``
-    for each epoch, computed on the host (NumPy), with no compiled program.
+    for each epoch, as a host array.
 
-    The same numbers as the compiled draw, under either setting of
-    ``jax_threefry_partitionable``: a compiled fit takes its epochs' round keys as an
-    input instead of carrying JAX's Threefry hash in its program (about a fifth of the
-    estimator's fit program to lower and compile).
+    Under JAX's default PRNG (``threefry2x32``) they are computed in NumPy, with no compiled
+    program: the same numbers as the compiled draw, under either setting of
+    ``jax_threefry_partitionable``. So a compiled fit takes its epochs' round keys as an
+    input instead of carrying JAX's Threefry hash (about a fifth of the estimator's fit
+    program to lower and compile). Under another ``jax_default_prng_impl`` JAX draws them.
 
     Args:
-      seed: an int in ``[0, 2**31)``, as ``jax.random.key(seed)`` takes it.
+      seed: an int in ``[0, 2**31)`` (the estimators draw ``randint(2**31 - 1)``).
       epochs: (E,) integers in ``[0, 2**32)``.
 
     >>> import jax, numpy as np
@@ -106,6 +107,9 @@ def host_round_keys(seed: int, epochs: np.ndarray) -> np.ndarray:
         raise ValueError(f"seed must be in [0, 2**31), got {seed}")
     u32 = lambda a: np.asarray(a, np.uint32)  # noqa: E731
     epochs = u32(epochs).reshape(-1, 1)
+    if jax.config.values.get("jax_default_prng_impl", "threefry2x32") != "threefry2x32":
+        drawn = _drawn_round_keys(jax.random.key(int(seed)), epochs[:, 0].astype(np.int32))
+        return np.asarray(drawn)
     key = (u32([[0]]), u32([[int(seed)]]))  # jax.random.key(seed): (seed >> 32, seed & 0xFFFFFFFF)
     epoch_key = _threefry2x32(key, u32(np.zeros_like(epochs)), epochs)  # fold_in(key, epoch)
     count = np.arange(SHUFFLE_ROUNDS, dtype=np.uint32)
@@ -115,6 +119,10 @@ def host_round_keys(seed: int, epochs: np.ndarray) -> np.ndarray:
     half = SHUFFLE_ROUNDS // 2  # the counts split in two halves, the outputs concatenated
     first, second = _threefry2x32(epoch_key, count[:half], count[half:])
     return np.concatenate([first, second], axis=1)
+
+
+# one epoch at a time (lax.map, not vmap: "rbg" draws other bits under vmap)
+_drawn_round_keys = jax.jit(lambda key, epochs: jax.lax.map(lambda e: round_keys(key, e), epochs))
 
 
 def feistel_positions(

@@ -80,14 +80,18 @@ def test_batch_at_is_the_same_under_jit_and_scan():
     np.testing.assert_array_equal(scanned, np.stack(jitted))
 
 
-@pytest.mark.parametrize("partitionable", [True, False])
-def test_host_round_keys_are_the_compiled_draw(partitionable):
-    """The estimator's fit takes its shuffles' round keys from the host: JAX's numbers."""
+@pytest.mark.parametrize(
+    ("impl", "partitionable"), [("threefry2x32", True), ("threefry2x32", False), ("rbg", True)]
+)
+def test_host_round_keys_are_the_compiled_draw(impl, partitionable):
+    """The estimator's fit takes its shuffles' round keys from the host: JAX's numbers, under
+    JAX's PRNG settings (NumPy's Threefry for the default implementation)."""
     seeds, epochs = [0, 1, 12345, 2**31 - 1], np.array([0, 1, 7, 300, 2**32 - 1], np.uint32)
-    draw = jax.jit(jax.vmap(batches.round_keys, in_axes=(None, 0)))
-    with jax.threefry_partitionable(partitionable):
+    draw = jax.jit(batches.round_keys)  # one epoch a call, as the fit's loop drew them
+    with jax.default_prng_impl(impl), jax.threefry_partitionable(partitionable):
         for seed in seeds:
-            expected = np.asarray(draw(jax.random.key(seed), jnp.asarray(epochs)))
+            key = jax.random.key(seed)
+            expected = np.stack([np.asarray(draw(key, jnp.uint32(e))) for e in epochs])
             host = batches.host_round_keys(seed, epochs)
             assert host.dtype == np.uint32 and host.shape == (5, batches.SHUFFLE_ROUNDS)
             np.testing.assert_array_equal(host, expected)

@@ -334,7 +334,7 @@ class BaseMLP(BaseEstimator):
     @staticmethod
     def _run_chunks(state, hyper, data, seed, max_epochs, chunk, n_rows, static):
         """``run_epochs`` in chunks of ``chunk`` epochs, each continuing the last exactly
-        (the state, and the shuffle's epoch through ``first_epoch``): ``(state, record,
+        (the state, and the shuffle's round keys from the chunk's first epoch): ``(state, record,
         interrupted)`` with the record of every finished epoch. Ctrl-C ends the loop with
         the state after the last finished chunk (None: none finished, then it propagates)."""
         done_state, records, done = state, [], 0

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import io
 import time
 import warnings
@@ -228,12 +227,6 @@ def _unpad(tree, sizes, treedef):
     return jax.tree.map(cut, tree, is_leaf=is_params)
 
 
-@functools.lru_cache(maxsize=64)
-def _shuffle_keys(seed: int, record_length: int) -> np.ndarray:
-    """A fit's shuffle round keys by epoch (the candidates of a grid share a seed)."""
-    return host_round_keys(seed, np.arange(record_length))
-
-
 def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
     """Trains a group's fits in one program (chunks of one size); returns their states."""
 
@@ -274,6 +267,7 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
     template: Any = mlp.Dense(W=cast(Any, np.zeros((1, 1))), b=cast(Any, np.zeros(1)))
     treedef = jax.tree.structure(tuple(template for _ in range(depth)))
     results: list = []
+    shuffle_keys: dict[int, np.ndarray] = {}  # seed -> its round keys by epoch
     for c in range(n_chunks):
         members = group[c * chunk : (c + 1) * chunk]
         padded = members + [members[0]] * (chunk - len(members))
@@ -306,7 +300,9 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
             models.val_rows[m, :v] = global_rows[p.val]
             models.val_weights[m, :v] = p.val_weights
             models.widths[m] = p.sizes
-            models.keys[m] = _shuffle_keys(p.seed, record_length)
+            if p.seed not in shuffle_keys:  # the candidates of a grid share a seed
+                shuffle_keys[p.seed] = host_round_keys(p.seed, np.arange(record_length))
+            models.keys[m] = shuffle_keys[p.seed]
             models.max_epochs[m] = p.max_iter if m < len(members) else 0
             models.activation[m] = names.index(_params.ACTIVATIONS[p.job.estimator.activation])
             flat.append(_pad_params(p.params, widths))
