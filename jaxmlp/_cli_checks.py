@@ -136,9 +136,13 @@ def load_dataset(name: str, n: int, seed: int):
     return as_usage_error("--n", getattr(datasets, name), jax.random.key(seed), n)
 
 
-def make_optimizer(name: str, lr: float):
+def check_lr(lr: float) -> None:
     if not lr > 0 or not math.isfinite(lr):
         raise UsageError(f"--lr must be a positive finite number, got {lr}")
+
+
+def make_optimizer(name: str, lr: float):
+    check_lr(lr)
     from jaxmlp import optimizers
 
     return optimizers.by_name(name)(lr)

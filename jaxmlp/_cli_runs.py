@@ -22,6 +22,7 @@ from jaxmlp._cli_checks import (
     UsageError,
     as_usage_error,
     check_file_to_write,
+    check_lr,
     check_out_dir,
     load_dataset,
     make_optimizer,
@@ -77,7 +78,7 @@ def _train_setup(args: argparse.Namespace) -> TrainSetup:
     from jaxmlp import datasets, optimizers, validation
 
     check_out_dir(pathlib.Path(args.out), TRAIN_FILES)
-    make_optimizer(args.optimizer, args.lr)  # checks --lr
+    check_lr(args.lr)
     # the factory, with the rate given to train as optimizer state, as the playground and
     # its Python snippet do: the same compiled program, so the same params to the bit
     optimizer = optimizers.by_name(args.optimizer)

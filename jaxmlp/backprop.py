@@ -231,8 +231,6 @@ def manual_grads(
     act = _activations.get(activation)
     sizes = validation.check_data(params, X, y, output=output)
     output = validation.check_output(output, sizes[-1])
-    if output is None:
-        return _manual_grads(params, X, y, act)
     return _manual_grads(params, X, y, act, output)
 
 

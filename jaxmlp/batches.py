@@ -20,6 +20,7 @@ of the examples works: :func:`batch_at` takes them from ``axis`` of ``X`` (0 for
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 import jax
@@ -108,7 +109,7 @@ def host_round_keys(seed: int, epochs: np.ndarray) -> np.ndarray:
     u32 = lambda a: np.asarray(a, np.uint32)  # noqa: E731
     epochs = u32(epochs).reshape(-1, 1)
     if jax.config.values.get("jax_default_prng_impl", "threefry2x32") != "threefry2x32":
-        drawn = _drawn_round_keys(jax.random.key(int(seed)), epochs[:, 0].astype(np.int32))
+        drawn = _drawn_round_keys()(jax.random.key(int(seed)), epochs[:, 0].astype(np.int32))
         return np.asarray(drawn)
     key = (u32([[0]]), u32([[int(seed)]]))  # jax.random.key(seed): (seed >> 32, seed & 0xFFFFFFFF)
     epoch_key = _threefry2x32(key, u32(np.zeros_like(epochs)), epochs)  # fold_in(key, epoch)
@@ -121,8 +122,11 @@ def host_round_keys(seed: int, epochs: np.ndarray) -> np.ndarray:
     return np.concatenate([first, second], axis=1)
 
 
-# one epoch at a time (lax.map, not vmap: "rbg" draws other bits under vmap)
-_drawn_round_keys = jax.jit(lambda key, epochs: jax.lax.map(lambda e: round_keys(key, e), epochs))
+@functools.cache
+def _drawn_round_keys():
+    """The compiled draw of a non-default PRNG, made on first need: one epoch at a time
+    (``lax.map``, not ``vmap``: "rbg" draws other bits under vmap)."""
+    return jax.jit(lambda key, epochs: jax.lax.map(lambda e: round_keys(key, e), epochs))
 
 
 def feistel_positions(

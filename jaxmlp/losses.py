@@ -151,8 +151,6 @@ def loss(
     act = _activations.get(activation)
     sizes = validation.check_data(params, X, y, output=output)
     output = validation.check_output(output, sizes[-1])
-    if output is None:
-        return _loss(params, X, y, act)
     return _loss(params, X, y, act, output)
 
 

@@ -290,9 +290,12 @@ def check_inputs(X, n_features: int, *, name: str = "X", batched: bool = True, d
         )
     if batched and X.shape[0] == 0:
         raise ValueError(f"{name} must have at least one row, got shape {tuple(X.shape)}")
-    if not _is_concrete(X):
-        return
-    values = np.asarray(X)
+    if _is_concrete(X):
+        _check_finite(np.asarray(X), name, dtype)
+
+
+def _check_finite(values: np.ndarray, name: str, dtype) -> None:
+    """``values`` finite, and finite in ``dtype`` (the dtype they are computed in) if given."""
     if not bool(np.isfinite(values).all()):
         raise ValueError(f"{name} must be finite, got NaN or inf values")
     if dtype is not None and np.dtype(dtype) != values.dtype:
@@ -379,13 +382,8 @@ def check_targets(y, n: int, n_outputs: int, *, name: str = "y", dtype=None) -> 
             f"{name} must have shape {expected} to match X and the {n_outputs} output(s), "
             f"got {tuple(y.shape)}"
         )
-    if not _is_concrete(y):
-        return
-    values = np.asarray(y)
-    with np.errstate(over="ignore", invalid="ignore"):
-        cast = values if dtype is None else values.astype(dtype)
-    if not (np.isfinite(values).all() and np.isfinite(cast).all()):
-        raise ValueError(f"{name} must be finite (in the parameters' dtype), got NaN or inf values")
+    if _is_concrete(y):
+        _check_finite(np.asarray(y), name, dtype)
 
 
 def check_data(params, X, y, *, output: str | None = None) -> tuple[int, ...]:

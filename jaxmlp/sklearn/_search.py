@@ -46,7 +46,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, indexable
 
-from jaxmlp import compile_options, mlp, validation
+from jaxmlp import mlp, validation
 from jaxmlp._sweep.parts import to_host
 from jaxmlp.batches import SHUFFLE_ROUNDS, feistel_half, host_round_keys
 from jaxmlp.sklearn import _params, _prefit
@@ -259,10 +259,7 @@ def _run_group(group: list[_Prepared], X_all, verbose: int, label: str) -> list:
     n_chunks = -(-len(group) // chunk)
     options = dict(static=static, half=half, n_batches=n_batches, activations=names)
     if n_dev > 1:
-        chosen = tuple(sorted(compile_options.chosen("fit").items()))
-        program, split, replicated = search_programs.sharded_program(
-            devices, **options, options=chosen
-        )
+        program, split, replicated = search_programs.sharded_program(devices, **options)
         X, Y = (_placed(a, replicated) for a in X_all)
     template: Any = mlp.Dense(W=cast(Any, np.zeros((1, 1))), b=cast(Any, np.zeros(1)))
     treedef = jax.tree.structure(tuple(template for _ in range(depth)))

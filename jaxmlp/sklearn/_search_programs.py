@@ -232,14 +232,13 @@ def run_models(state: State, hyper: Hyper, models: Models, X, Y, *, static: Stat
 
 @functools.lru_cache(maxsize=16)
 def sharded_program(devices: tuple, *, static: Static, half: int, n_batches: int,
-                    activations: tuple[str, ...], options: tuple = ()):  # fmt: skip
+                    activations: tuple[str, ...]):  # fmt: skip
     """:func:`run_models` with the model axis split over ``devices`` (``shard_map``).
 
     Each device runs its own models' loop over epochs, with no exchange between
     devices until the results are gathered; ``X``/``Y`` are replicated. Under
     ``jax.distributed``, ``devices`` are every process's (``jax.devices()``) and each
     process passes the same host inputs. M must be a multiple of ``len(devices)``.
-    ``options``: the XLA compile options, as sorted ``(name, value)`` pairs.
 
     Returns:
       ``(program, split, replicated)``: the jitted ``program(state, hyper, models, X,
@@ -259,4 +258,4 @@ def sharded_program(devices: tuple, *, static: Static, half: int, n_batches: int
     )
     split = NamedSharding(mesh, by_model)
     replicated = NamedSharding(mesh, PartitionSpec())
-    return jax.jit(mapped, compiler_options=dict(options) or None), split, replicated
+    return jit_program("fit")(mapped), split, replicated
