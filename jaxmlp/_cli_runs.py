@@ -364,8 +364,6 @@ def _checkpoint_mismatch(e) -> UsageError:
         return "none" if value is None else str(value)
 
     differences: dict[str, tuple] = dict(e.differences)
-    if "batch_size" in differences:  # the data's digest covers the shuffle key of batches
-        differences.pop("data", None)
     said: dict[str, str] = {}
     for field, (saved, wanted) in differences.items():
         flag = _CHECKPOINT_FLAGS.get(field) or field

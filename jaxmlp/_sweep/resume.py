@@ -88,7 +88,8 @@ DERIVED = frozenset(
 
 def _differences(a: dict, b: dict) -> dict[str, tuple]:
     """The (innermost, the plan's unprefixed) fields whose values differ in a and b, each
-    with its two values; the DERIVED ones only when no other field differs."""
+    with its two values; the DERIVED ones only when no other field differs, and not the data
+    when the batch size differs (the data's digest covers the key of the batches' shuffle)."""
     out = {}
     for name in sorted(set(a) | set(b)):
         x, y = a.get(name), b.get(name)
@@ -96,6 +97,8 @@ def _differences(a: dict, b: dict) -> dict[str, tuple]:
             out.update(_differences(x, y))
         elif x != y:
             out[name] = (x, y)
+    if "batch_size" in out:
+        out.pop("data", None)
     primary = {k: v for k, v in out.items() if k not in DERIVED}
     return primary or out
 
