@@ -209,13 +209,9 @@ class Playground:
             "settings": self.settings.public(),
             "notes": list(self.notes),
             "X_train": views.rounded(p.X_train),
-            "y_train": views.rounded(p.y_train)
-            if self.settings.mode == "regression"
-            else np.asarray(p.y_train).tolist(),
+            "y_train": views.labels(p.y_train),
             "X_test": views.rounded(p.X_test),
-            "y_test": views.rounded(p.y_test)
-            if self.settings.mode == "regression"
-            else np.asarray(p.y_test).tolist(),
+            "y_test": views.labels(p.y_test),
             "limits": [list(lim) for lim in self.canvas.limits],
             "grid": [views.rounded(self.canvas.xs), views.rounded(self.canvas.ys)],
         }

@@ -389,7 +389,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
     if not (s.l2 or s.l1) and s.optimizer != "momentum":
         optimizer = f"optimizer = optax.{s.optimizer}  # takes the learning rate\n"
     else:
-        inner = inner_rule(s)
+        inner = rule = inner_rule(s)
         penalties = []
         if s.l2:  # the same order as trajectory.optimizer_factory: L2, L1, the optimizer
             penalties.append(f"optax.add_decayed_weights({_fmt(s.l2)}, mask=weights),  # + l2 * W")
@@ -401,7 +401,7 @@ def python_snippet(settings: Settings, steps: int) -> str:
             )
         if penalties:
             inner = "optax.chain(\n" + "".join(f"        {p}\n" for p in penalties)
-            inner += f"        {inner_rule(s)},\n    )"
+            inner += f"        {rule},\n    )"
         mask = (
             "\n\ndef weights(params):  # L1 and L2 act on the weights, not the biases\n"
             "    return tuple(jaxmlp.Dense(W=True, b=False) for _ in params)\n"

@@ -67,6 +67,16 @@ def rounded(a, digits: int = 4) -> list:
     return np.round(np.asarray(a, dtype=np.float64), digits).tolist()
 
 
+def labels(y, digits: int = 4) -> list:
+    """Class labels as ints, regression targets (floats) rounded to ``digits`` (for JSON).
+
+    >>> labels(np.array([0, 1])), labels(np.array([0.123456], np.float32))
+    ([0, 1], [0.1235])
+    """
+    y = np.asarray(y)
+    return rounded(y, digits) if np.issubdtype(y.dtype, np.floating) else y.tolist()
+
+
 def encode_map(z) -> dict:
     """A map (r, r) as ``{"lo", "hi", "shape", "bytes"}``: base64 of uint8 levels 0..255
     spanning [lo, hi] (a 48 x 48 map is 3 kB instead of 15 kB of JSON numbers).
@@ -110,8 +120,7 @@ def _hidden_space(H: np.ndarray, y: np.ndarray, output: mlp.Dense, act) -> dict 
         return None
     lo, hi = (np.asarray(v, dtype=np.float64) for v in hidden_box(H[None], act))
     w, b = np.asarray(output.W[0], np.float64), float(output.b[0])
-    labels = rounded(y, 3) if np.issubdtype(y.dtype, np.floating) else y.tolist()  # targets
-    space: dict[str, Any] = {"dims": m, "points": rounded(H), "labels": labels}
+    space: dict[str, Any] = {"dims": m, "points": rounded(H), "labels": labels(y, 3)}
     space["box"] = [rounded(lo), rounded(hi)]
     if not np.any(w):
         space["boundary"] = []
@@ -247,12 +256,8 @@ def gradients(
     (['output', 'hidden'], True)
     """
     act = _activations.get(activation)
-    if output is None:
-        manual = jaxmlp.manual_grads(params, X, y, act)
-        value, auto = _autodiff(params, X, y, activation=act)
-    else:
-        manual = jaxmlp.manual_grads(params, X, y, act, output=output)
-        value, auto = _autodiff(params, X, y, activation=act, output=output)
+    manual = jaxmlp.manual_grads(params, X, y, act, output=output)
+    value, auto = _autodiff(params, X, y, activation=act, output=output)
     layers = []
     for l in reversed(range(len(params))):
         m, a = jax.device_get((manual[l], auto[l]))
