@@ -185,43 +185,64 @@ def validation_score(params, X, Y, sample_weight, *, activation, output):
     return jnp.where(jnp.all(jnp.isfinite(pred)), jnp.mean(r2), jnp.nan)
 
 
+def batch_updates(state: State, hyper, X, Y, weights, keys, n, n_batches, static: Static, *,
+                  activation, rows=None, mask=None, steps=None, half=None):  # fmt: skip
+    """No input checks. An epoch's update of batch ``b``, as ``update(params, opt_state, b)
+    -> (params, opt_state, batch loss * its real rows)``: the fit's and the search's step.
+
+    The epoch's rows (``rows[order]`` of ``X``, or ``order`` itself) are gathered once, in
+    batch order, and each step reads its batch as a slice. XLA:CPU splits an operation over
+    threads when its cost model finds it large: a gather from all of ``X`` past 512 KiB,
+    element-wise work on a few thousand values. A thread hand-off at every step (a batch
+    gathered from ``X``) cost 30% of a digits fit, so the order is computed a batch at a time
+    (:func:`jaxmlp.batches.epoch_order`: small operations, never split; ``steps`` batches of
+    it) and the one split operation is the epoch's gather. ``mask``: 1 where a gradient is
+    kept (the search's padded units), or None.
+    """
+    size = static.batch_size
+    tx = optimizer(static, hyper, state.learning_rate)
+    # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
+    order, valid = epoch_order(
+        keys, n, size, n_batches, shuffle=static.shuffle, steps=steps, half=half
+    )
+    index = order if rows is None else rows[order]
+    X_epoch, Y_epoch = X[index], Y[index]
+    w_epoch = jnp.where(valid, weights[order], 0)
+
+    def update(params, opt_state, b):
+        start = b * size
+        Xb, Yb, w = (
+            jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X_epoch, Y_epoch, w_epoch)
+        )
+        data, penalty, grads = regularized_loss_and_grads(
+            params, Xb, Yb, w, hyper.alpha, activation=activation, output=static.output
+        )
+        if mask is not None:
+            grads = jax.tree.map(lambda g, m: jnp.where(m, g, 0), grads, mask)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        batch_loss = data * hyper.loss_scale + penalty
+        counted = jnp.clip(n - start, 0, size).astype(X.dtype)
+        return optax.apply_updates(params, updates), opt_state, batch_loss * counted
+
+    return update
+
+
 def _epoch(state: State, hyper, X, Y, sample_weight, keys, n_rows, static: Static):
     """One pass over the ``n_rows`` real rows in shuffled mini-batches; (state, mean loss).
 
     ``X`` may hold more rows (weight-0 padding to a bucket, so that data sizes of one
     bucket share a program): the batches past ``n_rows`` are never run, the shuffle is a
     permutation of ``0..n_rows-1``, so the result is the unpadded epoch's.
-
-    The epoch's rows are gathered once, in batch order (``X[order]``), and each step
-    reads its batch as a slice. XLA:CPU splits an operation over threads when its cost
-    model finds it large: a gather from all of ``X`` past 512 KiB, element-wise work on
-    a few thousand values. A thread hand-off at every step (a batch gathered from
-    ``X``) cost 30% of a digits fit, so the order is computed a batch at a time (small
-    operations, never split) and the one split operation is the epoch's gather.
     """
-    size = static.batch_size
-    tx = optimizer(static, hyper, state.learning_rate)
-    n_steps = (n_rows + size - 1) // size  # the real rows' batches (a traced count)
-    n_batches = -(-X.shape[0] // size)  # static: enough for every row of the bucket
-
-    # one batch holding every row (padded to it) is never shuffled (Static.shuffle)
-    order, valid = epoch_order(keys, n_rows, size, n_batches, shuffle=static.shuffle, steps=n_steps)
-    X_epoch, Y_epoch = X[order], Y[order]
-    w_epoch = jnp.where(valid, sample_weight[order], 0)
+    n_steps = (n_rows + static.batch_size - 1) // static.batch_size  # the real rows' batches
+    n_batches = -(-X.shape[0] // static.batch_size)  # static: enough for every row
+    update = batch_updates(state, hyper, X, Y, sample_weight, keys, n_rows, n_batches, static,
+                           activation=static.activation, steps=n_steps)  # fmt: skip
 
     def step(b, carry):
         params, opt_state, accumulated = carry
-        start = b * size
-        batch = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X_epoch, Y_epoch, w_epoch))
-        Xb, Yb, w = batch
-        data, penalty, grads = regularized_loss_and_grads(
-            params, Xb, Yb, w, hyper.alpha, activation=static.activation, output=static.output
-        )
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        batch_loss = data * hyper.loss_scale + penalty
-        rows = jnp.clip(n_rows - start, 0, size).astype(X.dtype)
-        return params, opt_state, accumulated + batch_loss * rows
+        params, opt_state, counted = update(params, opt_state, b)
+        return params, opt_state, accumulated + counted
 
     # the real rows' batches only: a loop of a traced length (the padding's are never run)
     carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))

@@ -37,21 +37,18 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmlp import activations as activation_registry
 from jaxmlp import mlp
-from jaxmlp.batches import epoch_order
 from jaxmlp.compile_options import jit as jit_program
 from jaxmlp.sklearn._fit import (
     Hyper,
     Record,
     State,
     Static,
+    batch_updates,
     epochs_until_stopped,
-    optimizer,
-    regularized_loss_and_grads,
     validation_score,
 )
 
@@ -123,35 +120,14 @@ def _mask(params: mlp.Params, widths: Array) -> mlp.Params:
 
 def _epoch(state: State, hyper: Hyper, X, Y, model: Models, mask, keys, activation, *,
            static: Static, half: int, n_batches: int):  # fmt: skip
-    """One pass over the model's rows in its shuffled mini-batches; (state, mean loss).
-
-    As in :func:`jaxmlp.sklearn._fit.run_epochs`, the epoch's rows are gathered once in
-    batch order and each step reads a slice: a per-step gather from all of ``X`` is
-    split over threads by XLA:CPU once ``X`` passes 512 KiB, at every step.
-    """
+    """One pass over the model's rows in its shuffled mini-batches; (state, mean loss):
+    :func:`jaxmlp.sklearn._fit.batch_updates` over its own rows, its padded units masked."""
     n = model.n_rows
     size = static.batch_size
-    tx = optimizer(static, hyper, state.learning_rate)
-
-    # mini-batches only: one batch of every row is not shuffled (Static.shuffle)
-    order, valid = epoch_order(keys, n, size, n_batches, shuffle=static.shuffle, half=half)
-    rows = model.rows[order]
-    X_epoch, Y_epoch = X[rows], Y[rows]
-    w_epoch = jnp.where(valid, model.weights[order], 0)
-
-    def update(params, opt_state, b):
-        start = b * size
-        Xb, Yb, w = (
-            jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X_epoch, Y_epoch, w_epoch)
-        )
-        data, penalty, grads = regularized_loss_and_grads(
-            params, Xb, Yb, w, hyper.alpha, activation=activation, output=static.output
-        )
-        grads = jax.tree.map(lambda g, m: jnp.where(m, g, 0), grads, mask)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        batch_loss = data * hyper.loss_scale + penalty
-        counted = jnp.clip(n - start, 0, size).astype(X.dtype)
-        return optax.apply_updates(params, updates), opt_state, batch_loss * counted
+    update = batch_updates(
+        state, hyper, X, Y, model.weights, keys, n, n_batches, static,
+        activation=activation, rows=model.rows, mask=mask, half=half,
+    )  # fmt: skip
 
     def step(carry, b):
         params, opt_state, accumulated = carry
