@@ -112,7 +112,7 @@ def _chunk_steps(args: argparse.Namespace, setup: TrainSetup) -> int:
     from jaxmlp import validation
 
     per_step = validation.step_flops(setup.sizes, rows=args.batch_size or setup.X_train.shape[0])
-    return max(1, min(args.steps, MAX_CHUNK_STEPS, int(validation.CHUNK_FLOPS // per_step)))
+    return validation.chunk_length(min(args.steps, MAX_CHUNK_STEPS), per_step)
 
 
 class _Progress(NamedTuple):

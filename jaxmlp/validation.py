@@ -147,6 +147,17 @@ def step_flops(sizes: Sequence[int], *, rows: int, models: int = 1) -> int:
     return 6 * rows * models * count_params(sizes)
 
 
+def chunk_length(limit: int, flops_per_unit: float, chunk_flops: float | None = None) -> int:
+    """Units (steps, epochs) of one compiled call of a long loop: about ``chunk_flops``
+    (default :data:`CHUNK_FLOPS`) of work, at least 1 and at most ``limit``.
+
+    >>> chunk_length(1000, step_flops((2, 3, 1), rows=200)), chunk_length(1000, 1e8)
+    (1000, 20)
+    """
+    work = CHUNK_FLOPS if chunk_flops is None else chunk_flops
+    return max(1, min(limit, int(work // max(flops_per_unit, 1.0))))
+
+
 def check_training_memory(
     sizes: Sequence[int], *, rows: int, models: int = 1, itemsize: int = 4, what: str
 ) -> None:

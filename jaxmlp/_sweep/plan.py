@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 from jaxmlp import activations as _activations
-from jaxmlp import guard
+from jaxmlp import guard, validation
 from jaxmlp.optimizers import StaticOptimizer
 
 Array = jax.Array
@@ -267,7 +267,7 @@ def work_chunk(steps: int, flops_per_step: float, chunk_flops: float) -> int:
     >>> work_chunk(1000, 1e6, 2e9), work_chunk(1000, 1e7, 2e9), work_chunk(997, 1e7, 2e9)
     (1000, 200, 200)
     """
-    limit = max(1, min(steps, int(chunk_flops // max(flops_per_step, 1.0))))
+    limit = validation.chunk_length(steps, flops_per_step, chunk_flops)
     if limit == steps:
         return steps
     divisors = {

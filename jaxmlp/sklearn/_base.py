@@ -329,7 +329,7 @@ class BaseMLP(BaseEstimator):
         sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
         # from the padded rows: the fits that share a row bucket share the chunk's program
         per_epoch = validation.step_flops(sizes, rows=padded_rows)
-        return max(1, min(self.max_iter, int(validation.CHUNK_FLOPS // per_epoch)))
+        return validation.chunk_length(self.max_iter, per_epoch)
 
     @staticmethod
     def _run_chunks(state, hyper, data, seed, max_epochs, chunk, n_rows, static):
