@@ -192,7 +192,7 @@ def spirals(
     validation.check_key(key)
     _check_n(n)
     _check_noise(noise)
-    _check_number(turns, "turns")
+    validation.check_number(turns, "turns")
     if not 0 < turns <= MAX_TURNS:
         raise ValueError(f"turns must be > 0 and at most MAX_TURNS = {MAX_TURNS:g}, got {turns!r}")
     return _spirals(key, int(n), _floats(turns), _floats(noise))
@@ -277,7 +277,7 @@ def train_test_split(
     if n < 2:
         raise ValueError(f"X must have at least 2 rows to split, got {n}")
     validation.check_key(key)
-    _check_number(test_fraction, "test_fraction")
+    validation.check_number(test_fraction, "test_fraction")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     n_test = min(max(round(n * test_fraction), 1), n - 1)
@@ -305,16 +305,8 @@ def _check_n(n) -> None:
     validation.check_memory(64 * int(n), f"n = {n} examples")
 
 
-def _check_number(value, name: str) -> None:
-    """A real number: Python or NumPy int/float, not bool."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
-
-
 def _check_noise(noise, name: str = "noise") -> None:
-    _check_number(noise, name)
+    validation.check_number(noise, name)
     if not noise >= 0 or not noise <= MAX_COORDINATE:
         raise ValueError(
             f"{name} must be a finite number >= 0 (<= {MAX_COORDINATE:g}), got {noise}"

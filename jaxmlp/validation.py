@@ -189,6 +189,21 @@ def check_sweep_models(
     check_memory(total, f"a sweep of {models * len(widths)} models on {rows} rows at a time")
 
 
+def check_number(value, name: str) -> None:
+    """A TypeError unless ``value`` is a real number: a Python or NumPy int or float, not a
+    bool.
+
+    >>> check_number(0.5, "noise")
+    >>> check_number("1", "noise")
+    Traceback (most recent call last):
+    TypeError: noise must be a number, got str ('1')
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+
+
 def check_not_traced(function: str, **values) -> None:
     """A TypeError when any of ``values`` is a tracer: ``function`` runs compiled loops of
     its own and reads results on the host, so it cannot run inside ``jit`` or ``vmap``.

@@ -71,10 +71,7 @@ def _checked(key, n, noise) -> tuple[int, jax.Array]:
     validation.check_key(key)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_POINTS:
         raise ValueError(f"n must be an int in [2, {MAX_POINTS}], got {n!r}")
-    if isinstance(noise, (bool, np.bool_)) or not isinstance(
-        noise, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(f"noise must be a number, got {type(noise).__name__} ({noise!r})")
+    validation.check_number(noise, "noise")
     if not 0 <= noise <= MAX_NOISE:
         raise ValueError(f"noise must be in [0, {MAX_NOISE:g}], got {noise!r}")
     return int(n), jnp.asarray(noise, F32)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from jaxmlp import activations as _activations
-from jaxmlp import datasets, optimizers
+from jaxmlp import datasets, optimizers, validation
 from jaxmlp.playground.features import PLANE, check_features
 
 GENERATED = ("blobs", "circles", "moons", "xor", "spirals")  # classification: jaxmlp.datasets
@@ -162,8 +162,7 @@ def _required(raw: Mapping[str, Any], name: str, default):
 
 def _number(raw: Mapping[str, Any], name: str, default, lo: float, hi: float) -> float:
     value = _required(raw, name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    validation.check_number(value, name)
     if not (lo <= value <= hi) or not math.isfinite(value):
         raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}")
     return float(value)
