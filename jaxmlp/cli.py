@@ -106,8 +106,8 @@ def info() -> dict:
         "jaxmlp": jaxmlp.__version__,
         "python": platform.python_version(),
     }
-    for package in ("jax", "jaxlib", "optax", "chex", "numpy", "matplotlib", "tqdm",
-                    "scikit-learn"):  # fmt: skip
+    for package in ("jax", "jaxlib", "ml_dtypes", "optax", "chex", "numpy", "matplotlib",
+                    "tqdm", "scikit-learn"):  # fmt: skip
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -419,6 +419,7 @@ def test_info_json(capsys):
     info = json.loads(out)
     assert info["versions"]["jaxmlp"] == jaxmlp.__version__
     assert info["versions"]["jax"] == jax.__version__
+    assert info["versions"]["ml_dtypes"]  # jax's dependency, whose version pyproject.toml bounds
     assert info["backend"] == "cpu" and info["devices"]
     assert "circles" in info["datasets"]
     status, out, _ = run(capsys, "info", "--no-cache")
