@@ -24,10 +24,8 @@ def numpy_loop(params, X, y, *, learning_rate: float, steps: int) -> np.ndarray:
       (steps,) the loss before each update, as ``jaxmlp.train`` reports it.
     """
     (W1, b1), (W2, b2) = [(np.array(W), np.array(b)) for W, b in params]
-    X = np.asarray(X, np.float32)
-    y = np.asarray(y, np.float32)
-    n = X.shape[0]
-    losses = np.empty(steps, np.float32)
+    X, y = np.asarray(X, np.float32), np.asarray(y, np.float32)
+    n, losses = X.shape[0], np.empty(steps, np.float32)
     for i in range(steps):
         h = 1.0 / (1.0 + np.exp(-(X @ W1.T + b1)))  # hidden layer
         s2 = (h @ W2.T + b2)[:, 0]
@@ -37,10 +35,8 @@ def numpy_loop(params, X, y, *, learning_rate: float, steps: int) -> np.ndarray:
         dW2, db2 = delta2.T @ h / n, delta2.mean(axis=0)  # (P2)
         delta1 = (delta2 @ W2) * (1.0 - h) * h  # (P3)
         dW1, db1 = delta1.T @ X / n, delta1.mean(axis=0)  # (P4)
-        W1 -= learning_rate * dW1
-        b1 -= learning_rate * db1
-        W2 -= learning_rate * dW2
-        b2 -= learning_rate * db2
+        for param, grad in zip((W1, b1, W2, b2), (dW1, db1, dW2, db2), strict=True):
+            param -= learning_rate * grad  # in place
     return losses
 
 
@@ -145,9 +141,8 @@ def matmul_only(sizes: tuple[int, ...], batch: int, steps: int):
     import jax
 
     keys = jax.random.split(jax.random.key(0), 2 * len(sizes))
-    Ws = [
-        jax.random.normal(k, (o, i)) * 0.01 for k, i, o in zip(keys, sizes, sizes[1:], strict=False)
-    ]
+    shapes = zip(keys, sizes, sizes[1:], strict=False)
+    Ws = [jax.random.normal(k, (o, i)) * 0.01 for k, i, o in shapes]
     H = jax.random.normal(keys[-1], (batch, sizes[0]))
 
     @jax.jit

@@ -56,13 +56,9 @@ def machine() -> dict:
     import jax
 
     cpu = platform.processor() or "unknown"
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        lines = pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), cpu)
     packages = ("jax", "jaxlib", "numpy", "optax", "scikit-learn", "torch", "plotly", "playwright")
     return {
         "date_utc": datetime.datetime.now(datetime.UTC).date().isoformat(),
@@ -79,16 +75,10 @@ def machine() -> dict:
 
 def describe(m: dict) -> str:
     """One line about a machine record (older records name fewer fields)."""
-    versions = m.get("versions", {})
-    parts = [
-        m.get("date_utc") or m.get("date"),
-        m.get("cpu"),
-        f"{m['cpu_count']} CPUs" if m.get("cpu_count") else m.get("machine"),
-        m.get("jax_backend") or m.get("backend"),
-        f"jax {versions.get('jax') or m.get('jax')}"
-        if versions.get("jax") or m.get("jax")
-        else None,
-    ]
+    jax = m.get("versions", {}).get("jax") or m.get("jax")
+    parts = [m.get("date_utc") or m.get("date"), m.get("cpu"),
+             f"{m['cpu_count']} CPUs" if m.get("cpu_count") else m.get("machine"),
+             m.get("jax_backend") or m.get("backend"), jax and f"jax {jax}"]  # fmt: skip
     load = m.get("load_average_at_start") or m.get("load_average")
     if load:
         parts.append("load " + " / ".join(f"{x:.2f}" for x in load))
@@ -98,39 +88,27 @@ def describe(m: dict) -> str:
 # --------------------------------------------------------------------------- timers
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """One call's wall time in seconds (its JAX results waited for) and its result."""
-    import jax
-
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    return time.perf_counter() - start, out
-
-
-def interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int, warm: int = 0
-) -> dict[str, dict]:
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warm: int = 0) -> dict:
     """First-call times, then ``repeats`` rounds that call every fn in turn (fair under load).
 
     In each round every fn is first called ``warm`` times untimed, then once timed:
     a steady-state time of back-to-back calls rather than of a call right after
     another library's.
     """
-    out = {}
-    for name, fn in fns.items():
+
+    def seconds(fn: Callable[[], object]) -> float:
         start = time.perf_counter()
         fn()
-        out[name] = {"first_call_s": time.perf_counter() - start, "times_s": []}
+        return time.perf_counter() - start
+
+    out: dict[str, dict] = {name: {"first_call_s": seconds(fn), "times_s": []}
+                            for name, fn in fns.items()}  # fmt: skip
     for _ in range(repeats):
         for name, fn in fns.items():
             for _ in range(warm):
                 fn()
-            start = time.perf_counter()
-            fn()
-            out[name]["times_s"].append(time.perf_counter() - start)
-    for row in out.values():
-        row["median_s"] = statistics.median(row["times_s"])
-    return out
+            out[name]["times_s"].append(seconds(fn))
+    return {k: row | {"median_s": statistics.median(row["times_s"])} for k, row in out.items()}
 
 
 def repeated(fn: Callable[..., Any], *args: Any, repeats: int) -> dict:
@@ -161,6 +139,13 @@ def sections(parts: dict[str, Callable[[], dict]], *, catch=False, echo=False) -
         if echo:
             print(json.dumps(out[name], default=str)[:3000], flush=True)
     return out
+
+
+def medians(results: Sequence[dict]) -> dict[str, float]:
+    """The median over ``results`` of each number that all of them hold (none: ``{}``)."""
+    first = results[0] if results else {}
+    keys = [k for k, v in first.items() if type(v) in (int, float) and all(k in r for r in results)]
+    return {k: statistics.median(r[k] for r in results) for k in keys}
 
 
 def names(text: str) -> tuple[str, ...]:
@@ -220,15 +205,10 @@ def jax_events():
         jax.monitoring.unregister_event_duration_listener(listen)
 
 
-def interleaved_processes(
-    commands: dict[str, Sequence[str]],
-    rounds: int,
-    *,
-    env: dict | None = None,
-    envs: dict | None = None,
-    empty_cache: bool = False,
-    warm: Sequence[str] = (),
-) -> dict[str, list[dict]]:
+def interleaved_processes(commands: dict[str, Sequence[str]], rounds: int, *,
+                          env: dict | None = None, envs: dict | None = None,
+                          empty_cache: bool = False, no_cache: bool = False,
+                          warm: Sequence[str] = ()) -> dict[str, list[dict]]:  # fmt: skip
     """Runs every command in a fresh process, in turn, for ``rounds`` rounds (odd rounds in
     the reverse order), so that the load of a shared machine falls on every command alike.
 
@@ -237,8 +217,9 @@ def interleaved_processes(
     environment (else ``env``). ``empty_cache``: every process gets its own empty
     ``JAXMLP_CACHE_DIR`` (``{tmp}`` in an argv names that folder's parent); a command named in
     ``warm`` first runs once in the same folder, to fill the cache (its result under
-    ``"warming"``). Returns each command's results, one per round, with ``wall_s`` (the whole
-    process) added. A failing child raises ``RuntimeError``.
+    ``"warming"``); ``no_cache``: no persistent compilation cache at all (``JAXMLP_NO_CACHE``).
+    Returns each command's results, one per round, with ``wall_s`` (the whole process) added.
+    A failing child raises ``RuntimeError``.
     """
     out: dict[str, list[dict]] = {name: [] for name in commands}
     for r in range(rounds):
@@ -249,6 +230,9 @@ def interleaved_processes(
                 if empty_cache:
                     child_env.pop("JAXMLP_NO_CACHE", None)
                     child_env["JAXMLP_CACHE_DIR"] = os.path.join(tmp, "cache")
+                if no_cache:
+                    child_env.pop("JAX_COMPILATION_CACHE_DIR", None)
+                    child_env["JAXMLP_NO_CACHE"] = "1"
                 first = {"warming": _process(name, argv, child_env)} if name in warm else {}
                 out[name].append(_process(name, argv, child_env) | first)
     return out
@@ -265,6 +249,12 @@ def tree_of(ref: str, folder: str | os.PathLike) -> pathlib.Path:
                              capture_output=True, check=True)  # fmt: skip
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     return tree
+
+
+def tree_env(tree: str | os.PathLike, **extra: str) -> dict[str, str]:
+    """This environment with ``tree`` (a folder holding ``jaxmlp/``) first on ``PYTHONPATH``."""
+    path = os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 def _process(name: str, argv: list[str], env: dict) -> dict:
@@ -291,9 +281,8 @@ def _cell(value: Any) -> str:
 
 
 def markdown_table(table: Table) -> str:
-    lines = [f"## {table.title}", ""]
-    lines.append("| " + " | ".join(table.columns) + " |")
-    lines.append("|" + "---|" * len(table.columns))
+    lines = [f"## {table.title}", "", "| " + " | ".join(table.columns) + " |"]
+    lines += ["|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.rows]
     if table.note:
         lines += ["", table.note]
@@ -304,17 +293,11 @@ def render(record: dict, doc: str, tables: Callable[[dict], list[Table]]) -> str
     """A benchmark's page from its stored record: what it measures, where, and its tables."""
     title, _, rest = doc.strip().partition("\n")
     prose = [p for p in rest.split("\n\n") if p.strip() and not p.strip("\n").startswith("    ")]
-    header = [f"# {title.rstrip('.')}", ""] + ([prose[0].strip(), ""] if prose else [])
-    header += [
-        f"Command: `{record['command']}`",
-        "",
-        f"Machine: {describe(record['machine'])}.",
-        "",
-        "<!-- rendered from the stored JSON by benchmarks/_harness.py; do not edit -->",
-        "",
-        "",
-    ]
-    return "\n".join(header) + "\n".join(markdown_table(t) for t in tables(record))
+    notice = "<!-- rendered from the stored JSON by benchmarks/_harness.py; do not edit -->"
+    header = [f"# {title.rstrip('.')}", *([prose[0].strip()] if prose else []),
+              f"Command: `{record['command']}`", f"Machine: {describe(record['machine'])}.",
+              notice]  # fmt: skip
+    return "\n\n".join([*header, "\n".join(markdown_table(t) for t in tables(record))])
 
 
 def write(out: pathlib.Path, name: str, record: dict, doc: str, tables, *, page_only=False):
@@ -331,27 +314,28 @@ def write(out: pathlib.Path, name: str, record: dict, doc: str, tables, *, page_
 # --------------------------------------------------------------------------- main
 
 
-def main(
-    script: str,
-    doc: str,
-    config: type,
-    quick: dict,
-    run: Callable[[Any, argparse.Namespace], dict],
-    tables: Callable[[dict], list[Table]],
-    argv: Sequence[str] | None = None,
-    *,
-    name: str | None = None,
-    flags: Callable[[argparse.ArgumentParser], None] | None = None,
-    child: Callable[..., dict] | None = None,
-    out: str = "out/bench",
-) -> dict:
+def _flag_type(default: Any) -> Callable[[str], Any] | None:
+    """How a flag's text becomes a Config field like ``default``; None: no flag (nested)."""
+    if isinstance(default, tuple):
+        kind = type(default[0]) if default else str
+        return None if kind is tuple else lambda text: tuple(map(kind, text.split(",")))
+    return str if default is None else type(default)
+
+
+def main(script: str, doc: str, config: type, quick: dict,
+         run: Callable[[Any, argparse.Namespace], dict], tables: Callable[[dict], list[Table]],
+         argv: Sequence[str] | None = None, *, name: str | None = None,
+         flags: Callable[[argparse.ArgumentParser], None] | None = None,
+         child: Callable[..., dict] | None = None, out: str = "out/bench") -> dict:  # fmt: skip
     """Parses the shared flags (and ``flags(parser)``'s), runs, writes the JSON and the page.
 
     ``script`` is the benchmark's ``__file__``; ``name`` of its files, the script's stem unless
-    given. A flag of ``flags`` whose ``dest`` is a field of ``config`` sets that field (unless
-    it is None). ``--render-only`` re-renders ``<out>/<name>.md`` from ``<out>/<name>.json``.
-    ``run(cfg, args)`` returns the results, a dict of JSON values. ``--child CONFIG ARGS``
-    (:func:`child_command`) prints ``child(config(**CONFIG), *ARGS)`` as one JSON line instead.
+    given. Every field of ``config`` is a flag (``max_iter``: ``--max-iter 50``; a tuple's
+    items comma-separated) unless ``flags`` declares one of that name; a flag whose ``dest``
+    is a field sets it (unless None). ``--render-only`` re-renders ``<out>/<name>.md`` from
+    ``<out>/<name>.json``. ``run(cfg, args)`` returns the results, a dict of JSON values.
+    ``--child CONFIG ARGS`` (:func:`child_command`) prints ``child(config(**CONFIG), *ARGS)``
+    as one JSON line instead.
     """
     args_list = sys.argv[1:] if argv is None else list(argv)
     if args_list[:1] == ["--child"] and child is not None:
@@ -364,11 +348,15 @@ def main(
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(out))
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--repeats", type=int, help="timed repeats (rounds) of each measurement")
-    parser.add_argument(
-        "--render-only", action="store_true", help="re-render the page from the stored JSON"
-    )
+    parser.add_argument("--render-only", action="store_true",
+                        help="re-render the page from the stored JSON")  # fmt: skip
     if flags is not None:
         flags(parser)
+    for field in dataclasses.fields(config):
+        if kind := _flag_type(field.default):
+            with contextlib.suppress(argparse.ArgumentError):  # declared by ``flags``
+                parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
+                                    type=kind, help=f"default {field.default}")  # fmt: skip
     args = parser.parse_args(argv)
     if args.render_only:
         record = json.loads((args.out / f"{name}.json").read_text())
@@ -381,17 +369,13 @@ def main(
     devices = jax.devices()
     print(f"device: {jax.default_backend()}: {len(devices)} x {devices[0].device_kind}", flush=True)
     compilation_cache.enable()  # JAXMLP_NO_CACHE=1 turns it off
-    settings = dict(quick) if args.quick else {}
     fields = {f.name for f in dataclasses.fields(config)}
     if args.repeats is not None and "repeats" not in fields:
         parser.error("--repeats: this benchmark times no repeats")
-    settings |= {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    cfg = config(**settings)
-    record = {
-        "command": " ".join(["python", f"benchmarks/{script_path.name}", *args_list]),
-        "config": dataclasses.asdict(cfg),
-        "machine": machine(),
-    }
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    cfg = config(**(dict(quick) if args.quick else {}) | given)
+    command = " ".join(["python", f"benchmarks/{script_path.name}", *args_list])
+    record = {"command": command, "config": dataclasses.asdict(cfg), "machine": machine()}
     record |= run(cfg, args)
     print("wrote", write(args.out, name, record, doc, tables))
     return record

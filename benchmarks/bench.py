@@ -18,7 +18,7 @@
 
 Every comparison is a ratio of timings made in this process, back to back.
 Optional libraries (scikit-learn, PyTorch: ``pip install -e ".[bench]"``) that
-are missing give rows that say so. Writes bench.json, bench.md and bench.png to ``--out``.
+are missing give rows that say so. Writes bench.json and bench.md to ``--out``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.util
-import pathlib
 
 import _baselines as base  # before torch: it sets OMP_WAIT_POLICY
 import _harness as harness
@@ -240,52 +239,9 @@ def tables(r: dict) -> list[Table]:
     ]  # fmt: skip
 
 
-def plot(results: dict, path: pathlib.Path) -> None:
-    """bench.png: the post's problem per implementation, an epoch over n, a step over width."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(16, 4.8))
-    rows = {k: v for k, v in results["post"]["rows"].items() if "median_s" in v}
-    ax0.barh(range(len(rows)), [v["us_per_step"] for v in rows.values()], color="#0072B2")
-    ax0.set_yticks(range(len(rows)), [k.replace(", ", ",\n", 1) for k in rows], fontsize=7)
-    ax0.set(xscale="log", xlabel="us per step (median, log)",
-            title="The post's problem: 2-3-1, n=200, 1000 GD steps")  # fmt: skip
-    ax0.invert_yaxis()
-    cells, colors = results["scaling"]["cells"], ["#0072B2", "#E69F00", "#009E73", "#D55E00"]
-    for w, color in zip(sorted({c["width"] for c in cells}), colors * 2, strict=False):
-        cs = [c for c in cells if c["width"] == w]
-        ax1.loglog([c["n"] for c in cs], [c["epoch_s"] for c in cs], "o-", color=color,
-                   label=f"width {w}")  # fmt: skip
-    ax1.set(xlabel="n (examples)", ylabel="seconds per epoch",
-            title="Cost of an epoch grows linearly in n")  # fmt: skip
-    first_n = min(c["n"] for c in cells if c["batch"] == max(x["batch"] for x in cells))
-    cs = sorted((c for c in cells if c["n"] == first_n), key=lambda c: c["width"])
-    ws = np.array([c["width"] for c in cs], float)
-    ax2.loglog(ws, [c["step_s"] for c in cs], "o-", color=colors[0], label="jaxmlp.train")
-    ax2.loglog(ws, [c["step_s"] * c["fraction_of_roofline"] for c in cs], "s--",
-               color=colors[2], label="matmuls alone (roofline)")  # fmt: skip
-    if all(c["torch_step_s"] for c in cs):
-        ax2.loglog(ws, [c["torch_step_s"] for c in cs], "^-", color=colors[3], label="PyTorch")
-    ax2.loglog(ws, cs[-1]["step_s"] * (ws / ws[-1]) ** 2, ":", color="gray",
-               label="slope 2 (width^2)")  # fmt: skip
-    ax2.set(xlabel="width (two hidden layers)", title="Cost of a step grows with width^2",
-            ylabel=f"seconds per step (batch {cs[0]['batch']})")  # fmt: skip
-    for ax in (ax1, ax2):
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def run(cfg: Config, args) -> dict:
     parts = {"post": bench_post, "scaling": bench_scaling, "memory": bench_memory}
-    results = harness.sections({k: functools.partial(f, cfg) for k, f in parts.items()})
-    args.out.mkdir(parents=True, exist_ok=True)
-    plot(results, args.out / "bench.png")
-    return results
+    return harness.sections({k: functools.partial(f, cfg) for k, f in parts.items()})
 
 
 def main(argv: list[str] | None = None) -> dict:

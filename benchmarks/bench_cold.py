@@ -10,12 +10,19 @@ included; in ``cross_val_score`` the compiles happen in the workers and are not 
 process rows (``cli``, ``blog``) run the CLI's ``main`` or the script in a fresh process (their
 compiles summed); warm, a process before filled the cache: compile read against compiled.
 
+The ``refits`` row (``bench_sklearn.py``'s first fits until 2026-12-07) runs, in one process
+per library, a first ``MLPClassifier((64,), max_iter=30).fit`` on digits scaled to [0, 1], then
+the refits of :data:`REFITS` as a user meets them, each timed with jaxmlp's XLA compilations,
+then a compiled refit (median of 3); its own table gives every step (medians over rounds).
+
     python benchmarks/bench_cold.py --out docs/bench          # about 10 minutes on 2 cores
     python benchmarks/bench_cold.py --rows train,predict --repeats 3 --out /tmp/bcold
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import pathlib
 import statistics
@@ -31,14 +38,35 @@ ROWS = {
     "fit_warm": "first fit, a later process (warm cache)",
     "train": "first train, post's problem (2-3-1 sigmoid, sgd 2.0, 1000 steps)",
     "predict": "first predict (2-3-1, 200 rows)",
-    "grid": "GridSearchCV, 27 fits (3 rates x 3 alphas x 3 folds), defaults",
-    "grid50": "GridSearchCV, 27 fits, max_iter=50",
     "cvs": "cross_val_score(cv=5, n_jobs=2), defaults",
     "cvs_warm": "cross_val_score(cv=5, n_jobs=2), a later process (warm cache)",
     "blog": "python experiments/blog.py --out ... (process, cold)",
     "blog_warm": "python experiments/blog.py --out ... (process, warm cache)",
     "cli": "jaxmlp train --dataset circles --out ... (process, cold)",
     "cli_warm": "jaxmlp train --dataset circles --out ... (process, warm cache)",
+    "refits": "first fit, then 15 refits with new rows and options (sum; steps below)",
+}
+REFITS = [  # (step, options, rows (None: all), call) of the refits row, in this order
+    ("first fit", {}, None, "fit"),
+    ("same shape and options (compiled)", {}, None, "fit"),
+    ("fewer rows (1500)", {}, 1500, "fit"),
+    ("learning_rate_init=0.01", {"learning_rate_init": 0.01}, None, "fit"),
+    ("hidden_layer_sizes=(32,)", {"hidden_layer_sizes": (32,)}, None, "fit"),
+    ("activation='tanh'", {"activation": "tanh"}, None, "fit"),
+    ("solver='sgd'", {"solver": "sgd"}, None, "fit"),
+    ("solver='sgd', 1500 rows", {"solver": "sgd"}, 1500, "fit"),
+    ("batch_size=100", {"batch_size": 100}, None, "fit"),
+    ("early_stopping=True", {"early_stopping": True}, None, "fit"),
+    ("early_stopping=True, 1500 rows", {"early_stopping": True}, 1500, "fit"),
+    ("warm_start refit", {"warm_start": True}, None, "warm"),
+    ("partial_fit x3 (1797, 1500, 1000 rows)", {}, None, "partial"),
+    ("solver='lbfgs'", {"solver": "lbfgs"}, None, "fit"),
+    ("solver='lbfgs', 1500 rows", {"solver": "lbfgs"}, 1500, "fit"),
+    ("predict 333 rows", {}, 333, "predict"),
+]
+FORMER = {  # rows of the stored record (2026-12-06), now bench_search.py's digits grid
+    "grid": "GridSearchCV, 27 fits (3 rates x 3 alphas x 3 folds), defaults",
+    "grid50": "GridSearchCV, 27 fits, max_iter=50",
 }
 BASELINE = {"train": "NumPy loop", "predict": "NumPy forward"} | dict.fromkeys(
     ("blog", "blog_warm", "cli", "cli_warm")
@@ -70,16 +98,15 @@ def child(cfg: Config, row: str, side: str, *argv: str) -> dict:
     else:
         from sklearn.neural_network import MLPClassifier
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.model_selection import cross_val_score
 
     X, y = load_digits(return_X_y=True)
-    grid = {"learning_rate_init": [1e-3, 3e-3, 1e-2], "alpha": [1e-4, 1e-3, 1e-2]}
+    if row == "refits":
+        counts = contextlib.nullcontext({"counts": collections.Counter()})  # no JAX imported
+        with harness.jax_events() if side == "jaxmlp" else counts as events:
+            return refits(MLPClassifier, X / 16.0, y, events["counts"])
     calls = {
         "fit": lambda: MLPClassifier((64,), max_iter=50, random_state=0).fit(X, y),
-        "grid": lambda: GridSearchCV(MLPClassifier((64,), random_state=0), grid, cv=3).fit(X, y),
-        "grid50": lambda: GridSearchCV(
-            MLPClassifier((64,), random_state=0, max_iter=50), grid, cv=3
-        ).fit(X, y),
         "cvs": lambda: cross_val_score(MLPClassifier((64,), random_state=0), X, y, cv=5, n_jobs=2),
     }
     if row in ("train", "predict") and side == "jaxmlp":  # the README's data and network
@@ -100,6 +127,28 @@ def child(cfg: Config, row: str, side: str, *argv: str) -> dict:
         jax.block_until_ready(calls[row]())
         seconds = time.perf_counter() - start
     return {"s": seconds, "compile_s": events["seconds"][harness.COMPILE]}
+
+
+def refits(MLPClassifier, X, y, compiles: collections.Counter) -> dict:
+    """The refits row: every step of :data:`REFITS` in turn, timed, with the programs it
+    compiled (``compiles``: JAX's event counts), then the compiled refit's median of 3."""
+    base, steps, fitted = dict(hidden_layer_sizes=(64,), max_iter=30, random_state=0), [], None
+    for name, options, n, call in REFITS:
+        model = MLPClassifier(**base | options)
+        before, start = compiles[harness.COMPILE], time.perf_counter()
+        if call == "fit":
+            fitted = model.fit(X[:n], y[:n])
+        elif call == "warm":
+            model.fit(X, y).fit(X, y)
+        elif call == "partial":
+            for m in (1797, 1500, 1000):
+                model.partial_fit(X[:m], y[:m], classes=list(range(10)))
+        else:
+            fitted.predict(X[:n])
+        steps.append({"step": name, "s": time.perf_counter() - start,
+                      "compiles": compiles[harness.COMPILE] - before})  # fmt: skip
+    steady = harness.interleaved({"": lambda: MLPClassifier(**base).fit(X, y)}, 3)[""]
+    return {"s": sum(x["s"] for x in steps), "steps": steps, "steady_s": steady["median_s"]}
 
 
 def process_child(target: str, *argv: str) -> dict:
@@ -153,35 +202,38 @@ def run(cfg: Config, args) -> dict:
         runs = {side: got.get(f"{row}|{side}", []) for side in ("jaxmlp", "baseline")}
         for result in runs["jaxmlp"]:
             result.setdefault("s", result["wall_s"])  # a whole process
-        median = {side: _median(runs[side], "s") for side in runs}
-        ratio = median["jaxmlp"] / median["baseline"] if median["baseline"] else None
-        compile_s = _median(runs["jaxmlp"], "compile_s")
-        rows[row] = {"jaxmlp_s": median["jaxmlp"], "jaxmlp_compile_s": compile_s,
-                     "baseline_s": median["baseline"], "ratio": ratio, "runs": runs}  # fmt: skip
+        j, b = harness.medians(runs["jaxmlp"]), harness.medians(runs["baseline"])
+        rows[row] = {"jaxmlp_s": j["s"], "jaxmlp_compile_s": j.get("compile_s"),
+                     "baseline_s": b.get("s"), "ratio": j["s"] / b["s"] if b else None,
+                     "runs": runs}  # fmt: skip
     return {"rows": rows}
-
-
-def _median(results: list[dict], key: str) -> float | None:
-    values = [r[key] for r in results if key in r]
-    return statistics.median(values) if values else None
 
 
 def tables(r: dict) -> list[Table]:
     """bench_cold.md: every row, jaxmlp and its baseline side by side (medians)."""
-    rows = [[ROWS[row], v["jaxmlp_s"], v["jaxmlp_compile_s"],
+    rows = [[(ROWS | FORMER)[row], v["jaxmlp_s"], v["jaxmlp_compile_s"],
              BASELINE.get(row, "scikit-learn MLPClassifier"), v["baseline_s"], v["ratio"]]
             for row, v in r["rows"].items()]  # fmt: skip
     columns = ["row", "jaxmlp (s)", "of which XLA compile (s)", "baseline", "baseline (s)",
                "jaxmlp / baseline"]  # fmt: skip
-    return [Table("Fresh processes, medians", columns, rows)]
+    out = [Table("Fresh processes, medians", columns, rows)]
+    return out + ([refits_table(r["rows"]["refits"]["runs"])] if "refits" in r["rows"] else [])
+
+
+def refits_table(runs: dict) -> Table:
+    """The refits row step by step: medians over rounds (jaxmlp's compiles in brackets)."""
+    rows = []
+    for i, step in enumerate(runs["jaxmlp"][0]["steps"]):
+        j, b = (statistics.median(r["steps"][i]["s"] for r in runs[v]) for v in runs)
+        rows.append([step["step"], f"{j:.2f} ({step['compiles']})", f"{b:.2f}", j / b])
+    j, b = (harness.medians(runs[v])["steady_s"] for v in runs)
+    rows.append(["steady refit, compiled (median of 3)", j, b, j / b])
+    columns = ["step", "jaxmlp s (compiles)", "scikit-learn s", "jaxmlp / scikit-learn"]
+    return Table("Refits: a fresh process per library, medians over rounds", columns, rows)
 
 
 def main(argv=None) -> dict:
-    def flags(parser):
-        parser.add_argument("--rows", type=harness.names, help=",".join(ROWS))
-
-    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,
-                        child=child)  # fmt: skip
+    return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, child=child)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import statistics
 import warnings
 
 import _harness as harness
@@ -121,17 +120,16 @@ def child(cfg: Config, case: str) -> dict:
 def run(cfg: Config, args) -> dict:
     from jaxmlp import compile_options
 
-    env = {**os.environ, "JAXMLP_NO_CACHE": "1"}
-    env.pop(compile_options.ENV, None)
-    envs = {s: env if s == "chosen" else env | {compile_options.ENV: json.dumps(SETTINGS[s])
-                                                 if SETTINGS[s] else "default"}
-            for s in cfg.settings}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != compile_options.ENV}
+    given = {s: json.dumps(SETTINGS[s]) if SETTINGS[s] else "default" for s in SETTINGS}
+    envs = {s: env | {compile_options.ENV: given[s]} for s in cfg.settings if s != "chosen"}
     results = []
     for case in cfg.cases:
         commands = {s: harness.child_command(__file__, cfg, case) for s in cfg.settings}
-        runs = harness.interleaved_processes(commands, cfg.rounds, envs=envs)
-        median = {k: {s: statistics.median(r[k] for r in rs) for s, rs in runs.items()}
-                  for k in ("compile_s", "first_s", "steady_s")}  # fmt: skip
+        runs = harness.interleaved_processes(commands, cfg.rounds, env=env, envs=envs,
+                                             no_cache=True)  # fmt: skip
+        m = {s: harness.medians(rs) for s, rs in runs.items()}
+        median = {k: {s: m[s][k] for s in m} for k in ("compile_s", "first_s", "steady_s")}
         chosen = compile_options.CHOICES[CASES[case]]
         results.append({"case": case, "program": CASES[case], "chosen": chosen, **median})
         print(case, json.dumps(median), flush=True)
@@ -154,8 +152,6 @@ def tables(r: dict) -> list[Table]:
 
 def main(argv=None) -> dict:
     def flags(parser):
-        parser.add_argument("--cases", "--case", type=harness.names, help=",".join(CASES))
-        parser.add_argument("--rounds", type=int, help="fresh processes of each setting")
         parser.add_argument("--settings", type=harness.names, help=f"chosen,{','.join(SETTINGS)}")
 
     return harness.main(__file__, __doc__, Config, QUICK, run, tables, argv, flags=flags,

@@ -4,10 +4,11 @@
 (``fused_forward``, ``loss_and_fused_grads``) against XLA (``vmap(forward)``, the post's
 gradients, ``jax.value_and_grad``), at exact float32 and at TF32. (b) 10,000 blog-size
 models x 1000 full-batch steps, one learning rate each: ``fused_train`` against a vmapped
-``lax.scan`` of gradient descent in one ``jit``, and against ``jaxmlp.sweep``. Then
-``jaxmlp.train`` with ``backend="xla"`` against ``"pallas"``. Each kernel is timed at a few
-block sizes and warp counts within a time budget (median of ``repeats`` after a compile
-call), both sides are checked to agree, and a failed section is recorded, not raised.
+``lax.scan`` of gradient descent in one ``jit`` (``jaxmlp.sweep`` on a GPU: ``bench_sweep.py``
+with ``JAX_PLATFORMS=cuda``). Then ``jaxmlp.train`` with ``backend="xla"`` against
+``"pallas"``. Each kernel is timed at a few block sizes and warp counts within a time budget
+(median of ``repeats`` after a compile call), both sides are checked to agree, and a failed
+section is recorded, not raised.
 
     nox -s gpu                                              # the kernel tests, then this
     python benchmarks/bench_gpu.py --out out/bench_gpu      # < 5 min on an H200
@@ -73,20 +74,16 @@ SWEEP_CONFIGS = [dict(num_warps=w) for w in (1, 2, 4)]  # fmt: skip
 
 def _tune(make, configs, args, *, repeats, end, reference) -> dict:
     """Times ``make(**config)(*args)`` for each config until ``end`` (the first always runs)."""
-    rows = []
+    rows: list[dict] = []
     for i, config in enumerate(configs):
         if i and time.perf_counter() > end:
             rows.append({"config": config, "skipped": "time budget spent"})
             continue
         try:
             r = harness.repeated(make(**config), *args, repeats=repeats)
-            diff = _max_diff(r["out"], reference)
-            row = {
-                "ms": 1e3 * r["median_s"],
-                "first_call_s": r["first_call_s"],
-                "max_abs_diff": diff,
-            }
-            rows.append({"config": config, **row})
+            rows.append({"config": config, "ms": 1e3 * r["median_s"],
+                         "first_call_s": r["first_call_s"],
+                         "max_abs_diff": _max_diff(r["out"], reference)})  # fmt: skip
         except Exception as exc:
             rows.append({"config": config, **harness.error(exc)})
     timed = [r for r in rows if "ms" in r]
@@ -123,9 +120,8 @@ def bench_mlp(cfg: Config, end: float) -> dict:
                           reference=fwd_x["out"], **kw)  # fmt: skip
             grad_p = _tune(fused(kernels.loss_and_fused_grads), GRAD_CONFIGS, (params, X, y),
                            reference=grad_x["out"], **kw)  # fmt: skip
-        xla_ms = {"forward": fwd_x["median_s"], "manual_grads": grad_x["median_s"],
-                  "autodiff_grads": grad_a["median_s"]}  # fmt: skip
-        xla_ms = {k: 1e3 * v for k, v in xla_ms.items()}
+        timed = {"forward": fwd_x, "manual_grads": grad_x, "autodiff_grads": grad_a}
+        xla_ms = {k: 1e3 * t["median_s"] for k, t in timed.items()}
         x = {"xla_ms": xla_ms, "pallas_forward": fwd_p, "pallas_grads": grad_p}
         if fwd_p["best"]:
             x["forward_speedup"] = xla_ms["forward"] / fwd_p["best"]["ms"]
@@ -137,7 +133,7 @@ def bench_mlp(cfg: Config, end: float) -> dict:
 
 
 def bench_sweep(cfg: Config, end: float) -> dict:
-    """(b) Many blog-size models: fused_train against XLA's vmapped sweep and jaxmlp.sweep."""
+    """(b) Many blog-size models: fused_train against XLA's vmapped sweep."""
     X, y = jaxmlp.datasets.circles(jax.random.key(cfg.seed), cfg.sweep_n)
     M, act, steps = cfg.sweep_models, cfg.sweep_activation, cfg.sweep_steps
     keys = jax.random.split(jax.random.key(cfg.seed + 1), M)
@@ -175,32 +171,7 @@ def bench_sweep(cfg: Config, end: float) -> dict:
         out |= {"pallas_s": best_s, "speedup": res_x["median_s"] / best_s,
                 "model_steps_per_s_pallas": M * steps / best_s,
                 "model_steps_per_s_xla": M * steps / res_x["median_s"]}  # fmt: skip
-    if time.perf_counter() < end:
-        try:
-            out["jaxmlp_sweep"] = _bench_sweep_api(cfg, X, y)
-        except Exception as exc:
-            out["jaxmlp_sweep"] = harness.error(exc)
     return out
-
-
-def _bench_sweep_api(cfg: Config, X, y) -> dict:
-    """``jaxmlp.sweep`` (XLA, end to end) against ``fused_train`` on the same models."""
-    M, steps, act, lr = cfg.sweep_models, cfg.sweep_steps, cfg.sweep_activation, 2.0
-    optimizer = optax.sgd(lr)
-    kw = dict(widths=(cfg.sweep_sizes[1],), activations=(act,), seeds=tuple(range(M)))
-    init = lambda s: jaxmlp.init_mlp(jax.random.key(s), cfg.sweep_sizes, "uniform01")  # noqa: E731
-    params = jax.vmap(init)(jnp.arange(M))
-    fused = jax.jit(lambda p: kernels.fused_train(p, X, y, activation=act, learning_rate=lr,
-                                                  steps=steps, num_warps=2).loss)  # fmt: skip
-    sweep = lambda: jaxmlp.sweep(X, y, steps=steps, optimizer=optimizer, scheme="uniform01", **kw)  # noqa: E731
-    res_s = harness.repeated(sweep, repeats=1)
-    res_p = harness.repeated(fused, params, repeats=1)
-    r = res_s["out"]
-    curves = np.asarray(r.loss)[0, 0]  # (M, T) at r.loss_steps
-    diff = np.max(np.abs(curves - np.asarray(res_p["out"])[:, np.asarray(r.loss_steps)]))
-    return {"sweep_s": res_s["median_s"], "pallas_s": res_p["median_s"], "learning_rate": lr,
-            "speedup": res_s["median_s"] / res_p["median_s"],
-            "max_abs_diff_loss_curves": float(diff)}  # fmt: skip
 
 
 def bench_train(cfg: Config, end: float) -> dict:
@@ -251,17 +222,12 @@ def tables(r: dict) -> list[Table]:
         columns = ["precision", "pass", "XLA ms", "Pallas ms", "speedup", *cols]
         out.append(Table(title, columns, rows, note))
     if "xla_s" in sweep:
-        best, api = sweep["pallas"]["best"] or {}, sweep.get("jaxmlp_sweep", {})
-        rows = [["fused_train vs XLA's vmapped sweep", sweep["xla_s"], sweep.get("pallas_s"),
-                 sweep.get("speedup"), str(best.get("config")),
-                 best.get("max_abs_diff")]]  # fmt: skip
-        if "sweep_s" in api:
-            rows.append([f"fused_train vs jaxmlp.sweep (rate {api['learning_rate']})",
-                         api["sweep_s"], api["pallas_s"], api["speedup"], "",
-                         api["max_abs_diff_loss_curves"]])  # fmt: skip
+        best = sweep["pallas"]["best"] or {}
+        row = ["fused_train vs XLA's vmapped sweep", sweep["xla_s"], sweep.get("pallas_s"),
+               sweep.get("speedup"), str(best.get("config")), best.get("max_abs_diff")]  # fmt: skip
         title = (f"(b) {sweep['models']} models {tuple(sweep['sizes'])} x {sweep['steps']} steps "
                  f"({sweep['activation']}, n = {sweep['n']}, float32 'highest')")  # fmt: skip
-        out.append(Table(title, ["comparison", "XLA s", "Pallas s", "speedup", *cols], rows))
+        out.append(Table(title, ["comparison", "XLA s", "Pallas s", "speedup", *cols], [row]))
     rows = [[name, str(tuple(x["sizes"])), x["n"], x["xla_s"], x["pallas_s"], x["pallas_speedup"]]
             for name, x in train.items() if isinstance(x, dict) and "xla_s" in x]  # fmt: skip
     if rows:

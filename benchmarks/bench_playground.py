@@ -24,6 +24,7 @@ Writes bench_playground.json and bench_playground.md to ``--out``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -74,24 +75,18 @@ def _cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes and all their descendants."""
     import psutil
 
-    procs = {}
+    procs, total = {}, 0.0
     for pid in pids:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             procs |= {p.pid: p for p in [psutil.Process(pid), *psutil.Process(pid).children(True)]}
-        except psutil.NoSuchProcess:
-            continue
-    total = 0.0
     for proc in procs.values():
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += sum(proc.cpu_times()[:2])  # user, system
-        except psutil.NoSuchProcess:
-            pass
     return total
 
 
 def _start_server(tree: pathlib.Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
-    # the package comes from PYTHONPATH, not the cwd
+    env = harness.tree_env(tree, JAX_PLATFORMS="cpu")  # the package from PYTHONPATH, not the cwd
     proc = subprocess.Popen([sys.executable, "-m", "jaxmlp", "playground", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=tempfile.gettempdir())  # fmt: skip
@@ -111,11 +106,9 @@ def play(tree: pathlib.Path, cfg: Config, chromium: str) -> dict:
     windows = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=chromium, args=["--no-sandbox", "--enable-unsafe-swiftshader"]
-            )
-            width, height = cfg.viewport
-            page = browser.new_page(viewport={"width": width, "height": height})
+            args = ["--no-sandbox", "--enable-unsafe-swiftshader"]
+            browser = p.chromium.launch(executable_path=chromium, args=args)
+            page = browser.new_page(viewport={"width": cfg.viewport[0], "height": cfg.viewport[1]})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url)
@@ -129,10 +122,8 @@ def play(tree: pathlib.Path, cfg: Config, chromium: str) -> dict:
                 page.wait_for_function(f"{same} && {ready}", timeout=300_000)
             time.sleep(cfg.pause_s)  # let any background work of the setting finish
             pids = [server.pid, os.getpid()]
-            shown = (
-                "() => [window.playground.frame.step, window.playground.frame.done, "
-                "{...window.playground.timings}, window.playground.framesDrawn]"
-            )
+            shown = ("() => [window.playground.frame.step, window.playground.frame.done, "
+                     "{...window.playground.timings}, window.playground.framesDrawn]")  # fmt: skip
             step0, _, _, drawn0 = page.evaluate(shown)
             cpu0, t0 = _cpu_seconds(pids), time.perf_counter()
             page.click("#play")
@@ -178,12 +169,10 @@ def restarts(cfg: Config) -> list[dict]:
             else:
                 pg.configure(raw)
             pg.step(1)
-            seconds = time.perf_counter() - t
-            pg.gradients()
-            with_gradients = round(time.perf_counter() - t, 4)
-            out.append(
-                {"change": label, "seconds": round(seconds, 4), "with_gradients": with_gradients}
-            )
+            seconds = round(time.perf_counter() - t, 4)
+            pg.gradients()  # the page asks for them next
+            out.append({"change": label, "seconds": seconds,
+                        "with_gradients": round(time.perf_counter() - t, 4)})  # fmt: skip
             print(f"  restart {label}: {out[-1]}", file=sys.stderr, flush=True)
             time.sleep(cfg.pause_s)
             warmer = getattr(pg, "_warmer", None)
@@ -255,7 +244,7 @@ def run(cfg: Config, args) -> dict:
             for name, tree in trees.items():
                 print(f"round {round_}: {name}", flush=True)
                 if not args.no_restarts:
-                    env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
+                    env = harness.tree_env(tree, JAX_PLATFORMS="cpu")
                     command = {name: harness.child_command(__file__, cfg)}
                     [times] = harness.interleaved_processes(command, 1, env=env)[name]
                     results["restarts"].append({"tree": name, "round": round_, **times})
@@ -269,7 +258,6 @@ def run(cfg: Config, args) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     def flags(parser) -> None:
-        parser.add_argument("--baseline", help="a git ref (or a tree): its jaxmlp/ alternately")
         parser.add_argument("--no-play", action="store_true", help="restarts only")
         parser.add_argument("--no-restarts", action="store_true", help="playing only")
 

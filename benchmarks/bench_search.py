@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import resource
-import statistics
 import time
 import warnings
 
@@ -140,18 +138,14 @@ def search_child(cfg: Config, way: str, grid: str, n_jobs: str) -> dict:
 
 
 def run(cfg: Config, args) -> dict:
-    env = {**os.environ, "JAXMLP_NO_CACHE": "1"}
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
     out: dict = {}
     for grid in cfg.grids:
         commands = {}
         for way in WAYS:
             jobs = cfg.n_jobs if (way == "scikit-learn" and grid == "circles") else (1,)
-            for n_jobs in jobs:
-                commands[f"{way}|{n_jobs}"] = harness.child_command(
-                    __file__, cfg, way, grid, n_jobs
-                )
-        runs = harness.interleaved_processes(commands, cfg.repeats, env=env)
+            for n in jobs:
+                commands[f"{way}|{n}"] = harness.child_command(__file__, cfg, way, grid, n)
+        runs = harness.interleaved_processes(commands, cfg.repeats, no_cache=True)
         out[grid] = {"fits": n_fits(grid, cfg), "runs": runs}
     return {"grids": out}
 
@@ -161,18 +155,15 @@ def tables(r: dict) -> list[Table]:
     result = []
     for grid, g in r["grids"].items():
         runs = g["runs"]
-        base = statistics.median([x["cold_s"] for x in runs["scikit-learn|1"]])
-        base_warm = statistics.median([x["warm_s"] for x in runs["scikit-learn|1"]])
-        rows = []
+        base, rows = harness.medians(runs["scikit-learn|1"]), []
         for name, xs in runs.items():
             way, n_jobs = name.split("|")
-            cold = statistics.median([x["cold_s"] for x in xs])
-            warm = statistics.median([x["warm_s"] for x in xs])
+            m = harness.medians(xs)
+            cold, warm = m["cold_s"], m["warm_s"]
             rows.append([
-                way, int(n_jobs), statistics.median([x["import_s"] for x in xs]), cold,
-                f"{cold / base:.2f}x", warm, f"{warm / base_warm:.2f}x", g["fits"] / cold,
-                statistics.median([x["peak_rss_mib"] for x in xs]), xs[0].get("programs_compiled"),
-                f"{xs[0]['best_score']:.4f}",
+                way, int(n_jobs), m["import_s"], cold, f"{cold / base['cold_s']:.2f}x", warm,
+                f"{warm / base['warm_s']:.2f}x", g["fits"] / cold, m["peak_rss_mib"],
+                xs[0].get("programs_compiled"), f"{xs[0]['best_score']:.4f}",
             ])  # fmt: skip
         columns = ["search", "n_jobs", "import (s)", "cold fit (s)", "cold / scikit-learn",
                    "warm fit (s)", "warm / scikit-learn", "fits/s (cold)", "peak RSS (MiB)",

@@ -78,9 +78,7 @@ def _padded_vmap_program(act, optimizer, steps):
 
 def vmap_call(cfg: Config, X, y, optimizer):
     """The straightforward baseline: one padded, masked vmap program per activation."""
-    wmax = max(cfg.widths)
-    d = X.shape[1]
-    params, masks = [], []
+    wmax, d, params, masks = max(cfg.widths), X.shape[1], [], []
     for w in cfg.widths:
         for s in cfg.seeds:
             (l1, l2) = jaxmlp.init_mlp(jax.random.key(s), (d, w, 1))
@@ -90,17 +88,10 @@ def vmap_call(cfg: Config, X, y, optimizer):
             params.append(((W1, b1), (W2, l2.b)))
             masks.append(jnp.arange(wmax) < w)
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *params)
-    mask = jnp.stack(masks).astype(jnp.float32)
-    yf = y.astype(jnp.float32)
-    programs = [
-        _padded_vmap_program(jaxmlp.activations.get(a), optimizer, cfg.steps)
-        for a in cfg.activations
-    ]
-
-    def call():
-        return [p(stacked, mask, X, yf)[1] for p in programs]
-
-    return call
+    mask, yf = jnp.stack(masks).astype(jnp.float32), y.astype(jnp.float32)
+    programs = [_padded_vmap_program(jaxmlp.activations.get(a), optimizer, cfg.steps)
+                for a in cfg.activations]  # fmt: skip
+    return lambda: [p(stacked, mask, X, yf)[1] for p in programs]
 
 
 def bench_sklearn(cfg: Config, X, y) -> dict | None:
@@ -125,10 +116,8 @@ def bench_sklearn(cfg: Config, X, y) -> dict | None:
 def time_both(cfg: Config, X, y, optimizer) -> dict:
     """The sweep and the vmap in alternating rounds; their times and per-round ratios."""
     calls = {"sweep": sweep_call(cfg, X, y, optimizer), "vmap": vmap_call(cfg, X, y, optimizer)}
-    blocking = {
-        "sweep": lambda: jax.block_until_ready(calls["sweep"]().final_loss),
-        "vmap": lambda: jax.block_until_ready(calls["vmap"]()),
-    }
+    blocking = {"sweep": lambda: jax.block_until_ready(calls["sweep"]().final_loss),
+                "vmap": lambda: jax.block_until_ready(calls["vmap"]())}  # fmt: skip
     timed = interleaved(blocking, cfg.repeats)  # alternating rounds, as in bench.py
     for row in timed.values():
         row["steady_s"] = min(row["times_s"])  # the best round
@@ -155,22 +144,16 @@ def tables(r: dict) -> list[Table]:
         t = sk["grid_s_extrapolated"]
         rows.append(["scikit-learn MLPClassifier, one at a time", t, n / t, None])
     cfg = r["config"]
-    note = (
-        f"jaxmlp.sweep is {r['speedup_vs_vmap']:.2f}x the straightforward vmap, best against "
-        f"best (steady = best of {cfg['repeats']} rounds alternating the two); median of the "
-        f"rounds' own ratios {r['speedup_vs_vmap_median_round']:.2f}x (range "
-        f"{min(ratios):.2f}-{max(ratios):.2f}x). Max |loss difference| between the two on "
-        f"every step: {r['max_abs_loss_diff_sweep_vs_vmap']:.2e}."
-    )
+    note = (f"jaxmlp.sweep is {r['speedup_vs_vmap']:.2f}x the straightforward vmap, best against "
+            f"best (steady = best of {cfg['repeats']} rounds alternating the two); median of the "
+            f"rounds' own ratios {r['speedup_vs_vmap_median_round']:.2f}x (range "
+            f"{min(ratios):.2f}-{max(ratios):.2f}x). Max |loss difference| between the two on "
+            f"every step: {r['max_abs_loss_diff_sweep_vs_vmap']:.2e}.")  # fmt: skip
     if sk is not None:
-        note += (
-            f" scikit-learn: {sk['timed_models']} models timed ({sk['timed_s']:.1f} s), the "
-            "grid's time extrapolated; leaky_relu runs as relu there."
-        )
-    title = (
-        f"{n} MLPs, {cfg['steps']} full-batch steps, {cfg['n_points']} circle points, "
-        f"optax.adam({cfg['learning_rate']})"
-    )
+        note += (f" scikit-learn: {sk['timed_models']} models timed ({sk['timed_s']:.1f} s), the "
+                 "grid's time extrapolated; leaky_relu runs as relu there.")  # fmt: skip
+    title = (f"{n} MLPs, {cfg['steps']} full-batch steps, {cfg['n_points']} circle points, "
+             f"optax.adam({cfg['learning_rate']})")  # fmt: skip
     columns = ["method", "steady time (s)", "models/s", "compile (s, first call - steady)"]
     return [Table(title, columns, rows, note)]
 
@@ -181,19 +164,14 @@ def run(cfg: Config, args) -> dict:
     n_models = len(cfg.widths) * len(cfg.activations) * len(cfg.seeds)
     timed = time_both(cfg, X, y, optimizer)
     sweep, vmap, round_ratios = timed["sweep"], timed["vmap"], timed["round_ratios"]
-    return {
-        "optimizer": f"optax.adam({cfg.learning_rate})",
-        "models": n_models,
-        "sweep": sweep,
-        "vmap": vmap,
-        "sklearn": bench_sklearn(cfg, X, y),
-        "sweep_models_per_s": n_models / sweep["steady_s"],
-        "vmap_models_per_s": n_models / vmap["steady_s"],
-        "speedup_vs_vmap": vmap["steady_s"] / sweep["steady_s"],
-        "speedup_vs_vmap_per_round": round_ratios,
-        "speedup_vs_vmap_median_round": statistics.median(round_ratios),
-        "max_abs_loss_diff_sweep_vs_vmap": timed["max_diff"],
-    }
+    return {"optimizer": f"optax.adam({cfg.learning_rate})", "models": n_models,
+            "sweep": sweep, "vmap": vmap, "sklearn": bench_sklearn(cfg, X, y),
+            "sweep_models_per_s": n_models / sweep["steady_s"],
+            "vmap_models_per_s": n_models / vmap["steady_s"],
+            "speedup_vs_vmap": vmap["steady_s"] / sweep["steady_s"],
+            "speedup_vs_vmap_per_round": round_ratios,
+            "speedup_vs_vmap_median_round": statistics.median(round_ratios),
+            "max_abs_loss_diff_sweep_vs_vmap": timed["max_diff"]}  # fmt: skip
 
 
 def main(argv=None) -> dict:

@@ -16,10 +16,8 @@ def mlp_proba(params, activation: str):
 
 def save(fig, out: pathlib.Path, name: str, dpi: int, *, tight: bool = False) -> str:
     """Writes a PNG; ``tight`` trims the margin a 3-D panel leaves (costs a second draw)."""
-    if tight:
-        fig.savefig(out / name, dpi=dpi, bbox_inches="tight", pad_inches=0.08)
-    else:
-        fig.savefig(out / name, dpi=dpi)
+    trim = dict(bbox_inches="tight", pad_inches=0.08) if tight else {}
+    fig.savefig(out / name, dpi=dpi, **trim)
     return name
 
 

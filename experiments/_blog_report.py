@@ -20,18 +20,10 @@ def fmt(x: float) -> str:
 def report(cfg, metrics: dict) -> str:
     """The post's argument, figure by figure, with the numbers of this run."""
     m, c = metrics["models"], metrics["checks"]
-    sections = [
-        report_header(cfg, metrics),
-        report_blobs(cfg, m),
-        report_circles(m),
-        report_square_features(m),
-        report_three_lines(cfg, m),
-        report_mlp_231(cfg, m, c),
-        report_hidden_space(m),
-        report_widths(cfg, m),
-        report_identity_collapse(m, c),
-    ]
-    return "\n".join(sections)
+    return "\n".join([report_header(cfg, metrics), report_blobs(cfg, m), report_circles(m),
+                      report_square_features(m), report_three_lines(cfg, m),
+                      report_mlp_231(cfg, m, c), report_hidden_space(m), report_widths(cfg, m),
+                      report_identity_collapse(m, c)])  # fmt: skip
 
 
 def report_header(cfg, metrics: dict) -> str:
@@ -98,19 +90,13 @@ such lines together: a hidden layer of three units, and an output unit that comb
 
 def report_mlp_231(cfg, m: dict, c: dict) -> str:
     mlp = m["mlp_2_3_1_sigmoid_circles"]
-    loss_rows = "\n".join(
-        f"| {s} | {fmt(v)} | {NOTEBOOK_LOSS[int(s)] if int(s) in NOTEBOOK_LOSS else '-'} |"
-        for s, v in mlp["loss_at_step"].items()
-    )
+    loss_rows = "\n".join(f"| {s} | {fmt(v)} | {NOTEBOOK_LOSS.get(int(s), '-')} |"
+                          for s, v in mlp["loss_at_step"].items())  # fmt: skip
     final = mlp["loss_at_step"][str(cfg.steps)]
-    if cfg.steps in NOTEBOOK_LOSS:
-        versus = (
-            f"The random numbers differ from the notebook's, so the early losses differ; after "
-            f"{cfg.steps} steps this run's loss is {fmt(final)} against the notebook's "
-            f"{NOTEBOOK_LOSS[cfg.steps]:g}."
-        )
-    else:
-        versus = f"(Reduced run: {cfg.steps} steps; the post trains for 1000.)"
+    versus = (f"The random numbers differ from the notebook's, so the early losses differ; after "
+              f"{cfg.steps} steps this run's loss is {fmt(final)} against the notebook's "
+              f"{NOTEBOOK_LOSS[cfg.steps]:g}." if cfg.steps in NOTEBOOK_LOSS
+              else f"(Reduced run: {cfg.steps} steps; the post trains for 1000.)")  # fmt: skip
     return f"""## 5. Learning: the post's 2-3-1 network
 
 MLP(x) = sigma(w_m^T sigma(W x + b) + b_m), every parameter initialised from U(0, 1)
@@ -136,13 +122,10 @@ two loss curves over {cfg.steps} steps is {c["manual_vs_autodiff_max_abs_loss_di
 
 def report_hidden_space(m: dict) -> str:
     mlp = m["mlp_2_3_1_sigmoid_circles"]
-    W = np.asarray(mlp["W"])
-    b = np.asarray(mlp["b"])
+    W, b = np.asarray(mlp["W"]), np.asarray(mlp["b"])
     dist = np.abs(b) / np.linalg.norm(W, axis=1)  # distance of each unit's line from (0, 0)
-    units = "\n".join(
-        f"| {i + 1} | ({W[i, 0]:.2f}, {W[i, 1]:.2f}) | {b[i]:.2f} | {dist[i]:.2f} |"
-        for i in range(W.shape[0])
-    )
+    units = "\n".join(f"| {i + 1} | ({W[i, 0]:.2f}, {W[i, 1]:.2f}) | {b[i]:.2f} | {dist[i]:.2f} |"
+                       for i in range(W.shape[0]))  # fmt: skip
     return f"""## 6. Result: the learned transformation makes the data linearly separable
 
 ![projection](projection.png)
@@ -170,11 +153,9 @@ that three lines allow.
 
 
 def report_widths(cfg, m: dict) -> str:
-    width_rows = "\n".join(
-        f"| {w} | {fmt(m[f'mlp_2_{w}_1_sigmoid_circles']['final_loss'])} | "
-        f"{m[f'mlp_2_{w}_1_sigmoid_circles']['train_accuracy']:.3f} |"
-        for w in cfg.widths
-    )
+    nets = {w: m[f"mlp_2_{w}_1_sigmoid_circles"] for w in cfg.widths}
+    width_rows = "\n".join(f"| {w} | {fmt(x['final_loss'])} | {x['train_accuracy']:.3f} |"
+                           for w, x in nets.items())  # fmt: skip
     return f"""## 7. More hidden units, rounder boundaries
 
 ![progress](decision_boundaries_progress.png)

@@ -56,14 +56,11 @@ def make_data(name: str, cfg):
     ``split_seed`` and ``test_fraction``; the same values give the same points
     and split in every script.
     """
-    key = jax.random.key(cfg.data_seed)
-    if name == "circles":
-        X, y = jaxmlp.datasets.circles(key, cfg.n_points, noise=0.3)
-    else:
-        X, y = jaxmlp.datasets.spirals(key, cfg.n_points, noise=0.05)
-    return jaxmlp.datasets.train_test_split(
-        jax.random.key(cfg.split_seed), X, y, test_fraction=cfg.test_fraction
-    )
+    ds = jaxmlp.datasets
+    make, noise = (ds.circles, 0.3) if name == "circles" else (ds.spirals, 0.05)
+    X, y = make(jax.random.key(cfg.data_seed), cfg.n_points, noise=noise)
+    split = jax.random.key(cfg.split_seed)
+    return jaxmlp.datasets.train_test_split(split, X, y, test_fraction=cfg.test_fraction)
 
 
 def study_config(doc: str, argv, *, out: str, config, quick: dict, extra=None):

@@ -57,17 +57,10 @@ class Config:
     png_dpi: float = 100.0
 
 
-QUICK = {
-    "steps": 40,
-    "snapshot_every": 10,
-    "wide": 3,  # same shape as the post's network: one compile less
-    "frames": 4,
-    "unit_frames": 3,
-    "resolution": 12,
-    "unit_resolution": 12,
-    "gif_dpi": 30.0,
-    "png_dpi": 40.0,
-}
+QUICK = {  # wide=3: the post's network's shape, one compile less
+    "steps": 40, "snapshot_every": 10, "wide": 3, "frames": 4, "unit_frames": 3,
+    "resolution": 12, "unit_resolution": 12, "gif_dpi": 30.0, "png_dpi": 40.0,
+}  # fmt: skip
 
 
 # One compiled initialiser per shape, instead of a few eager random ops per shape.
@@ -83,24 +76,16 @@ def train_with_snapshots(cfg: Config, X, y, width: int) -> jaxmlp.TrainResult:
 def save(animation_: animation.Animation, cfg: Config, path: pathlib.Path) -> None:
     """Writes a GIF that pauses ~1 s on its first frame and ~2 s on its last."""
     hold = int(round(2 * cfg.fps))
-    animation.save_gif(
-        animation_, path, fps=cfg.fps, dpi=cfg.gif_dpi, hold_first=hold // 2, hold_last=hold
-    )
+    kw = dict(fps=cfg.fps, dpi=cfg.gif_dpi, hold_first=hold // 2, hold_last=hold)
+    animation.save_gif(animation_, path, **kw)
 
 
 def training_gif(cfg: Config, out: pathlib.Path, X, y, post, frames) -> animation.Animation:
     """training.gif: the post's network learning, three panels."""
-    title = "The post's 2-3-1 sigmoid network learning the circles"
     anim = animation.training_animation(
-        X,
-        y,
-        post.snapshots,
-        post.snapshot_steps,
-        post.loss,
-        frames=frames,
-        resolution=cfg.resolution,
-        title=title,
-    )
+        X, y, post.snapshots, post.snapshot_steps, post.loss, frames=frames,
+        resolution=cfg.resolution, title="The post's 2-3-1 sigmoid network learning the circles",
+    )  # fmt: skip
     save(anim, cfg, out / "training.gif")
     return anim
 
@@ -117,9 +102,8 @@ def unit_figures(cfg: Config, out: pathlib.Path, X, y, post, wide, frames) -> an
     fig.savefig(out / "hidden_units.png", dpi=cfg.png_dpi)
     title = "Each hidden unit's activation (grey: on) and line; (weight to the output)"
     snapshots = [post.snapshots, wide.snapshots]
-    units = unit_maps.hidden_units_animation(
-        X, y, snapshots, post.snapshot_steps, frames=frames, title=title, **kw
-    )
+    units = unit_maps.hidden_units_animation(X, y, snapshots, post.snapshot_steps, frames=frames,
+                                             title=title, **kw)  # fmt: skip
     save(units, cfg, out / "hidden_units.gif")
     return units
 
@@ -143,19 +127,14 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     unit_frames = animation.frame_indices(m, cfg.unit_frames, power=cfg.frame_power)
     anim = training_gif(cfg, out, X, y, post, frames)
     units = unit_figures(cfg, out, X, y, post, wide, unit_frames)
-    fig = network.network_graph(
-        post.params, title=f"The trained 2-3-1 network (after {cfg.steps} steps)"
-    )
+    title = f"The trained 2-3-1 network (after {cfg.steps} steps)"
+    fig = network.network_graph(post.params, title=title)
     fig.savefig(out / "network.png", dpi=cfg.png_dpi)
-    return {
-        "mlp_2_3_1": summary(post, X, y),
-        f"mlp_2_{cfg.wide}_1": summary(wide, X, y),
-        "training_gif_steps": anim.steps.tolist(),
-        "hidden_units_gif_steps": units.steps.tolist(),
-        "gif_bytes": {
-            name: (out / name).stat().st_size for name in ("training.gif", "hidden_units.gif")
-        },
-    }
+    gifs = ("training.gif", "hidden_units.gif")
+    return {"mlp_2_3_1": summary(post, X, y), f"mlp_2_{cfg.wide}_1": summary(wide, X, y),
+            "training_gif_steps": anim.steps.tolist(),
+            "hidden_units_gif_steps": units.steps.tolist(),
+            "gif_bytes": {name: (out / name).stat().st_size for name in gifs}}  # fmt: skip
 
 
 def report_section(cfg: Config, results: dict) -> str:
@@ -206,11 +185,9 @@ def main(argv: list[str] | None = None) -> dict:
     results = write_record(args.out / "animate.json", cfg, results)
     appended = update_report(args.out / "report.md", report_section(cfg, results))
     sizes = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in results["gif_bytes"].items())
-    print(
-        f"wrote training.gif, hidden_units.png, hidden_units.gif, network.png to {args.out} "
-        f"in {results['seconds']:.1f} s ({sizes})"
-        + ("; appended a section to report.md" if appended else "")
-    )
+    print(f"wrote training.gif, hidden_units.png, hidden_units.gif, network.png to {args.out} "
+          f"in {results['seconds']:.1f} s ({sizes})"
+          + ("; appended a section to report.md" if appended else ""))  # fmt: skip
     return results
 
 

@@ -83,9 +83,8 @@ def model_entry(data: str, model: str, loss, acc: float, **extra) -> dict:
 
 
 def train_mlp(cfg: Config, params, X, y, activation: str, optimizer, *, grad="manual"):
-    return jaxmlp.train(
-        params, X, y, activation=activation, optimizer=optimizer, steps=cfg.steps, grad=grad
-    )
+    kw = dict(activation=activation, optimizer=optimizer, steps=cfg.steps, grad=grad)
+    return jaxmlp.train(params, X, y, **kw)
 
 
 def with_units(params, width: int) -> jaxmlp.Params:
@@ -170,11 +169,9 @@ def square_features(cfg: Config, out: pathlib.Path, data: Circles) -> dict:
 def three_lines(cfg: Config, out: pathlib.Path, data: Circles) -> dict:
     """4. Three linear classifiers that together enclose the inner circle (by hand)."""
     X, y = data
-    W3, b3 = triangle(cfg.triangle_radius)
+    W3, b3 = triangle(r := cfg.triangle_radius)
     inside = np.all(np.asarray(X) @ W3.T + b3[None, :] >= 0, axis=1).astype(np.int32)
-    name = (
-        f"class 1 iff inside all three hand-made lines (triangle, inradius {cfg.triangle_radius:g})"
-    )
+    name = f"class 1 iff inside all three hand-made lines (triangle, inradius {r:g})"
     figures.three_lines(out, cfg.dpi, X, y, W3, b3)
     entry = model_entry("circles", name, None, accuracy(jnp.asarray(inside), y))
     return {"three_lines_by_hand_circles": entry}
@@ -215,9 +212,8 @@ def mlp_231(cfg: Config, out: pathlib.Path, data: Circles) -> tuple[Post, dict, 
     return Post(init, params, opt), models, {"manual_vs_autodiff_max_abs_loss_diff": diff}
 
 
-def identity_collapse(
-    cfg: Config, out: pathlib.Path, data: Circles, post: Post, logreg
-) -> tuple[dict, dict]:
+def identity_collapse(cfg: Config, out: pathlib.Path, data: Circles, post: Post,
+                      logreg) -> tuple[dict, dict]:  # fmt: skip
     """8. The exercise: identity activations collapse the network to one linear classifier."""
     X, y = data
     p_id = train_mlp(cfg, post.init, X, y, "identity", post.optimizer).params
@@ -238,9 +234,8 @@ def widths(cfg: Config, out: pathlib.Path, data: Circles, post: Post) -> dict:
     """7. More hidden units: the boundary gets rounder (the later version of the post)."""
     X, y = data
     models, trained = {}, {}
-    widest = jaxmlp.init_mlp(
-        jax.random.key(cfg.init_seed), (2, max(cfg.widths), 1), scheme=cfg.init_scheme
-    )
+    key, sizes = jax.random.key(cfg.init_seed), (2, max(cfg.widths), 1)
+    widest = jaxmlp.init_mlp(key, sizes, scheme=cfg.init_scheme)
     for width in cfg.widths:
         r = train_mlp(cfg, with_units(widest, width), X, y, "sigmoid", post.optimizer)
         trained[width] = with_units(r.params, max(cfg.widths))
@@ -257,16 +252,11 @@ def run(cfg: Config, out: pathlib.Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     models = blobs(cfg, out)
     data, logreg, entries = circles(cfg, out)
-    models |= entries
-    models |= square_features(cfg, out, data)
-    models |= three_lines(cfg, out, data)
+    models |= entries | square_features(cfg, out, data) | three_lines(cfg, out, data)
     post, entries, checks = mlp_231(cfg, out, data)
-    models |= entries
-    entries, check = identity_collapse(cfg, out, data, post, logreg)
-    models |= entries
-    checks |= check
-    models |= widths(cfg, out, data, post)
-    return {"models": models, "checks": checks}
+    identity, check = identity_collapse(cfg, out, data, post, logreg)
+    models |= entries | identity | widths(cfg, out, data, post)
+    return {"models": models, "checks": checks | check}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -279,9 +269,8 @@ def main(argv: list[str] | None = None) -> dict:
                              extra=flags)  # fmt: skip
     start, started = time.perf_counter(), time.time_ns()
     metrics = run(cfg, args.out)
-    metrics["seconds"] = time.perf_counter() - start
-    metrics["out"] = str(args.out)
-    metrics["platform"] = f"{platform.machine()} {jax.default_backend().upper()}"
+    metrics |= {"seconds": time.perf_counter() - start, "out": str(args.out),
+                "platform": f"{platform.machine()} {jax.default_backend().upper()}"}  # fmt: skip
     metrics = write_record(args.out / "metrics.json", cfg, metrics)
     (args.out / "report.md").write_text(_blog_report.report(cfg, metrics))
     mlp = metrics["models"]["mlp_2_3_1_sigmoid_circles"]
@@ -289,10 +278,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"step {int(step):4d}  loss {value:.4f}")
     print(f"training accuracy {mlp['train_accuracy']:.3f}")
     wrote = [p for p in args.out.glob("*.png") if p.stat().st_mtime_ns >= started]  # this run's
-    print(
-        f"wrote {len(wrote)} figures, metrics.json and report.md "
-        f"to {args.out} in {metrics['seconds']:.1f} s"
-    )
+    print(f"wrote {len(wrote)} figures, metrics.json and report.md to {args.out} in "
+          f"{metrics['seconds']:.1f} s")  # fmt: skip
     return metrics
 
 

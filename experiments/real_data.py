@@ -115,11 +115,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{'data set':14s} {'sizes':>12s} {'jaxmlp':>8s} {'sklearn':>8s}  (test accuracy)")
     for name in cfg.datasets:
         rows.append(r := compare(name, cfg))
-        print(
-            f"{name:14s} {'-'.join(map(str, r['sizes'])):>12s} {r['jaxmlp_accuracy']:8.4f} "
-            f"{r['sklearn_accuracy']:8.4f}  ({r['jaxmlp_seconds']:.1f} s vs "
-            f"{r['sklearn_seconds']:.1f} s, {r['epochs']} epochs)"
-        )
+        print(f"{name:14s} {'-'.join(map(str, r['sizes'])):>12s} {r['jaxmlp_accuracy']:8.4f} "
+              f"{r['sklearn_accuracy']:8.4f}  ({r['jaxmlp_seconds']:.1f} s vs "
+              f"{r['sklearn_seconds']:.1f} s, {r['epochs']} epochs)")  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     write_record(args.out / "results.json", cfg, {"rows": rows})
     return rows

@@ -60,10 +60,7 @@ def plot_maps(r, path):
                         color="black" if value > 0.8 else "white")  # fmt: skip
         ax.set_xticks(range(len(r.learning_rates)), [f"{lr:g}" for lr in r.learning_rates])
         ax.set_yticks(range(len(r.widths)), [str(w) for w in r.widths])
-        ax.set_xlabel("Adam learning rate")
-        ax.set_title(act)
-        if j == 0:
-            ax.set_ylabel("hidden width")
+        ax.set(xlabel="Adam learning rate", title=act, ylabel="hidden width" if j == 0 else "")
     fig.colorbar(image, ax=axes, shrink=0.8, label=f"test accuracy (mean of {len(r.seeds)} seeds)")
     fig.suptitle(f"spirals: test accuracy after {r.steps} full-batch Adam steps")
     fig.savefig(path, dpi=110)
@@ -107,17 +104,11 @@ def report(cfg: Config, r, seconds: float) -> list[str]:
 
 def mean_test_accuracy(r) -> dict:
     """``{activation: {width: {learning rate: mean test accuracy over seeds}}}``."""
-    mean_acc = r.test_accuracy.mean(axis=2)
-    return {
-        act: {
-            str(w): {
-                f"{lr:g}": round(float(mean_acc[i, j, m]), 4)
-                for m, lr in enumerate(r.learning_rates)
-            }  # fmt: skip
-            for i, w in enumerate(r.widths)
-        }
-        for j, act in enumerate(r.activations)
-    }
+    acc = r.test_accuracy.mean(axis=2)
+    return {act: {str(w): {f"{lr:g}": round(float(acc[i, j, m]), 4)
+                           for m, lr in enumerate(r.learning_rates)}
+                  for i, w in enumerate(r.widths)}
+            for j, act in enumerate(r.activations)}  # fmt: skip
 
 
 QUICK = {"steps": 50, "seeds": (0,), "learning_rates": (0.01, 0.1)}

@@ -31,9 +31,8 @@ def worker(process_id: int, port: int) -> None:
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(
-        coordinator_address=f"localhost:{port}", num_processes=2, process_id=process_id
-    )
+    address = f"localhost:{port}"
+    jax.distributed.initialize(coordinator_address=address, num_processes=2, process_id=process_id)
     import optax
 
     import jaxmlp
@@ -62,17 +61,11 @@ def _run(out: str) -> int:
     import numpy as np
 
     port = _free_port()
-    env = dict(
-        os.environ,
-        # the caller's XLA flags kept: both sides compile alike
-        XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2",
-        JAX_PLATFORMS="cpu",
-        SWEEP_MULTIHOST_OUT=out,
-    )
-    procs = [
-        subprocess.Popen([sys.executable, __file__, "--worker", str(i), str(port)], env=env)
-        for i in range(2)
-    ]
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    # the caller's XLA flags kept: both sides compile alike
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu", SWEEP_MULTIHOST_OUT=out)
+    argv = [sys.executable, __file__, "--worker"]
+    procs = [subprocess.Popen([*argv, str(i), str(port)], env=env) for i in range(2)]
     codes = [p.wait(timeout=600) for p in procs]
     if any(codes):
         print("worker exit codes", codes)
@@ -86,10 +79,8 @@ def _run(out: str) -> int:
     X, y = jaxmlp.datasets.circles(jax.random.key(0), 40)
     single = jaxmlp.sweep(X, y, optimizer=optax.adam(0.05), **GRID)
     multi, _ = io.load_results(out)
-    diff = max(
-        float(np.abs(multi["final_loss"] - single.final_loss).max()),
-        float(np.abs(multi["loss"] - single.loss).max()),
-    )
+    diff = max(float(np.abs(multi["final_loss"] - single.final_loss).max()),
+               float(np.abs(multi["loss"] - single.loss).max()))  # fmt: skip
     print(f"max |two-process - one-process| = {diff:.2e}")
     return 0 if diff <= 1e-6 else 1
 

@@ -56,17 +56,12 @@ def spread_plot(ax, x, values, act, label=True):
 
 def plot_vs_width(r, name, path):
     fig, axes = plt.subplots(1, 4, figsize=(17, 4), constrained_layout=True)
-    panels = [
-        ("train accuracy", r.train_accuracy),
-        ("test accuracy", r.test_accuracy),
-        ("final train loss", r.final_loss),
-        ("test loss", r.test_loss),
-    ]
+    panels = [("train accuracy", r.train_accuracy), ("test accuracy", r.test_accuracy),
+              ("final train loss", r.final_loss), ("test loss", r.test_loss)]  # fmt: skip
     for ax, (title, values) in zip(axes, panels, strict=True):
         for j, act in enumerate(r.activations):
             spread_plot(ax, r.widths, values[:, j], act)
-        ax.set_title(f"{name}: {title}")
-        ax.set_xlabel("hidden width")
+        ax.set(title=f"{name}: {title}", xlabel="hidden width")
         ax.grid(alpha=0.3)
         if "loss" in title:
             ax.set_yscale("log")
@@ -93,14 +88,11 @@ def plot_curves(r, name, path):
     A = len(r.activations)
     fig, axes = plt.subplots(1, A, figsize=(4.2 * A, 3.6), sharey=True, constrained_layout=True)
     cmap = plt.get_cmap("viridis")
-    for j, act in enumerate(r.activations):
-        ax = axes[j]
+    for j, (ax, act) in enumerate(zip(axes, r.activations, strict=True)):
         for i, w in enumerate(r.widths):
             color = cmap(i / max(len(r.widths) - 1, 1))
             ax.plot(r.loss_steps, np.nanmean(r.loss[i, j], axis=0), color=color, label=f"w={w}")
-        ax.set_yscale("log")
-        ax.set_title(f"{name}: {act}")
-        ax.set_xlabel("step")
+        ax.set(yscale="log", title=f"{name}: {act}", xlabel="step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("training loss (mean over seeds)")
     axes[-1].legend(fontsize=7, ncol=2)
