@@ -59,7 +59,8 @@ def machine() -> dict:
     with contextlib.suppress(OSError):
         lines = pathlib.Path("/proc/cpuinfo").read_text().splitlines()
         cpu = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), cpu)
-    packages = ("jax", "jaxlib", "numpy", "optax", "scikit-learn", "torch", "plotly", "playwright")
+    packages = ("jax", "jaxlib", "ml_dtypes", "numpy", "optax", "scikit-learn", "torch",
+                "plotly", "playwright")  # fmt: skip
     return {
         "date_utc": datetime.datetime.now(datetime.UTC).date().isoformat(),
         "cpu": cpu,
