@@ -1,5 +1,6 @@
 """No code of the project reads a file with pickle: the library, the studies, the benchmarks,
-the tests and the nox sessions.
+the tests, the nox sessions, the docs site's hooks, the tutorial notebook's cells and the
+Python examples of the README and the docs pages.
 
 Checked on the source (its syntax tree), so a new reader cannot slip in unnoticed: no
 pickle-family module is imported, no loader that unpickles is called (``np.load``,
@@ -11,16 +12,20 @@ pickle-family module is imported, no loader that unpickles is called (``np.load`
 from __future__ import annotations
 
 import ast
+import json
 import pathlib
+import re
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCES = sorted(
     [ROOT / "noxfile.py"]
-    + [p for folder in ("jaxmlp", "experiments", "benchmarks", "tests")
+    + [p for folder in ("jaxmlp", "experiments", "benchmarks", "tests", "docs")
        for p in (ROOT / folder).rglob("*.py")]
 )  # fmt: skip
+NOTEBOOKS = sorted((ROOT / "docs").rglob("*.ipynb"))
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # tests that *write* a pickle, for jaxmlp to refuse: (file, what) -> why it is not a reader
 WRITERS = {
     ("tests/test_io.py", "import pickle"): "writes a pickle that every loader must refuse",
@@ -78,6 +83,30 @@ def test_no_source_reads_pickle(path):
     found = [use for use in pickle_uses(path.read_text())
              if (relative, use.split(": ", 1)[1]) not in WRITERS]  # fmt: skip
     assert found == [], path
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_notebook_cell_reads_pickle(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    # IPython's magics and shell lines are not Python: left out of the parse
+    source = "\n".join(line for cell in code for line in cell.splitlines()
+                       if not line.lstrip().startswith(("%", "!")))  # fmt: skip
+    assert code and pickle_uses(source) == [], path
+
+
+def test_no_example_in_the_readme_or_docs_reads_pickle():
+    """What users copy: every ```python fence (doctest prompts stripped) parses and reads no
+    pickle."""
+    examples = []
+    for page in PAGES:
+        for block in re.findall(r"```(?:python|py)\n(.*?)```", page.read_text(), re.S):
+            if block.lstrip().startswith(">>>"):
+                block = "\n".join(line[4:] for line in block.splitlines()
+                                  if line.startswith((">>> ", "... ")))  # fmt: skip
+            examples.append((page.relative_to(ROOT), pickle_uses(block)))
+    assert len(examples) >= 10
+    assert [(page, found) for page, found in examples if found] == []
 
 
 def test_the_check_finds_each_kind_of_reader():
