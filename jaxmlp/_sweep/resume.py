@@ -84,12 +84,15 @@ DERIVED = frozenset(
     {"packing", "models_per_width", "rate_name", "chunk_steps", "n_features", "n_outputs",
      "n_examples"}
 )  # fmt: skip
+# Fields whose difference another differing field explains: the data's digest covers the key
+# of the batches' shuffle, so a new batch size changes it too.
+EXPLAINED_BY = {"data": "batch_size"}
 
 
 def _differences(a: dict, b: dict) -> dict[str, tuple]:
     """The (innermost, the plan's unprefixed) fields whose values differ in a and b, each
-    with its two values; the DERIVED ones only when no other field differs, and not the data
-    when the batch size differs (the data's digest covers the key of the batches' shuffle)."""
+    with its two values; the DERIVED ones only when no other field differs, none that a
+    differing field explains (EXPLAINED_BY)."""
     out = {}
     for name in sorted(set(a) | set(b)):
         x, y = a.get(name), b.get(name)
@@ -97,8 +100,7 @@ def _differences(a: dict, b: dict) -> dict[str, tuple]:
             out.update(_differences(x, y))
         elif x != y:
             out[name] = (x, y)
-    if "batch_size" in out:
-        out.pop("data", None)
+    out = {k: v for k, v in out.items() if EXPLAINED_BY.get(k) not in out}
     primary = {k: v for k, v in out.items() if k not in DERIVED}
     return primary or out
 
